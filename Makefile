@@ -1,0 +1,52 @@
+# Two commands do all the set-up on a fresh machine: `make serve` and `make test`.
+# Re-running is fast: the venv is reinstalled only when pyproject.toml changes, the model is
+# prepared once, and the index is re-embedded only when the corpus, settings or code change.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install model index serve test eval bench bench-full browser clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# the CPU build of torch first, or sentence-transformers pulls a multi-GB CUDA build
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+model: install
+	$(BIN)/rag model
+
+index: model
+	$(BIN)/rag build
+
+serve: index
+	$(BIN)/rag serve
+
+# Debian's Chromium and CJK fonts for the browser tests (as root on CI's fresh machine).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto sans cjk'; then \
+	  echo "installing Debian chromium and fonts-noto-cjk"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+test: index browser
+	$(BIN)/python -m pytest -q
+
+eval: index
+	$(BIN)/rag eval
+
+bench: index
+	$(BIN)/rag bench
+
+bench-full: index
+	$(BIN)/rag bench --million
+
+clean:
+	rm -rf index/news index/bench-* .pytest_cache

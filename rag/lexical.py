@@ -1,0 +1,86 @@
+"""Lexical retrieval: jieba tokens over Simplified, half-width, lower-cased text, scored by bm25s."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import bm25s
+import jieba
+import numpy as np
+
+from rag.clean import to_simplified
+
+jieba.setLogLevel(logging.WARNING)
+
+# Function words, question words and chit-chat: they match everywhere and carry no topic.
+STOPWORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 或 也 都 就 而 又 还 但 并 被 把 对 从 向 于 为 以 之 其 这 那 这个 那个 这些 那些
+    一个 一些 有 没有 我 你 他 她 它 我们 你们 他们 她们 吗 呢 吧 啊 呀 嘛 么 什么 哪 哪个 哪些 哪里 哪位
+    谁 怎么 怎样 怎么样 如何 为什么 为何 多少 几 几个 多 是否 是不是 有没有 请问 请 你好 您好 您 提取 告诉
+    一下 一 下 上 中 里 后 前 时 时候 会 能 可以 要 想 说 让 给 等 着 过 来 去 到 将 已 已经 曾 曾经 该 此
+    文章 文中 报道 提到 根据 据 关于 哪一 哪一个 何 何时 哪年 哪天
+    a an the of to in on at for from by with about as is are was were be been being do does did
+    what which who whom whose when where why how that this these those it its he she they his her their
+    and or not no yes can could would should will shall may might has have had according article
+    """.split()
+)
+_LATIN_OR_DIGIT = re.compile(r"^[a-z0-9][a-z0-9.+\-]*$")
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> jieba.Tokenizer:
+    jieba.initialize()
+    return jieba.dt
+
+
+def normalize_for_matching(text: str) -> str:
+    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+
+def _is_content(token: str) -> bool:
+    if token in STOPWORDS:
+        return False
+    if _LATIN_OR_DIGIT.match(token):
+        return True
+    return any(unicodedata.category(c)[0] in "LN" for c in token)
+
+
+def tokenize(text: str) -> list[str]:
+    """Content tokens: jieba words of the Simplified, lower-cased text, stop-words dropped."""
+    words = _jieba().lcut(normalize_for_matching(text))
+    return [word for word in (w.strip() for w in words) if word and _is_content(word)]
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 (Lucene variant) over chunk tokens; the tokens are kept so the index can grow."""
+
+    tokens: list[list[str]]
+    retriever: bm25s.BM25
+
+    @classmethod
+    def build(cls, tokens: Sequence[list[str]]) -> "LexicalIndex":
+        retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+        # bm25s needs one token per document at least; a placeholder keeps row numbers aligned
+        retriever.index([t or ["\u2400"] for t in tokens], show_progress=False)
+        return cls(list(tokens), retriever)
+
+    def extend(self, tokens: Sequence[list[str]]) -> "LexicalIndex":
+        return LexicalIndex.build(self.tokens + list(tokens))
+
+    def known(self, query_tokens: Sequence[str]) -> list[str]:
+        vocab = self.retriever.vocab_dict
+        return [token for token in query_tokens if token in vocab]
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every chunk (zeros when no query token is in the vocabulary)."""
+        known = self.known(query_tokens)
+        if not known:
+            return np.zeros(len(self.tokens), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)

