@@ -69,17 +69,21 @@ class Assistant:
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, settings: Settings | None = None, *, progress: bool = False) -> "Assistant":
+    def load(cls, settings: Settings | None = None, *, encoder: Encoder | None = None, progress: bool = False) -> "Assistant":
         """Open the index of the corpus folder, building or refreshing it when it is missing or stale."""
         settings = settings or Settings()
         documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)
-        return cls.open(documents, settings.index_dir, settings, progress=progress)
+        return cls.open(documents, settings.index_dir, settings, encoder=encoder, progress=progress)
 
     @classmethod
-    def open(cls, documents: Sequence[Document], index_dir: Path, settings: Settings, *, progress: bool = False) -> "Assistant":
-        """Open (or build) the index of ``documents`` stored in ``index_dir``."""
+    def open(cls, documents: Sequence[Document], index_dir: Path, settings: Settings, *,
+             encoder: Encoder | None = None, progress: bool = False) -> "Assistant":  # fmt: skip
+        """Open (or build) the index of ``documents`` stored in ``index_dir``.
+
+        ``encoder``: an already loaded model to share (the eval harness opens many indexes).
+        """
         wanted = fingerprint(settings, documents)
-        encoder = Encoder.load(settings.model_dir, settings.encode_batch_size)
+        encoder = encoder or Encoder.load(settings.model_dir, settings.encode_batch_size)
         abstainer = Abstainer.load() if settings.retrieval.abstain else None
         try:
             manifest = read_manifest(index_dir)
