@@ -22,7 +22,7 @@ from rag.errors import DocumentError, IndexMissingError, InvalidQuestionError
 from rag.index import Index, build_index, extend_index
 from rag.lexical import tokenize
 from rag.model import read_stamp
-from rag.retrieve import Query, rank
+from rag.retrieve import Query, Ranking, rank
 from rag.store import describe, load_index, read_manifest, save_index, stale_reasons
 
 # The modules whose code decides what the index holds: a change to any of them rebuilds it.
@@ -123,14 +123,18 @@ class Assistant:
         text = question.strip()
         return Query(text, self.encoder.encode_queries([text])[0], tokenize(text))
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
-        """Ranked passages and the extractive answer (or an abstention) for ``question``."""
+    def rank(self, question: str, top_k: int = 5) -> tuple[Index, Ranking]:
+        """The ranking behind an answer, with the index snapshot it refers to."""
         if not 1 <= top_k <= 50:
             raise InvalidQuestionError(f"top_k must be between 1 and 50, got {top_k}")
         query = self.query(question)
         index = self.index  # one consistent snapshot even if add() swaps it meanwhile
-        ranking = rank(index, query, self.settings.retrieval, top_k)
-        return assemble(query.text, index, ranking, self.abstainer)
+        return index, rank(index, query, self.settings.retrieval, top_k)
+
+    def ask(self, question: str, top_k: int = 5) -> Answer:
+        """Ranked passages and the extractive answer (or an abstention) for ``question``."""
+        index, ranking = self.rank(question, top_k)
+        return assemble(question.strip(), index, ranking, self.abstainer)
 
     def add(self, paths: Sequence[Path], progress: bool = False) -> list[Document]:
         """Add article files: validated, copied into the corpus, embedded, saved. All or nothing."""

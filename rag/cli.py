@@ -139,6 +139,46 @@ def serve(
         _fail(error)
 
 
+@app.command("eval")
+def evaluate(
+    bench: Annotated[list[Path] | None, typer.Option(help="A public benchmark folder (passages.jsonl, queries.jsonl); repeatable.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only this many questions (a quick run).")] = None,
+    config: Annotated[list[str] | None, typer.Option(help="Only these configurations (default: all).")] = None,
+    fit: Annotated[bool, typer.Option(help="Refit the abstention model on the dev split first.")] = False,
+    compare: Annotated[Path | None, typer.Option(help="An older latest.json to show deltas against.")] = None,
+    gold: Annotated[Path | None, typer.Option(help="Gold questions (default eval/gold.jsonl).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Report folder (default eval/reports).")] = None,
+) -> None:
+    """Score retrieval on the gold questions (or on public benchmarks) and write the reports."""
+    from eval import harness, report
+
+    settings = Settings()
+    output = output or harness.REPORTS
+    try:
+        from rag.embed import Encoder
+
+        encoder = Encoder.load(settings.model_dir, settings.encode_batch_size)
+        if bench:
+            for folder in bench:
+                if not (folder / "passages.jsonl").is_file() or not (folder / "queries.jsonl").is_file():
+                    raise InvalidQuestionError(f"{folder} is not a benchmark folder (passages.jsonl and queries.jsonl)")
+                result = harness.evaluate_bench(folder, settings, encoder, limit=limit)
+                report.write_bench_report(result, output)
+                out.print(report.bench_markdown([result]))
+            return
+        configurations = [c for c in harness.CONFIGURATIONS if not config or c.name in config]
+        if not configurations:
+            raise InvalidQuestionError(f"no configuration named {config}; choose from {[c.name for c in harness.CONFIGURATIONS]}")
+        result = harness.evaluate_gold(settings, encoder, configurations, gold or harness.GOLD, fit=fit, limit=limit)
+    except RagError as error:
+        _fail(error)
+    report.write_gold_report(result, output)
+    out.print(report.gold_markdown(result).split("### Answers")[0])
+    if compare:
+        out.print(report.compare(json.loads(compare.read_text()), result))
+    out.print(f"reports written to {output}/latest.md, latest.json, latest.png")
+
+
 def main() -> None:
     app()
 

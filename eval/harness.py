@@ -1,0 +1,362 @@
+"""Evaluation harness: gold questions and public benchmarks, scored with ranx through the public API.
+
+Relevance is chunk-independent: a returned passage is relevant when it covers at least half of
+an evidence span (offsets in the cleaned document). The items of the ranx run are the evidence
+spans a question's passages cover, in rank order, so Recall@k is the share of evidence spans
+found in the top k and changing chunk sizes never invalidates the gold set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ranx import Qrels, Run, evaluate
+from tqdm import tqdm
+
+from rag.answer import Abstainer, FEATURES, features
+from rag.assistant import Assistant
+from rag.clean import normalize_line
+from rag.config import ChunkSettings, Settings
+from rag.corpus import Document, detect_script, sha256_bytes
+from rag.embed import Encoder
+
+HERE = Path(__file__).resolve().parent
+GOLD = HERE / "gold.jsonl"
+REPORTS = HERE / "reports"
+RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+TOP_K = 10
+
+
+@dataclass(frozen=True)
+class Evidence:
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    question: str
+    lang: str
+    type: str
+    paraphrase: bool
+    answer: str | None
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.evidence)
+
+    @property
+    def split(self) -> str:
+        """A fixed half of the questions is ``dev`` (for tuning), the other half ``test``."""
+        return "dev" if int(hashlib.sha256(self.id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def load_gold(path: Path, documents: dict[str, Document]) -> list[GoldQuestion]:
+    """Gold questions with evidence located in the cleaned documents; a missing span is an error."""
+    questions = []
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        evidence = []
+        for span in row["evidence"]:
+            text = documents[span["doc"]].text
+            start = text.find(span["text"])
+            if start < 0 or text.find(span["text"], start + 1) >= 0:
+                raise ValueError(f"{path}:{line_number}: evidence of {row['id']} is not exactly once in {span['doc']}")
+            evidence.append(Evidence(span["doc"], start, start + len(span["text"])))
+        questions.append(
+            GoldQuestion(row["id"], row["question"], row["lang"], row["type"], bool(row.get("paraphrase")), row.get("answer"), tuple(evidence))
+        )
+    return questions
+
+
+def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
+    """A passage covers an evidence span when it holds at least half of its characters."""
+    overlap = min(end, evidence.end) - max(start, evidence.start)
+    return doc_id == evidence.doc_id and overlap * 2 >= evidence.end - evidence.start
+
+
+def run_items(passages: Sequence[tuple[str, int, int]], evidence: Sequence[Evidence]) -> dict[str, float]:
+    """The ranx run of one question: each passage becomes the first evidence span it newly covers."""
+    items: dict[str, float] = {}
+    for rank, (doc_id, start, end) in enumerate(passages, start=1):
+        key = f"miss-{rank}"
+        for number, span in enumerate(evidence):
+            if f"e{number}" not in items and covers(doc_id, start, end, span):
+                key = f"e{number}"
+                break
+        items[key] = 1.0 / rank
+    return items or {"none": 0.0}
+
+
+# ----------------------------------------------------------------------------------------------
+# configurations
+
+
+@dataclass(frozen=True)
+class Configuration:
+    name: str
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    chunk: ChunkSettings | None = None
+
+    def settings(self, base: Settings) -> Settings:
+        settings = base.with_retrieval(**self.retrieval) if self.retrieval else base
+        return replace(settings, chunk=self.chunk) if self.chunk else settings
+
+
+DEFAULT_NAME = "hybrid+sentence"
+CONFIGURATIONS = (
+    Configuration("dense", {"mode": "dense", "sentence_stage": False, "query_expansion": False}),
+    Configuration("lexical", {"mode": "lexical", "sentence_stage": False, "query_expansion": False}),
+    Configuration("hybrid", {"mode": "hybrid", "sentence_stage": False, "query_expansion": False}),
+    Configuration("hybrid+sentence", {"query_expansion": False}),
+    Configuration("hybrid+sentence+expansion", {"query_expansion": True}),
+    Configuration("default, chunks 200/40", chunk=ChunkSettings(200, 40)),
+    Configuration("default, chunks 450/90", chunk=ChunkSettings(450, 90)),
+)
+
+
+def is_default(configuration: Configuration, defaults: Settings) -> bool:
+    return configuration.chunk is None and configuration.settings(defaults).retrieval == defaults.retrieval
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    run: dict[str, float]
+    abstained: bool
+    answer_contains_evidence: bool
+    answer_overlaps_evidence: bool
+    features: dict[str, float]
+    latency_ms: float
+
+
+def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionResult:
+    started = time.perf_counter()
+    answer = assistant.ask(question.question, top_k=TOP_K)
+    latency = (time.perf_counter() - started) * 1000
+    passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
+    text = answer.text or ""
+    spans = [(c.doc_id, c.start, c.end) for c in answer.citations]
+    contains = any(
+        answer.text and assistant.index.documents[e.doc_id].text[e.start : e.end] in text for e in question.evidence
+    )
+    overlaps = any(d == e.doc_id and min(s_end, e.end) > max(s, e.start) for d, s, s_end in spans for e in question.evidence)
+    return QuestionResult(
+        question.id,
+        run_items(passages, question.evidence),
+        answer.abstained,
+        bool(contains),
+        overlaps and not answer.abstained,
+        features(assistant.rank(question.question, TOP_K)[1]),
+        latency,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring
+
+
+def retrieval_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    answerable = [q for q in questions if q.answerable]
+    if not answerable:
+        return {}
+    qrels = Qrels({q.id: {f"e{i}": 1 for i in range(len(q.evidence))} for q in answerable})
+    run = Run({q.id: results[q.id].run for q in answerable})
+    scores = evaluate(qrels, run, list(RETRIEVAL_METRICS), make_comparable=True)
+    return {metric: round(float(value), 4) for metric, value in scores.items()} | {"questions": len(answerable)}
+
+
+def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    unanswerable = [q for q in questions if not q.answerable]
+    answerable = [q for q in questions if q.answerable]
+    true_pos = sum(results[q.id].abstained for q in unanswerable)
+    false_pos = sum(results[q.id].abstained for q in answerable)
+    precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
+    recall = true_pos / len(unanswerable) if unanswerable else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "abstain_precision": round(precision, 4),
+        "abstain_recall": round(recall, 4),
+        "abstain_f1": round(f1, 4),
+        "false_abstention": round(false_pos / len(answerable), 4) if answerable else 0.0,
+        "answer_contains_evidence": round(statistics.mean(results[q.id].answer_contains_evidence for q in answerable), 4) if answerable else 0.0,
+        "answer_overlaps_evidence": round(statistics.mean(results[q.id].answer_overlaps_evidence for q in answerable), 4) if answerable else 0.0,
+    }
+
+
+def latency_scores(results: Sequence[QuestionResult]) -> dict[str, float]:
+    latencies = sorted(r.latency_ms for r in results)
+    return {
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1),
+    }
+
+
+def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, Any]:
+    groups: dict[str, dict[str, Any]] = {}
+    for label, key in (("lang", lambda q: q.lang), ("type", lambda q: q.type), ("paraphrase", lambda q: str(q.paraphrase).lower())):
+        values = sorted({key(q) for q in questions if q.answerable})
+        groups[label] = {value: retrieval_scores([q for q in questions if key(q) == value], results) for value in values}
+    return {
+        "overall": retrieval_scores(questions, results) | abstention_scores(questions, results) | latency_scores([results[q.id] for q in questions]),
+        **groups,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+
+
+def run_configuration(assistant: Assistant, questions: Sequence[GoldQuestion], label: str) -> dict[str, QuestionResult]:
+    assistant.ask("预热", top_k=TOP_K)  # the first call pays one-time costs; keep them out of latency
+    return {q.id: answer_question(assistant, q) for q in tqdm(questions, desc=label, leave=False)}
+
+
+def open_configuration(configuration: Configuration, base: Settings, encoder: Encoder) -> Assistant:
+    settings = configuration.settings(base)
+    if configuration.chunk is not None:
+        tag = f"eval-chunks-{configuration.chunk.size}-{configuration.chunk.overlap}"
+        settings = replace(settings, root=base.root)
+        from rag.corpus import load_corpus
+
+        documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)
+        return Assistant.open(documents, settings.root / "index" / tag, settings, encoder=encoder)
+    return Assistant.load(settings, encoder=encoder)
+
+
+def fit_abstention(results: dict[str, QuestionResult], questions: Sequence[GoldQuestion]) -> Abstainer:
+    """Logistic regression of answerable vs. not on the dev split's features (balanced classes)."""
+    from sklearn.linear_model import LogisticRegression
+
+    dev = [q for q in questions if q.split == "dev"]
+    x = [[results[q.id].features[name] for name in FEATURES] for q in dev]
+    y = [int(q.answerable) for q in dev]
+    model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(x, y)
+    return Abstainer(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+
+
+def evaluate_gold(
+    base: Settings,
+    encoder: Encoder,
+    configurations: Sequence[Configuration] = CONFIGURATIONS,
+    gold_path: Path = GOLD,
+    fit: bool = False,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Every configuration on every gold question; scores per split, language, type."""
+    report: dict[str, Any] = {"configurations": {}, "default": None}
+    questions: list[GoldQuestion] | None = None
+    for configuration in configurations:
+        assistant = open_configuration(configuration, base, encoder)
+        if questions is None:
+            questions = load_gold(gold_path, assistant.index.documents)
+            questions = questions[:limit] if limit else questions
+        if fit and is_default(configuration, base):
+            dev_results = run_configuration(assistant, [q for q in questions if q.split == "dev"], "fit")
+            fitted = fit_abstention(dev_results, questions)
+            fitted.save()
+            assistant = replace(assistant, abstainer=fitted)
+        results = run_configuration(assistant, questions, configuration.name)
+        report["configurations"][configuration.name] = {
+            split: score_split([q for q in questions if split == "all" or q.split == split], results)
+            for split in ("dev", "test", "all")
+        }
+        if is_default(configuration, base):
+            report["default"] = configuration.name
+    assert questions is not None
+    report["gold"] = {
+        "questions": len(questions),
+        "answerable": sum(q.answerable for q in questions),
+        "dev": sum(q.split == "dev" for q in questions),
+        "test": sum(q.split == "test" for q in questions),
+    }
+    report["query_encoding_p50_ms"] = query_encoding_ms(encoder, [q.question for q in questions])
+    return report
+
+
+def query_encoding_ms(encoder: Encoder, questions: Sequence[str]) -> float:
+    """Median time of the model's forward pass on one question alone (the floor for ``ask``)."""
+    encoder.encode_queries([questions[0]])
+    times = []
+    for question in questions:
+        started = time.perf_counter()
+        encoder.encode_queries([question])
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# public benchmarks
+
+
+def bench_documents(bench_dir: Path) -> list[Document]:
+    documents = []
+    for line in (bench_dir / "passages.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        text = "\n".join(filter(None, (normalize_line(part) for part in row["text"].splitlines())))
+        documents.append(
+            Document(
+                id=row["pid"], file="", title=row.get("title") or row["pid"], script=detect_script(text),
+                sha256=sha256_bytes(text.encode()), text=text,
+            )
+        )  # fmt: skip
+    return documents
+
+
+def bench_baselines(bench_dir: Path) -> list[dict[str, Any]]:
+    """The BM25 rows of the bench README's table."""
+    rows = []
+    for line in (bench_dir / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and cells[1].replace(".", "", 1).isdigit():
+            rows.append({"config": f"BM25 {cells[0]}", "recall@1": float(cells[1]), "recall@5": float(cells[2]), "recall@10": float(cells[3]), "mrr@10": float(cells[4])})
+    return rows
+
+
+def evaluate_bench(bench_dir: Path, base: Settings, encoder: Encoder, limit: int | None = None,
+                   progress: Callable[[Sequence[Any], str], Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Index the bench's passages as their own corpus and score its questions (gold = source passage)."""
+    name = bench_dir.resolve().name
+    documents = bench_documents(bench_dir)
+    settings = base.with_retrieval(abstain=False)
+    assistant = Assistant.open(documents, base.root / "index" / f"bench-{name}", settings, encoder=encoder, progress=True)
+    queries = [json.loads(line) for line in (bench_dir / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    if limit:
+        queries = sorted(queries, key=lambda q: hashlib.sha256(q["qid"].encode()).hexdigest())[:limit]
+    iterate = progress or (lambda items, label: tqdm(items, desc=label))
+    run: dict[str, dict[str, float]] = {}
+    latencies = []
+    for query in iterate(queries, name):
+        question = unicodedata.normalize("NFKC", query["question"]).strip() or query["qid"]
+        started = time.perf_counter()
+        answer = assistant.ask(question, top_k=30)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked: dict[str, float] = {}
+        for passage in answer.passages:
+            if passage.doc_id not in ranked and len(ranked) < TOP_K:
+                ranked[passage.doc_id] = 1.0 / (len(ranked) + 1)
+        run[query["qid"]] = ranked or {"none": 0.0}
+    qrels = Qrels({q["qid"]: {q["pid"]: 1} for q in queries})
+    scores = evaluate(qrels, Run(run), ["recall@1", "recall@5", "recall@10", "mrr@10"], make_comparable=True)
+    return {
+        "bench": name,
+        "passages": len(documents),
+        "queries": len(queries),
+        "full": limit is None,
+        "scores": {metric: round(float(value), 4) for metric, value in scores.items()},
+        "p50_ms": round(statistics.median(latencies), 1),
+        "baselines": bench_baselines(bench_dir),
+    }

@@ -1,0 +1,125 @@
+"""Reports of the evaluation harness: markdown tables, JSON, a plot, and deltas against an old run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rag.store import write_atomic
+
+HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+ANSWERING = ("abstain_f1", "false_abstention", "answer_contains_evidence", "answer_overlaps_evidence", "p50_ms", "p95_ms")
+LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.1f}" if abs(value) >= 2 else f"{value:.3f}"  # milliseconds vs. scores
+        return str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _name(report: dict[str, Any], name: str) -> str:
+    return f"**{name}** (default)" if name == report.get("default") else name
+
+
+def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
+    configs = report["configurations"]
+    gold = report["gold"]
+    parts = [
+        f"Gold set: {gold['questions']} questions ({gold['answerable']} answerable), dev {gold['dev']} / test {gold['test']}. "
+        f"Headline numbers are on the **{split}** split; tuning used dev only. "
+        f"Bare query encoding p50: {report['query_encoding_p50_ms']} ms.",
+        f"\n### Retrieval ({split})\n",
+        _table(["configuration", *HEADLINE, "questions"], [[_name(report, n), *(c[split]["overall"].get(m, 0.0) for m in HEADLINE), c[split]["overall"].get("questions", 0)] for n, c in configs.items()]),
+        f"\n### Answers and abstention ({split})\n",
+        _table(["configuration", *ANSWERING], [[_name(report, n), *(c[split]["overall"].get(m, 0.0) for m in ANSWERING)] for n, c in configs.items()]),
+        f"\n### MRR@10 and Recall@5 by question language ({split})\n",
+        _table(
+            ["configuration", *(f"{lang} MRR@10" for lang in LANGUAGES), *(f"{lang} R@5" for lang in LANGUAGES)],
+            [[_name(report, n), *(c[split]["lang"].get(lang, {}).get("mrr@10", 0.0) for lang in LANGUAGES),
+              *(c[split]["lang"].get(lang, {}).get("recall@5", 0.0) for lang in LANGUAGES)] for n, c in configs.items()],
+        ),  # fmt: skip
+    ]
+    default = configs.get(report.get("default") or "", {}).get(split)
+    if default:
+        parts += [
+            f"\n### Default configuration by question type ({split})\n",
+            _table(["type", "questions", *HEADLINE], [[t, s["questions"], *(s[m] for m in HEADLINE)] for t, s in default["type"].items()]),
+            f"\n### Default configuration, paraphrased vs. not ({split})\n",
+            _table(["paraphrased", "questions", *HEADLINE], [[p, s["questions"], *(s[m] for m in HEADLINE)] for p, s in default["paraphrase"].items()]),
+        ]
+    other = "dev" if split == "test" else "test"
+    parts += [
+        f"\n### For reference: the {other} split\n",
+        _table(["configuration", "mrr@10", "recall@5", "abstain_f1", "false_abstention"],
+               [[_name(report, n), *(c[other]["overall"].get(m, 0.0) for m in ("mrr@10", "recall@5", "abstain_f1", "false_abstention"))] for n, c in configs.items()]),
+    ]  # fmt: skip
+    return "\n".join(parts) + "\n"
+
+
+def bench_markdown(results: list[dict[str, Any]]) -> str:
+    rows = []
+    for result in results:
+        scope = "full dev set" if result["full"] else f"{result['queries']} sampled queries"
+        rows.append([f"{result['bench']} — this system (default)", *(result["scores"][m] for m in ("recall@1", "recall@5", "recall@10", "mrr@10")), f"{scope}, p50 {result['p50_ms']} ms"])
+        rows += [[f"{result['bench']} — {b['config']}", b["recall@1"], b["recall@5"], b["recall@10"], b["mrr@10"], "README baseline"] for b in result["baselines"]]
+    return _table(["system", "R@1", "R@5", "R@10", "MRR@10", "note"], rows) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path, split: str = "test") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    configs = report["configurations"]
+    names = list(configs)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    for axis, metric in zip(axes, ("mrr@10", "recall@5"), strict=True):
+        width = 0.8 / (len(LANGUAGES) + 1)
+        positions = np.arange(len(names))
+        for offset, lang in enumerate(("all", *LANGUAGES)):
+            values = [configs[n][split]["overall"][metric] if lang == "all" else configs[n][split]["lang"].get(lang, {}).get(metric, 0) for n in names]
+            axis.bar(positions + offset * width, values, width, label=lang)
+        axis.set_xticks(positions + width * 1.5, [n.replace("+", "+\n").replace(", ", ",\n") for n in names], fontsize=7)
+        axis.set_ylim(0, 1)
+        axis.set_title(f"{metric} on the {split} split")
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_gold_report(report: dict[str, Any], directory: Path) -> None:
+    write_atomic(directory / "latest.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
+    plot(report, directory / "latest.png")
+    markdown = "# Retrieval evaluation\n\nMade by `rag eval` (`make eval`).\n\n" + gold_markdown(report)
+    markdown += "\n![metric by configuration and language](latest.png)\n"
+    public = sorted(directory.glob("public-*.json"))
+    if public:
+        markdown += "\n## Public benchmarks\n\n" + bench_markdown([json.loads(p.read_text()) for p in public])
+    write_atomic(directory / "latest.md", markdown.encode())
+
+
+def write_bench_report(result: dict[str, Any], directory: Path) -> None:
+    write_atomic(directory / f"public-{result['bench']}.json", json.dumps(result, ensure_ascii=False, indent=2).encode() + b"\n")
+
+
+def compare(old: dict[str, Any], new: dict[str, Any], split: str = "test") -> str:
+    """Per configuration and metric: old → new (delta), for configurations present in both."""
+    rows = []
+    for name, config in new["configurations"].items():
+        if name not in old.get("configurations", {}):
+            continue
+        before, after = old["configurations"][name][split]["overall"], config[split]["overall"]
+        rows.append([name, *(f"{before.get(m, 0):.3f} → {after.get(m, 0):.3f} ({after.get(m, 0) - before.get(m, 0):+.3f})" for m in ("mrr@10", "recall@5", "abstain_f1"))])
+    return _table(["configuration", "mrr@10", "recall@5", "abstain_f1"], rows)
