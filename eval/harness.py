@@ -160,7 +160,7 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
         answer.abstained,
         bool(contains),
         overlaps and not answer.abstained,
-        features(assistant.rank(question.question, TOP_K)[1]),
+        features(question.question, *assistant.rank(question.question, TOP_K)),
         latency,
     )
 
@@ -237,15 +237,22 @@ def open_configuration(configuration: Configuration, base: Settings, encoder: En
     return Assistant.load(settings, encoder=encoder)
 
 
+MAX_FALSE_ABSTENTION = 0.05
+
+
 def fit_abstention(results: dict[str, QuestionResult], questions: Sequence[GoldQuestion]) -> Abstainer:
-    """Logistic regression of answerable vs. not on the dev split's features (balanced classes)."""
+    """Logistic regression of answerable vs. not on the dev split's features (balanced classes);
+    the threshold is the highest that abstains on at most 5% of dev's answerable questions."""
     from sklearn.linear_model import LogisticRegression
 
     dev = [q for q in questions if q.split == "dev"]
     x = [[results[q.id].features[name] for name in FEATURES] for q in dev]
     y = [int(q.answerable) for q in dev]
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(x, y)
-    return Abstainer(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+    fitted = Abstainer(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+    answerable = sorted(fitted.probability(results[q.id].features) for q in dev if q.answerable)
+    allowed = int(MAX_FALSE_ABSTENTION * len(answerable))
+    return replace(fitted, threshold=answerable[allowed] - 1e-9)
 
 
 def evaluate_gold(

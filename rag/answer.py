@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rag.config import RetrievalSettings
 from rag.index import Index
 from rag.retrieve import Ranking
 
 ABSTENTION_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("top_dense", "top_sentence", "coverage", "margin")
+FEATURES = ("top_dense", "top_sentence", "type_mismatch")
+# Questions that want a number or a date; an answer sentence without any numeral cannot answer them.
+_WANTS_NUMBER = re.compile(r"多少|几|幾|何时|何時|哪一?年|哪天|什么时候|什麼時候|多大|岁|歲|日期|when|how many|how much|what year|which year|date|age", re.IGNORECASE)
+_NUMERAL = re.compile(r"\d|[一二两三四五六七八九十百千万亿兩萬億]")
 
 
 @dataclass(frozen=True)
@@ -80,41 +85,64 @@ class Abstainer:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def features(ranking: Ranking) -> dict[str, float]:
-    """What the abstention model sees: how close the best chunk and sentence are, and how much
-    of the question the corpus vocabulary covers."""
+def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tuple[int, int]]:
+    """(passage rank, sentence id) of the answer: the best sentence of the top passages, and the
+    runner-up when it scores within ``second_sentence_margin`` of it."""
+    scored = sorted(
+        ((score, rank, sid) for rank, c in enumerate(ranking.candidates[: settings.answer_passages], start=1) for sid, score in c.sentences),
+        key=lambda item: (-item[0], item[1]),
+    )
+    chosen: list[tuple[float, int, int]] = []
+    for score, rank, sid in scored:
+        if sid in {s for _, _, s in chosen}:
+            continue
+        if chosen and chosen[0][0] - score > settings.second_sentence_margin:
+            break
+        chosen.append((score, rank, sid))
+        if len(chosen) == 2:
+            break
+    return [(rank, sid) for _, rank, sid in chosen]
+
+
+def features(question: str, index: Index, ranking: Ranking) -> dict[str, float]:
+    """What the abstention model sees: how close the best chunk and sentence are, and whether a
+    question asking for a number or date meets a best sentence without any."""
     candidates = ranking.candidates
-    dense = sorted((c.dense for c in candidates), reverse=True) + [0.0, 0.0]
+    best = max(candidates, key=lambda c: c.sentence_score, default=None)
+    best_text = index.sentence_text(best.sentence_id) if best and best.sentence_id is not None else ""
     return {
-        "top_dense": dense[0],
-        "top_sentence": max((c.sentence_score for c in candidates), default=0.0),
-        "coverage": ranking.coverage,
-        "margin": dense[0] - dense[1],
+        "top_dense": max((c.dense for c in candidates), default=0.0),
+        "top_sentence": best.sentence_score if best else 0.0,
+        "type_mismatch": float(bool(_WANTS_NUMBER.search(question)) and not _NUMERAL.search(best_text)),
     }
 
 
-def assemble(question: str, index: Index, ranking: Ranking, abstainer: Abstainer | None) -> Answer:
-    """Passages in rank order, the best sentence of the top three as the answer, or an abstention."""
-    best = max(ranking.candidates[:3], key=lambda c: c.sentence_score, default=None)
-    answer_sentence = best.sentence_id if best is not None else None
+def assemble(question: str, index: Index, ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None) -> Answer:
+    """Passages in rank order with their answering sentence marked, the answer and its citations,
+    or an abstention (the passages are then the closest matches)."""
+    chosen = answer_sentences(ranking, settings)
+    cited_in = {rank: sid for rank, sid in reversed(chosen)}
     passages: list[Passage] = []
-    citations: list[Citation] = []
     for rank, candidate in enumerate(ranking.candidates, start=1):
         chunk = index.chunks[candidate.chunk_id]
         document = index.documents[chunk.doc_id]
+        sid = cited_in.get(rank, candidate.sentence_id)
         highlight = None
-        if candidate.sentence_id is not None:
-            sentence = index.sentences[candidate.sentence_id]
-            highlight = (sentence.start - chunk.start, sentence.end - chunk.start)
-            if candidate.sentence_id == answer_sentence and not citations:
-                citations.append(Citation(rank, chunk.doc_id, sentence.start, sentence.end, *highlight))
+        if sid is not None:
+            sentence = index.sentences[sid]
+            highlight = (max(sentence.start, chunk.start) - chunk.start, min(sentence.end, chunk.end) - chunk.start)
         passages.append(
             Passage(rank, chunk.doc_id, document.title, document.source, chunk.text, chunk.start, chunk.end, round(candidate.score, 4), highlight)
         )
-    confidence = abstainer.probability(features(ranking)) if abstainer else 1.0
-    abstained = not citations or confidence < (abstainer.threshold if abstainer else 0.0)
-    text = None
-    if not abstained:
-        citation = citations[0]
-        text = index.documents[citation.doc_id].text[citation.start : citation.end]
-    return Answer(question, text, passages, [] if abstained else citations, abstained, round(confidence, 4))
+    citations = []
+    for rank, sid in sorted(chosen, key=lambda item: (index.sentences[item[1]].doc_id, index.sentences[item[1]].start)):
+        passage = passages[rank - 1]
+        start = max(index.sentences[sid].start, passage.start)
+        end = min(index.sentences[sid].end, passage.end)
+        citations.append(Citation(rank, passage.doc_id, start, end, start - passage.start, end - passage.start))
+    confidence = abstainer.probability(features(question, index, ranking)) if abstainer else 1.0
+    abstained = not citations or (abstainer is not None and confidence < abstainer.threshold)
+    if abstained:
+        return Answer(question, None, passages, [], True, round(confidence, 4))
+    text = " … ".join(index.documents[c.doc_id].text[c.start : c.end] for c in citations)
+    return Answer(question, text, passages, citations, False, round(confidence, 4))

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rag import chunk, clean, corpus, index, lexical
+import numpy as np
+
+from rag import chunk, clean, corpus, expand, index, lexical
 from rag.answer import Abstainer, Answer, assemble
 from rag.config import Settings
-from rag.corpus import Document, build_document, load_corpus, write_manifest
+from rag.corpus import Document, build_document, load_corpus, question_language, write_manifest
 from rag.embed import Encoder
+from rag.expand import chinese_to_english, english_to_chinese
 from rag.errors import DocumentError, IndexMissingError, InvalidQuestionError
 from rag.index import Index, build_index, extend_index
 from rag.lexical import tokenize
@@ -26,7 +29,7 @@ from rag.retrieve import Query, Ranking, rank
 from rag.store import describe, load_index, read_manifest, save_index, stale_reasons
 
 # The modules whose code decides what the index holds: a change to any of them rebuilds it.
-_INDEX_CODE = (clean, corpus, chunk, lexical, index)
+_INDEX_CODE = (clean, corpus, chunk, lexical, expand, index)
 
 
 def _code_version() -> str:
@@ -121,7 +124,18 @@ class Assistant:
         if len(question) > limit:
             raise InvalidQuestionError(f"the question is {len(question):,} characters long; the limit is {limit:,}")
         text = question.strip()
-        return Query(text, self.encoder.encode_queries([text])[0], tokenize(text))
+        tokens = tokenize(text)
+        if not self.settings.retrieval.query_expansion:
+            return Query(text, self.encoder.encode_queries([text])[0], tokens)
+        expansions = self.index.expansions
+        if question_language(text) != "en":
+            return Query(text, self.encoder.encode_queries([text])[0], tokens + chinese_to_english(tokens, expansions))
+        keywords = english_to_chinese(text, expansions)
+        if not keywords:
+            return Query(text, self.encoder.encode_queries([text])[0], tokens)
+        # the question and its Chinese keywords, encoded together and averaged
+        vector = self.encoder.encode_queries([text, " ".join(keywords)]).sum(axis=0)
+        return Query(text, vector / np.linalg.norm(vector), tokens + keywords)
 
     def rank(self, question: str, top_k: int = 5) -> tuple[Index, Ranking]:
         """The ranking behind an answer, with the index snapshot it refers to."""
@@ -134,7 +148,7 @@ class Assistant:
     def ask(self, question: str, top_k: int = 5) -> Answer:
         """Ranked passages and the extractive answer (or an abstention) for ``question``."""
         index, ranking = self.rank(question, top_k)
-        return assemble(question.strip(), index, ranking, self.abstainer)
+        return assemble(question.strip(), index, ranking, self.settings.retrieval, self.abstainer)
 
     def add(self, paths: Sequence[Path], progress: bool = False) -> list[Document]:
         """Add article files: validated, copied into the corpus, embedded, saved. All or nothing."""

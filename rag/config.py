@@ -58,11 +58,17 @@ class RetrievalSettings:
     candidates: int = 50
     # Score fusion: each retriever's scores are min-max normalised over its candidates, then
     # mixed. The lexical weight shrinks when few question terms matched (English questions).
-    dense_weight: float = 0.6
-    lexical_weight: float = 0.4
+    dense_weight: float = 0.3
+    sentence_dense_weight: float = 0.3
+    lexical_weight: float = 0.8
     sentence_stage: bool = True
     sentence_weight: float = 0.5
-    query_expansion: bool = False
+    overlap_weight: float = 0.1  # word overlap's share in a sentence's score
+    # The answer: the best sentence of the top passages, plus the runner-up when it scores
+    # within the margin (tuned on dev: eval/reports/latest.md).
+    answer_passages: int = 2
+    second_sentence_margin: float = 0.03
+    query_expansion: bool = True
     abstain: bool = True
 
 

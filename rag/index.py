@@ -16,6 +16,7 @@ from rag.chunk import Chunk, chunk_text, split_sentences
 from rag.config import Settings
 from rag.corpus import Document
 from rag.embed import Encoder
+from rag.expand import Expansions, build_expansions
 from rag.lexical import LexicalIndex, tokenize
 from rag.vectors import build_faiss_index
 
@@ -35,21 +36,30 @@ class Index:
     sentence_vectors: np.ndarray
     chunk_vectors: faiss.Index
     lexical: LexicalIndex
-    _sentences_by_doc: dict[str, list[int]] = field(init=False, repr=False)
+    expansions: Expansions
+    chunk_sentences: list[list[int]] = field(init=False, repr=False)
+    """Per chunk, the sentences inside it (or overlapping it, when a sentence outgrows chunks)."""
+    sentence_chunks: list[list[int]] = field(init=False, repr=False)
+    """Per sentence, the chunks that hold it."""
+
+    def sentence_text(self, sentence_id: int) -> str:
+        sentence = self.sentences[sentence_id]
+        return self.documents[sentence.doc_id].text[sentence.start : sentence.end]
 
     def __post_init__(self) -> None:
-        self._sentences_by_doc = {doc_id: [] for doc_id in self.documents}
+        by_doc: dict[str, list[int]] = {doc_id: [] for doc_id in self.documents}
         for sid, sentence in enumerate(self.sentences):
-            self._sentences_by_doc[sentence.doc_id].append(sid)
-
-    def chunk_sentences(self, chunk_id: int) -> list[int]:
-        """Ids of the sentences that lie inside chunk ``chunk_id``."""
-        chunk = self.chunks[chunk_id]
-        return [
-            sid
-            for sid in self._sentences_by_doc[chunk.doc_id]
-            if self.sentences[sid].start >= chunk.start and self.sentences[sid].end <= chunk.end
-        ]
+            by_doc[sentence.doc_id].append(sid)
+        self.chunk_sentences = []
+        self.sentence_chunks = [[] for _ in self.sentences]
+        for chunk_id, chunk in enumerate(self.chunks):
+            candidates = by_doc[chunk.doc_id]
+            inside = [s for s in candidates if self.sentences[s].start >= chunk.start and self.sentences[s].end <= chunk.end]
+            if not inside:
+                inside = [s for s in candidates if self.sentences[s].start < chunk.end and self.sentences[s].end > chunk.start]
+            self.chunk_sentences.append(inside)
+            for sid in inside:
+                self.sentence_chunks[sid].append(chunk_id)
 
 
 @dataclass(frozen=True)
@@ -76,13 +86,15 @@ def build_index(documents: Sequence[Document], encoder: Encoder, settings: Setti
     by_id = {doc.id: doc for doc in documents}
     pieces = _split(documents, settings)
     chunk_vectors, sentence_vectors = _encode(pieces, by_id, encoder, progress)
+    lexical = LexicalIndex.build(pieces.tokens)
     return Index(
         documents=by_id,
         chunks=pieces.chunks,
         sentences=pieces.sentences,
         sentence_vectors=sentence_vectors,
         chunk_vectors=build_faiss_index(chunk_vectors, settings.vectors),
-        lexical=LexicalIndex.build(pieces.tokens),
+        lexical=lexical,
+        expansions=build_expansions((doc.text for doc in documents), lexical.vocabulary),
     )
 
 
@@ -93,11 +105,13 @@ def extend_index(index: Index, documents: Sequence[Document], encoder: Encoder, 
     chunk_vectors, sentence_vectors = _encode(pieces, by_id, encoder, progress)
     vectors = faiss.clone_index(index.chunk_vectors)
     vectors.add(chunk_vectors)
+    lexical = index.lexical.extend(pieces.tokens)
     return Index(
         documents=by_id,
         chunks=index.chunks + pieces.chunks,
         sentences=index.sentences + pieces.sentences,
         sentence_vectors=np.vstack([index.sentence_vectors, sentence_vectors]),
         chunk_vectors=vectors,
-        lexical=index.lexical.extend(pieces.tokens),
+        lexical=lexical,
+        expansions=build_expansions((doc.text for doc in by_id.values()), lexical.vocabulary),
     )

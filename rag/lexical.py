@@ -28,6 +28,8 @@ STOPWORDS = frozenset(
     a an the of to in on at for from by with about as is are was were be been being do does did
     what which who whom whose when where why how that this these those it its he she they his her their
     and or not no yes can could would should will shall may might has have had according article
+    much many after before ahead give gave did get got make made take took said say says also than then
+    there here just over under up down out into very more most such only own same so too if all any
     """.split()
 )
 _LATIN_OR_DIGIT = re.compile(r"^[a-z0-9][a-z0-9.+\-]*$")
@@ -73,6 +75,10 @@ class LexicalIndex:
 
     def extend(self, tokens: Sequence[list[str]]) -> "LexicalIndex":
         return LexicalIndex.build(self.tokens + list(tokens))
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(self.retriever.vocab_dict)
 
     def known(self, query_tokens: Sequence[str]) -> list[str]:
         vocab = self.retriever.vocab_dict

@@ -33,8 +33,15 @@ class Candidate:
     score: float
     dense: float  # cosine of question and chunk (0 when the chunk came from BM25 only)
     lexical: float  # BM25 score
-    sentence_id: int | None  # best answering sentence inside the chunk
-    sentence_score: float
+    sentences: tuple[tuple[int, float], ...]  # (sentence id, score) inside the chunk, best first
+
+    @property
+    def sentence_id(self) -> int | None:
+        return self.sentences[0][0] if self.sentences else None
+
+    @property
+    def sentence_score(self) -> float:
+        return self.sentences[0][1] if self.sentences else 0.0
 
 
 @dataclass(frozen=True)
@@ -78,46 +85,56 @@ def _dense_run(index: Index, query: Query, depth: int) -> dict[int, float]:
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
+def _sentence_run(index: Index, query: Query, depth: int) -> dict[int, float]:
+    """Chunks scored by their closest sentence: sharper than one vector for a whole chunk."""
+    similarity = index.sentence_vectors @ query.vector
+    run: dict[int, float] = {}
+    for sid in _top(similarity, depth * 3):
+        for chunk_id in index.sentence_chunks[sid]:
+            if chunk_id not in run:
+                run[chunk_id] = float(similarity[sid])
+        if len(run) >= depth:
+            break
+    return run
+
+
 def _lexical_run(index: Index, query: Query, depth: int) -> dict[int, float]:
     scores = index.lexical.scores(query.tokens)
     return {int(i): float(scores[i]) for i in _top(scores, depth) if scores[i] > 0}
 
 
-def _best_sentence(index: Index, query: Query, chunk_id: int) -> tuple[int | None, float]:
-    """The sentence of the chunk closest to the question (cosine plus a share of word overlap)."""
-    sentence_ids = index.chunk_sentences(chunk_id)
+def _scored_sentences(index: Index, query: Query, chunk_id: int, overlap_weight: float) -> tuple[tuple[int, float], ...]:
+    """The chunk's sentences by closeness to the question: cosine plus a share of word overlap."""
+    sentence_ids = index.chunk_sentences[chunk_id]
     if not sentence_ids:
-        return None, 0.0
-    similarity = index.sentence_vectors[sentence_ids] @ query.vector
+        return ()
+    scores = index.sentence_vectors[sentence_ids] @ query.vector
     if query.tokens:
-        texts = [normalize_for_matching(_sentence_text(index, sid)) for sid in sentence_ids]
+        texts = [normalize_for_matching(index.sentence_text(sid)) for sid in sentence_ids]
         overlap = np.array([sum(token in text for token in query.tokens) / len(query.tokens) for text in texts])
-        similarity = similarity + 0.1 * overlap
-    best = int(np.argmax(similarity))
-    return sentence_ids[best], float(similarity[best])
-
-
-def _sentence_text(index: Index, sentence_id: int) -> str:
-    sentence = index.sentences[sentence_id]
-    return index.documents[sentence.doc_id].text[sentence.start : sentence.end]
+        scores = scores + overlap_weight * overlap
+    order = np.argsort(-scores, kind="stable")
+    return tuple((sentence_ids[i], float(scores[i])) for i in order)
 
 
 def rank(index: Index, query: Query, settings: RetrievalSettings, top_k: int) -> Ranking:
     """The ``top_k`` best chunks for ``query`` under ``settings``."""
     depth = max(settings.candidates, top_k)
     coverage = len(index.lexical.known(query.tokens)) / len(query.tokens) if query.tokens else 0.0
-    dense = _dense_run(index, query, depth) if settings.mode in ("dense", "hybrid") else {}
+    use_dense = settings.mode in ("dense", "hybrid")
+    dense = _dense_run(index, query, depth) if use_dense else {}
+    sentences = _sentence_run(index, query, depth) if use_dense and settings.sentence_dense_weight else {}
     lexical = _lexical_run(index, query, depth) if settings.mode in ("lexical", "hybrid") else {}
-    if settings.mode == "hybrid":
-        fused = fuse([dense, lexical], [settings.dense_weight, settings.lexical_weight * coverage])
-    else:
-        fused = fuse([dense or lexical], [1.0])
+    fused = fuse(
+        [dense, sentences, lexical],
+        [settings.dense_weight, settings.sentence_dense_weight, settings.lexical_weight * coverage if use_dense else 1.0],
+    )
     ordered = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
     shortlist = ordered[: max(top_k, 20)] if settings.sentence_stage else ordered[:top_k]
-    best = {chunk_id: _best_sentence(index, query, chunk_id) for chunk_id in shortlist}
+    scored = {chunk_id: _scored_sentences(index, query, chunk_id, settings.overlap_weight) for chunk_id in shortlist}
     scores = {chunk_id: fused[chunk_id] for chunk_id in shortlist}
     if settings.sentence_stage and shortlist:
-        sentence_scores = min_max(np.array([best[chunk_id][1] for chunk_id in shortlist]))
+        sentence_scores = min_max(np.array([scored[c][0][1] if scored[c] else 0.0 for c in shortlist]))
         for chunk_id, value in zip(shortlist, sentence_scores, strict=True):
             scores[chunk_id] += settings.sentence_weight * float(value)
         shortlist.sort(key=lambda chunk_id: -scores[chunk_id])
@@ -127,8 +144,7 @@ def rank(index: Index, query: Query, settings: RetrievalSettings, top_k: int) ->
             score=scores[chunk_id],
             dense=dense.get(chunk_id, 0.0),
             lexical=lexical.get(chunk_id, 0.0),
-            sentence_id=best[chunk_id][0],
-            sentence_score=best[chunk_id][1],
+            sentences=scored[chunk_id],
         )
         for chunk_id in shortlist[:top_k]
     ]

@@ -5,7 +5,8 @@ Layout of an index folder::
     CURRENT                 name of the live generation (replaced atomically)
     gen-<time>/manifest.json  fingerprint (model, chunk settings, code, corpus checksums),
                               library versions, counts and the sha256 of every file below
-    gen-<time>/documents.json, chunks.json, sentences.json, sentences.npy, chunks.faiss
+    gen-<time>/documents.json, chunks.json, sentences.json, sentences.npy, chunks.faiss,
+               expansions.json
 
 A new generation is written completely in a staging folder and renamed into place before
 ``CURRENT`` moves to it, so a crash at any point leaves the previous index intact.
@@ -19,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import numpy as np
 
 from rag.chunk import Chunk
 from rag.corpus import Document
+from rag.expand import Expansions
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.index import Index, Sentence
 from rag.lexical import LexicalIndex
@@ -91,6 +94,7 @@ def _write_generation(index: Index, folder: Path, fingerprint: dict[str, Any]) -
         folder / "sentences.json",
         {key: [getattr(s, key) for s in index.sentences] for key in ("doc_id", "start", "end")},
     )
+    _write_json(folder / "expansions.json", asdict(index.expansions))
     np.save(folder / "sentences.npy", index.sentence_vectors)
     faiss.write_index(index.chunk_vectors, str(folder / "chunks.faiss"))
     files = sorted(path.name for path in folder.iterdir())
@@ -191,13 +195,14 @@ def load_index(directory: Path) -> tuple[Index, dict[str, Any]]:
         ]
         rows = json.loads((folder / "sentences.json").read_text(encoding="utf-8"))
         sentences = [Sentence(*row) for row in zip(rows["doc_id"], rows["start"], rows["end"], strict=True)]
+        expansions = Expansions(**json.loads((folder / "expansions.json").read_text(encoding="utf-8")))
         sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
         chunk_vectors = faiss.read_index(str(folder / "chunks.faiss"))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         raise IndexCorruptError(f"index in {folder} is unreadable ({error}): {REBUILD_HINT}") from None
     if chunk_vectors.ntotal != len(chunks) or len(sentence_vectors) != len(sentences):
         raise IndexCorruptError(f"index in {folder} has vectors and rows that disagree: {REBUILD_HINT}")
-    index = Index(by_id, chunks, sentences, sentence_vectors, chunk_vectors, LexicalIndex.build(table["tokens"]))
+    index = Index(by_id, chunks, sentences, sentence_vectors, chunk_vectors, LexicalIndex.build(table["tokens"]), expansions)
     return index, manifest
 
 

@@ -1,0 +1,151 @@
+"""The chat page: a server-level test through gradio_client, and browser tests with Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from rag import Assistant, Settings
+from ui import render
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, news, encoder):
+    """The page over a throw-away copy of the seed corpus and index, on a free localhost port."""
+    from ui.app import launch
+
+    root = tmp_path_factory.mktemp("ui")
+    shutil.copytree(news.settings.corpus_dir, root / "corpus")
+    shutil.copytree(news.index_dir, root / "index" / "news", ignore=shutil.ignore_patterns(".staging-*"))
+    assistant = Assistant.load(Settings(root=root), encoder=encoder)
+    port = free_port()
+    page = launch(assistant, port=port, block=False)
+    yield f"http://127.0.0.1:{port}/", assistant
+    page.close()
+
+
+def test_rendering_escapes_text_before_marking_it():
+    from rag.answer import Answer, Passage
+
+    passage = Passage(1, "d", "<b>title</b>", None, "a<script>x</script>b", 0, 20, 0.5, (1, 18))
+    html = render.answer_bubble(Answer("q", "<script>x</script>", [passage], [], True, 0.1))
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<mark>" in html
+    assert render.NOT_FOUND in html and "closest match" in html
+    assert "<script>" not in render.conversation([("<img src=x onerror=alert(1)>", "oops")])
+
+
+def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    url, assistant = server
+    client = Client(url, verbose=False)
+    chat_html, _ = client.predict("OpenAI这轮融资后估值将达到多少?", 5, api_name="/respond")
+    assert "1500" in chat_html and 'class="cite"' in chat_html and "<mark>" in chat_html
+
+    article = tmp_path / "lunar.txt"
+    article.write_text("月球基地计划公布。\n航天局宣布,月球南极基地将于2031年建成,首批驻留人员为6名宇航员。\n", encoding="utf-8")
+    status, library_html, _ = client.predict([handle_file(str(article))], api_name="/add_files")
+    assert "Added 1 article" in status and "月球基地计划公布" in library_html
+    chat_html, _ = client.predict("月球南极基地哪一年建成?", 3, api_name="/respond")
+    assert "2031" in chat_html and "月球基地计划公布" in chat_html
+    assert any(doc.title.startswith("月球基地计划公布") for doc in assistant.index.documents.values())
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   \n", encoding="utf-8")
+    before = len(assistant.index.documents)
+    status, _, _ = client.predict([handle_file(str(empty))], api_name="/add_files")
+    assert "Could not add" in status and len(assistant.index.documents) == before
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: `make browser` (or apt-get install chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlparse(request.url).hostname or ""))
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+    assert hosts <= {"127.0.0.1"}, f"the page fetched from other hosts: {hosts}"  # works offline
+
+
+def ask(page, question: str) -> float:
+    cards_before = page.locator("#conversation .bubble.answer").count()
+    page.fill("#question textarea", question)
+    started = time.perf_counter()
+    page.click("#ask")
+    page.wait_for_function(f"document.querySelectorAll('#conversation .bubble.answer').length > {cards_before}")
+    return time.perf_counter() - started
+
+
+def test_traditional_question_shows_cited_card_and_source(page):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    seconds = ask(page, "哪位OpenAI首席技術官宣布離職?")
+    first = page.locator("#conversation .card").first
+    assert "穆拉蒂" in first.inner_text() or "Murati" in first.inner_text()
+    assert page.locator("#conversation .card mark").count() >= 1
+    page.screenshot(path=str(SCREENSHOTS / "answer.png"), full_page=True)
+
+    highlighted = first.locator("mark").inner_text()
+    first.locator("button.cite").click()
+    cited = page.locator("#source-viewer mark#cited-span")
+    cited.wait_for()
+    assert cited.inner_text() == highlighted
+    assert cited.is_visible() and cited.bounding_box()["height"] > 0
+    page.screenshot(path=str(SCREENSHOTS / "source.png"), full_page=True)
+    (SCREENSHOTS / "timing.json").write_text(json.dumps({"question_to_rendered_answer_s": round(seconds, 3)}))
+
+
+def test_uploaded_text_becomes_answerable(page, tmp_path):
+    article = tmp_path / "panda.txt"
+    article.write_text("熊猫保护中心发布年度报告。\n报告显示,卧龙保护区今年新生大熊猫幼崽11只,创下历史新高。\n", encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Added')", timeout=60_000)
+    assert "熊猫保护中心发布年度报告" in page.locator("#library").inner_text()
+    ask(page, "卧龙保护区今年新生了多少只大熊猫幼崽?")
+    assert "熊猫保护中心发布年度报告" in page.locator("#conversation .card").first.inner_text()
+    assert "11" in page.locator("#conversation .bubble.answer").last.inner_text()
+
+
+def test_script_in_question_renders_as_text(page):
+    attack = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
+    ask(page, attack)
+    assert page.evaluate("window.__xss") is None
+    assert attack in page.locator("#conversation .bubble.question").last.inner_text()
+
+
+def test_offtopic_question_says_not_found(page):
+    ask(page, "今天北京的天气怎么样?")
+    last = page.locator("#conversation .bubble.answer").last.inner_text()
+    assert render.NOT_FOUND in last
+    assert page.locator("#conversation .card").count() >= 1  # closest matches still listed

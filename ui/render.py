@@ -1,0 +1,98 @@
+"""HTML for the chat page. Every piece of user or document text is escaped before markup is added."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from rag.answer import Answer, Passage
+from rag.corpus import Document
+
+NOT_FOUND = "Not found in the documents."
+
+
+def _highlighted(text: str, span: tuple[int, int] | None, mark_id: str | None = None) -> str:
+    if span is None:
+        return escape(text)
+    start, end = span
+    id_attribute = f' id="{mark_id}"' if mark_id else ""
+    return f"{escape(text[:start])}<mark{id_attribute}>{escape(text[start:end])}</mark>{escape(text[end:])}"
+
+
+def _cite_attributes(passage: Passage) -> str:
+    start, end = (passage.start + passage.highlight[0], passage.start + passage.highlight[1]) if passage.highlight else (passage.start, passage.end)
+    return f'data-doc="{escape(passage.doc_id)}" data-start="{start}" data-end="{end}"'
+
+
+def passage_card(passage: Passage, cited: bool) -> str:
+    source = f" · {escape(passage.source)}" if passage.source else ""
+    label = "cited" if cited else "closest match"
+    return (
+        f'<div class="card{" cited" if cited else ""}" data-rank="{passage.rank}">'
+        f'<div class="card-head"><button class="cite" {_cite_attributes(passage)} title="Open the article at this passage">[{passage.rank}]</button> '
+        f'<span class="title">{escape(passage.title)}</span><span class="meta">{source} · {label} · score {passage.score:.3f}</span></div>'
+        f'<div class="passage">{_highlighted(passage.text, passage.highlight)}</div></div>'
+    )
+
+
+def answer_bubble(answer: Answer) -> str:
+    cited = {citation.rank for citation in answer.citations}
+    if answer.abstained:
+        head = f'<div class="bubble answer abstained"><strong>{NOT_FOUND}</strong> The closest passages are listed below; none of them answers the question.</div>'
+    else:
+        markers = " ".join(
+            f'<button class="cite" {_cite_attributes(answer.passages[rank - 1])}>[{rank}]</button>' for rank in sorted(cited)
+        )
+        head = f'<div class="bubble answer"><span class="answer-text">{escape(answer.text or "")}</span> {markers}</div>'
+    cards = "".join(passage_card(p, p.rank in cited) for p in answer.passages)
+    return f'{head}<div class="cards">{cards}</div>'
+
+
+def conversation(turns: Sequence[tuple[str, Answer | str]]) -> str:
+    """The chat so far; a turn's reply is an Answer, or an error message (a str)."""
+    if not turns:
+        return '<div class="empty">Ask a question about the articles — in Simplified Chinese, Traditional Chinese or English.</div>'
+    parts = []
+    for question, reply in turns:
+        parts.append(f'<div class="bubble question">{escape(question)}</div>')
+        if isinstance(reply, str):
+            parts.append(f'<div class="bubble answer error">{escape(reply)}</div>')
+        else:
+            parts.append(answer_bubble(reply))
+    return f'<div class="turns">{"".join(parts)}</div>'
+
+
+def article(document: Document | None, span: tuple[int, int] | None) -> str:
+    """The full cleaned article with the cited span marked (``id="cited-span"``, scrolled into view)."""
+    if document is None:
+        return '<div class="empty">Click a citation such as [1] to read the article at that passage.</div>'
+    meta = " · ".join(escape(part) for part in (document.source, document.date, document.script) if part)
+    paragraphs = _highlighted(document.text, span, "cited-span").replace("\n", "<br>")
+    return f'<div class="article"><h3>{escape(document.title)}</h3><div class="meta">{meta} · {escape(document.id)}</div><div class="article-text">{paragraphs}</div></div>'
+
+
+def library(documents: Sequence[Document], model_id: str) -> str:
+    items = "".join(f"<li><span class='title'>{escape(doc.title)}</span> <span class='meta'>{escape(doc.script)}{' · ' + escape(doc.source) if doc.source else ''}</span></li>" for doc in documents)
+    return f"<div class='library'><div>{len(documents)} documents loaded · model {escape(model_id)}</div><ol>{items}</ol></div>"
+
+
+CSS = """
+.turns, .empty { font-size: 15px; }
+.bubble { border-radius: 12px; padding: 10px 14px; margin: 8px 0; max-width: 95%; }
+.bubble.question { background: #e8f0fe; margin-left: auto; width: fit-content; }
+.bubble.answer { background: #f1f8e9; border: 1px solid #c5e1a5; }
+.bubble.answer.abstained { background: #fff8e1; border-color: #ffe082; }
+.bubble.answer.error { background: #ffebee; border-color: #ef9a9a; }
+.cards { display: flex; flex-direction: column; gap: 6px; margin: 0 0 16px 12px; }
+.card { border: 1px solid #ddd; border-radius: 8px; padding: 8px 10px; background: #fff; }
+.card.cited { border-color: #7cb342; }
+.card-head { font-size: 13px; margin-bottom: 4px; }
+.card-head .title { font-weight: 600; }
+.meta { color: #666; font-size: 12px; margin-left: 6px; }
+.passage, .article-text { line-height: 1.7; white-space: normal; }
+mark { background: #ffe066; padding: 0 1px; }
+button.cite { border: none; background: #e3f2fd; color: #1565c0; border-radius: 4px; cursor: pointer; padding: 0 4px; font-size: 13px; }
+button.cite:hover { background: #bbdefb; }
+.article { max-height: 70vh; overflow-y: auto; padding-right: 8px; }
+.library ol { margin: 6px 0 0 18px; padding: 0; }
+"""
