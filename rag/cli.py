@@ -179,6 +179,19 @@ def evaluate(
     out.print(f"reports written to {output}/latest.md, latest.json, latest.png")
 
 
+@app.command()
+def bench(million: Annotated[bool, typer.Option("--million", help="Also measure FAISS at 1M vectors (slow).")] = False) -> None:
+    """Measure the query path, cold start, ingest, memory and FAISS at scale; write eval/reports/bench.*."""
+    from eval import bench as benchmark
+
+    try:
+        report = benchmark.run(million=million)
+    except RagError as error:
+        _fail(error)
+    benchmark.write(report)
+    out.print(benchmark.markdown(report).split("## Query path")[0])
+
+
 def main() -> None:
     app()
 

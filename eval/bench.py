@@ -1,0 +1,363 @@
+"""Performance benchmark: query path, cold start, ingest, memory and FAISS at scale, in one run.
+
+``rag bench`` (``make bench``) writes eval/reports/bench.md, bench.json and bench.png. All
+figures of one run are measured on the same machine state, so their ratios are meaningful.
+The 1M-vector case runs with ``--million``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from eval.harness import GOLD, REPORTS, load_gold
+from rag.answer import assemble
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.corpus import load_corpus
+from rag.expand import english_to_chinese
+from rag.index import build_index
+from rag.lexical import tokenize
+from rag.retrieve import rank
+from rag.store import write_atomic
+from rag.vectors import search
+
+TARGETS = {
+    "ask_over_encode": 1.5,
+    "cold_start_s": 3.0,
+    "build_over_encode": 0.8,
+    "add_overhead_s": 2.0,
+    "million_p50_ms": 5.0,
+    "million_recall": 0.95,
+}
+
+
+def _median_ms(function: Callable[[], Any], repeat: int = 1) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def query_path(assistant: Assistant, questions: list[str]) -> dict[str, Any]:
+    """Warm ``ask`` against the bare forward pass, and where the difference goes."""
+    encoder, index, settings = assistant.encoder, assistant.index, assistant.settings.retrieval
+    for question in questions[:5]:
+        assistant.ask(question)
+    parts: dict[str, list[float]] = {name: [] for name in ("encode", "ask", "tokenise+expand", "faiss", "bm25", "rank (all retrieval)", "answer")}
+    for question in questions:
+        parts["encode"].append(_median_ms(lambda: encoder.encode_queries([question])))
+        parts["ask"].append(_median_ms(lambda: assistant.ask(question)))
+        parts["tokenise+expand"].append(_median_ms(lambda: (tokenize(question), english_to_chinese(question, index.expansions))))
+        query = assistant.query(question)
+        parts["faiss"].append(_median_ms(lambda: search(index.chunk_vectors, query.vector, settings.candidates)))
+        parts["bm25"].append(_median_ms(lambda: index.lexical.scores(query.tokens)))
+        parts["rank (all retrieval)"].append(_median_ms(lambda: rank(index, query, settings, 5)))
+        ranking = rank(index, query, settings, 5)
+        parts["answer"].append(_median_ms(lambda: assemble(question, index, ranking, settings, assistant.abstainer)))
+    summary = {name: {"p50_ms": round(statistics.median(v), 2), "p95_ms": round(_percentile(v, 0.95), 2)} for name, v in parts.items()}
+    summary["ask_over_encode"] = round(summary["ask"]["p50_ms"] / summary["encode"]["p50_ms"], 2)
+    summary["questions"] = len(questions)
+    return summary
+
+
+def _run_python(code: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], float]:
+    """Run ``code`` in a new process; it prints one JSON line. Returns it and the wall time."""
+    started = time.perf_counter()
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1]), time.perf_counter() - started
+
+
+_SERVE = """
+import json, resource, time
+started = time.perf_counter()
+from rag import Assistant
+assistant = Assistant.load()
+loaded = time.perf_counter() - started
+assistant.ask("哪位OpenAI首席技术官宣布离职?")
+first = time.perf_counter() - started
+for question in QUESTIONS:
+    assistant.ask(question)
+print(json.dumps({"load_s": loaded, "first_answer_s": first, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_BUILD = """
+import json, resource, time
+from rag import Assistant
+started = time.perf_counter()
+assistant = Assistant.load()
+print(json.dumps({"build_s": time.perf_counter() - started, "chunks": len(assistant.index.chunks),
+                  "sentences": len(assistant.index.sentences), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def cold_start_and_memory(questions: list[str]) -> dict[str, Any]:
+    """New processes: the server path on the built index, and a build from scratch in a copy."""
+    serve, wall = _run_python(_SERVE.replace("QUESTIONS", repr(questions[:20])))
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as root:
+        shutil.copytree(settings.corpus_dir, Path(root) / "corpus")
+        build, _ = _run_python(_BUILD, {"RAG_HOME": root})
+    return {
+        "assistant_load_s": round(serve["load_s"], 2),
+        "cold_start_s": round(serve["first_answer_s"], 2),
+        "process_wall_s": round(wall, 2),
+        "serve_peak_rss_mb": round(serve["peak_rss_mb"]),
+        "build_peak_rss_mb": round(build["peak_rss_mb"]),
+        "build_process_s": round(build["build_s"], 2),
+    }
+
+
+def ingest(assistant: Assistant) -> dict[str, Any]:
+    """Build throughput against bare ``encode`` of the same texts, and one incremental add."""
+    settings = assistant.settings
+    documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)
+    texts = [c.text for c in assistant.index.chunks] + [assistant.index.sentence_text(i) for i in range(len(assistant.index.sentences))]
+    started = time.perf_counter()
+    assistant.encoder.encode_passages(texts)
+    bare_s = time.perf_counter() - started
+    started = time.perf_counter()
+    built = build_index(documents, assistant.encoder, settings)
+    build_s = time.perf_counter() - started
+    pieces = len(built.chunks) + len(built.sentences)
+
+    article = "\n".join(
+        f"第{i}段。测试公司今天宣布,第{i}季度的营收达到{i * 13}亿元,同比增长{i * 3}%。公司首席执行官表示,新产品将在{i}个月内上市。"
+        for i in range(1, 16)
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as root:
+        shutil.copytree(settings.corpus_dir, Path(root) / "corpus")
+        shutil.copytree(assistant.index_dir, Path(root) / "index" / "news", ignore=shutil.ignore_patterns(".staging-*"))
+        copy = Assistant.load(Settings(root=Path(root)), encoder=assistant.encoder)
+        path = Path(root) / "new-article.txt"
+        path.write_text("测试公司发布季度报告\n" + article, encoding="utf-8")
+        started = time.perf_counter()
+        (added,) = copy.add([path])
+        add_s = time.perf_counter() - started
+        new_chunks = [c.text for c in copy.index.chunks if c.doc_id == added.id]
+        new_sentences = [copy.index.sentence_text(i) for i, s in enumerate(copy.index.sentences) if s.doc_id == added.id]
+        started = time.perf_counter()
+        assistant.encoder.encode_passages(new_chunks + new_sentences)
+        own_encode_s = time.perf_counter() - started
+    return {
+        "pieces_embedded": pieces,
+        "build_s": round(build_s, 2),
+        "bare_encode_s": round(bare_s, 2),
+        "build_pieces_per_s": round(pieces / build_s, 1),
+        "bare_pieces_per_s": round(len(texts) / bare_s, 1),
+        "build_over_encode": round((pieces / build_s) / (len(texts) / bare_s), 3),
+        "add_s": round(add_s, 2),
+        "add_own_encode_s": round(own_encode_s, 2),
+        "add_overhead_s": round(add_s - own_encode_s, 2),
+        "add_pieces": len(new_chunks) + len(new_sentences),
+    }
+
+
+def synthetic_vectors(real: np.ndarray, count: int, noise: float, seed: int) -> np.ndarray:
+    """Real embeddings plus Gaussian noise, normalised: clustered like the real distribution."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((count, real.shape[1]), dtype=np.float32)
+    for start in range(0, count, 100_000):
+        rows = min(100_000, count - start)
+        block = real[rng.integers(0, len(real), rows)] + rng.normal(0, noise, (rows, real.shape[1])).astype(np.float32)
+        out[start : start + rows] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def _index_bytes(index: faiss.Index) -> int:
+    return int(faiss.serialize_index(index).nbytes)
+
+
+def scale(assistant: Assistant, questions: list[str], sizes: list[int]) -> list[dict[str, Any]]:
+    """Flat vs HNSW vs IVF-SQ8 on synthetic vectors: build time, size, p50 latency, recall@10."""
+    real = np.vstack([assistant.index.sentence_vectors, assistant.index.chunk_vectors.reconstruct_n(0, assistant.index.chunk_vectors.ntotal)])
+    queries = assistant.encoder.encode_queries(questions[:200])
+    rows = []
+    for size in sizes:
+        data = synthetic_vectors(real, size, noise=0.04, seed=size)
+        exact = faiss.IndexFlatIP(data.shape[1])
+        exact.add(data)
+        _, truth = exact.search(queries, 10)
+        candidates: list[tuple[str, Callable[[], faiss.Index], Callable[[faiss.Index], None]]] = [
+            ("Flat (exact)", lambda: exact, lambda index: None),
+            ("HNSW32 ef=128", lambda: _hnsw(data, 32, 80), lambda index: setattr(index.hnsw, "efSearch", 128)),
+        ]
+        lists = int(4 * np.sqrt(size))
+        candidates.append((f"IVF{lists}-SQ8 nprobe=32", lambda: _ivf(data, lists), lambda index: setattr(index, "nprobe", 32)))
+        for name, make, tune in candidates:
+            started = time.perf_counter()
+            index = make()
+            build_s = 0.0 if name.startswith("Flat") else time.perf_counter() - started
+            tune(index)
+            latencies = []
+            found = []
+            for query in queries:
+                begin = time.perf_counter()
+                _, ids = index.search(query.reshape(1, -1), 10)
+                latencies.append((time.perf_counter() - begin) * 1000)
+                found.append(ids[0])
+            recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+            rows.append({"size": size, "index": name, "build_s": round(build_s, 2), "bytes": _index_bytes(index),
+                         "p50_ms": round(statistics.median(latencies), 3), "recall@10": round(recall, 4)})  # fmt: skip
+            print(f"  {size:>9,} {name:24s} build {build_s:7.1f}s  p50 {rows[-1]['p50_ms']:7.3f} ms  recall {recall:.3f}", file=sys.stderr)
+        del data, exact
+    return rows
+
+
+def _hnsw(data: np.ndarray, neighbors: int, depth: int) -> faiss.Index:
+    index = faiss.IndexHNSWFlat(data.shape[1], neighbors, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = depth
+    index.add(data)
+    return index
+
+
+def _ivf(data: np.ndarray, lists: int) -> faiss.Index:
+    quantizer = faiss.IndexFlatIP(data.shape[1])
+    index = faiss.IndexIVFScalarQuantizer(quantizer, data.shape[1], lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    sample = data[np.random.default_rng(0).choice(len(data), min(len(data), 50 * lists), replace=False)]
+    index.train(sample)
+    index.add(data)
+    return index
+
+
+def thread_settings(assistant: Assistant, questions: list[str]) -> list[dict[str, Any]]:
+    """Query encoding time with 1 and 2 intra-op threads (the only knob of the PyTorch path here)."""
+    import torch
+
+    rows = []
+    original = torch.get_num_threads()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        times = [_median_ms(lambda q=q: assistant.encoder.encode_queries([q])) for q in questions]
+        rows.append({"threads": threads, "encode_p50_ms": round(statistics.median(times), 2)})
+    torch.set_num_threads(original)
+    return rows
+
+
+def run(million: bool = False) -> dict[str, Any]:
+    assistant = Assistant.load()
+    questions = [q.question for q in load_gold(GOLD, assistant.index.documents)]
+    print("query path …", file=sys.stderr)
+    report: dict[str, Any] = {"targets": TARGETS, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "faiss": faiss.__version__}}
+    report["query_path"] = query_path(assistant, questions)
+    report["threads"] = thread_settings(assistant, questions[:40])
+    print("cold start and memory …", file=sys.stderr)
+    report["cold_start"] = cold_start_and_memory(questions)
+    print("ingest …", file=sys.stderr)
+    report["ingest"] = ingest(assistant)
+    print("scale …", file=sys.stderr)
+    report["scale"] = scale(assistant, questions, [10_000, 100_000] + ([1_000_000] if million else []))
+    previous = REPORTS / "bench.json"
+    if not million and previous.exists():  # keep the last 1M measurement when this run skipped it
+        earlier = [row for row in json.loads(previous.read_text()).get("scale", []) if row["size"] >= 1_000_000]
+        report["scale"] += [row | {"from_earlier_run": True} for row in earlier]
+    return report
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    q, c, i = report["query_path"], report["cold_start"], report["ingest"]
+    t = report["targets"]
+    million = [row for row in report["scale"] if row["size"] >= 1_000_000 and row["index"].startswith("HNSW")]
+    lines = [
+        "# Performance benchmark",
+        "",
+        f"`rag bench` (`make bench`; `--million` adds 1M vectors). {report['machine']['cpus']} CPUs, Python {report['machine']['python']}, "
+        f"FAISS {report['machine']['faiss']}. All figures from one run.",
+        "",
+        "## Targets",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+        f"| warm `ask` p50 / bare query encoding p50 | {q['ask']['p50_ms']} / {q['encode']['p50_ms']} ms = **{q['ask_over_encode']}×** | ≤ {t['ask_over_encode']}× | {_verdict(q['ask_over_encode'] <= t['ask_over_encode'])} |",
+        f"| cold start: new process → first answer (built index) | **{c['cold_start_s']} s** (`Assistant.load()` {c['assistant_load_s']} s) | ≤ {t['cold_start_s']} s | {_verdict(c['cold_start_s'] <= t['cold_start_s'])} |",
+        f"| build throughput / bare `encode` throughput | {i['build_pieces_per_s']} / {i['bare_pieces_per_s']} pieces/s = **{i['build_over_encode']}** | ≥ {t['build_over_encode']} | {_verdict(i['build_over_encode'] >= t['build_over_encode'])} |",
+        f"| `add` of one article, beyond its own encoding | {i['add_s']} s − {i['add_own_encode_s']} s = **{i['add_overhead_s']} s** ({i['add_pieces']} pieces) | ≤ {t['add_overhead_s']} s | {_verdict(i['add_overhead_s'] <= t['add_overhead_s'])} |",
+    ]
+    if million:
+        row = million[0]
+        ok = row["p50_ms"] <= t["million_p50_ms"] and row["recall@10"] >= t["million_recall"]
+        lines.append(f"| 1M vectors, {row['index']}: p50 search, recall@10 | **{row['p50_ms']} ms, {row['recall@10']}** | ≤ {t['million_p50_ms']} ms, ≥ {t['million_recall']} | {_verdict(ok)} |")
+    else:
+        lines.append("| 1M vectors | not measured in this run (`rag bench --million`) | ≤ 5 ms, ≥ 0.95 | — |")
+    lines += [
+        "",
+        f"## Query path ({q['questions']} gold questions, warm)",
+        "",
+        "| step | p50 ms | p95 ms |",
+        "|---|---|---|",
+        *[f"| {name} | {v['p50_ms']} | {v['p95_ms']} |" for name, v in q.items() if isinstance(v, dict)],
+        "",
+        "`ask` = tokenise + expand + encode (English questions encode their Chinese keywords too) + rank + answer. "
+        "`rank` includes FAISS, BM25, the sentence run and the sentence-level second stage.",
+        "",
+        "Query encoding by PyTorch intra-op threads: " + ", ".join(f"{r['threads']} thread(s) {r['encode_p50_ms']} ms" for r in report["threads"]) + ".",
+        "",
+        "## Memory and processes",
+        "",
+        f"- serve (load, answer 21 questions): peak RSS **{c['serve_peak_rss_mb']} MB**; process wall time {c['process_wall_s']} s.",
+        f"- build from scratch in a new process: peak RSS **{c['build_peak_rss_mb']} MB**, {c['build_process_s']} s.",
+        f"- build in-process: {i['pieces_embedded']} pieces (chunks + sentences) in {i['build_s']} s; bare encode of the same texts {i['bare_encode_s']} s.",
+        "",
+        "## FAISS at scale (synthetic vectors: real chunk and sentence embeddings + Gaussian noise σ=0.04, 200 real questions as queries)",
+        "",
+        "| vectors | index | build s | size MB | p50 search ms | recall@10 vs exact |",
+        "|---|---|---|---|---|---|",
+        *[f"| {r['size']:,} | {r['index']} | {r['build_s']} | {r['bytes'] / 2**20:.0f} | {r['p50_ms']} | {r['recall@10']} |{' (earlier run)' if r.get('from_earlier_run') else ''}" for r in report["scale"]],
+        "",
+        "The store uses exact search (`IndexFlatIP`) up to `VectorIndexSettings.exact_max` = 50,000 vectors and HNSW "
+        "(32 neighbours, efSearch 128) beyond, set in `rag/config.py` and tested in `tests/test_retrieval.py`.",
+        "",
+        "![latency and recall vs size](bench.png)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name in sorted({row["index"] for row in report["scale"]}):
+        rows = sorted((r for r in report["scale"] if r["index"] == name), key=lambda r: r["size"])
+        sizes = [r["size"] for r in rows]
+        axes[0].plot(sizes, [r["p50_ms"] for r in rows], marker="o", label=name)
+        axes[1].plot(sizes, [r["recall@10"] for r in rows], marker="o", label=name)
+    axes[0].set(xscale="log", yscale="log", xlabel="vectors", ylabel="p50 single-query search (ms)", title="Latency")
+    axes[1].set(xscale="log", xlabel="vectors", ylabel="recall@10 vs exact", title="Recall", ylim=(0.8, 1.01))
+    for axis in axes:
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(report: dict[str, Any], directory: Path = REPORTS) -> None:
+    write_atomic(directory / "bench.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
+    plot(report, directory / "bench.png")
+    write_atomic(directory / "bench.md", markdown(report).encode())

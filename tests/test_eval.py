@@ -1,0 +1,112 @@
+"""The evaluation harness: metric wiring, gold integrity, chunk-independent relevance, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ranx import Qrels, Run, evaluate
+
+from eval.harness import GOLD, Evidence, GoldQuestion, covers, load_gold, retrieval_scores, run_items, QuestionResult
+from rag.corpus import Document
+
+
+def result(qid: str, run: dict[str, float]) -> QuestionResult:
+    return QuestionResult(qid, run, False, False, False, {}, 1.0)
+
+
+def test_metrics_on_a_toy_run_match_hand_computed_values():
+    questions = [
+        GoldQuestion("q1", "?", "zh-Hans", "number", False, "x", (Evidence("d", 0, 10),)),
+        GoldQuestion("q2", "?", "en", "date", True, "y", (Evidence("d", 20, 30), Evidence("d", 40, 50))),
+        GoldQuestion("q3", "?", "en", "unanswerable", False, None, ()),
+    ]
+    results = {
+        "q1": result("q1", {"miss-1": 1.0, "e0": 0.5}),  # relevant at rank 2
+        "q2": result("q2", {"e1": 1.0, "miss-2": 0.5, "miss-3": 0.33, "e0": 0.25}),  # ranks 1 and 4
+        "q3": result("q3", {"miss-1": 1.0}),
+    }
+    scores = retrieval_scores(questions, results)
+    assert scores["questions"] == 2  # unanswerable questions are not in retrieval metrics
+    assert scores["mrr@10"] == pytest.approx((1 / 2 + 1) / 2)
+    assert scores["recall@1"] == pytest.approx((0 + 0.5) / 2)
+    assert scores["recall@5"] == pytest.approx((1 + 1) / 2)
+    ndcg_q2 = (1 + 1 / 2.321928) / (1 + 1 / 1.584963)  # log2(5) = 2.32, log2(3) = 1.58
+    assert scores["ndcg@10"] == pytest.approx((1 / 1.584963 + ndcg_q2) / 2, abs=1e-4)
+
+
+def test_relevance_is_overlap_with_evidence_not_chunk_identity():
+    evidence = Evidence("doc", 100, 140)
+    assert covers("doc", 90, 130, evidence)  # 30 of 40 characters
+    assert covers("doc", 120, 300, evidence)  # exactly half
+    assert not covers("doc", 125, 300, evidence)  # a quarter
+    assert not covers("other", 0, 1000, evidence)
+    small, large = [("doc", 0, 110), ("doc", 95, 150)], [("doc", 0, 400)]
+    assert run_items(small, [evidence]) == {"miss-1": 1.0, "e0": 0.5}
+    assert run_items(large, [evidence]) == {"e0": 1.0}  # same gold, other chunking
+    assert run_items([("doc", 95, 150), ("doc", 100, 141)], [evidence]) == {"e0": 1.0, "miss-2": 0.5}
+
+
+def test_every_gold_evidence_span_is_in_its_cleaned_document(seed_documents):
+    documents = {doc.id: doc for doc in seed_documents.values()}
+    questions = load_gold(GOLD, documents)
+    rows = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
+    assert len(questions) == len(rows) >= 150
+    for question, row in zip(questions, rows, strict=True):
+        for evidence, span in zip(question.evidence, row["evidence"], strict=True):
+            assert documents[evidence.doc_id].text[evidence.start : evidence.end] == span["text"]
+    languages = [q.lang for q in questions]
+    assert languages.count("zh-Hans") >= 90 and languages.count("zh-Hant") >= 30 and languages.count("en") >= 30
+    assert sum(not q.answerable for q in questions) >= 15
+    assert sum(q.paraphrase for q in questions if q.answerable) * 3 >= sum(q.answerable for q in questions)
+    splits = {q.split for q in questions}
+    assert splits == {"dev", "test"} and 0.35 < sum(q.split == "dev" for q in questions) / len(questions) < 0.65
+
+
+def test_missing_evidence_is_an_error(tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "x", "question": "?", "lang": "en", "type": "factoid", "answer": "a",
+                                "evidence": [{"doc": "d", "text": "not there"}]}) + "\n", encoding="utf-8")  # fmt: skip
+    document = Document("d", "d.txt", "t", "zh-Hans", "0", "some text")
+    with pytest.raises(ValueError, match="not exactly once"):
+        load_gold(gold, {"d": document})
+
+
+def test_eval_cli_on_a_tiny_subset(news, tmp_path):
+    rag = str(Path(sys.executable).with_name("rag"))
+    completed = subprocess.run(
+        [rag, "eval", "--limit", "12", "--config", "hybrid", "--config", "lexical", "--output", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert set(report["configurations"]) == {"hybrid", "lexical"} and report["gold"]["questions"] == 12
+    assert (tmp_path / "latest.png").stat().st_size > 1000
+    assert "| hybrid |" in (tmp_path / "latest.md").read_text()
+    compare = subprocess.run([rag, "eval", "--limit", "12", "--config", "hybrid", "--output", str(tmp_path / "b"),
+                              "--compare", str(tmp_path / "latest.json")], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert compare.returncode == 0 and "→" in compare.stdout
+
+
+def test_bench_eval_on_a_tiny_bench(news, tmp_path):
+    from eval.harness import evaluate_bench
+
+    bench = tmp_path / "tinybench"
+    bench.mkdir()
+    passages = [{"pid": f"p{i}", "title": t, "text": x} for i, (t, x) in enumerate([
+        ("长城", "长城是中国古代的军事防御工程,全长两万多千米。"),
+        ("熊猫", "大熊猫主要生活在四川的山区,以竹子为食。"),
+        ("故宫", "故宫位于北京,是明清两代的皇家宫殿。"),
+    ])]  # fmt: skip
+    queries = [{"qid": "q0", "question": "长城有多长?", "pid": "p0", "answers": ["两万多千米"]},
+               {"qid": "q1", "question": "大熊猫吃什么?", "pid": "p1", "answers": ["竹子"]}]  # fmt: skip
+    (bench / "passages.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in passages), encoding="utf-8")
+    (bench / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries), encoding="utf-8")
+    (bench / "README.md").write_text("| config | R@1 | R@5 | R@10 | MRR@10 | index s | query s |\n|---|---|---|---|---|---|---|\n| jieba | 0.5 | 1.0 | 1.0 | 0.75 | 1 | 1 |\n")
+    result = evaluate_bench(bench, news.settings.__class__(root=tmp_path), news.encoder, progress=lambda items, label: items)
+    assert result["scores"]["recall@1"] == 1.0 and result["queries"] == 2
+    assert result["baselines"] == [{"config": "BM25 jieba", "recall@1": 0.5, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 0.75}]
+    assert (tmp_path / "index" / "bench-tinybench" / "CURRENT").exists()

@@ -1,0 +1,65 @@
+"""Tokenisation, expansion, fusion, index choice and abstention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ranx import Run, fuse as ranx_fuse
+
+from rag.config import VectorIndexSettings
+from rag.expand import chinese_amounts, english_to_chinese, Expansions
+from rag.lexical import tokenize
+from rag.retrieve import fuse
+from rag.vectors import build_faiss_index, choose_kind, search
+
+
+def test_mixed_script_tokens_are_simplified_lowercased_and_content_only():
+    tokens = tokenize("OpenAI首席技術官Mira Murati宣布離職了嗎?你好")
+    assert "openai" in tokens and "mira" in tokens and "murati" in tokens
+    assert "首席" in tokens or "首席技术官" in tokens  # Traditional folded to Simplified
+    assert "离职" in tokens and "離職" not in tokens
+    assert not {"了", "吗", "你好", "?"} & set(tokens)
+    assert tokenize("ＧＰＴ－４ｏ 的 1500亿") == tokenize("GPT-4o 的 1500亿")
+
+
+def test_english_question_gains_chinese_keywords_from_corpus_words_only():
+    expansions = Expansions({"resign": ["辞职"], "murati": ["穆拉蒂"], "chief technology officer": ["首席技术官"]}, {})
+    words = english_to_chinese("Did the chief technology officer Murati resign?", expansions)
+    assert words == sorted({"辞职", "穆拉蒂", "首席技术官"})
+    assert english_to_chinese("Who resigned?", expansions) == ["辞职"]  # "resigned" → "resign"
+    assert chinese_amounts("a $7 billion round at a 150 billion valuation") == ["70", "亿", "美元", "1500", "亿"]
+
+
+def test_fusion_matches_ranx_wsum_with_min_max():
+    dense = {1: 0.9, 2: 0.8, 3: 0.5}
+    lexical = {3: 12.0, 4: 7.0, 2: 1.0}
+    ours = fuse([dense, lexical], [0.3, 0.7])
+    runs = [Run({"q": {f"d{k}": v for k, v in run.items()}}) for run in (dense, lexical)]
+    theirs = ranx_fuse(runs, norm="min-max", method="wsum", params={"weights": [0.3, 0.7]}).to_dict()["q"]
+    assert {f"d{k}": pytest.approx(v) for k, v in ours.items()} == theirs
+    # by hand: d3 = 0.3*0 + 0.7*1, d1 = 0.3*1 + 0, d2 = 0.3*0.75 + 0, d4 = 0.7*(6/11)
+    assert ours == pytest.approx({3: 0.7, 1: 0.3, 2: 0.225, 4: 0.7 * 6 / 11})
+
+
+def test_index_kind_is_chosen_by_size():
+    settings = VectorIndexSettings(exact_max=100)
+    assert choose_kind(100, settings) == "flat" and choose_kind(101, settings) == "hnsw"
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert type(build_faiss_index(vectors[:50], settings)).__name__ == "IndexFlatIP"
+    graph = build_faiss_index(vectors, settings)
+    assert type(graph).__name__ == "IndexHNSWFlat"
+    scores, ids = search(graph, vectors[7], 5)
+    assert ids[0] == 7 and scores[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_offtopic_question_abstains_but_lists_closest_passages(news):
+    answer = news.ask("红烧肉怎么做才好吃?", top_k=3)
+    assert answer.abstained and answer.text is None and answer.citations == []
+    assert len(answer.passages) == 3 and answer.confidence < news.abstainer.threshold
+
+
+def test_answerable_question_does_not_abstain(news):
+    answer = news.ask("OpenAI预计年亏损多少?", top_k=5)
+    assert not answer.abstained and "50亿" in answer.text
