@@ -51,6 +51,7 @@ def fingerprint(settings: Settings, documents: Sequence[Document]) -> dict[str, 
         "model_id": model.model_id,
         "model_sha256": model.sha256,
         "dimension": model.dimension,
+        "encoder_backend": settings.encoder_backend,
         "chunk": {"size": settings.chunk.size, "overlap": settings.chunk.overlap},
         "code": _code_version(),
         "corpus": {doc.id: document_checksum(doc) for doc in documents},
@@ -86,7 +87,11 @@ class Assistant:
         ``encoder``: an already loaded model to share (the eval harness opens many indexes).
         """
         wanted = fingerprint(settings, documents)
-        encoder = encoder or Encoder.load(settings.model_dir, settings.encode_batch_size)
+        # jieba's dictionary loads in Python while the model loads in native code: overlap them
+        dictionary = threading.Thread(target=lexical.warm_up, daemon=True)
+        dictionary.start()
+        encoder = encoder or Encoder.load(settings.model_dir, settings.encode_batch_size, settings.encoder_backend)
+        dictionary.join()
         abstainer = Abstainer.load() if settings.retrieval.abstain else None
         try:
             manifest = read_manifest(index_dir)

@@ -157,7 +157,7 @@ def evaluate(
     try:
         from rag.embed import Encoder
 
-        encoder = Encoder.load(settings.model_dir, settings.encode_batch_size)
+        encoder = Encoder.load(settings.model_dir, settings.encode_batch_size, settings.encoder_backend)
         if bench:
             for folder in bench:
                 if not (folder / "passages.jsonl").is_file() or not (folder / "queries.jsonl").is_file():

@@ -80,6 +80,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     vectors: VectorIndexSettings = field(default_factory=VectorIndexSettings)
     encode_batch_size: int = 32
+    encoder_backend: Literal["onnx", "torch"] = "onnx"
     max_question_chars: int = 2000
     max_document_bytes: int = 5_000_000
 

