@@ -31,9 +31,10 @@ from rag.expand import english_to_chinese
 from rag.index import build_index
 from rag.lexical import tokenize
 from rag.retrieve import rank
-from rag.store import write_atomic
+from rag.files import write_atomic
 from rag.vectors import search
 
+NOISE = 0.01
 TARGETS = {
     "ask_over_encode": 1.5,
     "cold_start_s": 3.0,
@@ -87,8 +88,10 @@ def _run_python(code: str, env: dict[str, str] | None = None) -> tuple[dict[str,
     return json.loads(completed.stdout.strip().splitlines()[-1]), time.perf_counter() - started
 
 
+# Peak memory from VmHWM: ru_maxrss would carry the parent's peak across execve.
+_PEAK_RSS = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024"
 _SERVE = """
-import json, resource, time
+import json, time
 started = time.perf_counter()
 from rag import Assistant
 assistant = Assistant.load()
@@ -97,29 +100,31 @@ assistant.ask("哪位OpenAI首席技术官宣布离职?")
 first = time.perf_counter() - started
 for question in QUESTIONS:
     assistant.ask(question)
-print(json.dumps({"load_s": loaded, "first_answer_s": first, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"load_s": loaded, "first_answer_s": first, "peak_rss_mb": PEAK_RSS}))
 """
 
 _BUILD = """
-import json, resource, time
+import json, time
 from rag import Assistant
 started = time.perf_counter()
 assistant = Assistant.load()
 print(json.dumps({"build_s": time.perf_counter() - started, "chunks": len(assistant.index.chunks),
-                  "sentences": len(assistant.index.sentences), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "sentences": len(assistant.index.sentences), "peak_rss_mb": PEAK_RSS}))
 """
 
 
 def cold_start_and_memory(questions: list[str]) -> dict[str, Any]:
     """New processes: the server path on the built index, and a build from scratch in a copy."""
-    serve, wall = _run_python(_SERVE.replace("QUESTIONS", repr(questions[:20])))
+    runs = [_run_python(_SERVE.replace("QUESTIONS", repr(questions[:20])).replace("PEAK_RSS", _PEAK_RSS)) for _ in range(3)]
+    serve, wall = sorted(runs, key=lambda run: run[0]["first_answer_s"])[1]  # the median of three
     settings = Settings()
     with tempfile.TemporaryDirectory() as root:
         shutil.copytree(settings.corpus_dir, Path(root) / "corpus")
-        build, _ = _run_python(_BUILD, {"RAG_HOME": root})
+        build, _ = _run_python(_BUILD.replace("PEAK_RSS", _PEAK_RSS), {"RAG_HOME": root})
     return {
         "assistant_load_s": round(serve["load_s"], 2),
         "cold_start_s": round(serve["first_answer_s"], 2),
+        "cold_start_runs_s": [round(run[0]["first_answer_s"], 2) for run in runs],
         "process_wall_s": round(wall, 2),
         "serve_peak_rss_mb": round(serve["peak_rss_mb"]),
         "build_peak_rss_mb": round(build["peak_rss_mb"]),
@@ -178,12 +183,19 @@ def ingest(assistant: Assistant) -> dict[str, Any]:
 
 
 def synthetic_vectors(real: np.ndarray, count: int, noise: float, seed: int) -> np.ndarray:
-    """Real embeddings plus Gaussian noise, normalised: clustered like the real distribution."""
+    """Points between two random real embeddings plus a little Gaussian noise, normalised.
+
+    Interpolation spreads the points over the region real embeddings occupy. (Noise around the
+    922 real vectors alone made about 1,000 near-equidistant copies of each at 1M, a tie-breaking
+    problem rather than a search problem: recall@10 0.86 for HNSW ef=256 in that run.)
+    """
     rng = np.random.default_rng(seed)
     out = np.empty((count, real.shape[1]), dtype=np.float32)
     for start in range(0, count, 100_000):
         rows = min(100_000, count - start)
-        block = real[rng.integers(0, len(real), rows)] + rng.normal(0, noise, (rows, real.shape[1])).astype(np.float32)
+        first, second = real[rng.integers(0, len(real), rows)], real[rng.integers(0, len(real), rows)]
+        share = rng.random((rows, 1), dtype=np.float32)
+        block = first + share * (second - first) + rng.normal(0, noise, (rows, real.shape[1])).astype(np.float32)
         out[start : start + rows] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
@@ -198,13 +210,13 @@ def scale(assistant: Assistant, questions: list[str], sizes: list[int]) -> list[
     queries = assistant.encoder.encode_queries(questions[:200])
     rows = []
     for size in sizes:
-        data = synthetic_vectors(real, size, noise=0.04, seed=size)
+        data = synthetic_vectors(real, size, noise=NOISE, seed=size)
         exact = faiss.IndexFlatIP(data.shape[1])
         exact.add(data)
         _, truth = exact.search(queries, 10)
         lists = int(4 * np.sqrt(size))
         built: dict[str, tuple[faiss.Index, float]] = {}
-        settings = [("Flat (exact)", "flat", None), *((f"HNSW32 ef={ef}", "hnsw", ef) for ef in (128, 256)),
+        settings = [("Flat (exact)", "flat", None), *((f"HNSW32 ef={ef}", "hnsw", ef) for ef in (128, 256, 512)),
                     *((f"IVF{lists}-SQ8 nprobe={n}", "ivf", n) for n in (32, 128))]  # fmt: skip
         for name, kind, depth in settings:
             if kind not in built:
@@ -262,14 +274,14 @@ def encoding_paths(questions: list[str]) -> list[dict[str, Any]]:
 
 
 def run(million: bool = False) -> dict[str, Any]:
-    assistant = Assistant.load()
+    assistant = Assistant.load()  # builds the index first if needed, so cold starts find it ready
     questions = [q.question for q in load_gold(GOLD, assistant.index.documents)]
-    print("query path …", file=sys.stderr)
     report: dict[str, Any] = {"targets": TARGETS, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "faiss": faiss.__version__}}
-    report["query_path"] = query_path(assistant, questions)
-    report["encoding"] = encoding_paths(questions[:60])
     print("cold start and memory …", file=sys.stderr)
     report["cold_start"] = cold_start_and_memory(questions)
+    print("query path …", file=sys.stderr)
+    report["query_path"] = query_path(assistant, questions)
+    report["encoding"] = encoding_paths(questions[:60])
     print("ingest …", file=sys.stderr)
     report["ingest"] = ingest(assistant)
     print("scale …", file=sys.stderr)
@@ -288,7 +300,8 @@ def _verdict(ok: bool) -> str:
 def markdown(report: dict[str, Any]) -> str:
     q, c, i = report["query_path"], report["cold_start"], report["ingest"]
     t = report["targets"]
-    million = [row for row in report["scale"] if row["size"] >= 1_000_000 and row["index"].startswith("HNSW")]
+    million = sorted((row for row in report["scale"] if row["size"] >= 1_000_000 and row["p50_ms"] <= TARGETS["million_p50_ms"]),
+                     key=lambda row: -row["recall@10"])[:1]  # the best recall within the latency target
     lines = [
         "# Performance benchmark",
         "",
@@ -300,7 +313,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| figure | measured | target | |",
         "|---|---|---|---|",
         f"| warm `ask` p50 / bare query encoding p50 | {q['ask']['p50_ms']} / {q['encode']['p50_ms']} ms = **{q['ask_over_encode']}×** | ≤ {t['ask_over_encode']}× | {_verdict(q['ask_over_encode'] <= t['ask_over_encode'])} |",
-        f"| cold start: new process → first answer (built index) | **{c['cold_start_s']} s** (`Assistant.load()` {c['assistant_load_s']} s) | ≤ {t['cold_start_s']} s | {_verdict(c['cold_start_s'] <= t['cold_start_s'])} |",
+        f"| cold start: new process → first answer (built index; median of {', '.join(map(str, c['cold_start_runs_s']))} s) | **{c['cold_start_s']} s** (`Assistant.load()` {c['assistant_load_s']} s) | ≤ {t['cold_start_s']} s | {_verdict(c['cold_start_s'] <= t['cold_start_s'])} |",
         f"| build throughput / bare `encode` throughput | {i['build_pieces_per_s']} / {i['bare_pieces_per_s']} pieces/s = **{i['build_over_encode']}** | ≥ {t['build_over_encode']} | {_verdict(i['build_over_encode'] >= t['build_over_encode'])} |",
         f"| `add` of one article, beyond its own encoding | {i['add_s']} s − {i['add_own_encode_s']} s = **{i['add_overhead_s']} s** ({i['add_pieces']} pieces) | ≤ {t['add_overhead_s']} s | {_verdict(i['add_overhead_s'] <= t['add_overhead_s'])} |",
     ]
@@ -330,14 +343,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"- build from scratch in a new process: peak RSS **{c['build_peak_rss_mb']} MB**, {c['build_process_s']} s.",
         f"- build in-process: {i['pieces_embedded']} pieces (chunks + sentences) in {i['build_s']} s; bare encode of the same texts {i['bare_encode_s']} s.",
         "",
-        "## FAISS at scale (synthetic vectors: real chunk and sentence embeddings + Gaussian noise σ=0.04, 200 real questions as queries)",
+        f"## FAISS at scale (synthetic vectors between pairs of real chunk and sentence embeddings + Gaussian noise σ={NOISE}; 200 real questions as queries)",
         "",
         "| vectors | index | build s | size MB | p50 search ms | recall@10 vs exact |",
         "|---|---|---|---|---|---|",
         *[f"| {r['size']:,} | {r['index']} | {r['build_s']} | {r['bytes'] / 2**20:.0f} | {r['p50_ms']} | {r['recall@10']} |{' (earlier run)' if r.get('from_earlier_run') else ''}" for r in report["scale"]],
         "",
-        "The store uses exact search (`IndexFlatIP`) up to `VectorIndexSettings.exact_max` = 50,000 vectors and HNSW "
-        "(32 neighbours, efSearch 128) beyond, set in `rag/config.py` and tested in `tests/test_retrieval.py`.",
+        "The store uses exact search (`IndexFlatIP`) up to `VectorIndexSettings.exact_max` = 50,000 vectors (≈ 7 ms a query there) "
+        "and IVF-SQ8 beyond (4·√N lists, nprobe 128): the only kind here that met recall@10 ≥ 0.95 under 5 ms at 1M. "
+        "Set in `rag/config.py`, tested in `tests/test_retrieval.py`; an index that grows past the threshold is rebuilt as IVF.",
         "",
         "![latency and recall vs size](bench.png)",
     ]

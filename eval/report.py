@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rag.store import write_atomic
+from rag.files import write_atomic
 
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 ANSWERING = ("abstain_f1", "false_abstention", "answer_contains_evidence", "answer_overlaps_evidence", "p50_ms", "p95_ms")
@@ -28,6 +28,12 @@ def _name(report: dict[str, Any], name: str) -> str:
     return f"**{name}** (default)" if name == report.get("default") else name
 
 
+def _answering(config: dict[str, Any], split: str, metric: str) -> Any:
+    if metric.startswith(("abstain", "false_abstention")) and not config.get("abstains", True):
+        return "—"
+    return config[split]["overall"].get(metric, 0.0)
+
+
 def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
     configs = report["configurations"]
     gold = report["gold"]
@@ -38,7 +44,8 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
         f"\n### Retrieval ({split})\n",
         _table(["configuration", *HEADLINE, "questions"], [[_name(report, n), *(c[split]["overall"].get(m, 0.0) for m in HEADLINE), c[split]["overall"].get("questions", 0)] for n, c in configs.items()]),
         f"\n### Answers and abstention ({split})\n",
-        _table(["configuration", *ANSWERING], [[_name(report, n), *(c[split]["overall"].get(m, 0.0) for m in ANSWERING)] for n, c in configs.items()]),
+        _table(["configuration", *ANSWERING], [[_name(report, n), *(_answering(c, split, m) for m in ANSWERING)] for n, c in configs.items()]),
+        "\nAbstention columns are — for the ablations, which answer every question (the abstention model is fitted on the default's scores).",
         f"\n### MRR@10 and Recall@5 by question language ({split})\n",
         _table(
             ["configuration", *(f"{lang} MRR@10" for lang in LANGUAGES), *(f"{lang} R@5" for lang in LANGUAGES)],
@@ -58,7 +65,7 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
     parts += [
         f"\n### For reference: the {other} split\n",
         _table(["configuration", "mrr@10", "recall@5", "abstain_f1", "false_abstention"],
-               [[_name(report, n), *(c[other]["overall"].get(m, 0.0) for m in ("mrr@10", "recall@5", "abstain_f1", "false_abstention"))] for n, c in configs.items()]),
+               [[_name(report, n), *(_answering(c, other, m) for m in ("mrr@10", "recall@5", "abstain_f1", "false_abstention"))] for n, c in configs.items()]),
     ]  # fmt: skip
     return "\n".join(parts) + "\n"
 
@@ -118,7 +125,7 @@ def compare(old: dict[str, Any], new: dict[str, Any], split: str = "test") -> st
     """Per configuration and metric: old → new (delta), for configurations present in both."""
     rows = []
     for name, config in new["configurations"].items():
-        if name not in old.get("configurations", {}):
+        if name not in old.get("configurations", {}) or not isinstance(config, dict) or split not in config:
             continue
         before, after = old["configurations"][name][split]["overall"], config[split]["overall"]
         rows.append([name, *(f"{before.get(m, 0):.3f} → {after.get(m, 0):.3f} ({after.get(m, 0) - before.get(m, 0):+.3f})" for m in ("mrr@10", "recall@5", "abstain_f1"))])

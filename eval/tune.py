@@ -17,7 +17,7 @@ from eval.harness import GOLD, REPORTS, TOP_K, GoldQuestion, load_gold, run_item
 from rag.assistant import Assistant
 from rag.config import RetrievalSettings
 from rag.retrieve import Query, rank
-from rag.store import write_atomic
+from rag.files import write_atomic
 
 GRID = {
     "dense_weight": [0.0, 0.3, 0.6, 1.0],

@@ -68,7 +68,7 @@ class Abstainer:
     threshold: float = 0.5
 
     @classmethod
-    def load(cls, path: Path = ABSTENTION_FILE) -> "Abstainer":
+    def load(cls, path: Path = ABSTENTION_FILE) -> Abstainer:
         if not path.exists():
             return cls(weights=(0.0,) * len(FEATURES), bias=10.0)  # unfitted: never abstains
         data = json.loads(path.read_text())

@@ -73,7 +73,7 @@ class Assistant:
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, settings: Settings | None = None, *, encoder: Encoder | None = None, progress: bool = False) -> "Assistant":
+    def load(cls, settings: Settings | None = None, *, encoder: Encoder | None = None, progress: bool = False) -> Assistant:
         """Open the index of the corpus folder, building or refreshing it when it is missing or stale."""
         settings = settings or Settings()
         documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)
@@ -81,7 +81,7 @@ class Assistant:
 
     @classmethod
     def open(cls, documents: Sequence[Document], index_dir: Path, settings: Settings, *,
-             encoder: Encoder | None = None, progress: bool = False) -> "Assistant":  # fmt: skip
+             encoder: Encoder | None = None, progress: bool = False) -> Assistant:  # fmt: skip
         """Open (or build) the index of ``documents`` stored in ``index_dir``.
 
         ``encoder``: an already loaded model to share (the eval harness opens many indexes).
@@ -114,7 +114,7 @@ class Assistant:
 
     @classmethod
     def _build(cls, documents: Sequence[Document], index_dir: Path, settings: Settings, encoder: Encoder,
-               abstainer: Abstainer | None, wanted: dict[str, Any], progress: bool) -> "Assistant":  # fmt: skip
+               abstainer: Abstainer | None, wanted: dict[str, Any], progress: bool) -> Assistant:  # fmt: skip
         started = time.perf_counter()
         built = build_index(documents, encoder, settings, progress)
         manifest = _save(built, index_dir, wanted)

@@ -34,7 +34,7 @@ class Chunk:
     text: str
 
 
-def _splitter(settings: ChunkSettings) -> "RecursiveCharacterTextSplitter":
+def _splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
     from langchain_text_splitters import RecursiveCharacterTextSplitter  # only when indexing: 0.3 s to import
 
     return RecursiveCharacterTextSplitter(

@@ -17,6 +17,7 @@ from typing import Literal
 
 from rag.clean import clean_text, to_simplified
 from rag.errors import DocumentError
+from rag.files import write_atomic
 
 Script = Literal["zh-Hans", "zh-Hant"]
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -198,8 +199,6 @@ def read_manifest(corpus_dir: Path) -> list[dict[str, object]]:
 
 
 def write_manifest(corpus_dir: Path, documents: list[Document]) -> None:
-    from rag.store import write_atomic
-
     payload = {"documents": [document.entry() for document in documents]}
     write_atomic(corpus_dir / MANIFEST_NAME, json.dumps(payload, ensure_ascii=False, indent=2).encode() + b"\n")
 

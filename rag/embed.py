@@ -28,7 +28,7 @@ MAX_TOKENS = 512
 PAD_ID = 1
 
 
-def _load_tokenizer(path: Path) -> "Tokenizer":
+def _load_tokenizer(path: Path) -> Tokenizer:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
@@ -47,7 +47,7 @@ class Encoder:
     batch_size: int = 32
 
     @classmethod
-    def load(cls, folder: Path, batch_size: int = 32, backend: Backend = "onnx", threads: int | None = None) -> "Encoder":
+    def load(cls, folder: Path, batch_size: int = 32, backend: Backend = "onnx", threads: int | None = None) -> Encoder:
         info = read_stamp(folder)  # raises ModelMissingError with the fix when absent
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"

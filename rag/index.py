@@ -18,7 +18,7 @@ from rag.corpus import Document
 from rag.embed import Encoder
 from rag.expand import Expansions, build_expansions
 from rag.lexical import LexicalIndex, tokenize
-from rag.vectors import build_faiss_index
+from rag.vectors import build_faiss_index, grow_faiss_index
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,7 @@ def extend_index(index: Index, documents: Sequence[Document], encoder: Encoder, 
     by_id = {**index.documents, **{doc.id: doc for doc in documents}}
     pieces = _split(documents, settings)
     chunk_vectors, sentence_vectors = _encode(pieces, by_id, encoder, progress)
-    vectors = faiss.clone_index(index.chunk_vectors)
-    vectors.add(chunk_vectors)
+    vectors = grow_faiss_index(index.chunk_vectors, chunk_vectors, settings.vectors)
     lexical = index.lexical.extend(pieces.tokens)
     return Index(
         documents=by_id,

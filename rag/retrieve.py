@@ -47,7 +47,6 @@ class Candidate:
 @dataclass(frozen=True)
 class Ranking:
     candidates: list[Candidate]
-    coverage: float  # share of the question's content words found in the corpus vocabulary
 
 
 def min_max(scores: np.ndarray) -> np.ndarray:
@@ -120,6 +119,7 @@ def _scored_sentences(index: Index, query: Query, chunk_id: int, overlap_weight:
 def rank(index: Index, query: Query, settings: RetrievalSettings, top_k: int) -> Ranking:
     """The ``top_k`` best chunks for ``query`` under ``settings``."""
     depth = max(settings.candidates, top_k)
+    # share of the question's content words the corpus knows: scales the lexical run's weight
     coverage = len(index.lexical.known(query.tokens)) / len(query.tokens) if query.tokens else 0.0
     use_dense = settings.mode in ("dense", "hybrid")
     dense = _dense_run(index, query, depth) if use_dense else {}
@@ -148,4 +148,4 @@ def rank(index: Index, query: Query, settings: RetrievalSettings, top_k: int) ->
         )
         for chunk_id in shortlist[:top_k]
     ]
-    return Ranking(candidates, coverage)
+    return Ranking(candidates)

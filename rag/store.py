@@ -14,7 +14,6 @@ A new generation is written completely in a staging folder and renamed into plac
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,8 +29,9 @@ import numpy as np
 
 from rag.chunk import Chunk
 from rag.corpus import Document
-from rag.expand import Expansions
 from rag.errors import IndexCorruptError, IndexMissingError
+from rag.expand import Expansions
+from rag.files import file_sha256, write_atomic
 from rag.index import Index, Sentence
 from rag.lexical import LexicalIndex
 
@@ -40,29 +40,6 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 REBUILD_HINT = "run `rag build` to rebuild the index"
 _LIBRARIES = ("faiss-cpu", "sentence-transformers", "torch", "transformers", "bm25s", "jieba", "opencc", "langchain-text-splitters", "numpy")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from ranx import Qrels, Run, evaluate
 
 from eval.harness import GOLD, Evidence, GoldQuestion, covers, load_gold, retrieval_scores, run_items, QuestionResult
 from rag.corpus import Document

@@ -10,7 +10,7 @@ from rag.config import VectorIndexSettings
 from rag.expand import chinese_amounts, english_to_chinese, Expansions
 from rag.lexical import tokenize
 from rag.retrieve import fuse
-from rag.vectors import build_faiss_index, choose_kind, search
+from rag.vectors import build_faiss_index, choose_kind, grow_faiss_index, search
 
 
 def test_mixed_script_tokens_are_simplified_lowercased_and_content_only():
@@ -41,17 +41,21 @@ def test_fusion_matches_ranx_wsum_with_min_max():
     assert ours == pytest.approx({3: 0.7, 1: 0.3, 2: 0.225, 4: 0.7 * 6 / 11})
 
 
-def test_index_kind_is_chosen_by_size():
+def test_index_kind_is_chosen_by_size_and_changes_when_an_index_grows():
     settings = VectorIndexSettings(exact_max=100)
-    assert choose_kind(100, settings) == "flat" and choose_kind(101, settings) == "hnsw"
+    assert choose_kind(100, settings) == "flat" and choose_kind(101, settings) == "ivf"
     rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors = rng.normal(size=(400, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert type(build_faiss_index(vectors[:50], settings)).__name__ == "IndexFlatIP"
-    graph = build_faiss_index(vectors, settings)
-    assert type(graph).__name__ == "IndexHNSWFlat"
-    scores, ids = search(graph, vectors[7], 5)
-    assert ids[0] == 7 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    small = build_faiss_index(vectors[:80], settings)
+    assert type(small).__name__ == "IndexFlatIP"
+    assert type(grow_faiss_index(small, vectors[80:90], settings)).__name__ == "IndexFlatIP"
+    grown = grow_faiss_index(small, vectors[80:], settings)  # crosses exact_max: rebuilt as IVF
+    assert type(grown).__name__ == "IndexIVFScalarQuantizer" and grown.ntotal == 400 and small.ntotal == 80
+    assert grown.nlist == int(4 * 20) and grown.nprobe == 128
+    for row in (7, 250):
+        scores, ids = search(grown, vectors[row], 5)
+        assert ids[0] == row and scores[0] == pytest.approx(1.0, abs=0.02)
 
 
 def test_offtopic_question_abstains_but_lists_closest_passages(news):
