@@ -43,7 +43,7 @@ class Encoder:
 
     info: PreparedModel
     backend: Backend
-    runner: Any  # an onnxruntime session and its tokenizer, or a SentenceTransformer
+    runner: Any  # (onnxruntime session, tokenizer, memory-mapped token vectors), or a SentenceTransformer
     batch_size: int = 32
 
     @classmethod
@@ -60,7 +60,8 @@ class Encoder:
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = threads
                 session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
-                return cls(info, backend, (session, tokenizer.result()), batch_size)
+                token_vectors = np.load(folder / "word_embeddings.npy", mmap_mode="r")  # rows read on demand
+                return cls(info, backend, (session, tokenizer.result(), token_vectors), batch_size)
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -89,7 +90,7 @@ class Encoder:
         return self._encode_onnx([PROMPTS[prompt] + text for text in texts], progress)
 
     def _encode_onnx(self, texts: list[str], progress: bool) -> np.ndarray:
-        session, tokenizer = self.runner
+        session, tokenizer, token_vectors = self.runner
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         order = np.argsort([-len(text) for text in texts], kind="stable")  # similar lengths pad less
         batches = range(0, len(texts), self.batch_size)
@@ -98,7 +99,7 @@ class Encoder:
             encodings = tokenizer.encode_batch([texts[i] for i in rows])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            hidden = session.run(None, {"token_vectors": token_vectors[ids], "attention_mask": mask})[0]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
             out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)

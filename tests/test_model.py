@@ -44,7 +44,7 @@ def test_incomplete_preparation_is_reported(tmp_path):
     folder.mkdir()
     shutil.copy(Settings().model_dir / "prepared.json", folder)
     stamp = json.loads((folder / "prepared.json").read_text())
-    del stamp["onnx_sha256"]
+    del stamp["word_embeddings_sha256"]
     (folder / "prepared.json").write_text(json.dumps(stamp))
     with pytest.raises(ModelMissingError, match="rag model"):
         read_stamp(folder)
