@@ -306,7 +306,7 @@ def markdown(report: dict[str, Any]) -> str:
         "# Performance benchmark",
         "",
         f"`rag bench` (`make bench`; `--million` adds 1M vectors). {report['machine']['cpus']} CPUs, Python {report['machine']['python']}, "
-        f"FAISS {report['machine']['faiss']}. All figures from one run.",
+        f"FAISS {report['machine']['faiss']}. All figures from one run, except rows marked (earlier run): the 1M case runs only with `--million`.",
         "",
         "## Targets",
         "",
