@@ -20,7 +20,7 @@ from ui import render  # noqa: E402
 EXAMPLES = [
     "哪位OpenAI首席技术官宣布离职?",
     "OpenAI這輪融資後估值將達到多少?",
-    "How many OpenAI employees signed the open letter?",
+    "Who became OpenAI's new head of research?",
 ]
 Turns = list[tuple[str, Answer | str]]
 
