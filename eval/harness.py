@@ -230,7 +230,6 @@ def open_configuration(configuration: Configuration, base: Settings, encoder: En
     settings = configuration.settings(base)
     if configuration.chunk is not None:
         tag = f"eval-chunks-{configuration.chunk.size}-{configuration.chunk.overlap}"
-        settings = replace(settings, root=base.root)
         from rag.corpus import load_corpus
 
         documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)

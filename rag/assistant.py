@@ -73,15 +73,20 @@ class Assistant:
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, settings: Settings | None = None, *, encoder: Encoder | None = None, progress: bool = False) -> Assistant:
-        """Open the index of the corpus folder, building or refreshing it when it is missing or stale."""
+    def load(cls, settings: Settings | None = None, *, encoder: Encoder | None = None, progress: bool = False,
+             rebuild: bool = False) -> Assistant:  # fmt: skip
+        """Open the index of the corpus folder, building or refreshing it when it is missing or stale.
+
+        ``rebuild``: embed everything again even when the index is current; the old index stays
+        in place until the new one is saved.
+        """
         settings = settings or Settings()
         documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)
-        return cls.open(documents, settings.index_dir, settings, encoder=encoder, progress=progress)
+        return cls.open(documents, settings.index_dir, settings, encoder=encoder, progress=progress, rebuild=rebuild)
 
     @classmethod
     def open(cls, documents: Sequence[Document], index_dir: Path, settings: Settings, *,
-             encoder: Encoder | None = None, progress: bool = False) -> Assistant:  # fmt: skip
+             encoder: Encoder | None = None, progress: bool = False, rebuild: bool = False) -> Assistant:  # fmt: skip
         """Open (or build) the index of ``documents`` stored in ``index_dir``.
 
         ``encoder``: an already loaded model to share (the eval harness opens many indexes).
@@ -93,9 +98,8 @@ class Assistant:
         encoder = encoder or Encoder.load(settings.model_dir, settings.encode_batch_size, settings.encoder_backend)
         dictionary.join()
         abstainer = Abstainer.load() if settings.retrieval.abstain else None
-        try:
-            manifest = read_manifest(index_dir)
-        except IndexMissingError:
+        manifest = None if rebuild else _current_manifest(index_dir)
+        if manifest is None:
             _say(f"Building the index of {len(documents)} documents in {index_dir} …")
             return cls._build(documents, index_dir, settings, encoder, abstainer, wanted, progress)
         reasons = stale_reasons(manifest, wanted)
@@ -198,6 +202,13 @@ class Assistant:
         ]
         summary["index_dir"] = str(self.index_dir)
         return summary
+
+
+def _current_manifest(index_dir: Path) -> dict[str, Any] | None:
+    try:
+        return read_manifest(index_dir)
+    except IndexMissingError:
+        return None
 
 
 def _save(built: Index, index_dir: Path, wanted: dict[str, Any]) -> dict[str, Any]:

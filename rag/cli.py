@@ -49,13 +49,10 @@ def model() -> None:
 @app.command()
 def build(force: Annotated[bool, typer.Option(help="Rebuild even when the index is current.")] = False) -> None:
     """Build the index of corpus/ (or bring it up to date); nothing is re-embedded when it is current."""
-    settings = Settings()
-    if force:
-        import shutil
+    from rag.assistant import Assistant
 
-        shutil.rmtree(settings.index_dir, ignore_errors=True)
     try:
-        assistant = _assistant(progress=True)
+        assistant = Assistant.load(Settings(), progress=True, rebuild=force)
     except RagError as error:
         _fail(error)
     counts = assistant.manifest["counts"]

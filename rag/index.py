@@ -17,7 +17,7 @@ from rag.config import Settings
 from rag.corpus import Document
 from rag.embed import Encoder
 from rag.expand import Expansions, build_expansions
-from rag.lexical import LexicalIndex, tokenize
+from rag.lexical import LexicalIndex, normalize_for_matching, tokenize
 from rag.vectors import build_faiss_index, grow_faiss_index
 
 
@@ -41,10 +41,18 @@ class Index:
     """Per chunk, the sentences inside it (or overlapping it, when a sentence outgrows chunks)."""
     sentence_chunks: list[list[int]] = field(init=False, repr=False)
     """Per sentence, the chunks that hold it."""
+    _matching_text: dict[int, str] = field(init=False, repr=False, default_factory=dict)
 
     def sentence_text(self, sentence_id: int) -> str:
         sentence = self.sentences[sentence_id]
         return self.documents[sentence.doc_id].text[sentence.start : sentence.end]
+
+    def sentence_matching_text(self, sentence_id: int) -> str:
+        """The sentence as lexical matching sees it (Simplified, lower case), computed once."""
+        text = self._matching_text.get(sentence_id)
+        if text is None:
+            text = self._matching_text[sentence_id] = normalize_for_matching(self.sentence_text(sentence_id))
+        return text
 
     def __post_init__(self) -> None:
         by_doc: dict[str, list[int]] = {doc_id: [] for doc_id in self.documents}

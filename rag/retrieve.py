@@ -14,7 +14,6 @@ import numpy as np
 
 from rag.config import RetrievalSettings
 from rag.index import Index
-from rag.lexical import normalize_for_matching
 from rag.vectors import search
 
 
@@ -109,7 +108,7 @@ def _scored_sentences(index: Index, query: Query, chunk_id: int, overlap_weight:
         return ()
     scores = index.sentence_vectors[sentence_ids] @ query.vector
     if query.tokens:
-        texts = [normalize_for_matching(index.sentence_text(sid)) for sid in sentence_ids]
+        texts = [index.sentence_matching_text(sid) for sid in sentence_ids]
         overlap = np.array([sum(token in text for token in query.tokens) / len(query.tokens) for text in texts])
         scores = scores + overlap_weight * overlap
     order = np.argsort(-scores, kind="stable")

@@ -161,3 +161,22 @@ def test_missing_model_gives_one_clear_message(tmp_path):
 
     with pytest.raises(ModelMissingError, match="rag model"):
         Encoder.load(Path(tmp_path) / "no-model")
+
+
+def test_forced_rebuild_keeps_the_old_index_until_the_new_one_is_saved(tiny, monkeypatch):
+    settings, encoder = tiny
+    open_index(settings, encoder)
+    pointer = (settings.index_dir / CURRENT).read_text()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("rag.store.faiss.write_index", crash)
+    with pytest.raises(OSError):
+        Assistant.load(settings, encoder=encoder, rebuild=True)
+    monkeypatch.undo()
+    assert (settings.index_dir / CURRENT).read_text() == pointer  # the working index survived
+    embedded = encoder.passages
+    rebuilt = Assistant.load(settings, encoder=encoder, rebuild=True)
+    assert encoder.passages > embedded and (settings.index_dir / CURRENT).read_text() != pointer
+    assert rebuilt.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
