@@ -28,10 +28,10 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.expand import english_to_chinese
+from rag.files import write_atomic
 from rag.index import build_index
 from rag.lexical import tokenize
 from rag.retrieve import rank
-from rag.files import write_atomic
 from rag.vectors import search
 
 NOISE = 0.01

@@ -21,7 +21,7 @@ from typing import Any
 from ranx import Qrels, Run, evaluate
 from tqdm import tqdm
 
-from rag.answer import Abstainer, FEATURES, features
+from rag.answer import FEATURES, Abstainer, answer_sentences, features
 from rag.assistant import Assistant
 from rag.clean import normalize_line
 from rag.config import ChunkSettings, Settings
@@ -51,6 +51,7 @@ class GoldQuestion:
     paraphrase: bool
     answer: str | None
     evidence: tuple[Evidence, ...]
+    topic: str | None = None  # unanswerable questions: "on" (about the articles' subjects) or "off"
 
     @property
     def answerable(self) -> bool:
@@ -77,7 +78,16 @@ def load_gold(path: Path, documents: dict[str, Document]) -> list[GoldQuestion]:
                 raise ValueError(f"{path}:{line_number}: evidence of {row['id']} is not exactly once in {span['doc']}")
             evidence.append(Evidence(span["doc"], start, start + len(span["text"])))
         questions.append(
-            GoldQuestion(row["id"], row["question"], row["lang"], row["type"], bool(row.get("paraphrase")), row.get("answer"), tuple(evidence))
+            GoldQuestion(
+                row["id"],
+                row["question"],
+                row["lang"],
+                row["type"],
+                bool(row.get("paraphrase")),
+                row.get("answer"),
+                tuple(evidence),
+                row.get("topic"),
+            )
         )
     return questions
 
@@ -154,14 +164,17 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
     contains = any(
         answer.text and assistant.index.documents[e.doc_id].text[e.start : e.end] in text for e in question.evidence
     )
-    overlaps = any(d == e.doc_id and min(s_end, e.end) > max(s, e.start) for d, s, s_end in spans for e in question.evidence)
+    overlaps = any(
+        d == e.doc_id and min(s_end, e.end) > max(s, e.start) for d, s, s_end in spans for e in question.evidence
+    )
+    index, ranking = assistant.rank(question.question, TOP_K)
     return QuestionResult(
         question.id,
         run_items(passages, question.evidence),
         answer.abstained,
         bool(contains),
         overlaps and not answer.abstained,
-        features(question.question, *assistant.rank(question.question, TOP_K)),
+        features(question.question, index, ranking, answer_sentences(ranking, assistant.settings.retrieval)),
         latency,
     )
 
@@ -188,13 +201,26 @@ def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, Ques
     precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
     recall = true_pos / len(unanswerable) if unanswerable else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
+    by_topic = {
+        f"abstain_recall_{topic}_topic": round(statistics.mean(results[q.id].abstained for q in group), 4)
+        for topic in ("on", "off")
+        if (group := [q for q in unanswerable if q.topic == topic])
+    }
+    return by_topic | {
         "abstain_precision": round(precision, 4),
         "abstain_recall": round(recall, 4),
         "abstain_f1": round(f1, 4),
         "false_abstention": round(false_pos / len(answerable), 4) if answerable else 0.0,
-        "answer_contains_evidence": round(statistics.mean(results[q.id].answer_contains_evidence for q in answerable), 4) if answerable else 0.0,
-        "answer_overlaps_evidence": round(statistics.mean(results[q.id].answer_overlaps_evidence for q in answerable), 4) if answerable else 0.0,
+        "answer_contains_evidence": round(
+            statistics.mean(results[q.id].answer_contains_evidence for q in answerable), 4
+        )
+        if answerable
+        else 0.0,
+        "answer_overlaps_evidence": round(
+            statistics.mean(results[q.id].answer_overlaps_evidence for q in answerable), 4
+        )
+        if answerable
+        else 0.0,
     }
 
 
@@ -208,11 +234,19 @@ def latency_scores(results: Sequence[QuestionResult]) -> dict[str, float]:
 
 def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, Any]:
     groups: dict[str, dict[str, Any]] = {}
-    for label, key in (("lang", lambda q: q.lang), ("type", lambda q: q.type), ("paraphrase", lambda q: str(q.paraphrase).lower())):
+    for label, key in (
+        ("lang", lambda q: q.lang),
+        ("type", lambda q: q.type),
+        ("paraphrase", lambda q: str(q.paraphrase).lower()),
+    ):
         values = sorted({key(q) for q in questions if q.answerable})
-        groups[label] = {value: retrieval_scores([q for q in questions if key(q) == value], results) for value in values}
+        groups[label] = {
+            value: retrieval_scores([q for q in questions if key(q) == value], results) for value in values
+        }
     return {
-        "overall": retrieval_scores(questions, results) | abstention_scores(questions, results) | latency_scores([results[q.id] for q in questions]),
+        "overall": retrieval_scores(questions, results)
+        | abstention_scores(questions, results)
+        | latency_scores([results[q.id] for q in questions]),
         **groups,
     }
 
@@ -237,12 +271,14 @@ def open_configuration(configuration: Configuration, base: Settings, encoder: En
     return Assistant.load(settings, encoder=encoder)
 
 
-MAX_FALSE_ABSTENTION = 0.05
+# The target is at most 5% false abstention; the threshold is set for 3% on dev because dev has
+# about 80 answerable questions (one question moves the rate by 1.2 points).
+DEV_FALSE_ABSTENTION = 0.03
 
 
 def fit_abstention(results: dict[str, QuestionResult], questions: Sequence[GoldQuestion]) -> Abstainer:
     """Logistic regression of answerable vs. not on the dev split's features (balanced classes);
-    the threshold is the highest that abstains on at most 5% of dev's answerable questions."""
+    the threshold is the highest that abstains on at most 3% of dev's answerable questions."""
     from sklearn.linear_model import LogisticRegression
 
     dev = [q for q in questions if q.split == "dev"]
@@ -251,7 +287,7 @@ def fit_abstention(results: dict[str, QuestionResult], questions: Sequence[GoldQ
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(x, y)
     fitted = Abstainer(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
     answerable = sorted(fitted.probability(results[q.id].features) for q in dev if q.answerable)
-    allowed = int(MAX_FALSE_ABSTENTION * len(answerable))
+    allowed = int(DEV_FALSE_ABSTENTION * len(answerable))
     return replace(fitted, threshold=answerable[allowed] - 1e-9)
 
 
@@ -329,7 +365,15 @@ def bench_baselines(bench_dir: Path) -> list[dict[str, Any]]:
     for line in (bench_dir / "README.md").read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) >= 5 and cells[1].replace(".", "", 1).isdigit():
-            rows.append({"config": f"BM25 {cells[0]}", "recall@1": float(cells[1]), "recall@5": float(cells[2]), "recall@10": float(cells[3]), "mrr@10": float(cells[4])})
+            rows.append(
+                {
+                    "config": f"BM25 {cells[0]}",
+                    "recall@1": float(cells[1]),
+                    "recall@5": float(cells[2]),
+                    "recall@10": float(cells[3]),
+                    "mrr@10": float(cells[4]),
+                }
+            )
     return rows
 
 
@@ -339,7 +383,9 @@ def evaluate_bench(bench_dir: Path, base: Settings, encoder: Encoder, limit: int
     name = bench_dir.resolve().name
     documents = bench_documents(bench_dir)
     settings = base.with_retrieval(abstain=False)
-    assistant = Assistant.open(documents, base.root / "index" / f"bench-{name}", settings, encoder=encoder, progress=True)
+    assistant = Assistant.open(
+        documents, base.root / "index" / f"bench-{name}", settings, encoder=encoder, progress=True
+    )
     queries = [json.loads(line) for line in (bench_dir / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
     if limit:
         queries = sorted(queries, key=lambda q: hashlib.sha256(q["qid"].encode()).hexdigest())[:limit]

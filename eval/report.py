@@ -9,7 +9,8 @@ from typing import Any
 from rag.files import write_atomic
 
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
-ANSWERING = ("abstain_f1", "false_abstention", "answer_contains_evidence", "answer_overlaps_evidence", "p50_ms", "p95_ms")
+ANSWERING = ("abstain_f1", "abstain_precision", "abstain_recall", "abstain_recall_on_topic", "abstain_recall_off_topic",
+             "false_abstention", "answer_contains_evidence", "answer_overlaps_evidence", "p50_ms", "p95_ms")  # fmt: skip
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 
 
@@ -42,24 +43,50 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
         f"Headline numbers are on the **{split}** split; tuning used dev only. "
         f"Bare query encoding p50: {report['query_encoding_p50_ms']} ms.",
         f"\n### Retrieval ({split})\n",
-        _table(["configuration", *HEADLINE, "questions"], [[_name(report, n), *(c[split]["overall"].get(m, 0.0) for m in HEADLINE), c[split]["overall"].get("questions", 0)] for n, c in configs.items()]),
+        _table(
+            ["configuration", *HEADLINE, "questions"],
+            [
+                [
+                    _name(report, n),
+                    *(c[split]["overall"].get(m, 0.0) for m in HEADLINE),
+                    c[split]["overall"].get("questions", 0),
+                ]
+                for n, c in configs.items()
+            ],
+        ),
         f"\n### Answers and abstention ({split})\n",
-        _table(["configuration", *ANSWERING], [[_name(report, n), *(_answering(c, split, m) for m in ANSWERING)] for n, c in configs.items()]),
-        "\nAbstention columns are — for the ablations, which answer every question (the abstention model is fitted on the default's scores).",
+        _table(
+            ["configuration", *ANSWERING],
+            [[_name(report, n), *(_answering(c, split, m) for m in ANSWERING)] for n, c in configs.items()],
+        ),
+        "\nAbstention columns are — for the ablations, which answer every question (the abstention model is fitted on the default's scores). "
+        "Recall on/off topic: unanswerable questions about the articles' people and events vs. unrelated ones.",
         f"\n### MRR@10 and Recall@5 by question language ({split})\n",
         _table(
             ["configuration", *(f"{lang} MRR@10" for lang in LANGUAGES), *(f"{lang} R@5" for lang in LANGUAGES)],
-            [[_name(report, n), *(c[split]["lang"].get(lang, {}).get("mrr@10", 0.0) for lang in LANGUAGES),
-              *(c[split]["lang"].get(lang, {}).get("recall@5", 0.0) for lang in LANGUAGES)] for n, c in configs.items()],
+            [
+                [
+                    _name(report, n),
+                    *(c[split]["lang"].get(lang, {}).get("mrr@10", 0.0) for lang in LANGUAGES),
+                    *(c[split]["lang"].get(lang, {}).get("recall@5", 0.0) for lang in LANGUAGES),
+                ]
+                for n, c in configs.items()
+            ],
         ),  # fmt: skip
     ]
     default = configs.get(report.get("default") or "", {}).get(split)
     if default:
         parts += [
             f"\n### Default configuration by question type ({split})\n",
-            _table(["type", "questions", *HEADLINE], [[t, s["questions"], *(s[m] for m in HEADLINE)] for t, s in default["type"].items()]),
+            _table(
+                ["type", "questions", *HEADLINE],
+                [[t, s["questions"], *(s[m] for m in HEADLINE)] for t, s in default["type"].items()],
+            ),
             f"\n### Default configuration, paraphrased vs. not ({split})\n",
-            _table(["paraphrased", "questions", *HEADLINE], [[p, s["questions"], *(s[m] for m in HEADLINE)] for p, s in default["paraphrase"].items()]),
+            _table(
+                ["paraphrased", "questions", *HEADLINE],
+                [[p, s["questions"], *(s[m] for m in HEADLINE)] for p, s in default["paraphrase"].items()],
+            ),
         ]
     other = "dev" if split == "test" else "test"
     parts += [
@@ -74,8 +101,24 @@ def bench_markdown(results: list[dict[str, Any]]) -> str:
     rows = []
     for result in results:
         scope = "full dev set" if result["full"] else f"{result['queries']} sampled queries"
-        rows.append([f"{result['bench']} — this system (default)", *(result["scores"][m] for m in ("recall@1", "recall@5", "recall@10", "mrr@10")), f"{scope}, p50 {result['p50_ms']} ms"])
-        rows += [[f"{result['bench']} — {b['config']}", b["recall@1"], b["recall@5"], b["recall@10"], b["mrr@10"], "README baseline"] for b in result["baselines"]]
+        rows.append(
+            [
+                f"{result['bench']} — this system (default)",
+                *(result["scores"][m] for m in ("recall@1", "recall@5", "recall@10", "mrr@10")),
+                f"{scope}, p50 {result['p50_ms']} ms",
+            ]
+        )
+        rows += [
+            [
+                f"{result['bench']} — {b['config']}",
+                b["recall@1"],
+                b["recall@5"],
+                b["recall@10"],
+                b["mrr@10"],
+                "README baseline",
+            ]
+            for b in result["baselines"]
+        ]
     return _table(["system", "R@1", "R@5", "R@10", "MRR@10", "note"], rows) + "\n"
 
 
@@ -93,9 +136,16 @@ def plot(report: dict[str, Any], path: Path, split: str = "test") -> None:
         width = 0.8 / (len(LANGUAGES) + 1)
         positions = np.arange(len(names))
         for offset, lang in enumerate(("all", *LANGUAGES)):
-            values = [configs[n][split]["overall"][metric] if lang == "all" else configs[n][split]["lang"].get(lang, {}).get(metric, 0) for n in names]
+            values = [
+                configs[n][split]["overall"][metric]
+                if lang == "all"
+                else configs[n][split]["lang"].get(lang, {}).get(metric, 0)
+                for n in names
+            ]
             axis.bar(positions + offset * width, values, width, label=lang)
-        axis.set_xticks(positions + width * 1.5, [n.replace("+", "+\n").replace(", ", ",\n") for n in names], fontsize=7)
+        axis.set_xticks(
+            positions + width * 1.5, [n.replace("+", "+\n").replace(", ", ",\n") for n in names], fontsize=7
+        )
         axis.set_ylim(0, 1)
         axis.set_title(f"{metric} on the {split} split")
         axis.grid(axis="y", alpha=0.3)
@@ -118,7 +168,9 @@ def write_gold_report(report: dict[str, Any], directory: Path) -> None:
 
 
 def write_bench_report(result: dict[str, Any], directory: Path) -> None:
-    write_atomic(directory / f"public-{result['bench']}.json", json.dumps(result, ensure_ascii=False, indent=2).encode() + b"\n")
+    write_atomic(
+        directory / f"public-{result['bench']}.json", json.dumps(result, ensure_ascii=False, indent=2).encode() + b"\n"
+    )
 
 
 def compare(old: dict[str, Any], new: dict[str, Any], split: str = "test") -> str:
@@ -128,5 +180,13 @@ def compare(old: dict[str, Any], new: dict[str, Any], split: str = "test") -> st
         if name not in old.get("configurations", {}) or not isinstance(config, dict) or split not in config:
             continue
         before, after = old["configurations"][name][split]["overall"], config[split]["overall"]
-        rows.append([name, *(f"{before.get(m, 0):.3f} → {after.get(m, 0):.3f} ({after.get(m, 0) - before.get(m, 0):+.3f})" for m in ("mrr@10", "recall@5", "abstain_f1"))])
+        rows.append(
+            [
+                name,
+                *(
+                    f"{before.get(m, 0):.3f} → {after.get(m, 0):.3f} ({after.get(m, 0) - before.get(m, 0):+.3f})"
+                    for m in ("mrr@10", "recall@5", "abstain_f1")
+                ),
+            ]
+        )
     return _table(["configuration", "mrr@10", "recall@5", "abstain_f1"], rows)

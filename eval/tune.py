@@ -16,8 +16,8 @@ from ranx import Qrels, Run, evaluate
 from eval.harness import GOLD, REPORTS, TOP_K, GoldQuestion, load_gold, run_items
 from rag.assistant import Assistant
 from rag.config import RetrievalSettings
-from rag.retrieve import Query, rank
 from rag.files import write_atomic
+from rag.retrieve import Query, rank
 
 GRID = {
     "dense_weight": [0.0, 0.3, 0.6, 1.0],

@@ -20,8 +20,8 @@ from rag.answer import Abstainer, Answer, assemble
 from rag.config import Settings
 from rag.corpus import Document, build_document, load_corpus, question_language, write_manifest
 from rag.embed import Encoder
-from rag.expand import chinese_to_english, english_to_chinese
 from rag.errors import DocumentError, IndexMissingError, InvalidQuestionError
+from rag.expand import chinese_to_english, english_to_chinese
 from rag.index import Index, build_index, extend_index
 from rag.lexical import tokenize
 from rag.model import read_stamp

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.harness import GOLD, Evidence, GoldQuestion, covers, load_gold, retrieval_scores, run_items, QuestionResult
+from eval.harness import GOLD, Evidence, GoldQuestion, QuestionResult, covers, load_gold, retrieval_scores, run_items
 from rag.corpus import Document
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ranx import Run, fuse as ranx_fuse
+from ranx import Run
+from ranx import fuse as ranx_fuse
 
 from rag.config import VectorIndexSettings
-from rag.expand import chinese_amounts, english_to_chinese, Expansions
+from rag.expand import Expansions, chinese_amounts, english_to_chinese
 from rag.lexical import tokenize
 from rag.retrieve import fuse
 from rag.vectors import build_faiss_index, choose_kind, grow_faiss_index, search

@@ -156,8 +156,8 @@ def test_crash_while_saving_leaves_the_previous_index(tiny, monkeypatch):
 
 
 def test_missing_model_gives_one_clear_message(tmp_path):
-    from rag.errors import ModelMissingError
     from rag.embed import Encoder
+    from rag.errors import ModelMissingError
 
     with pytest.raises(ModelMissingError, match="rag model"):
         Encoder.load(Path(tmp_path) / "no-model")
