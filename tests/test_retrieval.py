@@ -8,7 +8,7 @@ from ranx import Run
 from ranx import fuse as ranx_fuse
 
 from rag.config import VectorIndexSettings
-from rag.expand import Expansions, chinese_amounts, english_to_chinese
+from rag.expand import Expansions, build_expansions, chinese_amounts, corpus_form, english_to_chinese
 from rag.lexical import tokenize
 from rag.retrieve import fuse
 from rag.vectors import build_faiss_index, choose_kind, grow_faiss_index, search
@@ -29,6 +29,15 @@ def test_english_question_gains_chinese_keywords_from_corpus_words_only():
     assert words == sorted({"辞职", "穆拉蒂", "首席技术官"})
     assert english_to_chinese("Who resigned?", expansions) == ["辞职"]  # "resigned" → "resign"
     assert chinese_amounts("a $7 billion round at a 150 billion valuation") == ["70", "亿", "美元", "1500", "亿"]
+
+
+def test_dictionary_words_the_corpus_lacks_count_by_their_longest_known_prefix():
+    vocabulary = {"天文学", "天文", "领导", "宇宙"}
+    assert corpus_form("天文学家", vocabulary) == "天文学"
+    assert corpus_form("宇宙", vocabulary) == "宇宙"
+    assert corpus_form("天", vocabulary) is None and corpus_form("银河系", vocabulary) is None
+    expansions = build_expansions(["科学家分析宇宙图像。"], vocabulary)
+    assert expansions.english_to_chinese["astronomer"] == ["天文学"]  # CC-CEDICT: 天文学家
 
 
 def test_fusion_matches_ranx_wsum_with_min_max():
