@@ -21,7 +21,7 @@ from typing import Any
 from ranx import Qrels, Run, evaluate
 from tqdm import tqdm
 
-from rag.answer import FEATURES, Abstainer, answer_sentences, features
+from rag.answer import FEATURES, Abstainer, answer_sentences, assemble, features
 from rag.assistant import Assistant
 from rag.clean import normalize_line
 from rag.config import ChunkSettings, Settings
@@ -155,8 +155,10 @@ class QuestionResult:
 
 
 def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionResult:
+    # Assistant.ask's two steps, so that the abstention features come from the ranking answered
     started = time.perf_counter()
-    answer = assistant.ask(question.question, top_k=TOP_K)
+    index, ranking = assistant.rank(question.question, TOP_K)
+    answer = assemble(question.question.strip(), index, ranking, assistant.settings.retrieval, assistant.abstainer)
     latency = (time.perf_counter() - started) * 1000
     passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
     text = answer.text or ""
@@ -167,7 +169,6 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
     overlaps = any(
         d == e.doc_id and min(s_end, e.end) > max(s, e.start) for d, s, s_end in spans for e in question.evidence
     )
-    index, ranking = assistant.rank(question.question, TOP_K)
     return QuestionResult(
         question.id,
         run_items(passages, question.evidence),
