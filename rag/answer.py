@@ -12,7 +12,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rag.answer_types import type_mismatch
+from rag.answer_types import missing_type
 from rag.config import RetrievalSettings
 from rag.index import Index
 from rag.retrieve import Ranking
@@ -52,6 +52,7 @@ class Answer:
     citations: list[Citation]
     abstained: bool
     confidence: float  # probability that the documents answer the question
+    reason: str | None = None  # why the assistant abstained, in words for the reader
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -118,8 +119,17 @@ def features(question: str, index: Index, ranking: Ranking, chosen: list[tuple[i
     return {
         "top_dense": max((c.dense for c in candidates), default=0.0),
         "top_sentence": max((c.sentence_score for c in candidates), default=0.0),
-        "answer_type_mismatch": float(type_mismatch(question, answer_text)),
+        "answer_type_mismatch": float(missing_type(question, answer_text) is not None),
     }
+
+
+def abstention_reason(question: str, answer_text: str) -> str:
+    if not answer_text:
+        return "No passage matches the question."
+    missing = missing_type(question, answer_text)
+    if missing is not None:
+        return f"The question asks for {missing.noun}, and the closest passages give none."
+    return "None of the passages is close enough to the question to answer it."
 
 
 def assemble(
@@ -160,6 +170,7 @@ def assemble(
     confidence = abstainer.probability(features(question, index, ranking, chosen)) if abstainer else 1.0
     abstained = not citations or (abstainer is not None and confidence < abstainer.threshold)
     if abstained:
-        return Answer(question, None, passages, [], True, round(confidence, 4))
+        reason = abstention_reason(question, " ".join(index.sentence_text(sid) for _, sid in chosen))
+        return Answer(question, None, passages, [], True, round(confidence, 4), reason)
     text = " … ".join(index.documents[c.doc_id].text[c.start : c.end] for c in citations)
     return Answer(question, text, passages, citations, False, round(confidence, 4))

@@ -16,40 +16,50 @@ _PERSON_QUESTION = re.compile(r"哪位|谁|誰|\bwho\b", re.IGNORECASE)
 @dataclass(frozen=True)
 class AnswerType:
     name: str
+    noun: str  # for messages: "the question asks for {noun}"
     asked_by: re.Pattern[str]  # how a question asks for it
     found_in: re.Pattern[str]  # what an answering text must contain
 
 
-def _type(name: str, asked_by: str, found_in: str) -> AnswerType:
-    return AnswerType(name, re.compile(asked_by, re.IGNORECASE), re.compile(found_in, re.IGNORECASE))
+def _type(name: str, noun: str, asked_by: str, found_in: str) -> AnswerType:
+    return AnswerType(name, noun, re.compile(asked_by, re.IGNORECASE), re.compile(found_in, re.IGNORECASE))
 
 
 # The first type whose question pattern matches wins, so specific types come before "number".
 ANSWER_TYPES = (
-    _type("year", r"哪一?年|什[么麼]年份|which year|what year", r"\d{2,4}\s*年|\d{4}|去年|今年|前年|明年"),
+    _type("year", "a year", r"哪一?年|什[么麼]年份|which year|what year", r"\d{2,4}\s*年|\d{4}|去年|今年|前年|明年"),
     _type(
         "date",
+        "a date",
         r"哪一?天|几号|幾號|什[么麼]日期|what date|which day|what day",
         r"\d+\s*[月日号號]|[昨今前明]天|[周週][一二三四五六日]|星期|上[周週]|本[周週]|月[底初]",
     ),
-    _type("age", r"几岁|幾歲|多大年[纪紀]|年[龄齡]|[岁歲]数|how old|\bage\b", r"岁|歲|years? old"),
+    _type("age", "an age", r"几岁|幾歲|多大年[纪紀]|年[龄齡]|[岁歲]数|how old|\bage\b", r"岁|歲|years? old"),
     _type(
         "school",
+        "a school or university",
         r"大[学學]|[学學]院|[毕畢]业|university|college|graduat",
         r"大[学學]|[学學]院|[学學]位|[毕畢]业|university|college",
     ),
-    _type("share", r"百分比|百分之|比例|percent|stake", r"%|％|百分之|一半|半[数數]|分之|[一二三四五六七八九]成"),
+    _type(
+        "share",
+        "a share or percentage",
+        r"百分比|百分之|比例|percent|stake",
+        r"%|％|百分之|一半|半[数數]|分之|[一二三四五六七八九]成",
+    ),
     _type(
         "money",
+        "an amount of money",
         r"多少[钱錢]|多少[资資]金|融到|how much (?:money|funding|did|has)",
         r"美元|元|\$|[亿億万萬]|billion|million",
     ),
     _type(
         "duration",
+        "a length of time",
         r"多[长長]时间|多[长長]時間|多久|how long",
         _NUMERAL + r"\s*(?:年|个?月|個?月|天|小[时時]|分[钟鐘]|[周週])",
     ),
-    _type("number", r"多少|几|幾|how many|how much", _NUMERAL),
+    _type("number", "a number", r"多少|几|幾|how many|how much", _NUMERAL),
 )
 
 
@@ -59,7 +69,7 @@ def expected_type(question: str) -> AnswerType | None:
     return next((kind for kind in ANSWER_TYPES if kind.asked_by.search(question)), None)
 
 
-def type_mismatch(question: str, text: str) -> bool:
-    """True when the question asks for a typed answer and ``text`` contains nothing of that type."""
+def missing_type(question: str, text: str) -> AnswerType | None:
+    """The type the question asks for, when ``text`` contains nothing of it."""
     kind = expected_type(question)
-    return kind is not None and not kind.found_in.search(text)
+    return kind if kind is not None and not kind.found_in.search(text) else None

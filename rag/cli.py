@@ -76,7 +76,7 @@ def ask(
         sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     if answer.abstained:
-        out.print("[bold]Not found in the documents.[/bold] Closest passages:")
+        out.print(f"[bold]Not found in the documents.[/bold] {escape(answer.reason or '')} Closest passages:")
     else:
         out.print(f"[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]")
     for passage in answer.passages:

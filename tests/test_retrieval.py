@@ -72,8 +72,14 @@ def test_offtopic_question_abstains_but_lists_closest_passages(news):
     answer = news.ask("红烧肉怎么做才好吃?", top_k=3)
     assert answer.abstained and answer.text is None and answer.citations == []
     assert len(answer.passages) == 3 and answer.confidence < news.abstainer.threshold
+    assert answer.reason == "None of the passages is close enough to the question to answer it."
+
+
+def test_abstention_says_which_kind_of_answer_the_passages_lack(news):
+    answer = news.ask("陈信翰是哪一年出生的?", top_k=3)  # the articles never give his birth year
+    assert answer.abstained and answer.reason == "The question asks for a year, and the closest passages give none."
 
 
 def test_answerable_question_does_not_abstain(news):
     answer = news.ask("OpenAI预计年亏损多少?", top_k=5)
-    assert not answer.abstained and "50亿" in answer.text
+    assert not answer.abstained and "50亿" in answer.text and answer.reason is None

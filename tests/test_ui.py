@@ -44,8 +44,8 @@ def test_rendering_escapes_text_before_marking_it():
     from rag.answer import Answer, Passage
 
     passage = Passage(1, "d", "<b>title</b>", None, "a<script>x</script>b", 0, 20, 0.5, (1, 18))
-    html = render.answer_bubble(Answer("q", "<script>x</script>", [passage], [], True, 0.1))
-    assert "<script>" not in html and "&lt;script&gt;" in html and "<mark>" in html
+    html = render.answer_bubble(Answer("q", "<script>x</script>", [passage], [], True, 0.1, "<i>why</i>"))
+    assert "<script>" not in html and "<i>" not in html and "&lt;i&gt;why" in html and "&lt;script&gt;" in html and "<mark>" in html
     assert render.NOT_FOUND in html and "closest match" in html
     assert "<script>" not in render.conversation([("<img src=x onerror=alert(1)>", "oops")])
 
@@ -147,5 +147,5 @@ def test_script_in_question_renders_as_text(page):
 def test_offtopic_question_says_not_found(page):
     ask(page, "红烧肉怎么做才好吃?")
     last = page.locator("#conversation .bubble.answer").last.inner_text()
-    assert render.NOT_FOUND in last
+    assert render.NOT_FOUND in last and "None of the passages is close enough" in last
     assert page.locator("#conversation .card").count() >= 1  # closest matches still listed

@@ -38,7 +38,7 @@ def passage_card(passage: Passage, cited: bool) -> str:
 def answer_bubble(answer: Answer) -> str:
     cited = {citation.rank for citation in answer.citations}
     if answer.abstained:
-        head = f'<div class="bubble answer abstained"><strong>{NOT_FOUND}</strong> The closest passages are listed below; none of them answers the question.</div>'
+        head = f'<div class="bubble answer abstained"><strong>{NOT_FOUND}</strong> {escape(answer.reason or "")} The closest passages are listed below.</div>'
     else:
         markers = " ".join(
             f'<button class="cite" {_cite_attributes(answer.passages[rank - 1])}>[{rank}]</button>' for rank in sorted(cited)
