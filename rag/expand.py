@@ -24,6 +24,7 @@ from rag.lexical import STOPWORDS, tokenize
 
 _CEDICT_LINE = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/$")
 _PARENTHESES = re.compile(r"\([^)]*\)")
+_SENSES = re.compile(r"[/;]")
 _SKIPPED_GLOSSES = ("cl:", "variant", "see ", "surname", "old variant", "abbr", "used in")
 _BOTH_WAYS = re.compile(r"([\u4e00-\u9fff·]{2,12})\s?\(([A-Z][A-Za-z .'-]{1,40})\)")
 _ENGLISH_WORD = re.compile(r"[a-z][a-z'-]*")
@@ -41,7 +42,7 @@ def cedict_glosses() -> dict[str, frozenset[str]]:
             if not match:
                 continue
             _traditional, simplified, definitions = match.groups()
-            for gloss in definitions.split("/"):
+            for gloss in _SENSES.split(definitions):  # "/to destroy; to wreck/" holds two senses
                 gloss = _PARENTHESES.sub("", gloss).strip().lower().removeprefix("to ")
                 if gloss and not gloss.startswith(_SKIPPED_GLOSSES) and len(gloss.split()) <= MAX_PHRASE:
                     glosses[gloss].add(simplified)
@@ -76,14 +77,25 @@ def corpus_form(word: str, vocabulary: Set[str]) -> str | None:
     return None
 
 
+def english_corpus_forms(vocabulary: Set[str]) -> dict[str, set[str]]:
+    """Base form → the corpus's English words with it (employee → employees, destroy → destroyed)."""
+    forms: dict[str, set[str]] = defaultdict(set)
+    for word in vocabulary:
+        if _ENGLISH_WORD.fullmatch(word):
+            for form in _lemmas(word):
+                forms[form].add(word)
+    return forms
+
+
 def build_expansions(texts: Iterable[str], vocabulary: Set[str]) -> Expansions:
     to_chinese: dict[str, set[str]] = defaultdict(set)
     to_english: dict[str, set[str]] = defaultdict(set)
+    english_forms = english_corpus_forms(vocabulary)
     for gloss, words in cedict_glosses().items():
         kept = {form for word in words if (form := corpus_form(word, vocabulary))}
         if kept:
             to_chinese[gloss] |= kept
-        english = {w for w in gloss.split() if w in vocabulary and w not in STOPWORDS and len(w) > 2}
+        english = {form for w in gloss.split() if w not in STOPWORDS and len(w) > 2 for form in english_forms.get(w, ())}
         if english:
             for word in words:
                 to_english[word] |= english

@@ -40,6 +40,15 @@ def test_dictionary_words_the_corpus_lacks_count_by_their_longest_known_prefix()
     assert expansions.english_to_chinese["astronomer"] == ["天文学"]  # CC-CEDICT: 天文学家
 
 
+def test_each_dictionary_sense_links_words_in_their_corpus_forms():
+    vocabulary = {"摧毁", "员工", "employees", "destroyed"}
+    expansions = build_expansions([], vocabulary)
+    assert "摧毁" in expansions.english_to_chinese["destroy"]  # CC-CEDICT: /to destroy; to wreck/
+    assert "摧毁" in expansions.english_to_chinese["wreck"]
+    assert expansions.chinese_to_english["员工"] == ["employees"]  # gloss "employee"
+    assert expansions.chinese_to_english["摧毁"] == ["destroyed"]
+
+
 def test_fusion_matches_ranx_wsum_with_min_max():
     dense = {1: 0.9, 2: 0.8, 3: 0.5}
     lexical = {3: 12.0, 4: 7.0, 2: 1.0}
