@@ -21,7 +21,7 @@ from rag.config import Settings
 from rag.corpus import Document, build_document, load_corpus, question_language, write_manifest
 from rag.embed import Encoder
 from rag.errors import DocumentError, IndexMissingError, InvalidQuestionError
-from rag.expand import chinese_to_english, english_to_chinese
+from rag.expand import english_to_chinese
 from rag.index import Index, build_index, extend_index
 from rag.lexical import tokenize
 from rag.model import read_stamp
@@ -136,10 +136,7 @@ class Assistant:
         tokens = tokenize(text)
         if not self.settings.retrieval.query_expansion:
             return Query(text, self.encoder.encode_queries([text])[0], tokens)
-        expansions = self.index.expansions
-        if question_language(text) != "en":
-            return Query(text, self.encoder.encode_queries([text])[0], tokens + chinese_to_english(tokens, expansions))
-        keywords = english_to_chinese(text, expansions)
+        keywords = english_to_chinese(text, self.index.expansions) if question_language(text) == "en" else []
         if not keywords:
             return Query(text, self.encoder.encode_queries([text])[0], tokens)
         # the question and its Chinese keywords, encoded together and averaged

@@ -24,7 +24,7 @@ def test_mixed_script_tokens_are_simplified_lowercased_and_content_only():
 
 
 def test_english_question_gains_chinese_keywords_from_corpus_words_only():
-    expansions = Expansions({"resign": ["辞职"], "murati": ["穆拉蒂"], "chief technology officer": ["首席技术官"]}, {})
+    expansions = Expansions({"resign": ["辞职"], "murati": ["穆拉蒂"], "chief technology officer": ["首席技术官"]})
     words = english_to_chinese("Did the chief technology officer Murati resign?", expansions)
     assert words == sorted({"辞职", "穆拉蒂", "首席技术官"})
     assert english_to_chinese("Who resigned?", expansions) == ["辞职"]  # "resigned" → "resign"
@@ -40,13 +40,11 @@ def test_dictionary_words_the_corpus_lacks_count_by_their_longest_known_prefix()
     assert expansions.english_to_chinese["astronomer"] == ["天文学"]  # CC-CEDICT: 天文学家
 
 
-def test_each_dictionary_sense_links_words_in_their_corpus_forms():
-    vocabulary = {"摧毁", "员工", "employees", "destroyed"}
-    expansions = build_expansions([], vocabulary)
+def test_each_dictionary_sense_links_words_on_its_own():
+    expansions = build_expansions([], {"摧毁", "员工"})
     assert "摧毁" in expansions.english_to_chinese["destroy"]  # CC-CEDICT: /to destroy; to wreck/
     assert "摧毁" in expansions.english_to_chinese["wreck"]
-    assert expansions.chinese_to_english["员工"] == ["employees"]  # gloss "employee"
-    assert expansions.chinese_to_english["摧毁"] == ["destroyed"]
+    assert "员工" in expansions.english_to_chinese["employee"]
 
 
 def test_fusion_matches_ranx_wsum_with_min_max():
