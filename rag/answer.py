@@ -172,5 +172,19 @@ def assemble(
     if abstained:
         reason = abstention_reason(question, " ".join(index.sentence_text(sid) for _, sid in chosen))
         return Answer(question, None, passages, [], True, round(confidence, 4), reason)
-    text = " … ".join(index.documents[c.doc_id].text[c.start : c.end] for c in citations)
-    return Answer(question, text, passages, citations, False, round(confidence, 4))
+    return Answer(question, answer_text(index, citations), passages, citations, False, round(confidence, 4))
+
+
+def answer_text(index: Index, citations: list[Citation]) -> str:
+    """The cited spans in document order; spans that follow each other in the document read as
+    one stretch of it, the others are joined by " … "."""
+    stretches: list[tuple[str, int, int]] = []
+    for citation in citations:
+        if stretches:
+            doc_id, start, end = stretches[-1]
+            between = index.documents[doc_id].text[end : citation.start]
+            if doc_id == citation.doc_id and citation.start >= end and not between.strip():
+                stretches[-1] = (doc_id, start, citation.end)
+                continue
+        stretches.append((citation.doc_id, citation.start, citation.end))
+    return " … ".join(index.documents[doc_id].text[start:end] for doc_id, start, end in stretches)

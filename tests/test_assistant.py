@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import Assistant, DocumentError, InvalidQuestionError, Settings
+from rag.answer import Citation, answer_text
 
 MURATI = "004_c511aff020beec01"
 
@@ -39,9 +40,24 @@ def test_answer_is_verbatim_and_cited(news):
         assert passage.text[citation.passage_start : citation.passage_end] == cited
         assert document.text[passage.start : passage.end] == passage.text
         parts.append(cited)
-    assert answer.text == " … ".join(parts) and 1 <= len(parts) <= 2
+    assert 1 <= len(parts) <= 2 and answer.text in {" … ".join(parts), "".join(parts), " ".join(parts), "\n".join(parts)}
     assert [p.rank for p in answer.passages] == [1, 2, 3, 4, 5]
     assert [p.score for p in answer.passages] == sorted((p.score for p in answer.passages), reverse=True)
+
+
+def _citation(index, sentence_id: int) -> Citation:
+    sentence = index.sentences[sentence_id]
+    return Citation(1, sentence.doc_id, sentence.start, sentence.end, 0, sentence.end - sentence.start)
+
+
+def test_adjacent_cited_sentences_read_as_one_stretch(news):
+    index = news.index
+    first = next(i for i in range(len(index.sentences) - 1) if index.sentences[i].doc_id == index.sentences[i + 1].doc_id)
+    document = index.documents[index.sentences[first].doc_id].text
+    adjacent = [_citation(index, first), _citation(index, first + 1)]
+    assert answer_text(index, adjacent) == document[index.sentences[first].start : index.sentences[first + 1].end]
+    apart = [_citation(index, first), _citation(index, first + 2)]
+    assert answer_text(index, apart) == " … ".join(document[c.start : c.end] for c in apart)
 
 
 def test_passages_carry_titles_and_highlights(news):
