@@ -126,7 +126,6 @@ class Configuration:
         return replace(settings, chunk=self.chunk) if self.chunk else settings
 
 
-DEFAULT_NAME = "hybrid+sentence"
 # The ablations answer without abstaining: the abstention model is fitted on the default's scores.
 CONFIGURATIONS = (
     Configuration("dense", {"mode": "dense", "sentence_stage": False, "query_expansion": False, "abstain": False}),
