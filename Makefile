@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install model index serve test eval bench bench-full browser clean
+.PHONY: install model index serve test eval adapter bench bench-full browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: index browser
 
 eval: index
 	$(BIN)/rag eval
+
+# Retrain rag/query_adapter.npz on a public QA benchmark (CMRC 2018 format), checked on another.
+BENCH ?= ../shared/bench/cmrc2018
+CHECK ?= ../shared/bench/drcd
+adapter: model
+	$(BIN)/rag adapter $(BENCH) --check $(CHECK)
 
 bench: index
 	$(BIN)/rag bench

@@ -127,12 +127,14 @@ class Configuration:
 
 
 # The ablations answer without abstaining: the abstention model is fitted on the default's scores.
+_PLAIN = {"query_expansion": False, "query_adapter": False, "abstain": False}
 CONFIGURATIONS = (
-    Configuration("dense", {"mode": "dense", "sentence_stage": False, "query_expansion": False, "abstain": False}),
-    Configuration("lexical", {"mode": "lexical", "sentence_stage": False, "query_expansion": False, "abstain": False}),
-    Configuration("hybrid", {"mode": "hybrid", "sentence_stage": False, "query_expansion": False, "abstain": False}),
-    Configuration("hybrid+sentence", {"query_expansion": False, "abstain": False}),
-    Configuration("hybrid+sentence+expansion", {"query_expansion": True}),
+    Configuration("dense", _PLAIN | {"mode": "dense", "sentence_stage": False}),
+    Configuration("lexical", _PLAIN | {"mode": "lexical", "sentence_stage": False}),
+    Configuration("hybrid", _PLAIN | {"mode": "hybrid", "sentence_stage": False}),
+    Configuration("hybrid+sentence", _PLAIN),
+    Configuration("hybrid+sentence+expansion", _PLAIN | {"query_expansion": True}),
+    Configuration("hybrid+sentence+expansion+adapter", {}),
     Configuration("default, chunks 200/40", chunk=ChunkSettings(200, 40)),
     Configuration("default, chunks 450/90", chunk=ChunkSettings(450, 90)),
 )

@@ -16,6 +16,7 @@ from rag.answer_types import missing_type
 from rag.config import RetrievalSettings
 from rag.index import Index
 from rag.retrieve import Ranking
+from rag.vectors import search
 
 ABSTENTION_FILE = Path(__file__).with_name("abstention.json")
 FEATURES = ("top_dense", "top_sentence", "answer_type_mismatch")
@@ -111,14 +112,17 @@ def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tupl
 
 
 def features(question: str, index: Index, ranking: Ranking, chosen: list[tuple[int, int]]) -> dict[str, float]:
-    """What the abstention model sees: how close the best chunk and sentence are, and whether the
-    answer sentences (``chosen``) lack the kind of thing the question asks for (a year, an amount …).
-    (The question's language as a further feature lowered dev F1 from 0.56 to 0.38.)"""
-    candidates = ranking.candidates
+    """What the abstention model sees: how close the question's base-model vector comes to any chunk
+    and to the candidates' sentences, and whether the answer sentences (``chosen``) lack the kind of
+    thing the question asks for (a year, an amount …). The base vector keeps one scale whether or
+    not retrieval used the adapted query tower, whose cosines are spread differently."""
+    vector = ranking.query.base_vector
+    scores, _ = search(index.chunk_vectors, vector, 1)
+    sentence_ids = [sid for candidate in ranking.candidates for sid, _ in candidate.sentences]
     answer_text = " ".join(index.sentence_text(sid) for _, sid in chosen)
     return {
-        "top_dense": max((c.dense for c in candidates), default=0.0),
-        "top_sentence": max((c.sentence_score for c in candidates), default=0.0),
+        "top_dense": float(scores[0]) if scores.size else 0.0,
+        "top_sentence": float((index.sentence_vectors[sentence_ids] @ vector).max()) if sentence_ids else 0.0,
         "answer_type_mismatch": float(missing_type(question, answer_text) is not None),
     }
 

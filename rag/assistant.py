@@ -134,14 +134,17 @@ class Assistant:
             raise InvalidQuestionError(f"the question is {len(question):,} characters long; the limit is {limit:,}")
         text = question.strip()
         tokens = tokenize(text)
-        if not self.settings.retrieval.query_expansion:
-            return Query(text, self.encoder.encode_queries([text])[0], tokens)
-        keywords = english_to_chinese(text, self.index.expansions) if question_language(text) == "en" else []
-        if not keywords:
-            return Query(text, self.encoder.encode_queries([text])[0], tokens)
+        english = question_language(text) == "en"
+        # the adapter was trained on Chinese questions only; on English ones it lowered dev MRR@10
+        if self.settings.retrieval.query_adapter and not english:
+            adapted, base = self.encoder.encode_queries_adapted([text])
+            return Query(text, adapted[0], tokens, base[0])
+        expand = self.settings.retrieval.query_expansion and english
+        keywords = english_to_chinese(text, self.index.expansions) if expand else []
         # the question and its Chinese keywords, encoded together and averaged
-        vector = self.encoder.encode_queries([text, " ".join(keywords)]).sum(axis=0)
-        return Query(text, vector / np.linalg.norm(vector), tokens + keywords)
+        vector = self.encoder.encode_queries([text, " ".join(keywords)] if keywords else [text]).sum(axis=0)
+        vector /= np.linalg.norm(vector)
+        return Query(text, vector, tokens + keywords, vector)
 
     def rank(self, question: str, top_k: int = 5) -> tuple[Index, Ranking]:
         """The ranking behind an answer, with the index snapshot it refers to."""

@@ -1,4 +1,4 @@
-"""The ``rag`` command line: model, build, ask, add, info, serve, eval, bench."""
+"""The ``rag`` command line: model, build, ask, add, info, serve, eval, adapter, bench."""
 
 from __future__ import annotations
 
@@ -136,6 +136,11 @@ def serve(
         _fail(error)
 
 
+def _check_bench_folder(folder: Path) -> None:
+    if not (folder / "passages.jsonl").is_file() or not (folder / "queries.jsonl").is_file():
+        raise InvalidQuestionError(f"{folder} is not a benchmark folder (passages.jsonl and queries.jsonl)")
+
+
 @app.command("eval")
 def evaluate(
     bench: Annotated[list[Path] | None, typer.Option(help="A public benchmark folder (passages.jsonl, queries.jsonl); repeatable.")] = None,
@@ -157,8 +162,7 @@ def evaluate(
         encoder = Encoder.load(settings.model_dir, settings.encode_batch_size, settings.encoder_backend)
         if bench:
             for folder in bench:
-                if not (folder / "passages.jsonl").is_file() or not (folder / "queries.jsonl").is_file():
-                    raise InvalidQuestionError(f"{folder} is not a benchmark folder (passages.jsonl and queries.jsonl)")
+                _check_bench_folder(folder)
                 result = harness.evaluate_bench(folder, settings, encoder, limit=limit)
                 report.write_bench_report(result, output)
                 out.print(report.bench_markdown([result]))
@@ -174,6 +178,36 @@ def evaluate(
     if compare:
         out.print(report.compare(json.loads(compare.read_text()), result))
     out.print(f"reports written to {output}/latest.md, latest.json, latest.png")
+
+
+@app.command()
+def adapter(
+    bench_dir: Annotated[Path, typer.Argument(help="The benchmark to train on (passages.jsonl, queries.jsonl).")],
+    check: Annotated[Path | None, typer.Option(help="A held-out benchmark: answer-sentence accuracy before and after.")] = None,
+) -> None:
+    """Train the query adapter (rag/query_adapter.npz) and re-export the query tower with it."""
+    from eval.adapter import load_examples, save_adapter, sentence_accuracy, train_adapter
+    from rag.embed import Encoder
+    from rag.model import prepare_model
+
+    settings = Settings()
+    try:
+        for folder in filter(None, (bench_dir, check)):
+            _check_bench_folder(folder)
+        encoder = Encoder.load(settings.model_dir, settings.encode_batch_size)
+        save_adapter(train_adapter(load_examples(bench_dir), encoder), source=bench_dir.name)
+        prepare_model(settings.model_dir)  # the stamp no longer matches the adapter: re-export
+        if check:
+            examples = load_examples(check)
+            tuned = Encoder.load(settings.model_dir, settings.encode_batch_size)
+            texts = sorted({s for example in examples for s in example.sentences})
+            sentences = dict(zip(texts, tuned.encode_passages(texts, progress=True), strict=True))
+            adapted, base = tuned.encode_queries_adapted([example.question for example in examples])
+            for label, questions in (("base model", base), ("with the adapter", adapted)):
+                accuracy = sentence_accuracy(examples, questions, sentences)
+                out.print(f"{check.name}: answer sentence closest in its paragraph, {label}: {accuracy:.3f}")
+    except RagError as error:
+        _fail(error)
 
 
 @app.command()

@@ -66,6 +66,8 @@ class RetrievalSettings:
     answer_passages: int = 2
     second_sentence_margin: float = 0.03
     query_expansion: bool = True
+    # Chinese questions go through the query tower with the adapter (rag/query_adapter.npz)
+    query_adapter: bool = True
     abstain: bool = True
 
 

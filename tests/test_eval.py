@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval.harness import GOLD, Evidence, GoldQuestion, QuestionResult, covers, load_gold, retrieval_scores, run_items
@@ -93,8 +94,6 @@ def test_eval_cli_on_a_tiny_subset(news, tmp_path):
 def test_bench_eval_on_a_tiny_bench(news, tmp_path):
     from eval.harness import evaluate_bench
 
-    bench = tmp_path / "tinybench"
-    bench.mkdir()
     passages = [{"pid": f"p{i}", "title": t, "text": x} for i, (t, x) in enumerate([
         ("长城", "长城是中国古代的军事防御工程,全长两万多千米。"),
         ("熊猫", "大熊猫主要生活在四川的山区,以竹子为食。"),
@@ -102,10 +101,48 @@ def test_bench_eval_on_a_tiny_bench(news, tmp_path):
     ])]  # fmt: skip
     queries = [{"qid": "q0", "question": "长城有多长?", "pid": "p0", "answers": ["两万多千米"]},
                {"qid": "q1", "question": "大熊猫吃什么?", "pid": "p1", "answers": ["竹子"]}]  # fmt: skip
-    (bench / "passages.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in passages), encoding="utf-8")
-    (bench / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries), encoding="utf-8")
+    bench = _toy_bench(tmp_path / "tinybench", passages, queries)
     (bench / "README.md").write_text("| config | R@1 | R@5 | R@10 | MRR@10 | index s | query s |\n|---|---|---|---|---|---|---|\n| jieba | 0.5 | 1.0 | 1.0 | 0.75 | 1 | 1 |\n")
     result = evaluate_bench(bench, news.settings.__class__(root=tmp_path), news.encoder, progress=lambda items, label: items)
     assert result["scores"]["recall@1"] == 1.0 and result["queries"] == 2
     assert result["baselines"] == [{"config": "BM25 jieba", "recall@1": 0.5, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 0.75}]
     assert (tmp_path / "index" / "bench-tinybench" / "CURRENT").exists()
+
+
+def _toy_bench(folder, passages, queries):
+    folder.mkdir()
+    (folder / "passages.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in passages), encoding="utf-8")
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries), encoding="utf-8")
+    return folder
+
+
+def test_adapter_examples_pair_each_question_with_its_answer_sentence(tmp_path):
+    from eval.adapter import load_examples
+
+    bench = _toy_bench(tmp_path / "bench", [
+        {"pid": "p0", "title": "长城", "text": "长城是军事防御工程。全长两万多千米。\n始建于春秋战国。"},
+        {"pid": "p1", "title": "熊猫", "text": "大熊猫以竹子为食。"},
+    ], [
+        {"qid": "q0", "question": "长城有多长？", "pid": "p0", "answers": ["两万多千米"]},
+        {"qid": "q1", "question": "长城什么时候开始修建？", "pid": "p0", "answers": ["春秋战国"]},
+        {"qid": "q2", "question": "长城是什么？", "pid": "p0", "answers": ["工程。全长"]},  # spans two sentences
+        {"qid": "q3", "question": "大熊猫吃什么？", "pid": "p1", "answers": ["竹子"]},  # a one-sentence paragraph
+    ])  # fmt: skip
+    examples = load_examples(bench)
+    assert [(e.question, e.sentences[e.answer]) for e in examples] == [
+        ("长城有多长?", "全长两万多千米。"), ("长城什么时候开始修建?", "始建于春秋战国。"),
+    ]  # fmt: skip
+
+
+def test_adapter_training_moves_only_the_low_rank_updates(encoder):
+    from eval.adapter import AdapterSettings, Example, train_adapter
+
+    examples = [
+        Example("长城有多长?", ("长城是军事防御工程。", "全长两万多千米。"), 1),
+        Example("大熊猫吃什么?", ("大熊猫生活在四川。", "它们以竹子为食。"), 1),
+    ]
+    arrays = train_adapter(examples, encoder, AdapterSettings(rank=2, layers=1, steps=2, batch_size=2, hard_negatives=1))
+    assert sorted({key.rsplit(".", 1)[1] for key in arrays}) == ["down", "up"] and len(arrays) == 12
+    assert arrays["encoder.layer.11.attention.self.query.down"].shape == (2, 384)
+    assert arrays["encoder.layer.11.intermediate.dense.up"].shape == (1536, 2)
+    assert all(np.abs(arrays[key]).max() > 0 for key in arrays if key.endswith(".up"))  # zero at the start

@@ -34,6 +34,9 @@ class CountingEncoder:
     def encode_queries(self, texts):
         return self.inner.encode_queries(texts)
 
+    def encode_queries_adapted(self, texts):
+        return self.inner.encode_queries_adapted(texts)
+
 
 @pytest.fixture()
 def tiny(tmp_path, encoder):
