@@ -1,7 +1,9 @@
 """Training the query adapter (``rag/query_adapter.npz``) on a public QA benchmark.
 
-Each benchmark question is paired with the sentence of its paragraph that holds the answer; the
-paragraph's other sentences are hard negatives. Only the query tower learns: low-rank updates
+Each benchmark question is paired with the sentence of its paragraph that holds the answer (the
+paragraph's other sentences are hard negatives) and with the paragraph itself (the other
+paragraphs of the batch are negatives): trained on sentences alone, the tower learned to tell
+sentences apart but matched whole passages worse (CMRC 2018 R@1 0.986 → 0.968). Only the query tower learns: low-rank updates
 (LoRA) to the top layers, while passages keep the base model's vectors, so the index and its
 embeddings stay as they are. ``make adapter`` runs it on CMRC 2018 (about 6 minutes on 2 cores).
 """
@@ -39,24 +41,25 @@ class AdapterSettings:
 @dataclass(frozen=True)
 class Example:
     question: str
+    paragraph: str
     sentences: tuple[str, ...]  # of the paragraph
     answer: int  # index of the sentence holding the answer
 
 
 def load_examples(bench_dir: Path) -> list[Example]:
     """Questions whose first answer lies inside exactly one sentence of a paragraph of two or more."""
-    paragraphs: dict[str, tuple[str, ...]] = {}
+    paragraphs: dict[str, str] = {}
     for line in (bench_dir / "passages.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        text = "\n".join(filter(None, (normalize_line(part) for part in row["text"].splitlines())))
-        paragraphs[row["pid"]] = tuple(text[start:end] for start, end in split_sentences(text))
+        paragraphs[row["pid"]] = "\n".join(filter(None, (normalize_line(part) for part in row["text"].splitlines())))
     examples = []
     for line in (bench_dir / "queries.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        sentences, answer = paragraphs[row["pid"]], normalize_line(row["answers"][0])
+        paragraph, answer = paragraphs[row["pid"]], normalize_line(row["answers"][0])
+        sentences = tuple(paragraph[start:end] for start, end in split_sentences(paragraph))
         holding = [i for i, sentence in enumerate(sentences) if answer and answer in sentence]
         if len(holding) == 1 and len(sentences) > 1:
-            examples.append(Example(normalize_line(row["question"]), sentences, holding[0]))
+            examples.append(Example(normalize_line(row["question"]), paragraph, sentences, holding[0]))
     return examples
 
 
@@ -121,7 +124,7 @@ def train_adapter(
 
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
-    texts = sorted({s for example in examples for s in example.sentences})
+    texts = sorted({s for example in examples for s in (example.paragraph, *example.sentences)})
     vectors = torch.from_numpy(encoder.encode_passages(texts, progress=True))
     row = {text: i for i, text in enumerate(texts)}
     tower = _QueryTower(encoder.info.path, settings)
@@ -138,8 +141,11 @@ def train_adapter(
         for e in batch:
             others = [row[s] for i, s in enumerate(e.sentences) if i != e.answer]
             candidates += rng.sample(others, min(settings.hard_negatives, len(others)))
-        logits = tower.encode([e.question for e in batch]) @ vectors[candidates].T / settings.temperature
-        loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+        questions = tower.encode([e.question for e in batch])
+        loss = torch.nn.functional.cross_entropy(questions @ vectors[candidates].T / settings.temperature, torch.arange(len(batch)))
+        paragraphs = sorted({row[e.paragraph] for e in batch})
+        targets = torch.tensor([paragraphs.index(row[e.paragraph]) for e in batch])
+        loss = loss + torch.nn.functional.cross_entropy(questions @ vectors[paragraphs].T / settings.temperature, targets)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

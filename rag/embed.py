@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,7 +47,7 @@ class Encoder:
 
     info: PreparedModel
     backend: Backend
-    # ONNX: (tokenizer, memory-mapped token vectors, base session, both-towers session);
+    # ONNX: (tokenizer, memory-mapped token vectors, passage session loader, both-towers session);
     # torch: {adapted: SentenceTransformer}
     runner: Any
     batch_size: int = 32
@@ -66,12 +67,13 @@ class Encoder:
             def session(graph: str) -> Any:
                 return onnxruntime.InferenceSession(str(folder / graph), options, providers=["CPUExecutionProvider"])
 
-            with ThreadPoolExecutor(2) as pool:  # they load in native code: in parallel
+            # the passage graph is loaded on first use: answering questions needs only the query graph
+            passage_session = cache(partial(session, "model.onnx"))
+            with ThreadPoolExecutor(1) as pool:  # both load in native code: in parallel
                 tokenizer = pool.submit(_load_tokenizer, folder / "tokenizer.json")
-                both = pool.submit(session, QUERY_GRAPH)
-                base = session("model.onnx")
+                both = session(QUERY_GRAPH)
                 token_vectors = np.load(folder / "word_embeddings.npy", mmap_mode="r")  # rows read on demand
-                return cls(info, backend, (tokenizer.result(), token_vectors, base, both.result()), batch_size)
+                return cls(info, backend, (tokenizer.result(), token_vectors, passage_session, both), batch_size)
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -116,8 +118,8 @@ class Encoder:
         return self._encode_onnx([PROMPTS[prompt] + text for text in texts], progress, adapted)
 
     def _encode_onnx(self, texts: list[str], progress: bool, adapted: bool) -> list[np.ndarray]:
-        tokenizer, token_vectors, base, both = self.runner
-        session = both if adapted else base
+        tokenizer, token_vectors, passage_session, both = self.runner
+        session = both if adapted else passage_session()
         outs = [np.empty((len(texts), self.dimension), dtype=np.float32) for _ in range(1 + adapted)]
         order = np.argsort([-len(text) for text in texts], kind="stable")  # similar lengths pad less
         batches = range(0, len(texts), self.batch_size)

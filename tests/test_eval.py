@@ -138,8 +138,8 @@ def test_adapter_training_moves_only_the_low_rank_updates(encoder):
     from eval.adapter import AdapterSettings, Example, train_adapter
 
     examples = [
-        Example("长城有多长?", ("长城是军事防御工程。", "全长两万多千米。"), 1),
-        Example("大熊猫吃什么?", ("大熊猫生活在四川。", "它们以竹子为食。"), 1),
+        Example("长城有多长?", "长城是军事防御工程。全长两万多千米。", ("长城是军事防御工程。", "全长两万多千米。"), 1),
+        Example("大熊猫吃什么?", "大熊猫生活在四川。它们以竹子为食。", ("大熊猫生活在四川。", "它们以竹子为食。"), 1),
     ]
     arrays = train_adapter(examples, encoder, AdapterSettings(rank=2, layers=1, steps=2, batch_size=2, hard_negatives=1))
     assert sorted({key.rsplit(".", 1)[1] for key in arrays}) == ["down", "up"] and len(arrays) == 12
