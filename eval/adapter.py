@@ -13,6 +13,7 @@ about 5 more checking on DRCD.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from rag.chunk import split_sentences
 from rag.clean import normalize_line
 from rag.embed import Encoder
+from rag.files import write_atomic
 from rag.model import ADAPTER_FILE, ADAPTER_TARGETS
 
 
@@ -158,5 +160,6 @@ def train_adapter(
 
 
 def save_adapter(arrays: dict[str, np.ndarray], source: str, path: Path = ADAPTER_FILE) -> None:
-    with path.open("wb") as handle:
-        np.savez(handle, source=np.array(source), **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, source=np.array(source), **arrays)
+    write_atomic(path, buffer.getvalue())
