@@ -1,9 +1,10 @@
 """Evaluation harness: gold questions and public benchmarks, scored with ranx through the public API.
 
 Relevance is chunk-independent: a returned passage is relevant when it covers at least half of
-an evidence span (offsets in the cleaned document). The items of the ranx run are the evidence
-spans a question's passages cover, in rank order, so Recall@k is the share of evidence spans
-found in the top k and changing chunk sizes never invalidates the gold set.
+an evidence span (offsets in the cleaned document), or of a place elsewhere in the collection that
+states the same fact (the span's ``also`` list). Recall@k is the share of a question's evidence
+spans covered by its top k passages; MRR@10 and nDCG@10 rank each passage by the first evidence
+span it newly covers. Changing chunk sizes never invalidates the gold set.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import statistics
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,25 @@ TOP_K = 10
 
 
 @dataclass(frozen=True)
-class Evidence:
+class Span:
     doc_id: str
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One part of a question's answer: where the question was written from, and the other places
+    in the collection that state the same fact (judged over all articles, not pooled from a system)."""
+
+    doc_id: str
+    start: int
+    end: int
+    also: tuple[Span, ...] = ()
+
+    @property
+    def places(self) -> tuple[Span, ...]:
+        return (Span(self.doc_id, self.start, self.end), *self.also)
 
 
 @dataclass(frozen=True)
@@ -70,13 +86,18 @@ def load_gold(path: Path, documents: dict[str, Document]) -> list[GoldQuestion]:
         if not line.strip():
             continue
         row = json.loads(line)
-        evidence = []
-        for span in row["evidence"]:
+
+        def locate(span: dict[str, str]) -> Span:
             text = documents[span["doc"]].text
             start = text.find(span["text"])
             if start < 0 or text.find(span["text"], start + 1) >= 0:
                 raise ValueError(f"{path}:{line_number}: evidence of {row['id']} is not exactly once in {span['doc']}")
-            evidence.append(Evidence(span["doc"], start, start + len(span["text"])))
+            return Span(span["doc"], start, start + len(span["text"]))
+
+        evidence = []
+        for span in row["evidence"]:
+            primary = locate(span)
+            evidence.append(Evidence(*astuple(primary), also=tuple(locate(other) for other in span.get("also", ()))))
         questions.append(
             GoldQuestion(
                 row["id"],
@@ -93,22 +114,50 @@ def load_gold(path: Path, documents: dict[str, Document]) -> list[GoldQuestion]:
 
 
 def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
-    """A passage covers an evidence span when it holds at least half of its characters."""
-    overlap = min(end, evidence.end) - max(start, evidence.start)
-    return doc_id == evidence.doc_id and overlap * 2 >= evidence.end - evidence.start
+    """A passage covers an evidence span when it holds at least half of the characters of one of
+    the span's places."""
+    return any(
+        doc_id == place.doc_id and (min(end, place.end) - max(start, place.start)) * 2 >= place.end - place.start
+        for place in evidence.places
+    )
 
 
-def run_items(passages: Sequence[tuple[str, int, int]], evidence: Sequence[Evidence]) -> dict[str, float]:
-    """The ranx run of one question: each passage becomes the first evidence span it newly covers."""
+def covered_evidence(passages: Sequence[tuple[str, int, int]], evidence: Sequence[Evidence]) -> tuple[tuple[str, ...], ...]:
+    """For each passage in rank order, the evidence spans ("e0", "e1" …) it covers."""
+    return tuple(
+        tuple(f"e{number}" for number, span in enumerate(evidence) if covers(doc_id, start, end, span))
+        for doc_id, start, end in passages
+    )
+
+
+def ranked_run(covered: Sequence[Sequence[str]]) -> dict[str, float]:
+    """The ranx run for MRR and nDCG: each passage is one item, named after the first evidence span
+    it newly covers ("miss-<rank>" when none)."""
     items: dict[str, float] = {}
-    for rank, (doc_id, start, end) in enumerate(passages, start=1):
-        key = f"miss-{rank}"
-        for number, span in enumerate(evidence):
-            if f"e{number}" not in items and covers(doc_id, start, end, span):
-                key = f"e{number}"
-                break
+    for rank, keys in enumerate(covered, start=1):
+        key = next((key for key in keys if key not in items), f"miss-{rank}")
         items[key] = 1.0 / rank
     return items or {"none": 0.0}
+
+
+def found_run(covered: Sequence[Sequence[str]], k: int) -> dict[str, float]:
+    """The ranx run for Recall@k: every evidence span covered by one of the first k passages (one
+    passage may cover several)."""
+    return {key: 1.0 for keys in covered[:k] for key in keys} or {"none": 0.0}
+
+
+def retrieval_metrics(covered: dict[str, Sequence[Sequence[str]]], spans: dict[str, int],
+                      metrics: Sequence[str] = RETRIEVAL_METRICS) -> dict[str, float]:  # fmt: skip
+    """ranx metrics over questions (id → evidence covered by each passage, id → number of spans)."""
+    qrels = Qrels({qid: {f"e{i}": 1 for i in range(count)} for qid, count in spans.items()})
+    ranked = Run({qid: ranked_run(covered[qid]) for qid in spans})
+    scores = {}
+    for metric in metrics:
+        run, name = ranked, metric
+        if metric.startswith("recall@"):
+            run, name = Run({qid: found_run(covered[qid], int(metric.removeprefix("recall@"))) for qid in spans}), "recall"
+        scores[metric] = round(float(evaluate(qrels, run, name, make_comparable=True)), 4)
+    return scores
 
 
 # ----------------------------------------------------------------------------------------------
@@ -147,7 +196,7 @@ def is_default(configuration: Configuration, defaults: Settings) -> bool:
 @dataclass(frozen=True)
 class QuestionResult:
     id: str
-    run: dict[str, float]
+    covered: tuple[tuple[str, ...], ...]  # the evidence spans each passage covers, in rank order
     abstained: bool
     answer_contains_evidence: bool
     answer_overlaps_evidence: bool
@@ -164,15 +213,12 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
     passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
     text = answer.text or ""
     spans = [(c.doc_id, c.start, c.end) for c in answer.citations]
-    contains = any(
-        answer.text and assistant.index.documents[e.doc_id].text[e.start : e.end] in text for e in question.evidence
-    )
-    overlaps = any(
-        d == e.doc_id and min(s_end, e.end) > max(s, e.start) for d, s, s_end in spans for e in question.evidence
-    )
+    places = [place for e in question.evidence for place in e.places]
+    contains = answer.text and any(index.documents[p.doc_id].text[p.start : p.end] in text for p in places)
+    overlaps = any(d == p.doc_id and min(s_end, p.end) > max(s, p.start) for d, s, s_end in spans for p in places)
     return QuestionResult(
         question.id,
-        run_items(passages, question.evidence),
+        covered_evidence(passages, question.evidence),
         answer.abstained,
         bool(contains),
         overlaps and not answer.abstained,
@@ -189,10 +235,8 @@ def retrieval_scores(questions: Sequence[GoldQuestion], results: dict[str, Quest
     answerable = [q for q in questions if q.answerable]
     if not answerable:
         return {}
-    qrels = Qrels({q.id: {f"e{i}": 1 for i in range(len(q.evidence))} for q in answerable})
-    run = Run({q.id: results[q.id].run for q in answerable})
-    scores = evaluate(qrels, run, list(RETRIEVAL_METRICS), make_comparable=True)
-    return {metric: round(float(value), 4) for metric, value in scores.items()} | {"questions": len(answerable)}
+    covered = {q.id: results[q.id].covered for q in answerable}
+    return retrieval_metrics(covered, {q.id: len(q.evidence) for q in answerable}) | {"questions": len(answerable)}
 
 
 def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:

@@ -11,9 +11,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from ranx import Qrels, Run, evaluate
-
-from eval.harness import GOLD, REPORTS, TOP_K, GoldQuestion, load_gold, run_items
+from eval.harness import GOLD, REPORTS, TOP_K, GoldQuestion, covered_evidence, load_gold, retrieval_metrics
 from rag.assistant import Assistant
 from rag.config import RetrievalSettings
 from rag.files import write_atomic
@@ -28,13 +26,12 @@ GRID = {
 
 
 def score(assistant: Assistant, queries: dict[str, Query], questions: list[GoldQuestion], settings: RetrievalSettings) -> dict[str, float]:
-    run = {}
+    covered = {}
     for question in questions:
         ranking = rank(assistant.index, queries[question.id], settings, TOP_K)
         chunks = [assistant.index.chunks[c.chunk_id] for c in ranking.candidates]
-        run[question.id] = run_items([(c.doc_id, c.start, c.end) for c in chunks], question.evidence)
-    qrels = Qrels({q.id: {f"e{i}": 1 for i in range(len(q.evidence))} for q in questions})
-    return {k: round(float(v), 4) for k, v in evaluate(qrels, Run(run), ["mrr@10", "recall@5"], make_comparable=True).items()}
+        covered[question.id] = covered_evidence([(c.doc_id, c.start, c.end) for c in chunks], question.evidence)
+    return retrieval_metrics(covered, {q.id: len(q.evidence) for q in questions}, ["mrr@10", "recall@5"])
 
 
 def tune() -> list[dict[str, Any]]:
