@@ -90,10 +90,11 @@ class Abstainer:
 
 def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tuple[int, int]]:
     """(passage rank, sentence id) of the answer: the best sentence of the top passages, and the
-    runner-up when it scores within ``second_sentence_margin`` of it."""
+    runner-up when it scores within ``second_sentence_margin`` of it. A sentence's score drops by
+    ``answer_rank_penalty`` for each rank its passage sits below the first."""
     scored = sorted(
         (
-            (score, rank, sid)
+            (score - settings.answer_rank_penalty * (rank - 1), rank, sid)
             for rank, c in enumerate(ranking.candidates[: settings.answer_passages], start=1)
             for sid, score in c.sentences
         ),

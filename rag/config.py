@@ -62,8 +62,9 @@ class RetrievalSettings:
     sentence_weight: float = 0.5
     overlap_weight: float = 0.1  # word overlap's share in a sentence's score
     # The answer: the best sentence of the top passages, plus the runner-up when it scores
-    # within the margin (tuned on dev: eval/reports/latest.md).
-    answer_passages: int = 2
+    # within the margin; lower passages pay a little per rank (tuned on dev: experiments.md).
+    answer_passages: int = 5
+    answer_rank_penalty: float = 0.01
     second_sentence_margin: float = 0.03
     query_expansion: bool = True
     # Chinese questions go through the query tower with the adapter (rag/query_adapter.npz)
