@@ -22,7 +22,7 @@ from typing import Any
 from ranx import Qrels, Run, evaluate
 from tqdm import tqdm
 
-from rag.answer import FEATURES, Abstainer, answer_sentences, assemble, features
+from rag.answer import FEATURES, Abstainer
 from rag.assistant import Assistant
 from rag.clean import normalize_line
 from rag.config import ChunkSettings, Settings
@@ -205,16 +205,15 @@ class QuestionResult:
 
 
 def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionResult:
-    # Assistant.ask's two steps, so that the abstention features come from the ranking answered
     started = time.perf_counter()
-    index, ranking = assistant.rank(question.question, TOP_K)
-    answer = assemble(question.question.strip(), index, ranking, assistant.settings.retrieval, assistant.abstainer)
+    answer = assistant.ask(question.question, TOP_K)
     latency = (time.perf_counter() - started) * 1000
+    documents = assistant.index.documents
     passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
     text = answer.text or ""
     spans = [(c.doc_id, c.start, c.end) for c in answer.citations]
     places = [place for e in question.evidence for place in e.places]
-    contains = answer.text and any(index.documents[p.doc_id].text[p.start : p.end] in text for p in places)
+    contains = answer.text and any(documents[p.doc_id].text[p.start : p.end] in text for p in places)
     overlaps = any(d == p.doc_id and min(s_end, p.end) > max(s, p.start) for d, s, s_end in spans for p in places)
     return QuestionResult(
         question.id,
@@ -222,7 +221,7 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
         answer.abstained,
         bool(contains),
         overlaps and not answer.abstained,
-        features(question.question, index, ranking, answer_sentences(ranking, assistant.settings.retrieval)),
+        answer.features,
         latency,
     )
 

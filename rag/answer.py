@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rag.answer_types import missing_type
@@ -54,6 +54,7 @@ class Answer:
     abstained: bool
     confidence: float  # probability that the documents answer the question
     reason: str | None = None  # why the assistant abstained, in words for the reader
+    features: dict[str, float] = field(default_factory=dict)  # what the abstention model saw
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -172,12 +173,14 @@ def assemble(
         start = max(index.sentences[sid].start, passage.start)
         end = min(index.sentences[sid].end, passage.end)
         citations.append(Citation(rank, passage.doc_id, start, end, start - passage.start, end - passage.start))
-    confidence = abstainer.probability(features(question, index, ranking, chosen)) if abstainer else 1.0
+    seen = features(question, index, ranking, chosen) if abstainer else {}
+    confidence = abstainer.probability(seen) if abstainer else 1.0
     abstained = not citations or (abstainer is not None and confidence < abstainer.threshold)
     if abstained:
         reason = abstention_reason(question, " ".join(index.sentence_text(sid) for _, sid in chosen))
-        return Answer(question, None, passages, [], True, round(confidence, 4), reason)
-    return Answer(question, answer_text(index, citations), passages, citations, False, round(confidence, 4))
+        return Answer(question, None, passages, [], True, round(confidence, 4), reason, seen)
+    text = answer_text(index, citations)
+    return Answer(question, text, passages, citations, False, round(confidence, 4), features=seen)
 
 
 def answer_text(index: Index, citations: list[Citation]) -> str:

@@ -7,7 +7,7 @@ import pytest
 from ranx import Run
 from ranx import fuse as ranx_fuse
 
-from rag.answer import answer_sentences
+from rag.answer import FEATURES, answer_sentences
 from rag.config import RetrievalSettings, VectorIndexSettings
 from rag.expand import Expansions, build_expansions, chinese_amounts, corpus_form, english_to_chinese
 from rag.lexical import tokenize
@@ -97,6 +97,8 @@ def test_offtopic_question_abstains_but_lists_closest_passages(news):
     assert answer.abstained and answer.text is None and answer.citations == []
     assert len(answer.passages) == 3 and answer.confidence < news.abstainer.threshold
     assert answer.reason == "None of the passages is close enough to the question to answer it."
+    assert tuple(answer.features) == FEATURES  # what the decision was made on, for the eval harness
+    assert news.abstainer.probability(answer.features) == pytest.approx(answer.confidence, abs=1e-4)
 
 
 def test_abstention_says_which_kind_of_answer_the_passages_lack(news):
