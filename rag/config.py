@@ -61,8 +61,9 @@ class RetrievalSettings:
     sentence_stage: bool = True
     sentence_weight: float = 0.5
     overlap_weight: float = 0.1  # word overlap's share in a sentence's score
-    # The answer: the best sentence of the top passages, plus the runner-up when it scores
-    # within the margin; lower passages pay a little per rank (tuned on dev: experiments.md).
+    # The answer: the best sentence of the top passages (those shown, at most answer_passages),
+    # plus the runner-up when it scores within the margin; lower passages pay a little per rank
+    # (tuned on dev: eval/reports/experiments.md).
     answer_passages: int = 5
     answer_rank_penalty: float = 0.01
     second_sentence_margin: float = 0.03
