@@ -15,7 +15,7 @@ import statistics
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +96,9 @@ def load_gold(path: Path, documents: dict[str, Document]) -> list[GoldQuestion]:
 
         evidence = []
         for span in row["evidence"]:
-            primary = locate(span)
-            evidence.append(Evidence(*astuple(primary), also=tuple(locate(other) for other in span.get("also", ()))))
+            place = locate(span)
+            also = tuple(locate(other) for other in span.get("also", ()))
+            evidence.append(Evidence(place.doc_id, place.start, place.end, also))
         questions.append(
             GoldQuestion(
                 row["id"],

@@ -178,7 +178,7 @@ def assemble(
     abstained = not citations or (abstainer is not None and confidence < abstainer.threshold)
     if abstained:
         reason = abstention_reason(question, " ".join(index.sentence_text(sid) for _, sid in chosen))
-        return Answer(question, None, passages, [], True, round(confidence, 4), reason, seen)
+        return Answer(question, None, passages, [], True, round(confidence, 4), reason, features=seen)
     text = answer_text(index, citations)
     return Answer(question, text, passages, citations, False, round(confidence, 4), features=seen)
 
