@@ -116,11 +116,14 @@ _SOURCES = [
 Language = Literal["zh-Hans", "zh-Hant", "en"]
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
 def question_language(text: str) -> Language:
-    """English when Latin letters outnumber Han characters, else the script of the Chinese."""
-    latin = sum(c.isascii() and c.isalpha() for c in text)
+    """English when Latin words outnumber Han characters, else the script of the Chinese. Words,
+    not letters: "Greg Brockman宣布休假到什麼時候?" is a Chinese question naming a person."""
     han = sum("\u4e00" <= c <= "\u9fff" for c in text)
-    if latin > han:
+    if len(_LATIN_WORD.findall(text)) > han:
         return "en"
     changed = sum(a != b for a, b in zip(text, to_simplified(text)))
     return "zh-Hant" if changed else "zh-Hans"

@@ -9,6 +9,7 @@ from ranx import fuse as ranx_fuse
 
 from rag.answer import FEATURES, answer_sentences
 from rag.config import RetrievalSettings, VectorIndexSettings
+from rag.corpus import question_language
 from rag.expand import Expansions, build_expansions, chinese_amounts, corpus_form, english_to_chinese
 from rag.lexical import tokenize
 from rag.retrieve import Candidate, Query, Ranking, fuse
@@ -38,6 +39,19 @@ def test_answer_sentence_comes_from_any_top_passage_lower_ranks_paying_a_little(
     # passages beyond answer_passages are not read; the runner-up is dropped when too far behind
     lower = _ranking([(10, 0.40)], [(20, 0.30)], [(30, 0.30)], [(40, 0.30)], [(50, 0.30)], [(60, 0.90)])
     assert answer_sentences(lower, settings) == [(1, 10)]
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Greg Brockman宣布休假到什麼時候?", "zh-Hant"),  # more Latin letters than Han characters
+        ("据The Information汇总,OpenAI这一轮融资预计什么时候完成?", "zh-Hans"),
+        ("Why did Elon Musk walk away from OpenAI in early 2018?", "en"),
+        ("Who does 奥特曼 report to?", "en"),
+    ],
+)
+def test_question_language_counts_latin_words_against_han_characters(question, language):
+    assert question_language(question) == language
 
 
 def test_english_question_gains_chinese_keywords_from_corpus_words_only():
