@@ -22,7 +22,7 @@ def test_ask_json_has_the_api_fields(news):
     result = run("ask", "Which OpenAI CTO resigned?", "--top-k", "3", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"question", "text", "passages", "citations", "abstained", "confidence", "reason"}
+    assert set(payload) == {"question", "text", "passages", "citations", "abstained", "confidence", "reason", "features"}
     assert len(payload["passages"]) == 3
     assert set(payload["passages"][0]) >= {"doc_id", "title", "text", "start", "end", "score", "rank", "highlight"}
     if not payload["abstained"]:
