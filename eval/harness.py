@@ -371,6 +371,7 @@ def evaluate_gold(
         "answerable": sum(q.answerable for q in questions),
         "dev": sum(q.split == "dev" for q in questions),
         "test": sum(q.split == "test" for q in questions),
+        "other_places": sum(len(e.also) for q in questions for e in q.evidence),
     }
     report["query_encoding_p50_ms"] = query_encoding_ms(encoder, [q.question for q in questions])
     return report

@@ -39,7 +39,8 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
     configs = report["configurations"]
     gold = report["gold"]
     parts = [
-        f"Gold set: {gold['questions']} questions ({gold['answerable']} answerable), dev {gold['dev']} / test {gold['test']}. "
+        f"Gold set: {gold['questions']} questions ({gold['answerable']} answerable), dev {gold['dev']} / test {gold['test']}; "
+        f"{gold.get('other_places', 0)} more places in the articles state the same fact as an evidence span and count as it. "
         f"Headline numbers are on the **{split}** split; tuning used dev only. "
         f"Bare query encoding p50: {report['query_encoding_p50_ms']} ms.",
         f"\n### Retrieval ({split})\n",
