@@ -77,6 +77,17 @@ def sentence_accuracy(examples: list[Example], questions: np.ndarray, sentences:
     return float(np.mean(hits)) if hits else 0.0
 
 
+def held_out_accuracy(examples: list[Example], encoder: Encoder) -> dict[str, float]:
+    """``sentence_accuracy`` of the base model's and of the adapted tower's question vectors."""
+    texts = sorted({s for example in examples for s in example.sentences})
+    sentences = dict(zip(texts, encoder.encode_passages(texts, progress=True), strict=True))
+    adapted, base = encoder.encode_queries_adapted([example.question for example in examples])
+    return {
+        "base model": sentence_accuracy(examples, base, sentences),
+        "with the adapter": sentence_accuracy(examples, adapted, sentences),
+    }
+
+
 class _QueryTower:
     """The base model in torch with LoRA updates on the top layers' linear maps."""
 

@@ -186,7 +186,7 @@ def adapter(
     check: Annotated[Path | None, typer.Option(help="A held-out benchmark: answer-sentence accuracy before and after.")] = None,
 ) -> None:
     """Train the query adapter (rag/query_adapter.npz) and re-export the query tower with it."""
-    from eval.adapter import load_examples, save_adapter, sentence_accuracy, train_adapter
+    from eval.adapter import held_out_accuracy, load_examples, save_adapter, train_adapter
     from rag.embed import Encoder
     from rag.model import prepare_model
 
@@ -198,13 +198,8 @@ def adapter(
         save_adapter(train_adapter(load_examples(bench_dir), encoder), source=bench_dir.name)
         prepare_model(settings.model_dir)  # the stamp no longer matches the adapter: re-export
         if check:
-            examples = load_examples(check)
             tuned = Encoder.load(settings.model_dir, settings.encode_batch_size)
-            texts = sorted({s for example in examples for s in example.sentences})
-            sentences = dict(zip(texts, tuned.encode_passages(texts, progress=True), strict=True))
-            adapted, base = tuned.encode_queries_adapted([example.question for example in examples])
-            for label, questions in (("base model", base), ("with the adapter", adapted)):
-                accuracy = sentence_accuracy(examples, questions, sentences)
+            for label, accuracy in held_out_accuracy(load_examples(check), tuned).items():
                 out.print(f"{check.name}: answer sentence closest in its paragraph, {label}: {accuracy:.3f}")
     except RagError as error:
         _fail(error)

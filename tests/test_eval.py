@@ -176,3 +176,17 @@ def test_adapter_training_moves_only_the_low_rank_updates(encoder):
     assert arrays["encoder.layer.11.attention.self.query.down"].shape == (2, 384)
     assert arrays["encoder.layer.11.intermediate.dense.up"].shape == (1536, 2)
     assert all(np.abs(arrays[key]).max() > 0 for key in arrays if key.endswith(".up"))  # zero at the start
+
+
+def test_held_out_check_scores_both_question_towers(encoder):
+    from eval.adapter import Example, held_out_accuracy
+
+    examples = [
+        Example("长城有多长?", "长城是军事防御工程。全长两万多千米。", ("长城是军事防御工程。", "全长两万多千米。"), 1),
+        Example("大熊猫吃什么?", "大熊猫生活在四川。它们以竹子为食。", ("大熊猫生活在四川。", "它们以竹子为食。"), 1),
+    ]
+    right = held_out_accuracy(examples, encoder)
+    assert set(right) == {"base model", "with the adapter"} and right["with the adapter"] == 1.0
+    # two sentences a paragraph: whichever is closest, it is right for one labelling and wrong for the other
+    wrong = held_out_accuracy([Example(e.question, e.paragraph, e.sentences, 0) for e in examples], encoder)
+    assert all(right[tower] + wrong[tower] == 1.0 for tower in right)
