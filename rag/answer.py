@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rag.answer_types import missing_type
 from rag.config import RetrievalSettings
+from rag.files import write_atomic
 from rag.index import Index
 from rag.retrieve import Ranking
 from rag.vectors import search
@@ -82,7 +83,7 @@ class Abstainer:
 
     def save(self, path: Path = ABSTENTION_FILE) -> None:
         payload = {"features": FEATURES, "weights": self.weights, "bias": self.bias, "threshold": self.threshold}
-        path.write_text(json.dumps(payload, indent=2) + "\n")
+        write_atomic(path, (json.dumps(payload, indent=2) + "\n").encode())
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias + sum(w * features[name] for w, name in zip(self.weights, FEATURES, strict=True))
