@@ -11,7 +11,7 @@ from rag.config import ChunkSettings
 if TYPE_CHECKING:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-_CLOSERS = "”」』\"'"
+_CLOSERS = "”」』)\"'"  # a closing bracket after 。 ends the sentence with it
 # Coarsest first: paragraphs, sentences (Chinese and English), clauses, words, characters.
 SEPARATORS = [
     r"\n",

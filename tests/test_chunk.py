@@ -51,3 +51,8 @@ def test_chunks_of_seed_article_follow_sentence_ends(seed_documents):
 def test_sentences_split_on_chinese_and_english_ends():
     text = "他离职了。她也走了!为什么?Sam left. They stayed…\n新段落"
     assert [text[s:e] for s, e in split_sentences(text)] == ["他离职了。", "她也走了!", "为什么?", "Sam left.", "They stayed…", "新段落"]
+
+
+def test_a_closing_bracket_stays_with_its_sentence():
+    text = "「Your conduct」\n(你們的行為危及了公司。)\n下一句。"
+    assert [text[s:e] for s, e in split_sentences(text)] == ["「Your conduct」", "(你們的行為危及了公司。)", "下一句。"]
