@@ -34,6 +34,13 @@ ANSWER_TYPES = (
         r"哪一?天|几号|幾號|什[么麼]日期|what date|which day|what day",
         r"\d+\s*[月日号號]|[昨今前明]天|[周週][一二三四五六日]|星期|上[周週]|本[周週]|月[底初]",
     ),
+    _type(
+        "time",
+        "a time",
+        r"\bwhen\b|什[么麼]时候|什[么麼]時候|何[时時]",
+        r"\d{2,4}\s*年|\d{4}|[去今前明]年|年[底初中]|\d+\s*[月日号號]|[昨今前明]天|星期|[上本下][周週]|月[底初]"
+        r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d",
+    ),
     _type("age", "an age", r"几岁|幾歲|多大年[纪紀]|年[龄齡]|[岁歲]数|how old|\bage\b", r"岁|歲|years? old"),
     _type(
         "school",
@@ -56,10 +63,11 @@ ANSWER_TYPES = (
     _type(
         "duration",
         "a length of time",
-        r"多[长長]时间|多[长長]時間|多久|how long",
-        _NUMERAL + r"\s*(?:年|个?月|個?月|天|小[时時]|分[钟鐘]|[周週])",
+        r"多[长長]时间|多[长長]時間|多久|how long|how many (?:minutes|hours|days|weeks|months|years)"
+        r"|(?:多少|几|幾)\s*(?:分[钟鐘]|小[时時]|天|[周週]|个月|個月)",
+        _NUMERAL + r"\s*(?:年|个?月|個?月|天|小[时時]|分[钟鐘]|[周週])|\d+\s*(?:minute|hour|day|week|month|year)s?\b",
     ),
-    _type("number", "a number", r"多少|几|幾|how many|how much", _NUMERAL),
+    _type("number", "a number", r"多少|(?<!哪)[几幾]|how many|how much", _NUMERAL),  # 哪几: "which ones"
 )
 
 
