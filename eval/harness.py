@@ -203,6 +203,7 @@ class QuestionResult:
     answer_overlaps_evidence: bool
     features: dict[str, float]
     latency_ms: float
+    confidence: float = 1.0  # the abstention model's probability that the question is answerable
 
 
 def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionResult:
@@ -224,6 +225,7 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
         overlaps and not answer.abstained,
         answer.features,
         latency,
+        answer.confidence,
     )
 
 
@@ -297,6 +299,32 @@ def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionRe
     }
 
 
+def separation(
+    questions: Sequence[GoldQuestion], results: dict[str, QuestionResult], abstainer: Abstainer
+) -> dict[str, dict[str, float]]:
+    """ROC AUC of each abstention feature (turned the way the model weighs it) and of the model's
+    confidence, for answerable questions against on-topic and against off-topic unanswerable ones:
+    0.5 is chance, 1.0 a clean split."""
+    from sklearn.metrics import roc_auc_score
+
+    answerable = [q for q in questions if q.answerable]
+    signs = {name: 1.0 if weight >= 0 else -1.0 for name, weight in zip(FEATURES, abstainer.weights, strict=True)}
+    scores: dict[str, Callable[[QuestionResult], float]] = {
+        **{name: lambda r, name=name: signs[name] * r.features[name] for name in FEATURES},
+        "confidence": lambda r: r.confidence,
+    }
+    table: dict[str, dict[str, float]] = {}
+    for topic in ("on", "off"):
+        group = answerable + [q for q in questions if not q.answerable and q.topic == topic]
+        if len(group) == len(answerable) or not answerable:
+            continue
+        labels = [int(q.answerable) for q in group]
+        for name, score in scores.items():
+            auc = roc_auc_score(labels, [score(results[q.id]) for q in group])
+            table.setdefault(name, {})[f"{topic}_topic"] = round(float(auc), 3)
+    return table
+
+
 # ----------------------------------------------------------------------------------------------
 # running
 
@@ -363,6 +391,9 @@ def evaluate_gold(
             split: score_split([q for q in questions if split == "all" or q.split == split], results)
             for split in ("dev", "test", "all")
         } | {"abstains": assistant.abstainer is not None}
+        if assistant.abstainer is not None:
+            scores = report["configurations"][configuration.name]
+            scores["separation"] = separation(questions, results, assistant.abstainer)
         if is_default(configuration, base):
             report["default"] = configuration.name
     assert questions is not None

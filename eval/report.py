@@ -35,6 +35,23 @@ def _answering(config: dict[str, Any], split: str, metric: str) -> Any:
     return config[split]["overall"].get(metric, 0.0)
 
 
+def _separation_table(config: dict[str, Any]) -> list[str]:
+    separation = config.get("separation")
+    if not separation:
+        return []
+    return [
+        "\n### What the abstention model can tell apart (default, all questions)\n",
+        _table(
+            ["feature", "AUC: answerable vs. on-topic unanswerable", "AUC: answerable vs. off-topic unanswerable"],
+            [[name, aucs.get("on_topic", "—"), aucs.get("off_topic", "—")] for name, aucs in separation.items()],
+        ),
+        "\nROC AUC of each feature, turned the way the abstention model weighs it, and of the model's confidence: "
+        "0.5 is chance, 1.0 a clean split. Off-topic questions are told apart by how close the articles come; "
+        "on-topic ones are written about the articles' own people and events, so closeness hardly tells them "
+        "apart from answerable ones: that takes reading the passage.",
+    ]
+
+
 def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
     configs = report["configurations"]
     gold = report["gold"]
@@ -62,6 +79,7 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
         ),
         "\nAbstention columns are — for the ablations, which answer every question (the abstention model is fitted on the default's scores). "
         "Recall on/off topic: unanswerable questions about the articles' people and events vs. unrelated ones.",
+        *_separation_table(configs.get(report.get("default") or "", {})),
         f"\n### MRR@10 and Recall@5 by question language ({split})\n",
         _table(
             ["configuration", *(f"{lang} MRR@10" for lang in LANGUAGES), *(f"{lang} R@5" for lang in LANGUAGES)],
