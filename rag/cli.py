@@ -136,9 +136,11 @@ def serve(
         _fail(error)
 
 
-def _check_bench_folder(folder: Path) -> None:
+
+def _check_bench_folder(folder: Path, option: str) -> None:
     if not (folder / "passages.jsonl").is_file() or not (folder / "queries.jsonl").is_file():
-        raise InvalidQuestionError(f"{folder} is not a benchmark folder (passages.jsonl and queries.jsonl)")
+        message = f"{folder} is not a benchmark folder (passages.jsonl and queries.jsonl)"
+        raise typer.BadParameter(message, param_hint=option)
 
 
 @app.command("eval")
@@ -154,6 +156,12 @@ def evaluate(
     """Score retrieval on the gold questions (or on public benchmarks) and write the reports."""
     from eval import harness, report
 
+    for folder in bench or []:
+        _check_bench_folder(folder, "--bench")
+    configurations = [c for c in harness.CONFIGURATIONS if not config or c.name in config]
+    if not configurations:
+        names = ", ".join(c.name for c in harness.CONFIGURATIONS)
+        raise typer.BadParameter(f"no configuration named {', '.join(config or [])}; choose from {names}", param_hint="--config")
     settings = Settings()
     output = output or harness.REPORTS
     try:
@@ -162,14 +170,10 @@ def evaluate(
         encoder = Encoder.load(settings.model_dir, settings.encode_batch_size, settings.encoder_backend)
         if bench:
             for folder in bench:
-                _check_bench_folder(folder)
                 result = harness.evaluate_bench(folder, settings, encoder, limit=limit)
                 report.write_bench_report(result, output)
                 out.print(report.bench_markdown([result]))
             return
-        configurations = [c for c in harness.CONFIGURATIONS if not config or c.name in config]
-        if not configurations:
-            raise InvalidQuestionError(f"no configuration named {config}; choose from {[c.name for c in harness.CONFIGURATIONS]}")
         result = harness.evaluate_gold(settings, encoder, configurations, gold or harness.GOLD, fit=fit, limit=limit)
     except RagError as error:
         _fail(error)
@@ -190,10 +194,11 @@ def adapter(
     from rag.embed import Encoder
     from rag.model import prepare_model
 
+    _check_bench_folder(bench_dir, "BENCH_DIR")
+    if check:
+        _check_bench_folder(check, "--check")
     settings = Settings()
     try:
-        for folder in filter(None, (bench_dir, check)):
-            _check_bench_folder(folder)
         encoder = Encoder.load(settings.model_dir, settings.encode_batch_size)
         save_adapter(train_adapter(load_examples(bench_dir), encoder), source=bench_dir.name)
         prepare_model(settings.model_dir)  # the stamp no longer matches the adapter: re-export

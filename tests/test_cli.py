@@ -48,6 +48,13 @@ def test_add_of_non_utf8_file_exits_2(project_copy, tmp_path):
     assert result.returncode == 2 and "UTF-8" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_eval_options_naming_nothing_exit_2_before_the_model_loads(tmp_path):
+    result = run("eval", "--bench", str(tmp_path), home=tmp_path)  # RAG_HOME without a model
+    assert result.returncode == 2 and "not a benchmark folder" in result.stderr and "Traceback" not in result.stderr
+    result = run("eval", "--config", "nonsense", home=tmp_path)
+    assert result.returncode == 2 and "hybrid" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_info_lists_documents_and_model(news):
     result = run("info", "--json")
     assert result.returncode == 0, result.stderr
