@@ -51,7 +51,7 @@ ANSWER_TYPES = (
     _type(
         "share",
         "a share or percentage",
-        r"百分比|百分之|比例|percent|stake",
+        r"百分比|百分之|比例|多少股[份权權]|percent|stake|what share",
         r"%|％|百分之|一半|半[数數]|分之|[一二三四五六七八九]成",
     ),
     _type(

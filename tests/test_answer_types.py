@@ -13,6 +13,8 @@ from rag.answer_types import expected_type, missing_type
         ("Emmett Shear 今年幾歲?", "age"),
         ("Which university did Bob McGrew graduate from?", "school"),
         ("微軟目前持有OpenAI多少百分比的股份?", "share"),
+        ("微軟持有OpenAI多少股份?", "share"),
+        ("What share of the employees joined after ChatGPT?", "share"),
         ("How much money has Amazon invested in Anthropic?", "money"),
         ("红烧肉一般需要炖多长时间?", "duration"),
         ("How many minutes should you boil an egg?", "duration"),
