@@ -11,7 +11,7 @@ from rag.config import ChunkSettings
 if TYPE_CHECKING:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-_CLOSERS = "”」』)\"'"  # a closing bracket after 。 ends the sentence with it
+_CLOSERS = "”」』)\"'"  # closing quotes and brackets after 。 stay with their sentence
 # Coarsest first: paragraphs, sentences (Chinese and English), clauses, words, characters.
 SEPARATORS = [
     r"\n",

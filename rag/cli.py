@@ -136,7 +136,6 @@ def serve(
         _fail(error)
 
 
-
 def _check_bench_folder(folder: Path, option: str) -> None:
     if not (folder / "passages.jsonl").is_file() or not (folder / "queries.jsonl").is_file():
         message = f"{folder} is not a benchmark folder (passages.jsonl and queries.jsonl)"
@@ -161,7 +160,8 @@ def evaluate(
     configurations = [c for c in harness.CONFIGURATIONS if not config or c.name in config]
     if not configurations:
         names = ", ".join(c.name for c in harness.CONFIGURATIONS)
-        raise typer.BadParameter(f"no configuration named {', '.join(config or [])}; choose from {names}", param_hint="--config")
+        message = f"no configuration named {', '.join(config or [])}; choose from {names}"
+        raise typer.BadParameter(message, param_hint="--config")
     settings = Settings()
     output = output or harness.REPORTS
     try:
