@@ -192,20 +192,18 @@ def write_bench_report(result: dict[str, Any], directory: Path) -> None:
     )
 
 
+COMPARED = ("mrr@10", "recall@5", "abstain_f1", "false_abstention", "answer_contains_evidence")
+
+
 def compare(old: dict[str, Any], new: dict[str, Any], split: str = "test") -> str:
     """Per configuration and metric: old → new (delta), for configurations present in both."""
     rows = []
     for name, config in new["configurations"].items():
         if name not in old.get("configurations", {}) or not isinstance(config, dict) or split not in config:
             continue
-        before, after = old["configurations"][name][split]["overall"], config[split]["overall"]
-        rows.append(
-            [
-                name,
-                *(
-                    f"{before.get(m, 0):.3f} → {after.get(m, 0):.3f} ({after.get(m, 0) - before.get(m, 0):+.3f})"
-                    for m in ("mrr@10", "recall@5", "abstain_f1")
-                ),
-            ]
-        )
-    return _table(["configuration", "mrr@10", "recall@5", "abstain_f1"], rows)
+        cells = []
+        for metric in COMPARED:
+            before, after = _answering(old["configurations"][name], split, metric), _answering(config, split, metric)
+            cells.append("—" if "—" in (before, after) else f"{before:.3f} → {after:.3f} ({after - before:+.3f})")
+        rows.append([name, *cells])
+    return _table(["configuration", *COMPARED], rows)

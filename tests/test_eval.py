@@ -92,6 +92,19 @@ def test_abstention_threshold_has_the_best_dev_f1_within_the_false_abstention_bu
     assert sum(abstains[q.id] for q in questions if not q.answerable) == 8
 
 
+def test_compare_shows_deltas_and_no_abstention_figures_for_configurations_that_never_abstain():
+    from eval.report import compare
+
+    def report(mrr: float, f1: float) -> dict:
+        overall = {"mrr@10": mrr, "recall@5": 0.9, "abstain_f1": f1, "false_abstention": 0.05, "answer_contains_evidence": 0.8}
+        return {"configurations": {"dense": {"test": {"overall": overall}, "abstains": False},
+                                   "default": {"test": {"overall": overall}, "abstains": True}}}  # fmt: skip
+
+    table = compare(report(0.70, 0.5), report(0.75, 0.6)).splitlines()
+    assert table[2].startswith("| dense | 0.700 → 0.750 (+0.050) | 0.900 → 0.900 (+0.000) | — | — | 0.800")
+    assert "| 0.500 → 0.600 (+0.100) | 0.050 → 0.050 (+0.000) |" in table[3]
+
+
 def test_one_passage_covering_two_evidence_spans_finds_both():
     question = GoldQuestion("q", "?", "zh-Hans", "why", False, "x", (Evidence("d", 0, 10), Evidence("d", 20, 30)))
     covered = covered_evidence([("d", 100, 200), ("d", 0, 40)], question.evidence)
