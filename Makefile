@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# the CPU build of torch first, or sentence-transformers pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[eval,dev]'
 	touch $@
 
 install: $(INSTALLED)
@@ -40,19 +40,19 @@ test: index browser
 	$(BIN)/python -m pytest -q
 
 eval: index
-	$(BIN)/rag eval
+	$(BIN)/rag-eval gold
 
 # Retrain rag/query_adapter.npz on a public QA benchmark (CMRC 2018 format), checked on another.
 BENCH ?= ../shared/bench/cmrc2018
 CHECK ?= ../shared/bench/drcd
 adapter: model
-	$(BIN)/rag adapter $(BENCH) --check $(CHECK)
+	$(BIN)/rag-eval adapter $(BENCH) --check $(CHECK)
 
 bench: index
-	$(BIN)/rag bench
+	$(BIN)/rag-eval bench
 
 bench-full: index
-	$(BIN)/rag bench --million
+	$(BIN)/rag-eval bench --million
 
 clean:
-	rm -rf index/news index/bench-* .pytest_cache
+	rm -rf index/*/ .pytest_cache

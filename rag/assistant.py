@@ -1,216 +1,196 @@
-"""The public entry point: ``Assistant.load()`` then ``ask()``, ``add()`` and ``info()``."""
+"""The public entry point: ``Assistant.load()`` then ``ask()``, ``add()``, ``remove()``,
+``documents()``, ``document()`` and ``info()``. The page, the CLI and the evaluation tools use
+nothing else."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from rag import chunk, clean, corpus, expand, index, lexical
-from rag.answer import Abstainer, Answer, assemble
-from rag.config import Settings
-from rag.corpus import Document, build_document, load_corpus, question_language, write_manifest
-from rag.embed import Encoder
-from rag.errors import DocumentError, IndexMissingError, InvalidQuestionError
-from rag.expand import english_to_chinese
-from rag.index import Index, build_index, extend_index
-from rag.lexical import tokenize
-from rag.model import read_stamp
-from rag.retrieve import Query, Ranking, rank
-from rag.store import describe, load_index, read_manifest, save_index, stale_reasons
-
-# The modules whose code decides what the index holds: a change to any of them rebuilds it.
-_INDEX_CODE = (clean, corpus, chunk, lexical, expand, index)
+from rag import lexical
+from rag.abstention import Abstainer
+from rag.answer import Answer, assemble
+from rag.collection import AddResult, Collection
+from rag.config import RetrievalSettings, Settings
+from rag.corpus import Document, DocumentSummary
+from rag.encoder import Encoder, load_encoder
+from rag.errors import UnknownDocumentError
+from rag.formats import SUPPORTED_SUFFIXES
+from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
+from rag.retrieve import rank
+from rag.store import open_store
 
 
-def _code_version() -> str:
-    digest = hashlib.sha256()
-    for module in _INDEX_CODE:
-        digest.update(Path(str(module.__file__)).read_bytes())
-    return digest.hexdigest()[:16]
+@dataclass(frozen=True)
+class Limits:
+    """What the assistant accepts: shown by the page, enforced everywhere."""
+
+    max_question_chars: int
+    max_document_bytes: int
+    top_k: tuple[int, int]
+    formats: tuple[str, ...]  # file suffixes, e.g. ".txt"
 
 
-def document_checksum(document: Document) -> str:
-    payload = json.dumps({**document.entry(), "text": document.text}, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+@dataclass(frozen=True)
+class Info:
+    collection: str
+    documents: int
+    chunks: int
+    sentences: int
+    model_id: str
+    store: str  # the backend, e.g. "local files"
+    location: str
+    updated: str
+    details: dict[str, str] = field(default_factory=dict)
 
 
-def fingerprint(settings: Settings, documents: Sequence[Document]) -> dict[str, Any]:
-    """Everything the index depends on: model, chunking, code, and each document's checksum."""
-    model = read_stamp(settings.model_dir)
-    return {
-        "model_id": model.model_id,
-        "model_sha256": model.sha256,
-        "dimension": model.dimension,
-        "encoder_backend": settings.encoder_backend,
-        "chunk": {"size": settings.chunk.size, "overlap": settings.chunk.overlap},
-        "code": _code_version(),
-        "corpus": {doc.id: document_checksum(doc) for doc in documents},
-    }
+@dataclass(frozen=True)
+class Trace:
+    """An answer with what it took: milliseconds per stage, the question's language and the
+    Chinese keywords an English question gained (``Assistant.explain``)."""
+
+    answer: Answer
+    milliseconds: dict[str, float]
+    language: str
+    keywords: tuple[str, ...]
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@dataclass
 class Assistant:
-    settings: Settings
-    index: Index
-    encoder: Encoder
-    abstainer: Abstainer | None
-    index_dir: Path
-    manifest: dict[str, Any]
-    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Cited, extractive answers from a collection of articles."""
+
+    def __init__(self, settings: Settings, collection: Collection, encoder: Encoder, abstainer: Abstainer | None,
+                 write_lock: threading.Lock | None = None) -> None:  # fmt: skip
+        self._settings = settings
+        self._collection = collection
+        self._store = collection.store
+        self._encoder = encoder
+        self._abstainer = abstainer
+        self._write_lock = write_lock or threading.Lock()  # one writer per process; the store's lock covers processes
+        self._encode = lru_cache(maxsize=1024)(self._encode_uncached)  # repeated questions skip the model
 
     @classmethod
-    def load(cls, settings: Settings | None = None, *, encoder: Encoder | None = None, progress: bool = False,
-             rebuild: bool = False) -> Assistant:  # fmt: skip
-        """Open the index of the corpus folder, building or refreshing it when it is missing or stale.
-
-        ``rebuild``: embed everything again even when the index is current; the old index stays
-        in place until the new one is saved.
-        """
+    def load(cls, settings: Settings | None = None, *, collection: str | None = None, encoder: Encoder | None = None,
+             progress: bool = False, rebuild: bool = False) -> Assistant:  # fmt: skip
+        """Open a collection (default: ``news``, the folder ``corpus/``), building or refreshing its
+        index when it is missing, stale or damaged. ``rebuild``: embed everything again even when
+        the index is current; the old index answers until the new one is saved.
+        ``encoder``: an already loaded model to share between assistants."""
         settings = settings or Settings()
-        documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)
-        return cls.open(documents, settings.index_dir, settings, encoder=encoder, progress=progress, rebuild=rebuild)
-
-    @classmethod
-    def open(cls, documents: Sequence[Document], index_dir: Path, settings: Settings, *,
-             encoder: Encoder | None = None, progress: bool = False, rebuild: bool = False) -> Assistant:  # fmt: skip
-        """Open (or build) the index of ``documents`` stored in ``index_dir``.
-
-        ``encoder``: an already loaded model to share (the eval harness opens many indexes).
-        """
-        wanted = fingerprint(settings, documents)
+        if collection is not None:
+            settings = settings.for_collection(collection)
         # jieba's dictionary loads in Python while the model loads in native code: overlap them
         dictionary = threading.Thread(target=lexical.warm_up, daemon=True)
         dictionary.start()
-        encoder = encoder or Encoder.load(settings.model_dir, settings.encode_batch_size, settings.encoder_backend)
+        encoder = encoder or load_encoder(settings)
         dictionary.join()
-        abstainer = Abstainer.load() if settings.retrieval.abstain else None
-        manifest = None if rebuild else _current_manifest(index_dir)
-        if manifest is None:
-            _say(f"Building the index of {len(documents)} documents in {index_dir} …")
-            return cls._build(documents, index_dir, settings, encoder, abstainer, wanted, progress)
-        reasons = stale_reasons(manifest, wanted)
-        if not reasons:
-            loaded, manifest = load_index(index_dir)
-            return cls(settings, loaded, encoder, abstainer, index_dir, manifest)
-        _say(f"The index in {index_dir} is stale ({'; '.join(reasons)}); updating it …")
-        only_added = all(reason.startswith("documents added") for reason in reasons)
-        if only_added:
-            loaded, _ = load_index(index_dir)
-            new = [doc for doc in documents if doc.id not in loaded.documents]
-            extended = extend_index(loaded, new, encoder, settings, progress)
-            manifest = _save(extended, index_dir, wanted)
-            return cls(settings, extended, encoder, abstainer, index_dir, manifest)
-        return cls._build(documents, index_dir, settings, encoder, abstainer, wanted, progress)
+        opened = Collection(settings, open_store(settings), encoder)
+        opened.open(rebuild=rebuild, progress=progress)
+        return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None)
 
     @classmethod
-    def _build(cls, documents: Sequence[Document], index_dir: Path, settings: Settings, encoder: Encoder,
-               abstainer: Abstainer | None, wanted: dict[str, Any], progress: bool) -> Assistant:  # fmt: skip
-        started = time.perf_counter()
-        built = build_index(documents, encoder, settings, progress)
-        manifest = _save(built, index_dir, wanted)
-        _say(f"Indexed {len(built.chunks)} chunks and {len(built.sentences)} sentences in {time.perf_counter() - started:.1f} s.")
-        return cls(settings, built, encoder, abstainer, index_dir, manifest)
+    def over(cls, documents: Sequence[Document], settings: Settings, *, encoder: Encoder | None = None,
+             progress: bool = False) -> Assistant:  # fmt: skip
+        """A read-only assistant over ``documents`` (an evaluation set), indexed in the collection
+        ``settings.collection``; nothing is written to a corpus folder."""
+        encoder = encoder or load_encoder(settings)
+        opened = Collection(settings, open_store(settings), encoder, documents=documents)
+        opened.open(progress=progress)
+        return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None)
 
-    def query(self, question: str) -> Query:
-        """Validate and encode a question."""
-        if not isinstance(question, str) or not question.strip():
-            raise InvalidQuestionError("the question is empty; type a question")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise InvalidQuestionError(f"the question is {len(question):,} characters long; the limit is {limit:,}")
-        text = question.strip()
-        tokens = tokenize(text)
-        english = question_language(text) == "en"
-        # the adapter was trained on Chinese questions only; on English ones it lowered dev MRR@10
-        if self.settings.retrieval.query_adapter and not english:
-            adapted, base = self.encoder.encode_queries_adapted([text])
-            return Query(text, adapted[0], tokens, base[0])
-        expand = self.settings.retrieval.query_expansion and english
-        keywords = english_to_chinese(text, self.index.expansions) if expand else []
-        # the question and its Chinese keywords, encoded together and averaged
-        vector = self.encoder.encode_queries([text, " ".join(keywords)] if keywords else [text]).sum(axis=0)
-        vector /= np.linalg.norm(vector)
-        return Query(text, vector, tokens + keywords, vector)
+    def with_retrieval(self, **changes: object) -> Assistant:
+        """The same collection and model with other retrieval settings (for comparisons)."""
+        settings = self._settings.with_retrieval(**changes)
+        abstainer = Abstainer.load() if settings.retrieval.abstain else None
+        other = Assistant(settings, self._collection, self._encoder, abstainer, self._write_lock)
+        other._encode = self._encode  # the questions' vectors do not depend on how they are ranked
+        return other
 
-    def rank(self, question: str, top_k: int = 5) -> tuple[Index, Ranking]:
-        """The ranking behind an answer, with the index snapshot it refers to."""
-        if not 1 <= top_k <= 50:
-            raise InvalidQuestionError(f"top_k must be between 1 and 50, got {top_k}")
-        query = self.query(question)
-        index = self.index  # one consistent snapshot even if add() swaps it meanwhile
-        return index, rank(index, query, self.settings.retrieval, top_k)
+    # ---- answering
+
+    def _encode_uncached(self, text: str, adapter: bool, expansion: bool, generation: int) -> Query:
+        """The store's generation is part of the key: expansion looks words up in the store."""
+        retrieval = RetrievalSettings(query_adapter=adapter, query_expansion=expansion)
+        return build_query(text, self._encoder, self._store.view(), retrieval)
 
     def ask(self, question: str, top_k: int = 5) -> Answer:
-        """Ranked passages and the extractive answer (or an abstention) for ``question``."""
-        index, ranking = self.rank(question, top_k)
-        return assemble(question.strip(), index, ranking, self.settings.retrieval, self.abstainer)
+        """Ranked passages and the extractive answer (or an abstention) for ``question``.
+        ``InvalidQuestionError`` (a ``ValueError``) for an unusable question or ``top_k``."""
+        return self.explain(question, top_k).answer
 
-    def add(self, paths: Sequence[Path], progress: bool = False) -> list[Document]:
-        """Add article files: validated, copied into the corpus, embedded, saved. All or nothing."""
+    def explain(self, question: str, top_k: int = 5) -> Trace:
+        """``ask``, with the time each stage took and what the question became."""
+        started = time.perf_counter()
+        text = validate_question(question, self._settings.max_question_chars)
+        top_k = validate_top_k(top_k)
+        self._store.refresh()  # another process may have added or removed articles
+        view = self._store.view()
+        retrieval = self._settings.retrieval
+        query = self._encode(text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
+        encoded = time.perf_counter()
+        ranking = rank(view, query, retrieval, top_k)
+        ranked = time.perf_counter()
+        answer = assemble(ranking, retrieval, self._abstainer)
+        done = time.perf_counter()
+        milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000,
+                        "answer": (done - ranked) * 1000, "total": (done - started) * 1000}  # fmt: skip
+        keywords = query.tokens[len(lexical.tokenize(text)) :] if query.language == "en" else ()
+        return Trace(answer, milliseconds, query.language, tuple(keywords))
+
+    # ---- documents
+
+    def add(self, paths: Sequence[Path], progress: bool = False) -> list[AddResult]:
+        """Add article files: validated, copied into the corpus, embedded, saved; all or nothing.
+        A file with the name of a document added before replaces it when its text changed, and is
+        reported ``unchanged`` otherwise. ``DocumentError`` names the file and the reason."""
         with self._write_lock:
-            corpus_dir = self.settings.corpus_dir
-            documents = self._read_new(paths)
-            extended = extend_index(self.index, documents, self.encoder, self.settings, progress)
-            corpus_dir.mkdir(parents=True, exist_ok=True)
-            for path, document in zip(paths, documents, strict=True):
-                shutil.copyfile(path, corpus_dir / document.file)
-            write_manifest(corpus_dir, list(extended.documents.values()))
-            wanted = fingerprint(self.settings, list(extended.documents.values()))
-            self.manifest = _save(extended, self.index_dir, wanted)
-            self.index = extended
-            return documents
+            return self._collection.add(paths, progress=progress)
 
-    def _read_new(self, paths: Sequence[Path]) -> list[Document]:
-        if not paths:
-            raise DocumentError("no files given")
-        known_bytes = {doc.sha256 for doc in self.index.documents.values()}
-        known_text = {hashlib.sha256(doc.text.encode()).digest() for doc in self.index.documents.values()}
-        number = len(self.index.documents)
-        documents = []
-        for path in map(Path, paths):
-            data = path.read_bytes() if path.is_file() else b""
-            doc_id = f"{number:03d}_{hashlib.sha256(data).hexdigest()[:16]}"
-            document = build_document(path, doc_id, self.settings.max_document_bytes)
-            text_hash = hashlib.sha256(document.text.encode()).digest()
-            if document.sha256 in known_bytes or text_hash in known_text:
-                raise DocumentError(f"{path.name}: this article is already in the index")
-            documents.append(replace(document, file=doc_id + path.suffix.lower()))
-            known_bytes.add(document.sha256)
-            known_text.add(text_hash)
-            number += 1
-        return documents
+    def remove(self, doc_ids: Sequence[str]) -> list[Document]:
+        """Remove documents by id; ``UnknownDocumentError`` (nothing removed) for an unknown id."""
+        with self._write_lock:
+            return self._collection.remove(doc_ids)
 
-    def info(self) -> dict[str, Any]:
-        summary = describe(self.manifest)
-        summary["documents"] = [
-            {"id": doc.id, "title": doc.title, "source": doc.source, "date": doc.date, "script": doc.script, "characters": len(doc.text)}
-            for doc in self.index.documents.values()
-        ]
-        summary["index_dir"] = str(self.index_dir)
-        return summary
+    def documents(self) -> list[DocumentSummary]:
+        self._store.refresh()
+        return sorted((stored.summary() for stored in self._store.view().stored_documents()), key=lambda d: d.id)
 
+    def document(self, doc_id: str) -> Document:
+        """A document with its full cleaned text (what every offset refers to)."""
+        self._store.refresh()
+        found = self._store.view().documents([doc_id])
+        if doc_id not in found:
+            raise UnknownDocumentError(f"no document {doc_id!r} in the collection {self._settings.collection!r}")
+        return found[doc_id]
 
-def _current_manifest(index_dir: Path) -> dict[str, Any] | None:
-    try:
-        return read_manifest(index_dir)
-    except IndexMissingError:
-        return None
+    # ---- describing
+
+    @property
+    def collection(self) -> str:
+        return self._settings.collection
+
+    @property
+    def model_id(self) -> str:
+        return self._encoder.model_id
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self._settings.max_question_chars, self._settings.max_document_bytes, TOP_K_RANGE, SUPPORTED_SUFFIXES)
+
+    def info(self) -> Info:
+        self._store.refresh()
+        store = self._store.info()
+        return Info(self.collection, store.documents, store.chunks, store.sentences, self.model_id, store.backend,
+                    store.location, store.updated, dict(store.details))  # fmt: skip
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __repr__(self) -> str:
+        return f"Assistant(collection={self.collection!r}, model={self.model_id!r})"
 
 
-def _save(built: Index, index_dir: Path, wanted: dict[str, Any]) -> dict[str, Any]:
-    save_index(built, index_dir, wanted)
-    return read_manifest(index_dir)
+__all__ = ["AddResult", "Assistant", "Info", "Limits", "Trace"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.config import ChunkSettings
@@ -24,16 +23,6 @@ SEPARATORS = [
 _SENTENCE_END = re.compile(rf"(?:[。!?;]+|\.{{3}}|…+|\.(?=\s))[{_CLOSERS}]*|\n")
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """A passage of a document: ``document.text[start:end] == text``."""
-
-    doc_id: str
-    start: int
-    end: int
-    text: str
-
-
 def _splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
     from langchain_text_splitters import RecursiveCharacterTextSplitter  # only when indexing: 0.3 s to import
 
@@ -47,33 +36,61 @@ def _splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
     )
 
 
-def chunk_text(doc_id: str, text: str, settings: ChunkSettings) -> list[Chunk]:
-    """Split a document into overlapping chunks on sentence boundaries, with offsets.
+def _candidates(text: str, piece: str, previous: tuple[int, int], overlap: int) -> list[int]:
+    """Where the splitter's next chunk may start: at most ``overlap`` characters before the
+    previous chunk's end and without a gap after it (but whitespace). Those reaching beyond the
+    previous end come first (a chunk of overlap alone may lie inside the previous one)."""
+    first, end = max(previous[0], previous[1] - overlap), previous[1]
+    latest = end
+    while latest < len(text) and text[latest].isspace():
+        latest += 1
+    fitting = []
+    start = text.find(piece, first)
+    while 0 <= start <= latest:
+        fitting.append(start)
+        start = text.find(piece, start + 1)
+    return sorted(fitting, key=lambda s: s + len(piece) <= end)
 
-    The splitter returns substrings in document order; each is located by searching forward
-    from just after the previous chunk's start, which makes the offsets exact even when the
-    same sentence occurs twice.
+
+def chunk_spans(text: str, settings: ChunkSettings) -> list[tuple[int, int]]:
+    """Overlapping chunks on sentence boundaries, as offsets: ``text[start:end]`` is each chunk.
+
+    The splitter returns verbatim substrings in order; a repeated phrase can fit at several places
+    ("Altman.Sam Altman." in "Sam Altman.Sam Altman.Sam Altman."), so the places are chosen
+    together: a depth-first search for the sequence that covers the text to its end without gaps.
     """
-    chunks: list[Chunk] = []
-    search_from = 0
-    for piece in _splitter(settings).split_text(text):
-        start = text.find(piece, search_from)
-        if start < 0:  # the splitter promises verbatim substrings; fail loudly if that changes
-            raise RuntimeError(f"chunk not found in document {doc_id}: {piece[:40]!r}")
-        chunks.append(Chunk(doc_id, start, start + len(piece), piece))
-        search_from = start + 1
-    return chunks
+    pieces = _splitter(settings).split_text(text)
+    if not pieces:
+        return []
+    end_of_text = len(text.rstrip())
+    first = len(text) - len(text.lstrip())
+    stack: list[list[int]] = [[first] if text.startswith(pieces[0], first) else []]
+    chosen: list[tuple[int, int]] = []
+    while stack:
+        if not stack[-1]:  # no place left for this piece: undo the previous one
+            stack.pop()
+            if chosen:
+                chosen.pop()
+            continue
+        start = stack[-1].pop(0)
+        chosen.append((start, start + len(pieces[len(chosen)])))
+        if len(chosen) == len(pieces):
+            if chosen[-1][1] >= end_of_text:
+                return chosen
+            chosen.pop()
+            continue
+        stack.append(_candidates(text, pieces[len(chosen)], chosen[-1], settings.overlap))
+    raise RuntimeError(f"chunks not found in their document: {pieces[0][:40]!r} …")  # the splitter broke its promise
 
 
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence offsets inside ``text[start:end]``, whitespace trimmed, empty ones dropped."""
-    end = len(text) if end is None else end
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence offsets in ``text``, whitespace trimmed, empty ones dropped."""
     spans: list[tuple[int, int]] = []
-    begin = start
-    for match in _SENTENCE_END.finditer(text, start, end):
+    begin = 0
+    for match in _SENTENCE_END.finditer(text):
         spans.append((begin, match.end()))
         begin = match.end()
-    spans.append((begin, end))
+    spans.append((begin, len(text)))
     trimmed = []
     for left, right in spans:
         while left < right and text[left].isspace():

@@ -26,6 +26,10 @@ _BROKEN_ANNOTATION = re.compile(rf"\?(?:[{_PINYIN_LETTERS}]{{1,7}}\)|;)?")
 _HTML_TAG = re.compile(r"(?:<|\?)/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?>")
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$")
+# Terminal escape sequences (CSI such as a screen clear, OSC such as a window title), then any other
+# control or bidirectional-override character: stored text is printed by the CLI and shown on the page.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _SENTENCE_END = "。!?;…」』”\")."
 
@@ -127,6 +131,11 @@ def remove_pinyin_annotations(text: str) -> str:
     return _PINYIN_ANNOTATION.sub(lambda m: "" if is_pinyin(m.group(1)) else m.group(0), text)
 
 
+def remove_control_characters(text: str) -> str:
+    """Escape sequences and control characters go; tabs, line breaks and printable text stay."""
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
 def remove_markup(text: str) -> str:
     return _PRIVATE_USE.sub("", _HTML_TAG.sub("", text))
 
@@ -159,7 +168,7 @@ def clean_text(raw: str, drop_from: str | None = None) -> str:
     ``drop_from``: a document's manifest may name where unrelated trailing content starts
     (a sentence's first words, matched after normalisation); that line and all after it go.
     """
-    text = remove_markup(remove_pinyin_annotations(repair_shifted_gbk(raw)))
+    text = remove_markup(remove_pinyin_annotations(repair_shifted_gbk(remove_control_characters(raw))))
     kept: list[str] = []
     seen: set[str] = set()
     for line in (normalize_line(part) for part in text.splitlines()):

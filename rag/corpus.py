@@ -1,27 +1,34 @@
-"""Documents and the corpus manifest: reading article files, describing them, cleaning them.
+"""Documents and the corpus folder: reading article files, describing them, the folder's manifest,
+and the policy for ids and duplicates.
 
-``corpus/manifest.json`` lists one entry per document (id, file, title, source, date, script and
-an optional ``drop_from`` rule). Files in ``corpus/`` that the manifest does not list are
-described automatically, so dropping an article into the folder is enough to index it.
+``manifest.json`` lists one entry per document (id, file, name, title, source, date, script and an
+optional ``drop_from`` rule). Files the manifest does not list are described automatically, so
+dropping an article into the folder is enough to index it. Writes go through ``CorpusFolder``:
+new files are staged in ``.staging/`` and published only once the index has committed them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from dataclasses import asdict, dataclass, field, replace
-from html.parser import HTMLParser
+import shutil
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
 from rag.clean import clean_text, to_simplified
 from rag.errors import DocumentError
-from rag.files import write_atomic
+from rag.files import fsync_dir, sha256_bytes, write_atomic
+from rag.formats import SUPPORTED_SUFFIXES, extract_text
 
 Script = Literal["zh-Hans", "zh-Hant"]
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
 MANIFEST_NAME = "manifest.json"
+STAGING = ".staging"
+MIN_TEXT_CHARACTERS = 4  # letters or digits: a file of punctuation or control codes is no article
 
 
 @dataclass(frozen=True)
@@ -29,14 +36,24 @@ class Document:
     """One cleaned article. ``text`` is what every offset in the index refers to."""
 
     id: str
-    file: str
+    file: str  # its file in the corpus folder
     title: str
     script: Script
-    sha256: str
+    sha256: str  # of the file's bytes
     text: str = field(repr=False)
     source: str | None = None
     date: str | None = None
     drop_from: str | None = None
+    name: str = ""  # the file name it was added under ("" for files placed in the folder)
+
+    @property
+    def original_name(self) -> str:
+        return self.name or self.file
+
+    @property
+    def format(self) -> str:
+        """The file type, e.g. ``txt`` or ``pdf``."""
+        return Path(self.file).suffix.lower().lstrip(".")
 
     def entry(self) -> dict[str, object]:
         """The document's manifest entry (everything but the text)."""
@@ -44,50 +61,36 @@ class Document:
         del entry["text"]
         return entry
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-class _TextExtractor(HTMLParser):
-    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "title"}
-    _SKIPPED = {"script", "style", "noscript", "template"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIPPED:
-            self._skipping += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIPPED:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+    @property
+    def checksum(self) -> str:
+        """Changes whenever the indexed text or anything shown with it changes."""
+        payload = json.dumps({**self.entry(), "text": self.text}, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+)|[*_`]{1,3}", re.MULTILINE)
+@dataclass(frozen=True)
+class DocumentSummary:
+    """A document without its text: what lists show."""
+
+    id: str
+    name: str
+    format: str
+    title: str
+    script: Script
+    source: str | None
+    date: str | None
+    characters: int
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentSummary:
+        return cls(document.id, document.original_name, document.format, document.title, document.script,
+                   document.source, document.date, len(document.text))  # fmt: skip
 
 
-def extract_text(raw: str, suffix: str) -> str:
-    """Plain text of a .txt, .md or .html file, before cleaning."""
-    if suffix in (".html", ".htm"):
-        parser = _TextExtractor()
-        parser.feed(raw)
-        return "".join(parser.parts)
-    if suffix == ".md":
-        return _MD_MARKS.sub("", _MD_LINK.sub(r"\1", raw))
-    return raw
+def from_entry(entry: Mapping[str, object], text: str) -> Document:
+    """A document from a manifest entry and its text (unknown keys of older manifests ignored)."""
+    known = {f.name for f in fields(Document)}
+    return Document(**{key: value for key, value in entry.items() if key in known and key != "text"}, text=text)  # type: ignore[arg-type]
 
 
 def detect_script(text: str) -> Script:
@@ -113,22 +116,6 @@ _SOURCES = [
 ]
 
 
-Language = Literal["zh-Hans", "zh-Hant", "en"]
-
-
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
-
-
-def question_language(text: str) -> Language:
-    """English when Latin words outnumber Han characters, else the script of the Chinese. Words,
-    not letters: "Greg Brockman宣布休假到什麼時候?" is a Chinese question naming a person."""
-    han = sum("\u4e00" <= c <= "\u9fff" for c in text)
-    if len(_LATIN_WORD.findall(text)) > han:
-        return "en"
-    changed = sum(a != b for a, b in zip(text, to_simplified(text)))
-    return "zh-Hant" if changed else "zh-Hans"
-
-
 def detect_date(raw: str) -> str | None:
     """The article's date as the text states it (first match in the article's head)."""
     head = raw[:1500]
@@ -148,72 +135,164 @@ def detect_source(raw: str) -> str | None:
     return None
 
 
-def read_article(path: Path, max_bytes: int) -> tuple[bytes, str]:
-    """The file's bytes and its plain text; a clear ``DocumentError`` for anything unusable."""
+def read_bytes(path: Path, max_bytes: int, label: str) -> bytes:
+    """The file's bytes; a clear ``DocumentError`` when it is missing, unreadable or too large."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"{path.name}: unsupported file type {suffix or '(none)'}; use .txt, .md or .html")
-    if not path.is_file():
-        raise DocumentError(f"{path}: no such file")
-    data = path.read_bytes()
-    if len(data) > max_bytes:
-        raise DocumentError(f"{path.name}: {len(data):,} bytes is larger than the limit of {max_bytes:,}")
-    if b"\x00" in data:
-        raise DocumentError(f"{path.name}: looks like a binary file, not text")
+        raise DocumentError(f"{label}: unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DocumentError(f"{path.name}: not valid UTF-8 (byte {error.start}); save it as UTF-8") from None
-    return data, extract_text(raw, suffix)
+        size = path.stat().st_size
+        if not path.is_file():
+            raise DocumentError(f"{label}: not a file")
+        if size > max_bytes:
+            raise DocumentError(f"{label}: {size:,} bytes is larger than the limit of {max_bytes:,}")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DocumentError(f"{label}: no such file") from None
+    except OSError as error:
+        raise DocumentError(f"{label}: cannot be read ({error.strerror})") from None
 
 
-def build_document(path: Path, doc_id: str, max_bytes: int, overrides: dict[str, object] | None = None) -> Document:
-    """Read, describe and clean one article file. ``overrides`` are manifest fields set by hand."""
-    data, raw = read_article(path, max_bytes)
+def document_from_bytes(data: bytes, suffix: str, doc_id: str, *, label: str, file: str, name: str = "",
+                        overrides: Mapping[str, object] | None = None) -> Document:  # fmt: skip
+    """Extract, clean and describe one article. ``overrides`` are manifest fields set by hand."""
     overrides = overrides or {}
+    raw = extract_text(data, suffix, label)
     drop_from = overrides.get("drop_from")
     text = clean_text(raw, drop_from=str(drop_from) if drop_from else None)
-    if not text.strip():
-        raise DocumentError(f"{path.name}: no article text left after cleaning (empty or only boilerplate)")
+    if sum(unicodedata.category(c)[0] in "LN" for c in text) < MIN_TEXT_CHARACTERS:
+        raise DocumentError(f"{label}: no article text left after cleaning (empty, only punctuation or boilerplate)")
     document = Document(
         id=doc_id,
-        file=path.name,
+        file=file,
         title=text.split("\n", 1)[0][:80],
         script=detect_script(text),
         sha256=sha256_bytes(data),
         text=text,
         source=detect_source(raw),
         date=detect_date(raw),
+        name=name,
     )
-    known = {key: value for key, value in overrides.items() if key in Document.__dataclass_fields__}
-    known.pop("sha256", None)
-    return replace(document, **known)
+    kept = {key: value for key, value in overrides.items() if key in {"title", "script", "source", "date", "drop_from", "name"}}
+    return replace(document, **kept)  # type: ignore[arg-type]
 
 
-def read_manifest(corpus_dir: Path) -> list[dict[str, object]]:
-    path = corpus_dir / MANIFEST_NAME
-    if not path.exists():
-        return []
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))["documents"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise DocumentError(f"{path}: unreadable manifest ({error}); fix or delete it") from None
-    return list(entries)
+def read_document(path: Path, doc_id: str, max_bytes: int, *, name: str = "", file: str | None = None,
+                  overrides: Mapping[str, object] | None = None) -> Document:  # fmt: skip
+    label = name or path.name
+    data = read_bytes(path, max_bytes, label)
+    return document_from_bytes(data, path.suffix.lower(), doc_id, label=label, file=file or path.name, name=name, overrides=overrides)
 
 
-def write_manifest(corpus_dir: Path, documents: list[Document]) -> None:
-    payload = {"documents": [document.entry() for document in documents]}
-    write_atomic(corpus_dir / MANIFEST_NAME, json.dumps(payload, ensure_ascii=False, indent=2).encode() + b"\n")
+_ID_NUMBER = re.compile(r"^(\d+)_")
 
 
-def load_corpus(corpus_dir: Path, max_bytes: int) -> list[Document]:
-    """Every document of the corpus folder, cleaned, in manifest order then file-name order."""
-    entries = read_manifest(corpus_dir)
-    listed = {str(entry["file"]) for entry in entries}
-    unlisted = sorted(
-        path.name
-        for path in corpus_dir.glob("*")
-        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.name not in listed
-    )
-    entries += [{"file": name, "id": Path(name).stem} for name in unlisted]
-    return [build_document(corpus_dir / str(entry["file"]), str(entry["id"]), max_bytes, entry) for entry in entries]
+def new_document_id(existing: Iterable[str], data: bytes) -> str:
+    """``<number>_<first 16 hex of the file's sha256>``: numbered after the highest id so far."""
+    numbers = [int(match.group(1)) for doc_id in existing if (match := _ID_NUMBER.match(doc_id))]
+    return f"{max(numbers, default=-1) + 1:03d}_{sha256_bytes(data)[:16]}"
+
+
+def text_fingerprint(text: str) -> str:
+    """Two files whose cleaned texts agree are the same article."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def folder_state(files: Mapping[str, tuple[int, int]], manifest: bytes) -> str:
+    """The digest ``CorpusFolder.state`` compares: (size, time) of each file and the manifest."""
+    digest = hashlib.sha256()
+    for name, (size, mtime) in sorted(files.items()):
+        digest.update(f"{name}\0{size}\0{mtime}\n".encode())
+    digest.update(manifest)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ManifestRead:
+    entries: list[dict[str, object]]
+    problem: str | None = None  # why the manifest could not be used (then ``entries`` is empty)
+
+
+class CorpusFolder:
+    """The collection's article files and ``manifest.json``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / MANIFEST_NAME
+
+    @property
+    def staging(self) -> Path:
+        return self.directory / STAGING
+
+    def read_manifest(self) -> ManifestRead:
+        path = self.manifest_path
+        if not path.exists():
+            return ManifestRead([])
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))["documents"]
+            if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("id"), str)
+                                                        and isinstance(e.get("file"), str) for e in entries):  # fmt: skip
+                raise TypeError("every entry needs an id and a file")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+            return ManifestRead([], f"{path} is damaged ({error})")
+        return ManifestRead([dict(entry) for entry in entries])
+
+    def files(self) -> dict[str, os.stat_result]:
+        """Article files of the folder (supported types, not hidden) and their status."""
+        if not self.directory.is_dir():
+            return {}
+        found = {}
+        for item in os.scandir(self.directory):
+            if item.name.startswith(".") or item.name == MANIFEST_NAME or not item.is_file():
+                continue
+            if Path(item.name).suffix.lower() in SUPPORTED_SUFFIXES:
+                found[item.name] = item.stat()
+        return found
+
+    def state(self) -> str:
+        """A digest of the folder as the index last saw it: file names, sizes and times, and the
+        manifest's content. Equal digests mean nothing needs reading."""
+        manifest = self.manifest_path
+        files = {name: (stat.st_size, stat.st_mtime_ns) for name, stat in self.files().items()}
+        return folder_state(files, manifest.read_bytes() if manifest.is_file() else b"")
+
+    def manifest_bytes(self, documents: Iterable[Document]) -> bytes:
+        payload = {"documents": [document.entry() for document in documents]}
+        return json.dumps(payload, ensure_ascii=False, indent=2).encode() + b"\n"
+
+    def write_manifest(self, documents: Iterable[Document]) -> None:
+        write_atomic(self.manifest_path, self.manifest_bytes(documents))
+
+    def stage(self, file: str, data: bytes) -> None:
+        """Write a new article file where the corpus scan does not see it yet."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        target = self.staging / file
+        with target.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def publish(self, files: Iterable[str]) -> None:
+        """Move staged files into the folder (after the index committed them)."""
+        for file in files:
+            staged = self.staging / file
+            if staged.exists():
+                os.replace(staged, self.directory / file)
+        fsync_dir(self.directory)
+
+    def discard_staging(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def delete(self, files: Iterable[str]) -> None:
+        for file in files:
+            (self.directory / file).unlink(missing_ok=True)
+
+    def free_file_name(self, doc_id: str, suffix: str, data: bytes, taken: set[str]) -> str:
+        """``<id><suffix>``, or with the content's hash when a file of that name exists (an update)."""
+        name = f"{doc_id}{suffix}"
+        if name in taken or (self.directory / name).exists():
+            name = f"{doc_id}.{sha256_bytes(data)[:8]}{suffix}"
+        return name

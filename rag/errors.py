@@ -8,15 +8,23 @@ class RagError(Exception):
 
 
 class InvalidQuestionError(RagError, ValueError):
-    """The question is empty, whitespace only or too long."""
+    """The question or ``top_k`` is unusable: empty, too long, control characters, not an int …"""
 
 
 class DocumentError(RagError, ValueError):
-    """A document cannot be added: unreadable, not UTF-8, empty, too large or already present."""
+    """A document cannot be added: unreadable, not UTF-8, empty, too large, a duplicate …"""
+
+
+class UnknownDocumentError(RagError, LookupError):
+    """No document of the collection has this id."""
+
+
+class InvalidCollectionError(RagError, ValueError):
+    """A collection name that is not a slug, or a collection that does not exist."""
 
 
 class ModelMissingError(RagError):
-    """The embedding model has not been prepared on this machine."""
+    """The embedding model has not been prepared on this machine, or its files are damaged."""
 
 
 class IndexMissingError(RagError):
@@ -25,3 +33,15 @@ class IndexMissingError(RagError):
 
 class IndexCorruptError(RagError):
     """An index file is truncated, altered or unreadable."""
+
+
+class IndexBusyError(RagError):
+    """Another process holds the collection's writer lock for longer than we wait."""
+
+
+class StorageError(RagError):
+    """Saving failed (disk full, read-only folder …); nothing was changed."""
+
+
+class StoreUnavailableError(RagError):
+    """The configured store (a Milvus URI) is malformed or cannot be reached."""

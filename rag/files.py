@@ -1,4 +1,4 @@
-"""File helpers shared by the corpus, the model cache and the index: atomic writes, checksums."""
+"""File helpers shared by the corpus, the model cache and the index: atomic writes, checksums, fsync."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (the directory entry itself is data)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -21,6 +30,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
 
 
 def file_sha256(path: Path) -> str:
@@ -29,3 +39,7 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

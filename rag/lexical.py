@@ -1,17 +1,21 @@
-"""Lexical retrieval: jieba tokens over Simplified, half-width, lower-cased text, scored by bm25s."""
+"""Lexical matching: jieba tokens over Simplified, half-width, lower-cased text, and stable term ids.
+
+Term ids are a hash of the token, so every store (local files, Milvus) and every process agree on
+them without sharing a vocabulary; at 500,000 distinct terms about 30 pairs would share an id (2³²
+values), which merges their document frequencies and nothing else.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 
-import bm25s
 import jieba
-import numpy as np
 
 from rag.clean import to_simplified
 
@@ -22,10 +26,11 @@ STOPWORDS = frozenset(
     ["的", "了", "是", "在", "和", "与", "及", "或", "也", "都", "就", "而", "又", "还", "但", "并", "被", "把", "对", "从", "向", "于", "为", "以", "之", "其", "这", "那", "这个", "那个", "这些", "那些", "一个", "一些", "有", "没有", "我", "你", "他", "她", "它", "我们", "你们", "他们", "她们", "吗", "呢", "吧", "啊", "呀", "嘛", "么", "什么", "哪", "哪个", "哪些", "哪里", "哪位", "谁", "怎么", "怎样", "怎么样", "如何", "为什么", "为何", "多少", "几", "几个", "多", "是否", "是不是", "有没有", "请问", "请", "你好", "您好", "您", "提取", "告诉", "一下", "一", "下", "上", "中", "里", "后", "前", "时", "时候", "会", "能", "可以", "要", "想", "说", "让", "给", "等", "着", "过", "来", "去", "到", "将", "已", "已经", "曾", "曾经", "该", "此", "文章", "文中", "报道", "提到", "根据", "据", "关于", "哪一", "哪一个", "何", "何时", "哪年", "哪天", "a", "an", "the", "of", "to", "in", "on", "at", "for", "from", "by", "with", "about", "as", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "that", "this", "these", "those", "it", "its", "he", "she", "they", "his", "her", "their", "and", "or", "not", "no", "yes", "can", "could", "would", "should", "will", "shall", "may", "might", "has", "have", "had", "according", "article", "much", "many", "after", "before", "ahead", "give", "gave", "did", "get", "got", "make", "made", "take", "took", "said", "say", "says", "also", "than", "then", "there", "here", "just", "over", "under", "up", "down", "out", "into", "very", "more", "most", "such", "only", "own", "same", "so", "too", "if", "all", "any"]
 )
 _LATIN_OR_DIGIT = re.compile(r"^[a-z0-9][a-z0-9.+\-]*$")
+TERM_ID_LIMIT = 2**32 - 1  # Milvus sparse vectors take indices in [0, 2³² − 1)
 
 
 def warm_up() -> None:
-    """Load jieba's dictionary now (0.7 s) rather than on the first question."""
+    """Load jieba's dictionary now (about 1 s) rather than on the first question."""
     _jieba()
 
 
@@ -53,34 +58,11 @@ def tokenize(text: str) -> list[str]:
     return [word for word in (w.strip() for w in words) if word and _is_content(word)]
 
 
-@dataclass
-class LexicalIndex:
-    """BM25 (Lucene variant) over chunk tokens; the tokens are kept so the index can grow."""
+@lru_cache(maxsize=65536)
+def term_id(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little") % TERM_ID_LIMIT
 
-    tokens: list[list[str]]
-    retriever: bm25s.BM25
 
-    @classmethod
-    def build(cls, tokens: Sequence[list[str]]) -> LexicalIndex:
-        retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
-        # bm25s needs one token per document at least; a placeholder keeps row numbers aligned
-        retriever.index([t or ["\u2400"] for t in tokens], show_progress=False)
-        return cls(list(tokens), retriever)
-
-    def extend(self, tokens: Sequence[list[str]]) -> LexicalIndex:
-        return LexicalIndex.build(self.tokens + list(tokens))
-
-    @property
-    def vocabulary(self) -> frozenset[str]:
-        return frozenset(self.retriever.vocab_dict)
-
-    def known(self, query_tokens: Sequence[str]) -> list[str]:
-        vocab = self.retriever.vocab_dict
-        return [token for token in query_tokens if token in vocab]
-
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every chunk (zeros when no query token is in the vocabulary)."""
-        known = self.known(query_tokens)
-        if not known:
-            return np.zeros(len(self.tokens), dtype=np.float32)
-        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+def term_counts(tokens: Iterable[str]) -> Counter[int]:
+    """Term id → how often it occurs."""
+    return Counter(term_id(token) for token in tokens)

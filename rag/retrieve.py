@@ -4,6 +4,10 @@ Fusion is ranx's ``wsum`` with ``min-max`` normalisation (tests check it against
 written in numpy because it runs on every question. The lexical weight is scaled by how many
 of the question's content words the corpus knows, so an English question whose only matches
 are a few Latin names cannot outvote the dense ranking.
+
+Retrieval reads the store through a ``StoreView`` and returns everything the answer needs (the
+chunks, sentences and documents it ranked, and the closeness signals abstention uses), so the
+answer stage never searches.
 """
 
 from __future__ import annotations
@@ -13,41 +17,47 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import RetrievalSettings
-from rag.index import Index
-from rag.vectors import search
+from rag.corpus import Document
+from rag.lexical import normalize_for_matching, term_id
+from rag.query import Query
+from rag.store.base import ChunkRecord, SentenceRecord, StoreView
 
-
-@dataclass(frozen=True)
-class Query:
-    """A question ready for retrieval: its vectors and lexical tokens."""
-
-    text: str
-    vector: np.ndarray  # what retrieval uses (the adapted query tower's, for Chinese questions)
-    tokens: list[str]
-    base_vector: np.ndarray  # the base model's, for the abstention features
+SHORTLIST = 20  # chunks re-scored by their sentences
+MAX_QUERY_TERMS = 64  # bounds the lexical work of an overlong question
 
 
 @dataclass(frozen=True)
 class Candidate:
     chunk_id: int
     score: float
-    dense: float  # cosine of question and chunk (0 when the chunk came from BM25 only)
-    lexical: float  # BM25 score
     sentences: tuple[tuple[int, float], ...]  # (sentence id, score) inside the chunk, best first
 
     @property
     def sentence_id(self) -> int | None:
         return self.sentences[0][0] if self.sentences else None
 
-    @property
-    def sentence_score(self) -> float:
-        return self.sentences[0][1] if self.sentences else 0.0
+
+@dataclass(frozen=True)
+class Closeness:
+    """How close the question's base-model vector comes to the articles: the best chunk anywhere,
+    and the best sentence of the ranked passages. The base vector keeps one scale whether or not
+    retrieval used the adapted query tower, whose cosines are spread differently."""
+
+    top_chunk: float
+    top_sentence: float
 
 
 @dataclass(frozen=True)
 class Ranking:
     query: Query
     candidates: list[Candidate]
+    chunks: dict[int, ChunkRecord]
+    sentences: dict[int, SentenceRecord]
+    documents: dict[str, Document]
+    closeness: Closeness
+
+    def text(self, record: ChunkRecord | SentenceRecord) -> str:
+        return self.documents[record.doc_id].text[record.start : record.end]
 
 
 def min_max(scores: np.ndarray) -> np.ndarray:
@@ -72,81 +82,94 @@ def fuse(runs: list[dict[int, float]], weights: list[float]) -> dict[int, float]
     return fused
 
 
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, scores.size)
-    if k == 0:
-        return np.zeros(0, dtype=np.int64)
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[np.argsort(-scores[top], kind="stable")]
-
-
-def _dense_run(index: Index, query: Query, depth: int) -> dict[int, float]:
-    scores, ids = search(index.chunk_vectors, query.vector, depth)
+def _dense_run(view: StoreView, vector: np.ndarray, depth: int) -> dict[int, float]:
+    ids, scores = view.search_chunks(vector, depth)
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
-def _sentence_run(index: Index, query: Query, depth: int) -> dict[int, float]:
+def _sentence_run(view: StoreView, query: Query, depth: int) -> dict[int, float]:
     """Chunks scored by their closest sentence: sharper than one vector for a whole chunk."""
-    similarity = index.sentence_vectors @ query.vector
+    ids, scores = view.search_sentences(query.vector, depth * 3)
+    sentences = view.sentences(ids.tolist())
     run: dict[int, float] = {}
-    for sid in _top(similarity, depth * 3):
-        for chunk_id in index.sentence_chunks[sid]:
+    for sentence_id, score in zip(ids.tolist(), scores.tolist(), strict=True):
+        for chunk_id in sentences[sentence_id].chunk_ids:
             if chunk_id not in run:
-                run[chunk_id] = float(similarity[sid])
+                run[chunk_id] = float(score)
         if len(run) >= depth:
             break
     return run
 
 
-def _lexical_run(index: Index, query: Query, depth: int) -> dict[int, float]:
-    scores = index.lexical.scores(query.tokens)
-    return {int(i): float(scores[i]) for i in _top(scores, depth) if scores[i] > 0}
+def _lexical_run(view: StoreView, query: Query, depth: int) -> dict[int, float]:
+    terms = [term_id(token) for token in query.tokens[:MAX_QUERY_TERMS]]
+    ids, scores = view.lexical_search(terms, depth)
+    return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
-def _scored_sentences(index: Index, query: Query, chunk_id: int, overlap_weight: float) -> tuple[tuple[int, float], ...]:
+def _scored_sentences(chunk: ChunkRecord, vectors: np.ndarray, texts: list[str], query: Query,
+                      overlap_weight: float) -> tuple[tuple[int, float], ...]:  # fmt: skip
     """The chunk's sentences by closeness to the question: cosine plus a share of word overlap."""
-    sentence_ids = index.chunk_sentences[chunk_id]
-    if not sentence_ids:
+    if not chunk.sentence_ids:
         return ()
-    scores = index.sentence_vectors[sentence_ids] @ query.vector
+    scores = vectors @ query.vector
     if query.tokens:
-        texts = [index.sentence_matching_text(sid) for sid in sentence_ids]
         overlap = np.array([sum(token in text for token in query.tokens) / len(query.tokens) for text in texts])
         scores = scores + overlap_weight * overlap
     order = np.argsort(-scores, kind="stable")
-    return tuple((sentence_ids[i], float(scores[i])) for i in order)
+    return tuple((chunk.sentence_ids[i], float(scores[i])) for i in order)
 
 
-def rank(index: Index, query: Query, settings: RetrievalSettings, top_k: int) -> Ranking:
-    """The ``top_k`` best chunks for ``query`` under ``settings``."""
+def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int) -> Ranking:
+    """The ``top_k`` best chunks for ``query`` under ``settings``, with what the answer needs."""
     depth = max(settings.candidates, top_k)
+    terms = [term_id(token) for token in query.tokens[:MAX_QUERY_TERMS]]
     # share of the question's content words the corpus knows: scales the lexical run's weight
-    coverage = len(index.lexical.known(query.tokens)) / len(query.tokens) if query.tokens else 0.0
+    known = view.known_terms(terms)
+    coverage = sum(term in known for term in terms) / len(terms) if terms else 0.0
     use_dense = settings.mode in ("dense", "hybrid")
-    dense = _dense_run(index, query, depth) if use_dense else {}
-    sentences = _sentence_run(index, query, depth) if use_dense and settings.sentence_dense_weight else {}
-    lexical = _lexical_run(index, query, depth) if settings.mode in ("lexical", "hybrid") else {}
+    dense = _dense_run(view, query.vector, depth) if use_dense else {}
+    sentences_run = _sentence_run(view, query, depth) if use_dense and settings.sentence_dense_weight else {}
+    lexical = _lexical_run(view, query, depth) if settings.mode in ("lexical", "hybrid") else {}
     fused = fuse(
-        [dense, sentences, lexical],
+        [dense, sentences_run, lexical],
         [settings.dense_weight, settings.sentence_dense_weight, settings.lexical_weight * coverage if use_dense else 1.0],
     )
     ordered = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
-    shortlist = ordered[: max(top_k, 20)] if settings.sentence_stage else ordered[:top_k]
-    scored = {chunk_id: _scored_sentences(index, query, chunk_id, settings.overlap_weight) for chunk_id in shortlist}
+    shortlist = ordered[: max(top_k, SHORTLIST)] if settings.sentence_stage else ordered[:top_k]
+    chunks = view.chunks(shortlist)
+    sentence_ids = sorted({sid for chunk in chunks.values() for sid in chunk.sentence_ids})
+    sentences = view.sentences(sentence_ids)
+    documents = view.documents({chunk.doc_id for chunk in chunks.values()})
+    vectors = dict(zip(sentence_ids, view.sentence_vectors(sentence_ids), strict=True))
+    matching = {sid: normalize_for_matching(documents[s.doc_id].text[s.start : s.end]) for sid, s in sentences.items()}
+    scored = {
+        chunk_id: _scored_sentences(
+            chunks[chunk_id],
+            np.array([vectors[sid] for sid in chunks[chunk_id].sentence_ids], dtype=np.float32).reshape(-1, len(query.vector)),
+            [matching[sid] for sid in chunks[chunk_id].sentence_ids],
+            query,
+            settings.overlap_weight,
+        )
+        for chunk_id in shortlist
+    }
     scores = {chunk_id: fused[chunk_id] for chunk_id in shortlist}
     if settings.sentence_stage and shortlist:
         sentence_scores = min_max(np.array([scored[c][0][1] if scored[c] else 0.0 for c in shortlist]))
         for chunk_id, value in zip(shortlist, sentence_scores, strict=True):
             scores[chunk_id] += settings.sentence_weight * float(value)
         shortlist.sort(key=lambda chunk_id: -scores[chunk_id])
-    candidates = [
-        Candidate(
-            chunk_id=chunk_id,
-            score=scores[chunk_id],
-            dense=dense.get(chunk_id, 0.0),
-            lexical=lexical.get(chunk_id, 0.0),
-            sentences=scored[chunk_id],
-        )
-        for chunk_id in shortlist[:top_k]
-    ]
-    return Ranking(query, candidates)
+    candidates = [Candidate(chunk_id, scores[chunk_id], scored[chunk_id]) for chunk_id in shortlist[:top_k]]
+    return Ranking(query, candidates, chunks, sentences, documents, _closeness(view, query, dense, candidates, vectors))
+
+
+def _closeness(view: StoreView, query: Query, dense: dict[int, float], candidates: list[Candidate],
+               vectors: dict[int, np.ndarray]) -> Closeness:  # fmt: skip
+    if query.base_vector is query.vector and dense:
+        top_chunk = max(dense.values())  # the dense run already searched with this vector
+    else:
+        _, scores = view.search_chunks(query.base_vector, 1)
+        top_chunk = float(scores[0]) if scores.size else 0.0
+    ids = [sid for candidate in candidates for sid, _ in candidate.sentences]
+    top_sentence = float((np.stack([vectors[sid] for sid in ids]) @ query.base_vector).max()) if ids else 0.0
+    return Closeness(top_chunk, top_sentence)

@@ -1,8 +1,9 @@
-"""Nearest-neighbour search over normalised vectors with FAISS (inner product = cosine).
+"""Nearest-neighbour search over normalised vectors (inner product = cosine).
 
-Exact search while it is cheap; beyond ``exact_max`` vectors an inverted file with 8-bit scalar
-quantisation (IVF-SQ8). At 1M vectors that kept recall@10 at 0.965 with a 2.2 ms median search,
-where HNSW (32 neighbours) reached 0.86 (eval/reports/bench.md).
+Exact search (a matrix product over the stored vectors) while it is cheap; beyond ``exact_max``
+vectors an inverted file with 8-bit scalar quantisation (IVF-SQ8). At 1M vectors that kept
+recall@10 at 0.965 with a 2.2 ms median search, where HNSW (32 neighbours) reached 0.86
+(eval/reports/bench.md). Rows that were deleted are masked out of both.
 """
 
 from __future__ import annotations
@@ -15,48 +16,50 @@ import numpy as np
 
 from rag.config import VectorIndexSettings
 
-IndexKind = Literal["flat", "ivf"]
+IndexKind = Literal["exact", "ivf-sq8"]
 
 
 def choose_kind(count: int, settings: VectorIndexSettings) -> IndexKind:
-    return "flat" if count <= settings.exact_max else "ivf"
+    return "exact" if count <= settings.exact_max else "ivf-sq8"
 
 
-def kind_of(index: faiss.Index) -> IndexKind:
-    return "flat" if isinstance(index, faiss.IndexFlat) else "ivf"
-
-
-def build_faiss_index(vectors: np.ndarray, settings: VectorIndexSettings) -> faiss.Index:
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+def build_ivf(vectors: np.ndarray, settings: VectorIndexSettings) -> faiss.Index:
+    """IVF-SQ8 over ``vectors`` (row numbers are FAISS ids), trained on a sample of 50 per list."""
     dimension = vectors.shape[1]
-    if choose_kind(len(vectors), settings) == "flat":
-        index: faiss.Index = faiss.IndexFlatIP(dimension)
-    else:
-        lists = int(settings.ivf_lists_per_sqrt * math.sqrt(len(vectors)))
-        index = faiss.IndexIVFScalarQuantizer(
-            faiss.IndexFlatIP(dimension), dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
-        sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 50 * lists), replace=False)
-        index.train(vectors[np.sort(sample)])
-        index.nprobe = settings.ivf_probe
-    index.add(vectors)
+    lists = int(settings.ivf_lists_per_sqrt * math.sqrt(len(vectors)))
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dimension), dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 50 * lists), replace=False)
+    index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
+    for start in range(0, len(vectors), 100_000):  # bounded copies of a memory-mapped matrix
+        index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
+    index.nprobe = settings.ivf_probe
     return index
 
 
-def grow_faiss_index(index: faiss.Index, vectors: np.ndarray, settings: VectorIndexSettings) -> faiss.Index:
-    """A new index with ``vectors`` appended; rebuilt as another kind when the size crosses over."""
-    if choose_kind(index.ntotal + len(vectors), settings) == kind_of(index):
-        grown = faiss.clone_index(index)
-        grown.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return grown
-    return build_faiss_index(np.vstack([index.reconstruct_n(0, index.ntotal), vectors]), settings)
+def search_exact(vectors: np.ndarray, query: np.ndarray, k: int, deleted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` (row numbers, scores) by a matrix product; ``deleted`` is a boolean mask of rows."""
+    if len(vectors) == 0 or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    scores = vectors @ query
+    if deleted is not None:
+        scores = np.where(deleted, -np.inf, scores).astype(np.float32)
+    k = min(k, len(scores))
+    rows = np.argpartition(-scores, k - 1)[:k]
+    rows = rows[np.argsort(-scores[rows], kind="stable")]
+    rows = rows[np.isfinite(scores[rows])]
+    return rows.astype(np.int64), scores[rows]
 
 
-def search(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` (scores, row ids) for one query vector; ids of -1 (fewer rows than k) dropped."""
+def search_ivf(index: faiss.Index, query: np.ndarray, k: int, deleted_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` (row numbers, scores) from an IVF index, skipping ``deleted_rows``."""
     k = min(k, index.ntotal)
     if k <= 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-    keep = ids[0] >= 0
-    return scores[0][keep], ids[0][keep]
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    params = faiss.SearchParametersIVF(nprobe=index.nprobe)
+    if deleted_rows is not None and len(deleted_rows):
+        params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(deleted_rows.astype(np.int64)))
+    scores, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
+    keep = rows[0] >= 0
+    return rows[0][keep].astype(np.int64), scores[0][keep]

@@ -7,14 +7,13 @@ sentences apart but matched whole passages worse (CMRC 2018 R@1 0.986 → 0.968)
 
 Only the query tower learns: low-rank updates (LoRA) to the top layers, while passages keep the
 base model's vectors, so the index and its embeddings stay as they are. ``make adapter`` trains on
-CMRC 2018 in about 8 minutes on 2 cores (most of it embedding the benchmark's texts), then spends
-about 5 more checking on DRCD.
+CMRC 2018 in about 8 minutes on 2 cores (most of it embedding the dataset's texts), then spends
+about 5 more checking on DRCD (``rag-eval adapter``).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import math
 import random
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ from tqdm import tqdm
 
 from rag.chunk import split_sentences
 from rag.clean import normalize_line
-from rag.embed import Encoder
+from rag.encoder import Encoder
 from rag.files import write_atomic
 from rag.model import ADAPTER_FILE, ADAPTER_TARGETS
+from rag_eval.datasets import Dataset
 
 
 @dataclass(frozen=True)
@@ -51,20 +51,15 @@ class Example:
     answer: int  # index of the sentence holding the answer
 
 
-def load_examples(bench_dir: Path) -> list[Example]:
+def load_examples(dataset: Dataset) -> list[Example]:
     """Questions whose first answer lies inside exactly one sentence of a paragraph of two or more."""
-    paragraphs: dict[str, str] = {}
-    for line in (bench_dir / "passages.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        paragraphs[row["pid"]] = "\n".join(filter(None, (normalize_line(part) for part in row["text"].splitlines())))
     examples = []
-    for line in (bench_dir / "queries.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        paragraph, answer = paragraphs[row["pid"]], normalize_line(row["answers"][0])
+    for query in dataset.queries:
+        paragraph, answer = dataset.passages[query.pid], normalize_line(query.answers[0]) if query.answers else ""
         sentences = tuple(paragraph[start:end] for start, end in split_sentences(paragraph))
         holding = [i for i, sentence in enumerate(sentences) if answer and answer in sentence]
         if len(holding) == 1 and len(sentences) > 1:
-            examples.append(Example(normalize_line(row["question"]), paragraph, sentences, holding[0]))
+            examples.append(Example(normalize_line(query.question), paragraph, sentences, holding[0]))
     return examples
 
 
@@ -81,10 +76,10 @@ def held_out_accuracy(examples: list[Example], encoder: Encoder) -> dict[str, fl
     """``sentence_accuracy`` of the base model's and of the adapted tower's question vectors."""
     texts = sorted({s for example in examples for s in example.sentences})
     sentences = dict(zip(texts, encoder.encode_passages(texts, progress=True), strict=True))
-    adapted, base = encoder.encode_queries_adapted([example.question for example in examples])
+    vectors = encoder.encode_questions([example.question for example in examples])
     return {
-        "base model": sentence_accuracy(examples, base, sentences),
-        "with the adapter": sentence_accuracy(examples, adapted, sentences),
+        "base model": sentence_accuracy(examples, vectors.base, sentences),
+        "with the adapter": sentence_accuracy(examples, vectors.adapted, sentences),
     }
 
 
@@ -133,7 +128,7 @@ class _QueryTower:
 
 
 def train_adapter(
-    examples: list[Example], encoder: Encoder, settings: AdapterSettings = AdapterSettings()
+    examples: list[Example], encoder: Encoder, model_dir: Path, settings: AdapterSettings = AdapterSettings()
 ) -> dict[str, np.ndarray]:
     """In-batch and hard-negative contrastive training of the query tower against fixed passage vectors."""
     import torch
@@ -143,7 +138,7 @@ def train_adapter(
     texts = sorted({s for example in examples for s in (example.paragraph, *example.sentences)})
     vectors = torch.from_numpy(encoder.encode_passages(texts, progress=True))
     row = {text: i for i, text in enumerate(texts)}
-    tower = _QueryTower(encoder.info.path, settings)
+    tower = _QueryTower(model_dir, settings)
     optimiser = torch.optim.AdamW(tower.parameters(), lr=settings.learning_rate, weight_decay=0.0)
     warmup, order = 20, list(range(len(examples)))
     per_epoch = max(1, len(examples) // settings.batch_size)

@@ -116,20 +116,20 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
     return "\n".join(parts) + "\n"
 
 
-def bench_markdown(results: list[dict[str, Any]]) -> str:
+def public_markdown(results: list[dict[str, Any]]) -> str:
     rows = []
     for result in results:
         scope = "full dev set" if result["full"] else f"{result['queries']} sampled queries"
         rows.append(
             [
-                f"{result['bench']} — this system (default)",
+                f"{result['dataset']} — this system (default)",
                 *(result["scores"][m] for m in ("recall@1", "recall@5", "recall@10", "mrr@10")),
                 f"{scope}, p50 {result['p50_ms']} ms",
             ]
         )
         rows += [
             [
-                f"{result['bench']} — {b['config']}",
+                f"{result['dataset']} — {b['config']}",
                 b["recall@1"],
                 b["recall@5"],
                 b["recall@10"],
@@ -178,17 +178,17 @@ def plot(report: dict[str, Any], path: Path, split: str = "test") -> None:
 def write_gold_report(report: dict[str, Any], directory: Path) -> None:
     write_atomic(directory / "latest.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
     plot(report, directory / "latest.png")
-    markdown = "# Retrieval evaluation\n\nMade by `rag eval` (`make eval`).\n\n" + gold_markdown(report)
+    markdown = "# Retrieval evaluation\n\nMade by `rag-eval gold` (`make eval`).\n\n" + gold_markdown(report)
     markdown += "\n![metric by configuration and language](latest.png)\n"
     public = sorted(directory.glob("public-*.json"))
     if public:
-        markdown += "\n## Public benchmarks\n\n" + bench_markdown([json.loads(p.read_text()) for p in public])
+        markdown += "\n## Public benchmarks\n\n" + public_markdown([json.loads(p.read_text()) for p in public])
     write_atomic(directory / "latest.md", markdown.encode())
 
 
-def write_bench_report(result: dict[str, Any], directory: Path) -> None:
+def write_public_report(result: dict[str, Any], directory: Path) -> None:
     write_atomic(
-        directory / f"public-{result['bench']}.json", json.dumps(result, ensure_ascii=False, indent=2).encode() + b"\n"
+        directory / f"public-{result['dataset']}.json", json.dumps(result, ensure_ascii=False, indent=2).encode() + b"\n"
     )
 
 

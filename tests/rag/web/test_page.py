@@ -12,10 +12,10 @@ from urllib.parse import urlparse
 import pytest
 
 from rag import Assistant, Settings
-from ui import render
+from rag.web import render
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 
 
@@ -28,11 +28,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, news, encoder):
     """The page over a throw-away copy of the seed corpus and index, on a free localhost port."""
-    from ui.app import launch
+    from rag.web.page import launch
 
     root = tmp_path_factory.mktemp("ui")
-    shutil.copytree(news.settings.corpus_dir, root / "corpus")
-    shutil.copytree(news.index_dir, root / "index" / "news", ignore=shutil.ignore_patterns(".staging-*"))
+    shutil.copytree(Settings().corpus_dir, root / "corpus")
+    shutil.copytree(Settings().index_dir, root / "index" / "news", ignore=shutil.ignore_patterns(".staging-*", "LOCK"))
     assistant = Assistant.load(Settings(root=root), encoder=encoder)
     port = free_port()
     page = launch(assistant, port=port, block=False)
@@ -41,7 +41,7 @@ def server(tmp_path_factory, news, encoder):
 
 
 def test_rendering_escapes_text_before_marking_it():
-    from rag.answer import Answer, Passage
+    from rag import Answer, Passage
 
     passage = Passage(1, "d", "<b>title</b>", None, "a<script>x</script>b", 0, 20, 0.5, (1, 18))
     html = render.answer_bubble(Answer("q", "<script>x</script>", [passage], [], True, 0.1, "<i>why</i>"))
@@ -61,16 +61,16 @@ def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path)
     article = tmp_path / "lunar.txt"
     article.write_text("月球基地计划公布。\n航天局宣布,月球南极基地将于2031年建成,首批驻留人员为6名宇航员。\n", encoding="utf-8")
     status, library_html, _ = client.predict([handle_file(str(article))], api_name="/add_files")
-    assert "Added 1 article" in status and "月球基地计划公布" in library_html
+    assert "1 added" in status and "月球基地计划公布" in library_html
     chat_html, _ = client.predict("月球南极基地哪一年建成?", 3, api_name="/respond")
     assert "2031" in chat_html and "月球基地计划公布" in chat_html
-    assert any(doc.title.startswith("月球基地计划公布") for doc in assistant.index.documents.values())
+    assert any(doc.title.startswith("月球基地计划公布") for doc in assistant.documents())
 
     empty = tmp_path / "empty.txt"
     empty.write_text("   \n", encoding="utf-8")
-    before = len(assistant.index.documents)
+    before = len(assistant.documents())
     status, _, _ = client.predict([handle_file(str(empty))], api_name="/add_files")
-    assert "Could not add" in status and len(assistant.index.documents) == before
+    assert "Could not add" in status and len(assistant.documents()) == before
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_uploaded_text_becomes_answerable(page, tmp_path):
     article = tmp_path / "panda.txt"
     article.write_text("熊猫保护中心发布年度报告。\n报告显示,卧龙保护区今年新生大熊猫幼崽11只,创下历史新高。\n", encoding="utf-8")
     page.set_input_files("#upload input[type=file]", str(article))
-    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Added')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('added')", timeout=60_000)
     assert "熊猫保护中心发布年度报告" in page.locator("#library").inner_text()
     ask(page, "卧龙保护区今年新生了多少只大熊猫幼崽?")
     assert "熊猫保护中心发布年度报告" in page.locator("#conversation .card").first.inner_text()

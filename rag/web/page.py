@@ -1,4 +1,4 @@
-"""The Gradio chat page. It calls the library's API only; all markup comes from ``ui.render``."""
+"""The Gradio chat page. It calls the library's facade only; all markup comes from ``rag.web.render``."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
-from html import escape  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from rag.answer import Answer  # noqa: E402
-from rag.assistant import Assistant  # noqa: E402
-from rag.errors import RagError  # noqa: E402
-from ui import render  # noqa: E402
+from rag import Answer, Assistant, RagError  # noqa: E402
+from rag.web import render  # noqa: E402
 
 EXAMPLES = [
     "哪位OpenAI首席技术官宣布离职?",
@@ -44,7 +40,7 @@ THEME = gr.themes.Default(font=["Noto Sans CJK SC", "system-ui", "sans-serif"], 
 
 def build(assistant: Assistant) -> gr.Blocks:
     def library() -> str:
-        return render.library(list(assistant.index.documents.values()), assistant.encoder.info.model_id)
+        return render.library(assistant.documents(), assistant.model_id)
 
     def respond(question: str, top_k: float, turns: Turns) -> tuple[str, Turns, str]:
         try:
@@ -55,22 +51,22 @@ def build(assistant: Assistant) -> gr.Blocks:
         return render.conversation(turns), turns, ""
 
     def open_citation(event: gr.EventData) -> str:
-        data: dict[str, Any] = event._data or {}
-        document = assistant.index.documents.get(str(data.get("doc")))
-        if document is None:
+        try:
+            document = assistant.document(str(getattr(event, "doc", "")))
+            span = (int(getattr(event, "start", 0)), int(getattr(event, "end", 0)))
+        except (RagError, TypeError, ValueError):
             return render.article(None, None)
-        return render.article(document, (int(data["start"]), int(data["end"])))
+        return render.article(document, span)
 
     def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:
         if not files:
             return "", library(), None
         progress(0, desc="Cleaning, chunking and embedding …")
         try:
-            added = assistant.add([Path(f) for f in files], progress=True)
+            results = assistant.add([Path(f) for f in files], progress=True)
         except RagError as error:
-            return f"**Could not add the files:** {escape(str(error))}. The index is unchanged.", library(), None
-        names = ", ".join(escape(doc.title) for doc in added)
-        return f"**Added {len(added)} article(s):** {names}. They are searchable now.", library(), None
+            return render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(), None
+        return render.status(render.added_summary(results)), library(), None
 
     def clear() -> tuple[str, Turns, str]:
         return render.conversation([]), [], render.article(None, None)
@@ -92,8 +88,9 @@ def build(assistant: Assistant) -> gr.Blocks:
                 viewer = gr.HTML(render.article(None, None), elem_id="source-viewer", js_on_load=SCROLL_TO_CITATION)
                 with gr.Accordion("Documents", open=True):
                     documents = gr.HTML(library(), elem_id="library")
-                    upload = gr.File(file_count="multiple", file_types=[".txt", ".md", ".html"], label="Add articles (.txt, .md, .html, UTF-8)", elem_id="upload")
-                    upload_status = gr.Markdown(elem_id="upload-status")
+                    formats = ", ".join(assistant.limits.formats)
+                    upload = gr.File(file_count="multiple", file_types=list(assistant.limits.formats), label=f"Add articles ({formats})", elem_id="upload")
+                    upload_status = gr.HTML(elem_id="upload-status")
 
         answer_event = {"fn": respond, "inputs": [question, top_k, turns], "outputs": [chat, turns, question], "concurrency_limit": 4}
         ask.click(**answer_event)
@@ -105,16 +102,15 @@ def build(assistant: Assistant) -> gr.Blocks:
     return page
 
 
-def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True) -> gr.Blocks:
+def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
     page = build(assistant)
     page.queue(default_concurrency_limit=4)
     page.launch(
         server_name=host,
         server_port=port,
-        share=share,
         theme=THEME,
         css=render.CSS,
-        max_file_size=assistant.settings.max_document_bytes,
+        max_file_size=assistant.limits.max_document_bytes,
         prevent_thread_lock=not block,
         quiet=not block,
     )

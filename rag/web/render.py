@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from rag.answer import Answer, Passage
-from rag.corpus import Document
+from rag import AddResult, Answer, Document, DocumentSummary, Passage
 
 NOT_FOUND = "Not found in the documents."
 
@@ -71,9 +70,25 @@ def article(document: Document | None, span: tuple[int, int] | None) -> str:
     return f'<div class="article"><h3>{escape(document.title)}</h3><div class="meta">{meta} · {escape(document.id)}</div><div class="article-text">{paragraphs}</div></div>'
 
 
-def library(documents: Sequence[Document], model_id: str) -> str:
-    items = "".join(f"<li><span class='title'>{escape(doc.title)}</span> <span class='meta'>{escape(doc.script)}{' · ' + escape(doc.source) if doc.source else ''}</span></li>" for doc in documents)
+def library(documents: Sequence[DocumentSummary], model_id: str) -> str:
+    items = "".join(
+        f"<li data-doc='{escape(doc.id)}'><span class='title'>{escape(doc.title)}</span> "
+        f"<span class='meta'>{escape(doc.name)} · {escape(doc.script)}{' · ' + escape(doc.source) if doc.source else ''}</span></li>"
+        for doc in documents
+    )
     return f"<div class='library'><div>{len(documents)} documents loaded · model {escape(model_id)}</div><ol>{items}</ol></div>"
+
+
+def status(message: str, error: bool = False) -> str:
+    """A status line as plain text: titles come from articles and must never become markup."""
+    return f'<div class="status{" error" if error else ""}">{escape(message)}</div>'
+
+
+def added_summary(results: Sequence[AddResult]) -> str:
+    counts = {kind: sum(r.status == kind for r in results) for kind in ("added", "updated", "unchanged")}
+    done = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+    titles = "; ".join(r.document.title for r in results)
+    return f"{done}: {titles}. Searchable now."
 
 
 CSS = """
@@ -95,4 +110,5 @@ button.cite { border: none; background: #e3f2fd; color: #1565c0; border-radius: 
 button.cite:hover { background: #bbdefb; }
 .article { max-height: 70vh; overflow-y: auto; padding-right: 8px; }
 .library ol { margin: 6px 0 0 18px; padding: 0; }
+.status.error { color: #b71c1c; }
 """

@@ -1,8 +1,9 @@
 """Performance benchmark: query path, cold start, ingest, memory and FAISS at scale, in one run.
 
-``rag bench`` (``make bench``) writes eval/reports/bench.md, bench.json and bench.png. All
+``rag-eval bench`` (``make bench``) writes eval/reports/bench.md, bench.json and bench.png. All
 figures of one run are measured on the same machine state, so their ratios are meaningful.
-The 1M-vector case runs with ``--million``.
+The 1M-vector case runs with ``--million``. The assistant is driven through its facade
+(``Assistant.explain`` gives the time of each stage); the bare encoding is the model alone.
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ from typing import Any
 import faiss
 import numpy as np
 
-from eval.harness import GOLD, REPORTS, load_gold
-from rag.answer import assemble
-from rag.assistant import Assistant
-from rag.config import Settings
-from rag.corpus import load_corpus
-from rag.expand import english_to_chinese
+from rag import Assistant, Settings, VectorIndexSettings
+from rag.chunk import chunk_spans, split_sentences
+from rag.encoder import Encoder, load_encoder
 from rag.files import write_atomic
-from rag.index import build_index
-from rag.lexical import tokenize
-from rag.retrieve import rank
-from rag.vectors import search
+from rag.vectors import build_ivf
+from rag_eval.paths import gold_file, reports_dir
+from rag_eval.runs import gold_questions
 
 NOISE = 0.01
 TARGETS = {
@@ -59,22 +56,18 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def query_path(assistant: Assistant, questions: list[str]) -> dict[str, Any]:
+def query_path(assistant: Assistant, encoder: Encoder, questions: list[str]) -> dict[str, Any]:
     """Warm ``ask`` against the bare forward pass, and where the difference goes."""
-    encoder, index, settings = assistant.encoder, assistant.index, assistant.settings.retrieval
     for question in questions[:5]:
         assistant.ask(question)
-    parts: dict[str, list[float]] = {name: [] for name in ("encode", "ask", "tokenise+expand", "faiss", "bm25", "rank (all retrieval)", "answer")}
+    parts: dict[str, list[float]] = {name: [] for name in ("encode", "ask", "query (cached)", "retrieve", "answer")}
     for question in questions:
-        parts["encode"].append(_median_ms(lambda: encoder.encode_queries([question])))
+        parts["encode"].append(_median_ms(lambda: encoder.encode_questions([question])))
+        assistant = assistant.with_retrieval()  # an empty cache of encoded questions: ask pays the encoding
         parts["ask"].append(_median_ms(lambda: assistant.ask(question)))
-        parts["tokenise+expand"].append(_median_ms(lambda: (tokenize(question), english_to_chinese(question, index.expansions))))
-        query = assistant.query(question)
-        parts["faiss"].append(_median_ms(lambda: search(index.chunk_vectors, query.vector, settings.candidates)))
-        parts["bm25"].append(_median_ms(lambda: index.lexical.scores(query.tokens)))
-        parts["rank (all retrieval)"].append(_median_ms(lambda: rank(index, query, settings, 5)))
-        ranking = rank(index, query, settings, 5)
-        parts["answer"].append(_median_ms(lambda: assemble(question, index, ranking, settings, assistant.abstainer)))
+        trace = assistant.explain(question)
+        for stage, key in (("query (cached)", "query"), ("retrieve", "retrieve"), ("answer", "answer")):
+            parts[stage].append(trace.milliseconds[key])
     summary = {name: {"p50_ms": round(statistics.median(v), 2), "p95_ms": round(_percentile(v, 0.95), 2)} for name, v in parts.items()}
     summary["ask_over_encode"] = round(summary["ask"]["p50_ms"] / summary["encode"]["p50_ms"], 2)
     summary["questions"] = len(questions)
@@ -107,9 +100,9 @@ _BUILD = """
 import json, time
 from rag import Assistant
 started = time.perf_counter()
-assistant = Assistant.load()
-print(json.dumps({"build_s": time.perf_counter() - started, "chunks": len(assistant.index.chunks),
-                  "sentences": len(assistant.index.sentences), "peak_rss_mb": PEAK_RSS}))
+info = Assistant.load().info()
+print(json.dumps({"build_s": time.perf_counter() - started, "chunks": info.chunks, "sentences": info.sentences,
+                  "peak_rss_mb": PEAK_RSS}))
 """
 
 
@@ -132,42 +125,48 @@ def cold_start_and_memory(questions: list[str]) -> dict[str, Any]:
     }
 
 
-def _bare_encode_s(assistant: Assistant, chunks: list[str], sentences: list[str]) -> float:
+def _pieces(texts: list[str]) -> tuple[list[str], list[str]]:
+    """The chunk and sentence texts an index of ``texts`` embeds."""
+    settings = Settings()
+    chunks = [text[s:e] for text in texts for s, e in chunk_spans(text, settings.chunk)]
+    sentences = [text[s:e] for text in texts for s, e in split_sentences(text)]
+    return chunks, sentences
+
+
+def _bare_encode_s(encoder: Encoder, chunks: list[str], sentences: list[str]) -> float:
     """The model alone on the texts the index embeds (chunks and sentences, as the build does)."""
     started = time.perf_counter()
-    assistant.encoder.encode_passages(chunks)
-    assistant.encoder.encode_passages(sentences)
+    encoder.encode_passages(chunks)
+    encoder.encode_passages(sentences)
     return time.perf_counter() - started
 
 
-def ingest(assistant: Assistant) -> dict[str, Any]:
-    """Build throughput against bare ``encode`` of the same texts, and one incremental add."""
-    settings = assistant.settings
-    documents = load_corpus(settings.corpus_dir, settings.max_document_bytes)
-    chunk_texts = [c.text for c in assistant.index.chunks]
-    sentence_texts = [assistant.index.sentence_text(i) for i in range(len(assistant.index.sentences))]
-    bare_s = _bare_encode_s(assistant, chunk_texts, sentence_texts)
-    started = time.perf_counter()
-    built = build_index(documents, assistant.encoder, settings)
-    build_s = time.perf_counter() - started
-    pieces = len(built.chunks) + len(built.sentences)
+ARTICLE = "测试公司发布季度报告\n" + "\n".join(
+    f"第{i}段。测试公司今天宣布,第{i}季度的营收达到{i * 13}亿元,同比增长{i * 3}%。公司首席执行官表示,新产品将在{i}个月内上市。"
+    for i in range(1, 16)
+)  # fmt: skip
 
-    article = "\n".join(
-        f"第{i}段。测试公司今天宣布,第{i}季度的营收达到{i * 13}亿元,同比增长{i * 3}%。公司首席执行官表示,新产品将在{i}个月内上市。"
-        for i in range(1, 16)
-    )  # fmt: skip
+
+def ingest(news: Assistant, encoder: Encoder) -> dict[str, Any]:
+    """Build throughput against bare ``encode`` of the same texts, and one incremental add."""
+    documents = [news.document(summary.id) for summary in news.documents()]
+    chunks, sentences = _pieces([document.text for document in documents])
+    bare_s = _bare_encode_s(encoder, chunks, sentences)
+    settings = Settings()
     with tempfile.TemporaryDirectory() as root:
+        started = time.perf_counter()
+        Assistant.over(documents, Settings(root=Path(root)).for_collection("bench-build"), encoder=encoder)
+        build_s = time.perf_counter() - started
         shutil.copytree(settings.corpus_dir, Path(root) / "corpus")
-        shutil.copytree(assistant.index_dir, Path(root) / "index" / "news", ignore=shutil.ignore_patterns(".staging-*"))
-        copy = Assistant.load(Settings(root=Path(root)), encoder=assistant.encoder)
+        copy = Assistant.load(Settings(root=Path(root)), encoder=encoder)
         path = Path(root) / "new-article.txt"
-        path.write_text("测试公司发布季度报告\n" + article, encoding="utf-8")
+        path.write_text(ARTICLE, encoding="utf-8")
         started = time.perf_counter()
         (added,) = copy.add([path])
         add_s = time.perf_counter() - started
-        new_chunks = [c.text for c in copy.index.chunks if c.doc_id == added.id]
-        new_sentences = [copy.index.sentence_text(i) for i, s in enumerate(copy.index.sentences) if s.doc_id == added.id]
-        own_encode_s = _bare_encode_s(assistant, new_chunks, new_sentences)
+        new_chunks, new_sentences = _pieces([added.document.text])
+        own_encode_s = _bare_encode_s(encoder, new_chunks, new_sentences)
+    pieces = len(chunks) + len(sentences)
     return {
         "pieces_embedded": pieces,
         "build_s": round(build_s, 2),
@@ -204,10 +203,11 @@ def _index_bytes(index: faiss.Index) -> int:
     return int(faiss.serialize_index(index).nbytes)
 
 
-def scale(assistant: Assistant, questions: list[str], sizes: list[int]) -> list[dict[str, Any]]:
-    """Flat vs HNSW vs IVF-SQ8 on synthetic vectors: build time, size, p50 latency, recall@10."""
-    real = np.vstack([assistant.index.sentence_vectors, assistant.index.chunk_vectors.reconstruct_n(0, assistant.index.chunk_vectors.ntotal)])
-    queries = assistant.encoder.encode_queries(questions[:200])
+def scale(news: Assistant, encoder: Encoder, questions: list[str], sizes: list[int]) -> list[dict[str, Any]]:
+    """Flat vs HNSW vs the store's IVF-SQ8 on synthetic vectors: build time, size, p50 latency, recall@10."""
+    chunks, sentences = _pieces([news.document(summary.id).text for summary in news.documents()])
+    real = encoder.encode_passages(sentences + chunks)
+    queries = encoder.encode_questions(questions[:200]).base
     rows = []
     for size in sizes:
         data = synthetic_vectors(real, size, noise=NOISE, seed=size)
@@ -221,7 +221,7 @@ def scale(assistant: Assistant, questions: list[str], sizes: list[int]) -> list[
         for name, kind, depth in settings:
             if kind not in built:
                 started = time.perf_counter()
-                made = exact if kind == "flat" else _hnsw(data, 32, 80) if kind == "hnsw" else _ivf(data, lists)
+                made = exact if kind == "flat" else _hnsw(data, 32, 80) if kind == "hnsw" else build_ivf(data, VectorIndexSettings())
                 built[kind] = (made, 0.0 if kind == "flat" else time.perf_counter() - started)
             index, build_s = built[kind]
             if kind == "hnsw":
@@ -250,43 +250,32 @@ def _hnsw(data: np.ndarray, neighbors: int, depth: int) -> faiss.Index:
     return index
 
 
-def _ivf(data: np.ndarray, lists: int) -> faiss.Index:
-    quantizer = faiss.IndexFlatIP(data.shape[1])
-    index = faiss.IndexIVFScalarQuantizer(quantizer, data.shape[1], lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-    sample = data[np.random.default_rng(0).choice(len(data), min(len(data), 50 * lists), replace=False)]
-    index.train(sample)
-    index.add(data)
-    return index
-
-
 def encoding_paths(questions: list[str]) -> list[dict[str, Any]]:
     """Query encoding p50 for each backend and thread count (the default is ONNX Runtime, all cores)."""
-    from rag.embed import Encoder
-
-    folder = Settings().model_dir
     rows = []
     for backend, threads in (("torch", 2), ("onnx", 1), ("onnx", 2)):
-        encoder = Encoder.load(folder, backend=backend, threads=threads)
-        encoder.encode_queries(questions[:3])
-        times = [_median_ms(lambda q=q: encoder.encode_queries([q])) for q in questions]
+        encoder = load_encoder(Settings(encoder_backend=backend), threads=threads)  # type: ignore[arg-type]
+        encoder.encode_questions(questions[:3])
+        times = [_median_ms(lambda q=q: encoder.encode_questions([q])) for q in questions]
         rows.append({"backend": backend, "threads": threads, "encode_p50_ms": round(statistics.median(times), 2)})
     return rows
 
 
 def run(million: bool = False) -> dict[str, Any]:
-    assistant = Assistant.load()  # builds the index first if needed, so cold starts find it ready
-    questions = [q.question for q in load_gold(GOLD, assistant.index.documents)]
+    encoder = load_encoder(Settings())
+    news = Assistant.load(encoder=encoder)  # builds the index first if needed, so cold starts find it ready
+    questions = [q.question for q in gold_questions(news, gold_file())]
     report: dict[str, Any] = {"targets": TARGETS, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "faiss": faiss.__version__}}
     print("cold start and memory …", file=sys.stderr)
     report["cold_start"] = cold_start_and_memory(questions)
     print("query path …", file=sys.stderr)
-    report["query_path"] = query_path(assistant, questions)
+    report["query_path"] = query_path(news, encoder, questions)
     report["encoding"] = encoding_paths(questions[:60])
     print("ingest …", file=sys.stderr)
-    report["ingest"] = ingest(assistant)
+    report["ingest"] = ingest(news, encoder)
     print("scale …", file=sys.stderr)
-    report["scale"] = scale(assistant, questions, [10_000, 100_000] + ([1_000_000] if million else []))
-    previous = REPORTS / "bench.json"
+    report["scale"] = scale(news, encoder, questions, [10_000, 100_000] + ([1_000_000] if million else []))
+    previous = reports_dir() / "bench.json"
     if not million and previous.exists():  # keep the last 1M measurement when this run skipped it
         earlier = [row for row in json.loads(previous.read_text()).get("scale", []) if row["size"] >= 1_000_000]
         report["scale"] += [row | {"from_earlier_run": True} for row in earlier]
@@ -305,7 +294,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Performance benchmark",
         "",
-        f"`rag bench` (`make bench`; `--million` adds 1M vectors). {report['machine']['cpus']} CPUs, Python {report['machine']['python']}, "
+        f"`rag-eval bench` (`make bench`; `--million` adds 1M vectors). {report['machine']['cpus']} CPUs, Python {report['machine']['python']}, "
         f"FAISS {report['machine']['faiss']}. All figures from one run, except rows marked (earlier run): the 1M case runs only with `--million`.",
         "",
         "## Targets",
@@ -322,7 +311,7 @@ def markdown(report: dict[str, Any]) -> str:
         ok = row["p50_ms"] <= t["million_p50_ms"] and row["recall@10"] >= t["million_recall"]
         lines.append(f"| 1M vectors, {row['index']}: p50 search, recall@10 | **{row['p50_ms']} ms, {row['recall@10']}** | ≤ {t['million_p50_ms']} ms, ≥ {t['million_recall']} | {_verdict(ok)} |")
     else:
-        lines.append("| 1M vectors | not measured in this run (`rag bench --million`) | ≤ 5 ms, ≥ 0.95 | — |")
+        lines.append("| 1M vectors | not measured in this run (`rag-eval bench --million`) | ≤ 5 ms, ≥ 0.95 | — |")
     lines += [
         "",
         f"## Query path ({q['questions']} gold questions, warm)",
@@ -331,8 +320,9 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|",
         *[f"| {name} | {v['p50_ms']} | {v['p95_ms']} |" for name, v in q.items() if isinstance(v, dict)],
         "",
-        "`ask` = tokenise + expand + encode (English questions encode their Chinese keywords too) + rank + answer. "
-        "`rank` includes FAISS, BM25, the sentence run and the sentence-level second stage.",
+        "`ask` = validate + tokenise + expand + encode (English questions encode their Chinese keywords too) + retrieve + answer, "
+        "with no cached question. The stage rows come from `Assistant.explain` on a repeated question (its vectors cached): "
+        "`retrieve` holds the dense chunk and sentence searches, BM25, fusion and the sentence-level second stage.",
         "",
         "Query encoding p50 by path (60 questions): " + ", ".join(f"{r['backend']} {r['threads']} thread(s) {r['encode_p50_ms']} ms" for r in report["encoding"])
         + ". Both backends give the same vectors (cosine > 0.9999, `tests/test_model.py`), so retrieval quality is unchanged; see latest.md.",
@@ -380,7 +370,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write(report: dict[str, Any], directory: Path = REPORTS) -> None:
+def write(report: dict[str, Any], directory: Path | None = None) -> None:
+    directory = directory or reports_dir()
     write_atomic(directory / "bench.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
     plot(report, directory / "bench.png")
     write_atomic(directory / "bench.md", markdown(report).encode())

@@ -1,0 +1,377 @@
+"""A collection's lifecycle: its corpus folder and its index kept in agreement.
+
+- **Open**: the index is built when missing, rebuilt when it was made with another model, other
+  settings or other indexing code, or when it is damaged, and synchronised when the corpus folder
+  changed by hand (a file dropped in, edited, or its manifest edited). Each of these is a write.
+- **Writes** (build, sync, add, remove) hold the store's writer lock, re-read the folder after
+  taking it, and go through a journal (``PENDING.json`` in the index folder): new files are staged
+  in ``corpus/.staging``, the index commits, then the files are published and the manifest
+  written. A crash before the commit leaves the old state (the staging is discarded), a crash
+  after it is completed by the next writer; either way the folder and the index agree.
+- A file in the folder that cannot be read is skipped with a warning naming it; the rest works.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from rag.config import Settings
+from rag.corpus import (
+    CorpusFolder,
+    Document,
+    document_from_bytes,
+    folder_state,
+    from_entry,
+    new_document_id,
+    read_bytes,
+    text_fingerprint,
+)
+from rag.encoder import Encoder
+from rag.errors import DocumentError, IndexCorruptError, StorageError, UnknownDocumentError
+from rag.files import sha256_bytes, write_atomic
+from rag.ingest import fingerprint, index_documents
+from rag.store.base import Change, Store, StoredDocument
+
+JOURNAL = "PENDING.json"
+Status = Literal["added", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    status: Status
+    document: Document
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class _Plan:
+    """What a write changes: documents to (re-)index, ids to drop, files to publish or delete."""
+
+    index: list[Document] = field(default_factory=list)
+    remove: set[str] = field(default_factory=set)
+    publish: dict[str, bytes] = field(default_factory=dict)  # staged file name → content
+    delete: set[str] = field(default_factory=set)  # files of replaced or removed documents
+    keep: dict[str, Document | StoredDocument] = field(default_factory=dict)  # id → the manifest's document
+
+    @property
+    def empty(self) -> bool:
+        return not (self.index or self.remove or self.publish or self.delete)
+
+
+class Collection:
+    """A corpus folder and its store (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder, documents: Sequence[Document] | None = None) -> None:
+        """``documents``: a fixed set to index instead of a corpus folder (evaluation collections,
+        which are read-only)."""
+        self.settings, self.store, self.encoder = settings, store, encoder
+        self.corpus = CorpusFolder(settings.corpus_dir)
+        self.journal = settings.index_dir / JOURNAL
+        self.fingerprint = fingerprint(settings, encoder)
+        self.fixed = list(documents) if documents is not None else None
+
+    def _source_state(self) -> str:
+        if self.fixed is None:
+            return self.corpus.state()
+        return sha256_bytes("\n".join(sorted(f"{doc.id} {doc.checksum}" for doc in self.fixed)).encode())
+
+    # ---- opening
+
+    def open(self, rebuild: bool = False, progress: bool = False) -> None:
+        """Make the index current, writing only when something is missing, stale or damaged."""
+        problem = self._problem()
+        if problem is None and not rebuild and self.journal.exists() is False:
+            return
+        with self.store.writer():
+            problem = self._problem()  # another process may have fixed it meanwhile
+            self._recover()
+            if rebuild or (problem and problem != "corpus"):
+                if problem and problem != "corpus":
+                    say(problem)
+                self._build(progress)
+            elif problem == "corpus":
+                self._sync(progress)
+
+    def _problem(self) -> str | None:
+        """Why the index cannot be used as it is, or "corpus" when only the folder changed."""
+        try:
+            self.store.refresh()
+            view = self.store.view()
+        except IndexCorruptError as error:
+            return f"The index is damaged ({error}); rebuilding it from {self.corpus.directory} …"
+        if view.fingerprint is None:
+            source = f"{len(self.fixed)} documents" if self.fixed is not None else str(self.corpus.directory)
+            return f"Building the index of {source} in {self.settings.index_dir} …"
+        differences = view.fingerprint.differences(self.fingerprint)
+        if differences:
+            return f"The index was built differently ({'; '.join(differences)}); rebuilding it …"
+        return "corpus" if view.corpus_state != self._source_state() else None
+
+    # ---- the journal
+
+    def _recover(self) -> None:
+        """Finish or undo a write that a crash interrupted (the caller holds the lock)."""
+        if self._finish_journal():
+            say(f"Completed an interrupted change of {self.corpus.directory}.")
+
+    def _finish_journal(self) -> bool:
+        """Publish the journal's files if the index committed its change, else discard them.
+        True when a committed change was completed."""
+        if not self.journal.exists():
+            self.corpus.discard_staging()
+            return False
+        try:
+            pending = json.loads(self.journal.read_text(encoding="utf-8"))
+            generation, publish, delete = int(pending["generation"]), list(pending["publish"]), list(pending["delete"])
+            manifest = str(pending["manifest"]).encode()
+        except (OSError, ValueError, KeyError, TypeError):
+            pending = None
+        committed = pending is not None and self._generation() >= generation
+        if committed:
+            self.corpus.publish(publish)
+            self.corpus.delete(delete)
+            write_atomic(self.corpus.manifest_path, manifest)
+        self.corpus.discard_staging()
+        self.journal.unlink(missing_ok=True)
+        return committed
+
+    def _generation(self) -> int:
+        try:
+            self.store.refresh()
+            return self.store.view().generation
+        except IndexCorruptError:
+            return -1
+
+    def _commit(self, plan: _Plan, rebuild: bool, progress: bool) -> None:
+        """Stage, journal, commit, publish: the folder and the index change together."""
+        view = self.store.view()
+        documents = [*plan.keep.values()]
+        manifest = self.corpus.manifest_bytes(doc if isinstance(doc, Document) else from_entry(doc.entry, "") for doc in documents)
+        try:
+            for file, data in plan.publish.items():
+                self.corpus.stage(file, data)
+            state = self._state_after(plan, manifest)
+            write_atomic(self.journal, json.dumps({
+                "generation": view.generation + 1, "publish": sorted(plan.publish), "delete": sorted(plan.delete),
+                "manifest": manifest.decode(),
+            }, ensure_ascii=False).encode())  # fmt: skip
+        except OSError as error:
+            self.corpus.discard_staging()
+            self.journal.unlink(missing_ok=True)
+            raise StorageError(f"could not stage the change in {self.corpus.directory} ({error.strerror or error}); "
+                               "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
+        try:
+            added = index_documents(plan.index, self.encoder, self.settings, progress=progress, total=len(plan.index))
+            self.store.commit(Change(added, frozenset(plan.remove), self.fingerprint, state, rebuild=rebuild))
+        except BaseException:
+            if self._generation() <= view.generation:  # not committed: undo the staging
+                self.corpus.discard_staging()
+                self.journal.unlink(missing_ok=True)
+            raise
+        self._finish_journal()  # publishes the staged files and writes the manifest
+
+    def _state_after(self, plan: _Plan, manifest: bytes) -> str:
+        """``CorpusFolder.state()`` as it will be once the change is published (staged files keep
+        their times when they are moved in)."""
+        files = {name: (stat.st_size, stat.st_mtime_ns) for name, stat in self.corpus.files().items() if name not in plan.delete}
+        for name in plan.publish:
+            stat = (self.corpus.staging / name).stat()
+            files[name] = (stat.st_size, stat.st_mtime_ns)
+        return folder_state(files, manifest)
+
+    # ---- building and synchronising with the folder
+
+    def _build(self, progress: bool) -> None:
+        if self.fixed is not None:
+            self.store.commit(Change(index_documents(self.fixed, self.encoder, self.settings, progress, len(self.fixed)),
+                                     frozenset(), self.fingerprint, self._source_state(), rebuild=True))  # fmt: skip
+            return
+        plan = self._scan(self._stored_or_empty(), full=True)
+        self._commit(plan, rebuild=True, progress=progress)
+        info = self.store.info()
+        say(f"Indexed {info.documents} documents: {info.chunks} chunks and {info.sentences} sentences.")
+
+    def _sync(self, progress: bool) -> None:
+        if self.fixed is not None:
+            stored = {doc.id: doc.checksum for doc in self.store.view().stored_documents()}
+            changed = [doc for doc in self.fixed if stored.get(doc.id) != doc.checksum]
+            remove = (set(stored) - {doc.id for doc in self.fixed}) | {doc.id for doc in changed if doc.id in stored}
+            self.store.commit(Change(index_documents(changed, self.encoder, self.settings, progress, len(changed)),
+                                     frozenset(remove), self.fingerprint, self._source_state()))  # fmt: skip
+            return
+        plan = self._scan(self._stored_or_empty(), full=False)
+        if not plan.empty:
+            say(f"The corpus folder {self.corpus.directory} changed: indexing {len(plan.index)} document(s), "
+                f"removing {len(plan.remove - {d.id for d in plan.index})} …")  # fmt: skip
+        self._commit(plan, rebuild=False, progress=progress)
+
+    def _stored_or_empty(self) -> dict[str, StoredDocument]:
+        try:
+            return {stored.id: stored for stored in self.store.view().stored_documents()}
+        except IndexCorruptError:
+            return {}
+
+    def _scan(self, stored: dict[str, StoredDocument], full: bool) -> _Plan:
+        """Compare the folder with the index. ``full``: re-read every document (a rebuild)."""
+        plan = _Plan()
+        read = self.corpus.read_manifest()
+        entries = read.entries
+        problem = read.problem or (f"{self.corpus.manifest_path} is missing" if stored and not self.corpus.manifest_path.exists() else None)
+        if problem:
+            say(f"warning: {problem}; rewriting it from the index")
+            entries = [dict(document.entry) for document in stored.values()]
+        files = self.corpus.files()
+        texts = {}
+        for entry in entries:
+            doc_id, file = str(entry["id"]), str(entry["file"])
+            old = stored.get(doc_id)
+            if file not in files:
+                if old is not None:
+                    say(f"warning: {file} of {doc_id} is missing from {self.corpus.directory}; the indexed text is kept "
+                        f"(`rag remove {doc_id}` removes it)")  # fmt: skip
+                    plan.keep[doc_id] = old
+                    if full:
+                        plan.index.append(self._indexed_document(old))
+                else:
+                    say(f"warning: {file} is listed in the manifest but missing; skipped")
+                continue
+            document = self._read(self.corpus.directory / file, doc_id, entry, old, full)
+            if document is None:
+                if old is not None:
+                    plan.keep[doc_id] = old
+                continue
+            plan.keep[doc_id] = document if isinstance(document, Document) else old  # type: ignore[assignment]
+            if isinstance(document, Document):
+                texts[text_fingerprint(document.text)] = doc_id
+                if full or old is None or document.checksum != old.checksum:
+                    plan.index.append(document)
+                    if old is not None:
+                        plan.remove.add(doc_id)
+        listed = {str(entry["file"]) for entry in entries}
+        for file in sorted(set(files) - listed):
+            doc_id = Path(file).stem if Path(file).stem not in plan.keep else new_document_id(plan.keep, file.encode())
+            document = self._read(self.corpus.directory / file, doc_id, {}, None, True)
+            if not isinstance(document, Document):
+                continue
+            twin = texts.get(text_fingerprint(document.text)) or next(
+                (d for d, s in plan.keep.items() if not isinstance(s, Document) and s.text_sha256 == text_fingerprint(document.text)), None)
+            if twin is not None:
+                say(f"warning: {file} holds the same article as {twin}; skipped (delete it, or `rag remove {twin}` first)")
+                continue
+            texts[text_fingerprint(document.text)] = doc_id
+            plan.keep[doc_id] = document
+            plan.index.append(document)
+            if doc_id in stored:
+                plan.remove.add(doc_id)
+        for doc_id in set(stored) - set(plan.keep):
+            plan.remove.add(doc_id)  # its entry and its file are gone: removed by hand
+        if full:
+            plan.remove = set()  # a rebuild starts from nothing
+        return plan
+
+    def _read(self, path: Path, doc_id: str, entry: dict[str, object], old: StoredDocument | None,
+              full: bool) -> Document | StoredDocument | None:  # fmt: skip
+        """The document of a file; the stored one when the file is unchanged; None (with a
+        warning) when the file cannot be used."""
+        try:
+            data = read_bytes(path, self.settings.max_document_bytes, path.name)
+            if not full and old is not None and old.entry.get("sha256") == sha256_bytes(data) and _same_fields(entry, old):
+                return old
+            return document_from_bytes(data, path.suffix.lower(), doc_id, label=path.name, file=path.name,
+                                       name=str(entry.get("name") or ""), overrides=entry)  # fmt: skip
+        except DocumentError as error:
+            kept = "; the indexed version is kept" if old is not None else "; skipped"
+            say(f"warning: {error}{kept}")
+            return None
+
+    def _indexed_document(self, stored: StoredDocument) -> Document:
+        return self.store.view().documents([stored.id])[stored.id]
+
+    # ---- adding and removing
+
+    def add(self, paths: Sequence[Path], progress: bool = False) -> list[AddResult]:
+        """Add article files: validated, copied into the corpus, embedded, saved; all or nothing. A
+        file named like a document added before replaces it when its text changed."""
+        if not paths:
+            raise DocumentError("no files given")
+        self._check_writable()
+        with self.store.writer():
+            self._recover()
+            if self._problem() is not None:
+                self._sync(progress)
+            stored = {doc.id: doc for doc in self.store.view().stored_documents()}
+            plan, results = self._plan_additions(paths, stored)
+            if not plan.empty:
+                self._commit(plan, rebuild=False, progress=progress)
+            return results
+
+    def _plan_additions(self, paths: Sequence[Path], stored: dict[str, StoredDocument]) -> tuple[_Plan, list[AddResult]]:
+        plan = _Plan(keep=dict(stored))
+        by_name = {str(doc.entry.get("name") or doc.entry["file"]): doc for doc in stored.values()}
+        texts = {doc.text_sha256: doc.id for doc in stored.values()}
+        taken = set(self.corpus.files())
+        results = []
+        for path in map(Path, paths):
+            data = read_bytes(path, self.settings.max_document_bytes, path.name)
+            previous = by_name.get(path.name)
+            doc_id = previous.id if previous else new_document_id(plan.keep, data)
+            file = self.corpus.free_file_name(doc_id, path.suffix.lower(), data, taken)
+            document = document_from_bytes(data, path.suffix.lower(), doc_id, label=path.name, file=file, name=path.name)
+            if previous is not None and previous.text_sha256 == text_fingerprint(document.text):
+                results.append(AddResult("unchanged", self._indexed_document(previous)))
+                continue
+            twin = texts.get(text_fingerprint(document.text))
+            if twin is not None and twin != doc_id:
+                raise DocumentError(f"{path.name}: this article is already in the collection as {twin}")
+            texts[text_fingerprint(document.text)] = doc_id
+            taken.add(file)
+            plan.publish[file] = data
+            plan.index.append(document)
+            plan.keep[doc_id] = document
+            if previous is not None:
+                plan.remove.add(doc_id)
+                plan.delete.add(str(previous.entry["file"]))
+            results.append(AddResult("updated" if previous else "added", document))
+        return plan, results
+
+    def remove(self, doc_ids: Sequence[str], progress: bool = False) -> list[Document]:
+        """Remove documents from the index and the corpus folder; all or nothing."""
+        self._check_writable()
+        with self.store.writer():
+            self._recover()
+            if self._problem() is not None:
+                self._sync(progress)
+            view = self.store.view()
+            documents = view.documents(doc_ids)
+            unknown = [doc_id for doc_id in doc_ids if doc_id not in documents]
+            if unknown:
+                raise UnknownDocumentError(f"no document {', '.join(map(repr, unknown))} in the collection")
+            plan = _Plan(keep={doc.id: doc for doc in view.stored_documents() if doc.id not in documents})
+            plan.remove = set(documents)
+            plan.delete = {document.file for document in documents.values()}
+            self._commit(plan, rebuild=False, progress=progress)
+            return list(documents.values())
+
+    def _check_writable(self) -> None:
+        if self.fixed is not None:
+            raise DocumentError(f"the collection {self.settings.collection!r} is a fixed evaluation set; it takes no changes")
+
+    def drop(self) -> None:
+        """Delete the collection: its index and its corpus folder."""
+        with self.store.writer():
+            self.store.drop()
+            shutil.rmtree(self.corpus.directory, ignore_errors=True)
+
+
+def _same_fields(entry: dict[str, object], stored: StoredDocument) -> bool:
+    """The manifest entry says nothing the index does not already hold (hand edits re-read the file)."""
+    return all(stored.entry.get(key) == value for key, value in entry.items())

@@ -1,0 +1,78 @@
+"""Plain text out of an article file's bytes, by file type. What comes out is then cleaned
+(``rag.clean``); offsets in the index refer to the cleaned text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+
+from rag.errors import DocumentError
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "title"}
+    _SKIPPED = {"script", "style", "noscript", "template"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+)|[*_`]{1,3}", re.MULTILINE)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    if b"\x00" in data:
+        raise DocumentError(f"{name}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DocumentError(f"{name}: not valid UTF-8 (byte {error.start}); save it as UTF-8") from None
+
+
+def html_text(data: bytes, name: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(decode_text(data, name))
+    return "".join(parser.parts)
+
+
+def markdown_text(data: bytes, name: str) -> str:
+    """Link and image syntax becomes its label, so an image URL never reaches the text."""
+    return _MD_MARKS.sub("", _MD_LINK.sub(r"\1", decode_text(data, name)))
+
+
+EXTRACTORS: dict[str, Callable[[bytes, str], str]] = {
+    ".txt": decode_text,
+    ".md": markdown_text,
+    ".html": html_text,
+    ".htm": html_text,
+}
+SUPPORTED_SUFFIXES = tuple(EXTRACTORS)
+
+
+def extract_text(data: bytes, suffix: str, name: str) -> str:
+    """Plain text of a file of type ``suffix`` (lower case, with the dot), before cleaning."""
+    extractor = EXTRACTORS.get(suffix)
+    if extractor is None:
+        supported = ", ".join(SUPPORTED_SUFFIXES)
+        raise DocumentError(f"{name}: unsupported file type {suffix or '(none)'}; use {supported}")
+    return extractor(data, name)

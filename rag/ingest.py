@@ -1,0 +1,115 @@
+"""From documents to what a store holds: chunks and sentences with offsets, their tokens, their
+vectors, and the names an article writes both in Chinese and in Latin letters.
+
+Documents are embedded in batches of about ``BATCH_PIECES`` pieces, so building a large archive
+keeps a bounded amount in memory and shows progress per batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag import chunk, clean, corpus, embed, formats, lexical, vectors
+from rag.chunk import chunk_spans, split_sentences
+from rag.config import Settings
+from rag.corpus import Document
+from rag.encoder import Encoder
+from rag.expand import names_written_both_ways
+from rag.lexical import term_counts, tokenize
+from rag.store import segment
+from rag.store.base import Fingerprint, IndexedDocument
+
+BATCH_PIECES = 4096
+# The modules whose code decides what the index holds: a change to any of them rebuilds it.
+_INDEX_CODE = (clean, formats, corpus, chunk, lexical, embed, vectors, segment)
+
+
+def code_version() -> str:
+    digest = hashlib.sha256()
+    for path in (*(Path(str(module.__file__)) for module in _INDEX_CODE), Path(__file__)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(settings: Settings, encoder: Encoder) -> Fingerprint:
+    return Fingerprint(
+        model_id=encoder.model_id, model_sha256=encoder.model_sha256, dimension=encoder.dimension,
+        encoder_backend=encoder.backend, chunk_size=settings.chunk.size, chunk_overlap=settings.chunk.overlap,
+        exact_max=settings.vectors.exact_max, ivf_lists_per_sqrt=settings.vectors.ivf_lists_per_sqrt,
+        ivf_probe=settings.vectors.ivf_probe, code=code_version(),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Split:
+    document: Document
+    chunks: list[tuple[int, int]]
+    sentences: list[tuple[int, int]]
+
+    @property
+    def pieces(self) -> int:
+        return len(self.chunks) + len(self.sentences)
+
+
+def contained_sentences(chunks: Sequence[tuple[int, int]], sentences: Sequence[tuple[int, int]]) -> list[tuple[int, ...]]:
+    """Per chunk, the sentences inside it; when none fits (a sentence longer than a chunk), those
+    overlapping it."""
+    contained = []
+    for start, end in chunks:
+        inside = tuple(i for i, (s, e) in enumerate(sentences) if s >= start and e <= end)
+        contained.append(inside or tuple(i for i, (s, e) in enumerate(sentences) if s < end and e > start))
+    return contained
+
+
+def _index(split: _Split, chunk_vectors: object, sentence_vectors: object) -> IndexedDocument:
+    text = split.document.text
+    tokens = [tokenize(text[start:end]) for start, end in split.chunks]
+    names = {word: tuple(sorted(t for t in chinese if len(t) > 1)) for word, chinese in names_written_both_ways([text]).items()}
+    return IndexedDocument(
+        document=split.document,
+        chunks=tuple(split.chunks),
+        sentences=tuple(split.sentences),
+        chunk_sentences=tuple(contained_sentences(split.chunks, split.sentences)),
+        chunk_terms=tuple(term_counts(chunk_tokens) for chunk_tokens in tokens),
+        chunk_lengths=tuple(len(chunk_tokens) for chunk_tokens in tokens),
+        chunk_vectors=chunk_vectors,  # type: ignore[arg-type]
+        sentence_vectors=sentence_vectors,  # type: ignore[arg-type]
+        names={word: chinese for word, chinese in names.items() if chinese},
+    )
+
+
+def _embed(batch: list[_Split], encoder: Encoder) -> Iterator[IndexedDocument]:
+    chunk_texts = [split.document.text[s:e] for split in batch for s, e in split.chunks]
+    sentence_texts = [split.document.text[s:e] for split in batch for s, e in split.sentences]
+    chunk_vectors = encoder.encode_passages(chunk_texts)
+    sentence_vectors = encoder.encode_passages(sentence_texts)
+    chunk_at = sentence_at = 0
+    for split in batch:
+        yield _index(split, chunk_vectors[chunk_at : chunk_at + len(split.chunks)],
+                     sentence_vectors[sentence_at : sentence_at + len(split.sentences)])  # fmt: skip
+        chunk_at += len(split.chunks)
+        sentence_at += len(split.sentences)
+
+
+def index_documents(documents: Iterable[Document], encoder: Encoder, settings: Settings,
+                    progress: bool = False, total: int | None = None) -> Iterator[IndexedDocument]:  # fmt: skip
+    """Split, tokenise and embed ``documents`` lazily, a batch of about ``BATCH_PIECES`` pieces at a time."""
+    bar = tqdm(total=total, desc="Indexing", unit="doc", disable=not progress)
+    batch: list[_Split] = []
+    pieces = 0
+    for document in documents:
+        batch.append(_Split(document, chunk_spans(document.text, settings.chunk), split_sentences(document.text)))
+        pieces += batch[-1].pieces
+        if pieces >= BATCH_PIECES:
+            yield from _embed(batch, encoder)
+            bar.update(len(batch))
+            batch, pieces = [], 0
+    if batch:
+        yield from _embed(batch, encoder)
+        bar.update(len(batch))
+    bar.close()

@@ -1,0 +1,207 @@
+"""The retrieval store's interface: what ingestion writes and retrieval reads, whatever the engine.
+
+A ``Store`` commits changes atomically and hands out ``StoreView``s, consistent read snapshots;
+nothing above this interface knows FAISS or Milvus. Ids of chunks and sentences are ints the store
+assigns once and never changes; documents are known by their string ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, fields
+from typing import Protocol
+
+import numpy as np
+
+from rag.corpus import Document, DocumentSummary
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Everything that decides what an index holds: a change to any of it means rebuilding."""
+
+    model_id: str
+    model_sha256: str
+    dimension: int
+    encoder_backend: str
+    chunk_size: int
+    chunk_overlap: int
+    exact_max: int  # the vector index settings decide which structure each segment gets
+    ivf_lists_per_sqrt: float
+    ivf_probe: int
+    code: str  # digest of the modules that turn files into pieces, tokens and vectors
+
+    def differences(self, other: Fingerprint) -> list[str]:
+        return [f"{f.name} changed" for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Fingerprint:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: int
+    doc_id: str
+    start: int
+    end: int
+    sentence_ids: tuple[int, ...]  # the sentences inside it (or overlapping it, for an overlong sentence)
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    id: int
+    doc_id: str
+    start: int
+    end: int
+    chunk_ids: tuple[int, ...]  # the chunks that hold it
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """A document ready for a store: its pieces as offsets, their tokens and vectors (``rag.ingest``)."""
+
+    document: Document
+    chunks: tuple[tuple[int, int], ...]
+    sentences: tuple[tuple[int, int], ...]
+    chunk_sentences: tuple[tuple[int, ...], ...]  # per chunk, positions in ``sentences``
+    chunk_terms: tuple[Mapping[int, int], ...]  # per chunk, term id → count
+    chunk_lengths: tuple[int, ...]  # per chunk, its number of tokens
+    chunk_vectors: np.ndarray = field(repr=False)
+    sentence_vectors: np.ndarray = field(repr=False)
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Latin name word → Chinese tokens
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What a store keeps of a document besides its text."""
+
+    entry: Mapping[str, object]  # the manifest entry (``Document.entry()``)
+    checksum: str  # ``Document.checksum``
+    characters: int
+    text_sha256: str  # ``corpus.text_fingerprint``: the same article under another name is a duplicate
+
+    @property
+    def id(self) -> str:
+        return str(self.entry["id"])
+
+    def summary(self) -> DocumentSummary:
+        file = str(self.entry["file"])
+        return DocumentSummary(
+            id=self.id, name=str(self.entry.get("name") or file), format=file.rsplit(".", 1)[-1].lower() if "." in file else "",
+            title=str(self.entry["title"]), script=self.entry["script"],  # type: ignore[arg-type]
+            source=self.entry.get("source"), date=self.entry.get("date"), characters=self.characters,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Change:
+    """One atomic write: documents to add (consumed lazily, so a build streams), ids to remove (an
+    update removes the old version and adds the new one), and what the index now reflects."""
+
+    add: Iterable[IndexedDocument]
+    remove: frozenset[str]
+    fingerprint: Fingerprint
+    corpus_state: str  # ``CorpusFolder.state()`` once the change is published
+    rebuild: bool = False  # drop everything else
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    backend: str  # e.g. "local files", "Milvus Lite", "Milvus 2.3.5 server"
+    location: str
+    documents: int
+    chunks: int
+    sentences: int
+    updated: str  # when the last change was committed (ISO 8601)
+    generation: int
+    details: Mapping[str, str] = field(default_factory=dict)  # e.g. the vector index of each part
+
+
+class StoreView(Protocol):
+    """A consistent read snapshot of a store."""
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def fingerprint(self) -> Fingerprint | None: ...
+
+    @property
+    def corpus_state(self) -> str | None: ...
+
+    def stored_documents(self) -> list[StoredDocument]: ...
+
+    def documents(self, ids: Iterable[str]) -> dict[str, Document]:
+        """The documents with their texts (unknown ids left out)."""
+        ...
+
+    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosines) of the ``k`` chunks closest to ``vector``, best first."""
+        ...
+
+    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def lexical_search(self, term_ids: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, BM25 scores > 0) of the ``k`` best chunks for the query's term ids, in query order."""
+        ...
+
+    def known_terms(self, term_ids: Iterable[int]) -> set[int]:
+        """The term ids some chunk of the store contains."""
+        ...
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]: ...
+
+    def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRecord]: ...
+
+    def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray: ...
+
+    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
+        """Latin name words → the Chinese tokens the articles write the same name with."""
+        ...
+
+
+class Store(Protocol):
+    """A collection's index in some engine."""
+
+    def view(self) -> StoreView:
+        """The latest state this process knows (cheap; call ``refresh`` to look for newer ones)."""
+        ...
+
+    def refresh(self) -> bool:
+        """Adopt a newer state committed by another process; True when there was one."""
+        ...
+
+    def commit(self, change: Change) -> None:
+        """Apply ``change`` atomically: readers see all of it or none of it."""
+        ...
+
+    def writer(self) -> AbstractContextManager[None]:
+        """Exclusive across processes: held around every change of the collection."""
+        ...
+
+    def info(self) -> StoreInfo: ...
+
+    def exists(self) -> bool:
+        """Whether anything was ever committed."""
+        ...
+
+    def drop(self) -> None:
+        """Delete the whole index (a removed collection)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (ids, scores), best first; equal scores keep their order."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    best = np.argpartition(-scores, k - 1)[:k]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return ids[best], scores[best]

@@ -1,0 +1,467 @@
+"""The local store: an index folder of immutable segments and a manifest naming the live ones.
+
+Layout of ``index/<collection>/``::
+
+    CURRENT                    name of the live manifest (replaced atomically: the commit point)
+    manifest-<generation>.json the live segments, the documents removed from them, the next ids,
+                               the fingerprint (model, chunking, code …) and the corpus folder's state
+    segments/<name>/           one folder per segment (``rag.store.segment``), never modified
+    LOCK                       the writer lock
+
+A change writes at most one new segment (the added documents) and a new manifest: adding or removing
+an article costs about its own size, whatever the size of the index. Removed documents stay in their
+segment, masked, until merging rewrites it: when there are more than ``max_segments`` segments, the
+two neighbours with the fewest pieces between them are merged (ids kept), so the work of merging
+stays proportional to the small segments. A crash at any point leaves ``CURRENT`` naming a complete
+manifest; leftovers are removed by the next writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import bm25
+from rag.config import Settings
+from rag.corpus import Document
+from rag.errors import IndexCorruptError, StorageError, UnknownDocumentError
+from rag.files import fsync_dir, write_atomic
+from rag.locking import writer_lock
+from rag.store.base import (
+    Change,
+    ChunkRecord,
+    Fingerprint,
+    SentenceRecord,
+    StoredDocument,
+    StoreInfo,
+    top_k,
+)
+from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter
+from rag.vectors import search_exact, search_ivf
+
+FORMAT = 2
+CURRENT = "CURRENT"
+_LIBRARIES = ("faiss-cpu", "numpy", "jieba", "opencc", "langchain-text-splitters", "onnxruntime")
+_LOAD_ATTEMPTS = 5  # a writer may replace the generation while we read it: read the new one
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass(frozen=True)
+class LocalManifest:
+    generation: int
+    created: str
+    fingerprint: Fingerprint
+    corpus_state: str
+    segments: tuple[str, ...]
+    removed: dict[str, tuple[int, ...]]  # segment name → removed document rows
+    next_chunk_id: int
+    next_sentence_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        payload = {
+            "format": FORMAT, "generation": self.generation, "created": self.created,
+            "fingerprint": self.fingerprint.as_dict(), "corpus_state": self.corpus_state,
+            "segments": list(self.segments), "removed": {name: list(rows) for name, rows in self.removed.items()},
+            "next_chunk_id": self.next_chunk_id, "next_sentence_id": self.next_sentence_id,
+            "counts": self.counts, "libraries": library_versions(),
+        }  # fmt: skip
+        return json.dumps(payload, ensure_ascii=False, indent=1).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, path: Path) -> LocalManifest:
+        try:
+            payload = json.loads(data)
+            if payload.get("format") != FORMAT:
+                raise ValueError(f"format {payload.get('format')} is not {FORMAT}")
+            manifest = cls(
+                generation=int(payload["generation"]), created=str(payload["created"]),
+                fingerprint=Fingerprint.from_dict(payload["fingerprint"]), corpus_state=str(payload["corpus_state"]),
+                segments=tuple(str(name) for name in payload["segments"]),
+                removed={str(name): tuple(int(row) for row in rows) for name, rows in payload["removed"].items()},
+                next_chunk_id=int(payload["next_chunk_id"]), next_sentence_id=int(payload["next_sentence_id"]),
+                counts={str(k): int(v) for k, v in payload.get("counts", {}).items()},
+            )  # fmt: skip
+            if any(value is None for value in manifest.fingerprint.as_dict().values()):
+                raise ValueError("the fingerprint has empty fields")
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise IndexCorruptError(f"index manifest {path} is unreadable ({error}): {REBUILD_HINT}") from None
+        return manifest
+
+
+class _Part:
+    """A segment as the view sees it: with its removed documents masked out."""
+
+    def __init__(self, segment: Segment, removed_rows: Iterable[int]) -> None:
+        self.segment = segment
+        self.removed_rows = frozenset(removed_rows)
+        removed = np.asarray(sorted(self.removed_rows), dtype=np.int32)
+        self.chunk_deleted = np.isin(segment.chunk_docs, removed) if len(removed) else None
+        self.sentence_deleted = np.isin(segment.sentence_docs, removed) if len(removed) else None
+        self.deleted_chunk_rows = np.flatnonzero(self.chunk_deleted) if self.chunk_deleted is not None else None
+        self.deleted_sentence_rows = np.flatnonzero(self.sentence_deleted) if self.sentence_deleted is not None else None
+        lengths = np.asarray(segment.chunk_lengths, dtype=np.int64)
+        live = ~self.chunk_deleted if self.chunk_deleted is not None else slice(None)
+        self.live_chunks = int(lengths[live].size)
+        self.live_length = int(lengths[live].sum())
+        self.live_sentences = len(segment.sentence_ids) - (len(self.deleted_sentence_rows) if self.deleted_sentence_rows is not None else 0)
+        self.live_documents = len(segment.stored) - len(self.removed_rows)
+
+    def search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        segment = self.segment
+        ids = segment.chunk_ids if part == "chunk" else segment.sentence_ids
+        if part in segment.ann:
+            rows, scores = search_ivf(segment.ann[part], vector, k, self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows)
+        else:
+            vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
+            rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
+        return np.asarray(ids)[rows], scores
+
+    def postings(self, term: int) -> bm25.TermPostings:
+        rows, counts = self.segment.postings(term)
+        if self.chunk_deleted is not None:
+            keep = ~self.chunk_deleted[rows]
+            rows, counts = rows[keep], counts[keep]
+        return bm25.TermPostings(np.asarray(self.segment.chunk_ids)[rows], counts, np.asarray(self.segment.chunk_lengths)[rows])
+
+
+def _row(ids: np.ndarray, wanted: int) -> int | None:
+    position = int(np.searchsorted(ids, wanted))
+    return position if position < len(ids) and int(ids[position]) == wanted else None
+
+
+class LocalView:
+    """A consistent snapshot: a manifest and its segments."""
+
+    def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part]) -> None:
+        self.manifest = manifest
+        self.parts = tuple(parts)
+        self.locations = {
+            stored.id: (index, row)
+            for index, part in enumerate(self.parts)
+            for row, stored in enumerate(part.segment.stored)
+            if row not in part.removed_rows
+        }
+        self.chunk_count = sum(part.live_chunks for part in self.parts)
+        self.total_length = sum(part.live_length for part in self.parts)
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation if self.manifest else 0
+
+    @property
+    def fingerprint(self) -> Fingerprint | None:
+        return self.manifest.fingerprint if self.manifest else None
+
+    @property
+    def corpus_state(self) -> str | None:
+        return self.manifest.corpus_state if self.manifest else None
+
+    def stored_documents(self) -> list[StoredDocument]:
+        return [self.parts[index].segment.stored[row] for index, row in self.locations.values()]
+
+    def documents(self, ids: Iterable[str]) -> dict[str, Document]:
+        found = {}
+        for doc_id in ids:
+            location = self.locations.get(doc_id)
+            if location is not None:
+                found[doc_id] = self.parts[location[0]].segment.document(location[1])
+        return found
+
+    def _search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        results = [p.search(part, vector, k) for p in self.parts]
+        if not results:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
+
+    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._search("chunk", vector, k)
+
+    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._search("sentence", vector, k)
+
+    def lexical_search(self, term_ids: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+        postings = {term: [part.postings(term) for part in self.parts] for term in set(term_ids)}
+        ids, scores = bm25.score([postings[term] for term in term_ids], self.chunk_count, self.total_length)
+        keep = scores > 0
+        return top_k(ids[keep], scores[keep], k)
+
+    def known_terms(self, term_ids: Iterable[int]) -> set[int]:
+        return {term for term in set(term_ids) if any(len(part.postings(term).ids) for part in self.parts)}
+
+    def _locate(self, ids: Iterable[int], kind: str) -> Iterator[tuple[int, _Part, int]]:
+        for wanted in ids:
+            for part in self.parts:
+                segment = part.segment
+                row = _row(segment.chunk_ids if kind == "chunk" else segment.sentence_ids, int(wanted))
+                if row is not None:
+                    yield int(wanted), part, row
+                    break
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
+        records = {}
+        for chunk_id, part, row in self._locate(ids, "chunk"):
+            segment = part.segment
+            start, end = (int(v) for v in segment.chunk_spans[row])
+            sentence_ids = np.asarray(segment.sentence_ids)[segment.sentences_of_chunk(row)]
+            doc_id = segment.stored[int(segment.chunk_docs[row])].id
+            records[chunk_id] = ChunkRecord(chunk_id, doc_id, start, end, tuple(int(s) for s in sentence_ids))
+        return records
+
+    def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRecord]:
+        records = {}
+        for sentence_id, part, row in self._locate(ids, "sentence"):
+            segment = part.segment
+            start, end = (int(v) for v in segment.sentence_spans[row])
+            chunk_ids = np.asarray(segment.chunk_ids)[segment.chunks_of_sentence(row)]
+            doc_id = segment.stored[int(segment.sentence_docs[row])].id
+            records[sentence_id] = SentenceRecord(sentence_id, doc_id, start, end, tuple(int(c) for c in chunk_ids))
+        return records
+
+    def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        dimension = self.parts[0].segment.description["dimension"] if self.parts else 0
+        vectors = np.zeros((len(ids), dimension), dtype=np.float32)
+        for position, (_, part, row) in enumerate(self._locate(ids, "sentence")):
+            vectors[position] = part.segment.sentence_vectors[row]
+        return vectors
+
+    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
+        wanted = set(words)
+        found: dict[str, set[str]] = {}
+        for part in self.parts:
+            for row, names in enumerate(part.segment.names):
+                if row in part.removed_rows:
+                    continue
+                for word in wanted & names.keys():
+                    found.setdefault(word, set()).update(names[word])
+        return found
+
+    def details(self) -> dict[str, str]:
+        kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}
+        for part in self.parts:
+            for piece, kind in part.segment.description["kinds"].items():
+                kinds[f"{piece} vectors"].add(kind)
+        return {name: ", ".join(sorted(found)) or "—" for name, found in kinds.items()} | {"segments": str(len(self.parts))}
+
+
+class LocalStore:
+    """Index files in ``index/<collection>/`` (see the module's docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.directory = settings.index_dir
+        self.settings = settings
+        self._segments: dict[str, Segment] = {}
+        self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when last read
+        self._view = LocalView(None, [])
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.directory / "segments"
+
+    def exists(self) -> bool:
+        return (self.directory / CURRENT).exists()
+
+    def view(self) -> LocalView:
+        return self._view
+
+    def writer(self) -> Any:
+        return writer_lock(self.directory / "LOCK", self.settings.lock_timeout_s, f"the index in {self.directory}")
+
+    def refresh(self) -> bool:
+        """Re-read ``CURRENT`` when it changed; segments already open are reused, not re-read."""
+        pointer = self.directory / CURRENT
+        for attempt in range(_LOAD_ATTEMPTS):
+            try:
+                status = pointer.stat()
+            except FileNotFoundError:
+                return False
+            if (status.st_ino, status.st_mtime_ns) == self._current:
+                return False
+            try:
+                self._view = self._load(pointer)
+                self._current = (status.st_ino, status.st_mtime_ns)
+                return True
+            except IndexCorruptError:
+                again = pointer.stat()
+                if attempt == _LOAD_ATTEMPTS - 1 or (again.st_ino, again.st_mtime_ns) == (status.st_ino, status.st_mtime_ns):
+                    raise  # damaged for real, not replaced while we read it
+        return False
+
+    def _load(self, pointer: Path) -> LocalView:
+        name = pointer.read_bytes().decode("ascii", errors="replace").strip()
+        path = self.directory / name
+        if not name.startswith("manifest-") or "/" in name:
+            raise IndexCorruptError(f"{pointer} does not name a manifest ({name[:40]!r}): {REBUILD_HINT}")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{pointer} names a missing manifest {name}: {REBUILD_HINT}") from None
+        manifest = LocalManifest.from_json(data, path)
+        return self._view_of(manifest)
+
+    def _view_of(self, manifest: LocalManifest) -> LocalView:
+        parts = []
+        for name in manifest.segments:
+            segment = self._segments.get(name) or Segment(self.segments_dir / name)
+            self._segments[name] = segment
+            parts.append(_Part(segment, manifest.removed.get(name, ())))
+        self._segments = {name: self._segments[name] for name in manifest.segments}
+        return LocalView(manifest, parts)
+
+    def info(self) -> StoreInfo:
+        view = self._view
+        manifest = view.manifest
+        return StoreInfo(
+            backend="local files", location=str(self.directory), documents=len(view.locations), chunks=view.chunk_count,
+            sentences=sum(p.live_sentences for p in view.parts), updated=manifest.created if manifest else "",
+            generation=view.generation, details=view.details(),
+        )  # fmt: skip
+
+    def commit(self, change: Change) -> None:
+        """Write the change as a new segment and manifest; the caller holds ``writer()``. A rebuild
+        also replaces a damaged index, which it does not need to read."""
+        try:
+            self.refresh()
+        except IndexCorruptError:
+            if not change.rebuild:
+                raise
+            self._view = LocalView(None, [])
+        self._remove_leftovers()
+        view = self._view
+        base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
+        removed = {} if change.rebuild else {name: set(rows) for name, rows in (view.manifest.removed.items() if view.manifest else ())}
+        if not change.rebuild:
+            for doc_id in change.remove:
+                location = view.locations.get(doc_id)
+                if location is None:
+                    raise UnknownDocumentError(f"no document {doc_id!r} in the index")
+                removed.setdefault(view.parts[location[0]].segment.name, set()).add(location[1])
+        next_chunk = view.manifest.next_chunk_id if view.manifest else 0
+        next_sentence = view.manifest.next_sentence_id if view.manifest else 0
+        generation = max(view.generation, self._highest_generation()) + 1
+        try:
+            added, next_chunk, next_sentence = self._write_segment(change, generation, next_chunk, next_sentence)
+            segments = [name for name in base if self._live_documents(name, removed) > 0]
+            if added is not None:
+                segments.append(added)
+            segments, removed = self._merge(segments, removed, generation)
+            manifest = LocalManifest(
+                generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=change.fingerprint,
+                corpus_state=change.corpus_state, segments=tuple(segments),
+                removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
+                next_chunk_id=next_chunk, next_sentence_id=next_sentence,
+            )  # fmt: skip
+            new_view = self._view_of(manifest)
+            manifest = LocalManifest(**{**manifest.__dict__, "counts": {
+                "documents": len(new_view.locations), "chunks": new_view.chunk_count,
+                "sentences": sum(p.live_sentences for p in new_view.parts)}})  # fmt: skip
+            name = f"manifest-{generation:08d}.json"
+            write_atomic(self.directory / name, manifest.to_json())
+            write_atomic(self.directory / CURRENT, name.encode())  # the commit point
+        except OSError as error:
+            self._remove_leftovers()
+            raise StorageError(f"could not save the index in {self.directory} ({error.strerror or error}); "
+                               "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
+        self._view = LocalView(manifest, new_view.parts)
+        self._current = ((self.directory / CURRENT).stat().st_ino, (self.directory / CURRENT).stat().st_mtime_ns)
+        self._collect_garbage()
+
+    def _highest_generation(self) -> int:
+        numbers = [name.removeprefix("manifest-").removesuffix(".json") for name in os.listdir(self.directory)
+                   if name.startswith("manifest-")] if self.directory.is_dir() else []  # fmt: skip
+        return max((int(number) for number in numbers if number.isdigit()), default=0)
+
+    def _live_documents(self, name: str, removed: dict[str, set[int]]) -> int:
+        return len(self._segments[name].stored) - len(removed.get(name, ()))
+
+    def _write_segment(self, change: Change, generation: int, next_chunk: int, next_sentence: int) -> tuple[str | None, int, int]:
+        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
+        try:
+            writer: SegmentWriter | None = None
+            for indexed in change.add:
+                if writer is None:
+                    writer = SegmentWriter(staging, indexed.chunk_vectors.shape[1])
+                writer.add(indexed, next_chunk, next_sentence)
+                next_chunk += len(indexed.chunks)
+                next_sentence += len(indexed.sentences)
+            if writer is None:
+                return None, next_chunk, next_sentence
+            name = f"seg-{generation:08d}"
+            writer.finish(name, self.settings.vectors)
+            staging.rename(self.segments_dir / name)
+            fsync_dir(self.segments_dir)
+            self._segments[name] = Segment(self.segments_dir / name)
+            return name, next_chunk, next_sentence
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _merge(self, segments: list[str], removed: dict[str, set[int]], generation: int) -> tuple[list[str], dict[str, set[int]]]:
+        """Merge the neighbours with the fewest live pieces until at most ``max_segments`` remain."""
+        merges = 0
+        while len(segments) > self.settings.max_segments:
+            sizes = [self._segments[name].description["chunks"] for name in segments]
+            pair = min(range(len(segments) - 1), key=lambda i: sizes[i] + sizes[i + 1])
+            first, second = segments[pair], segments[pair + 1]
+            merges += 1
+            name = f"seg-{generation:08d}-m{merges}"
+            staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
+            try:
+                writer = SegmentWriter(staging, self._segments[first].description["dimension"])
+                for source in (first, second):
+                    segment = self._segments[source]
+                    writer.copy_documents(segment, (row for row in range(len(segment.stored)) if row not in removed.get(source, ())))
+                writer.finish(name, self.settings.vectors)
+                staging.rename(self.segments_dir / name)
+                fsync_dir(self.segments_dir)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            self._segments[name] = Segment(self.segments_dir / name)
+            segments[pair : pair + 2] = [name]
+            removed.pop(first, None)
+            removed.pop(second, None)
+        return segments, removed
+
+    def _remove_leftovers(self) -> None:
+        """Staging folders and temporary files of writes that died (only a writer calls this)."""
+        for pattern in ("segments/.staging-*", ".*.tmp"):
+            for path in self.directory.glob(pattern):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    def _collect_garbage(self) -> None:
+        """Segments and manifests the live manifest no longer names. Open segments stay readable
+        (their files are open); a process still loading the old manifest retries with the new one."""
+        live = set(self._view.manifest.segments) if self._view.manifest else set()
+        current = (self.directory / CURRENT).read_text().strip()
+        for path in self.segments_dir.glob("seg-*"):
+            if path.name not in live:
+                shutil.rmtree(path, ignore_errors=True)
+        for path in self.directory.glob("manifest-*.json"):
+            if path.name != current:
+                path.unlink(missing_ok=True)
+
+    def drop(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self._segments, self._current, self._view = {}, None, LocalView(None, [])
+
+    def close(self) -> None:
+        self._segments.clear()

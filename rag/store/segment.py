@@ -1,0 +1,351 @@
+"""A segment of the local store: an immutable folder holding some documents' pieces, vectors and
+postings, written once and never changed (a removal is recorded by the store, not here).
+
+Arrays are raw little-endian files whose dtype and shape ``segment.json`` records, with each file's
+size and sha256: they are memory-mapped, so a large segment costs memory only for the rows a
+question touches. A segment above ``exact_max`` vectors also stores an IVF-SQ8 index of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from rag.config import VectorIndexSettings
+from rag.corpus import Document, from_entry, text_fingerprint
+from rag.errors import IndexCorruptError
+from rag.files import file_sha256, fsync_dir
+from rag.store.base import IndexedDocument, StoredDocument
+from rag.vectors import IndexKind, build_ivf, choose_kind
+
+SEGMENT_FILE = "segment.json"
+FORMAT = 1
+REBUILD_HINT = "run `rag build` to rebuild the index"
+
+
+class _Column:
+    """An array written to a raw file as it grows, hashed on the way."""
+
+    def __init__(self, path: Path, dtype: str, width: int | None = None) -> None:
+        self.path, self.dtype, self.width, self.rows = path, np.dtype(dtype), width, 0
+        self._handle = path.open("wb")
+        self._digest = hashlib.sha256()
+
+    def append(self, values: np.ndarray) -> None:
+        data = np.ascontiguousarray(values, dtype=self.dtype)
+        if self.width is not None and data.size:
+            data = data.reshape(-1, self.width)
+        raw = data.tobytes()
+        self._handle.write(raw)
+        self._digest.update(raw)
+        self.rows += len(data)
+
+    def finish(self) -> dict[str, Any]:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        shape = [self.rows] if self.width is None else [self.rows, self.width]
+        return {"dtype": self.dtype.str, "shape": shape, "bytes": self.path.stat().st_size, "sha256": self._digest.hexdigest()}
+
+
+class _Lines:
+    """A JSON-lines file written as it grows, hashed on the way."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle = path.open("wb")
+        self._digest = hashlib.sha256()
+
+    def append(self, value: object) -> None:
+        line = json.dumps(value, ensure_ascii=False).encode() + b"\n"
+        self._handle.write(line)
+        self._digest.update(line)
+
+    def finish(self) -> dict[str, Any]:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        return {"bytes": self.path.stat().st_size, "sha256": self._digest.hexdigest()}
+
+
+class SegmentWriter:
+    """Writes a segment into an empty folder, document by document; ``finish`` seals it."""
+
+    def __init__(self, folder: Path, dimension: int) -> None:
+        self.folder = folder
+        self.dimension = dimension
+        columns = {
+            "chunk_ids": ("<i8", None), "chunk_docs": ("<i4", None), "chunk_spans": ("<i4", 2), "chunk_lengths": ("<i4", None),
+            "sentence_ids": ("<i8", None), "sentence_docs": ("<i4", None), "sentence_spans": ("<i4", 2),
+            "chunk_vectors": ("<f4", dimension), "sentence_vectors": ("<f4", dimension),
+        }  # fmt: skip
+        self._columns = {name: _Column(folder / f"{name}.bin", dtype, width) for name, (dtype, width) in columns.items()}
+        self._entries = _Lines(folder / "entries.jsonl")
+        self._texts = _Lines(folder / "texts.jsonl")
+        self._documents = 0
+        self._chunk_sentences: list[np.ndarray] = []  # per chunk, sentence rows of this segment
+        self._postings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (terms, chunk rows, counts)
+
+    @property
+    def chunks(self) -> int:
+        return self._columns["chunk_ids"].rows
+
+    @property
+    def sentences(self) -> int:
+        return self._columns["sentence_ids"].rows
+
+    def add(self, indexed: IndexedDocument, first_chunk_id: int, first_sentence_id: int) -> None:
+        """Append a document; its chunks and sentences get consecutive ids from the given ones."""
+        document = indexed.document
+        chunk_count, sentence_count = len(indexed.chunks), len(indexed.sentences)
+        self._entries.append({"entry": document.entry(), "checksum": document.checksum, "characters": len(document.text),
+                              "text_sha256": text_fingerprint(document.text),
+                              "names": {word: list(tokens) for word, tokens in indexed.names.items()}})  # fmt: skip
+        self._texts.append(document.text)
+        sentence_row = self.sentences
+        self._append_pieces(
+            chunk_ids=np.arange(first_chunk_id, first_chunk_id + chunk_count),
+            chunk_spans=np.asarray(indexed.chunks, dtype=np.int32).reshape(-1, 2),
+            chunk_lengths=np.asarray(indexed.chunk_lengths, dtype=np.int32),
+            sentence_ids=np.arange(first_sentence_id, first_sentence_id + sentence_count),
+            sentence_spans=np.asarray(indexed.sentences, dtype=np.int32).reshape(-1, 2),
+            chunk_vectors=indexed.chunk_vectors,
+            sentence_vectors=indexed.sentence_vectors,
+        )
+        self._chunk_sentences += [np.asarray(inside, dtype=np.int64) + sentence_row for inside in indexed.chunk_sentences]
+        chunk_row = self.chunks - chunk_count
+        for offset, counts in enumerate(indexed.chunk_terms):
+            terms = np.fromiter(counts.keys(), dtype=np.uint32, count=len(counts))
+            values = np.fromiter(counts.values(), dtype=np.int32, count=len(counts))
+            self._postings.append((terms, np.full(len(counts), chunk_row + offset, dtype=np.int32), values))
+        self._documents += 1
+
+    def copy_documents(self, segment: Segment, rows: Iterable[int]) -> None:
+        """Append documents of another segment as they are (same ids, vectors, postings)."""
+        for row in rows:
+            stored = segment.stored[row]
+            self._entries.append({"entry": dict(stored.entry), "checksum": stored.checksum, "characters": stored.characters,
+                                  "text_sha256": stored.text_sha256, "names": {w: list(t) for w, t in segment.names[row].items()}})  # fmt: skip
+            self._texts.append(segment.text(row))
+            chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
+            sentence_row, chunk_row = self.sentences, self.chunks
+            self._append_pieces(
+                chunk_ids=segment.chunk_ids[chunks], chunk_spans=segment.chunk_spans[chunks],
+                chunk_lengths=segment.chunk_lengths[chunks], sentence_ids=segment.sentence_ids[sentences],
+                sentence_spans=segment.sentence_spans[sentences], chunk_vectors=segment.chunk_vectors[chunks],
+                sentence_vectors=segment.sentence_vectors[sentences],
+            )  # fmt: skip
+            first_sentence = sentences[0] if len(sentences) else 0
+            self._chunk_sentences += [segment.sentences_of_chunk(c) - first_sentence + sentence_row for c in chunks]
+            for offset, chunk in enumerate(chunks):
+                terms, counts = segment.terms_of_chunk(int(chunk))
+                self._postings.append((terms, np.full(len(terms), chunk_row + offset, dtype=np.int32), counts))
+            self._documents += 1
+
+    def _append_pieces(self, **arrays: np.ndarray) -> None:
+        document_row = self._documents
+        for name, values in arrays.items():
+            self._columns[name].append(values)
+        self._columns["chunk_docs"].append(np.full(len(arrays["chunk_ids"]), document_row, dtype=np.int32))
+        self._columns["sentence_docs"].append(np.full(len(arrays["sentence_ids"]), document_row, dtype=np.int32))
+
+    def finish(self, name: str, vector_settings: VectorIndexSettings) -> dict[str, Any]:
+        """Write the maps, postings and vector indexes, then ``segment.json``; returns its content."""
+        files: dict[str, Any] = {f"{column}.bin": spec for column, spec in ((c, col.finish()) for c, col in self._columns.items())}
+        files["entries.jsonl"] = self._entries.finish()
+        files["texts.jsonl"] = self._texts.finish()
+        chunk_ptr, chunk_sentence_rows = _csr(self._chunk_sentences)
+        sentence_ptr, sentence_chunk_rows = _transpose(chunk_ptr, chunk_sentence_rows, self.sentences)
+        terms, term_ptr, posting_rows, posting_counts = _postings(self._postings)
+        for column, values in (("chunk_sentence_ptr", chunk_ptr), ("chunk_sentence_rows", chunk_sentence_rows),
+                               ("sentence_chunk_ptr", sentence_ptr), ("sentence_chunk_rows", sentence_chunk_rows),
+                               ("terms", terms), ("term_ptr", term_ptr), ("posting_rows", posting_rows),
+                               ("posting_counts", posting_counts)):  # fmt: skip
+            writer = _Column(self.folder / f"{column}.bin", values.dtype.str)
+            writer.append(values)
+            files[f"{column}.bin"] = writer.finish()
+        kinds: dict[str, IndexKind] = {}
+        for part, count in (("chunk", self.chunks), ("sentence", self.sentences)):
+            kinds[part] = choose_kind(count, vector_settings)
+            if kinds[part] == "ivf-sq8":
+                vectors = _map(self.folder / f"{part}_vectors.bin", files[f"{part}_vectors.bin"])
+                path = self.folder / f"{part}_vectors.ivf"
+                faiss.write_index(build_ivf(vectors, vector_settings), str(path))
+                files[path.name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        description = {
+            "format": FORMAT, "name": name, "documents": self._documents, "chunks": self.chunks,
+            "sentences": self.sentences, "dimension": self.dimension, "kinds": kinds, "files": files,
+        }  # fmt: skip
+        (self.folder / SEGMENT_FILE).write_text(json.dumps(description, indent=1), encoding="utf-8")
+        for path in self.folder.iterdir():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_dir(self.folder)
+        return description
+
+
+def _csr(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=ptr[1:])
+    values = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+    return ptr, values
+
+
+def _transpose(ptr: np.ndarray, values: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence → chunks from chunk → sentences (rows in increasing order within each list)."""
+    owners = np.repeat(np.arange(len(ptr) - 1, dtype=np.int32), np.diff(ptr))
+    order = np.argsort(values, kind="stable")
+    counts = np.bincount(values, minlength=columns) if len(values) else np.zeros(columns, np.int64)
+    out_ptr = np.zeros(columns + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_ptr[1:])
+    return out_ptr, owners[order]
+
+
+def _postings(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """Term-sorted postings: (terms, term_ptr, chunk rows, counts)."""
+    if not parts:
+        return np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    terms = np.concatenate([p[0] for p in parts])
+    rows = np.concatenate([p[1] for p in parts])
+    counts = np.concatenate([p[2] for p in parts])
+    order = np.lexsort((rows, terms))
+    terms, rows, counts = terms[order], rows[order], counts[order]
+    unique, starts = np.unique(terms, return_index=True)
+    ptr = np.append(starts, len(terms)).astype(np.int64)
+    return unique.astype(np.uint32), ptr, rows.astype(np.int32), counts.astype(np.int32)
+
+
+def _map(path: Path, spec: dict[str, Any]) -> np.ndarray:
+    shape = tuple(spec["shape"])
+    if spec["bytes"] == 0:
+        return np.zeros(shape, dtype=np.dtype(spec["dtype"]))
+    return np.memmap(path, dtype=np.dtype(spec["dtype"]), mode="r", shape=shape)
+
+
+def _corrupt(path: Path, why: str) -> IndexCorruptError:
+    return IndexCorruptError(f"index file {path} {why}: {REBUILD_HINT}")
+
+
+def verify_files(folder: Path, files: dict[str, Any]) -> None:
+    """Every file the segment lists exists with its recorded size and checksum."""
+    for name, expected in files.items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise _corrupt(path, "is missing") from None
+        if size != expected["bytes"]:
+            raise _corrupt(path, f"is {size} bytes, expected {expected['bytes']} (truncated?)")
+        if file_sha256(path) != expected["sha256"]:
+            raise _corrupt(path, "does not match its checksum (corrupt)")
+
+
+class Segment:
+    """A sealed segment, opened read-only (its files checked against ``segment.json``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        path = folder / SEGMENT_FILE
+        try:
+            self.description: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            files = self.description["files"]
+            if self.description.get("format") != FORMAT:
+                raise ValueError(f"format {self.description.get('format')} is not {FORMAT}")
+        except FileNotFoundError:
+            raise _corrupt(path, "is missing") from None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise _corrupt(path, f"is unreadable ({error})") from None
+        verify_files(folder, files)
+        arrays = {name.removesuffix(".bin"): _map(folder / name, spec) for name, spec in files.items() if name.endswith(".bin")}
+        try:
+            self.chunk_ids, self.chunk_docs = arrays["chunk_ids"], arrays["chunk_docs"]
+            self.chunk_spans, self.chunk_lengths = arrays["chunk_spans"], arrays["chunk_lengths"]
+            self.sentence_ids, self.sentence_docs, self.sentence_spans = arrays["sentence_ids"], arrays["sentence_docs"], arrays["sentence_spans"]
+            self.chunk_vectors, self.sentence_vectors = arrays["chunk_vectors"], arrays["sentence_vectors"]
+            self.chunk_sentence_ptr, self.chunk_sentence_rows = arrays["chunk_sentence_ptr"], arrays["chunk_sentence_rows"]
+            self.sentence_chunk_ptr, self.sentence_chunk_rows = arrays["sentence_chunk_ptr"], arrays["sentence_chunk_rows"]
+            self.terms, self.term_ptr = arrays["terms"], arrays["term_ptr"]
+            self.posting_rows, self.posting_counts = arrays["posting_rows"], arrays["posting_counts"]
+            lines = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
+            self.stored = [StoredDocument(line["entry"], line["checksum"], line["characters"], line["text_sha256"]) for line in lines]
+            self.names: list[dict[str, tuple[str, ...]]] = [{w: tuple(t) for w, t in line["names"].items()} for line in lines]
+            self.ann = {part: faiss.read_index(str(folder / f"{part}_vectors.ivf")) for part in ("chunk", "sentence")
+                        if f"{part}_vectors.ivf" in files}  # fmt: skip
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise _corrupt(folder, f"holds unusable data ({error})") from None
+        if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:
+            raise _corrupt(folder, "has rows that disagree with segment.json")
+        self.rows_of = {document.id: row for row, document in enumerate(self.stored)}
+        self._texts  # noqa: B018 - map the texts now, while the folder certainly exists
+
+    @property
+    def name(self) -> str:
+        return str(self.description["name"])
+
+    @cached_property
+    def _texts(self) -> mmap.mmap | bytes:
+        """Texts are read through a mapping opened once, so they stay readable after a newer
+        generation deletes this segment's folder."""
+        with (self.folder / "texts.jsonl").open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+
+    @cached_property
+    def _text_offsets(self) -> np.ndarray:
+        data = np.frombuffer(self._texts, dtype=np.uint8)
+        return np.concatenate([[0], np.flatnonzero(data == 10) + 1])
+
+    @lru_cache(maxsize=256)  # noqa: B019 - a segment lives as long as the store that opened it
+    def text(self, row: int) -> str:
+        start, end = self._text_offsets[row], self._text_offsets[row + 1]
+        return str(json.loads(self._texts[int(start) : int(end)]))
+
+    def document(self, row: int) -> Document:
+        return from_entry(self.stored[row].entry, self.text(row))
+
+    def chunk_rows_of(self, document_row: int) -> np.ndarray:
+        """A document's chunk rows: documents are written one after another, so they are a range."""
+        start, end = np.searchsorted(self.chunk_docs, [document_row, document_row + 1])
+        return np.arange(start, end)
+
+    def sentence_rows_of(self, document_row: int) -> np.ndarray:
+        start, end = np.searchsorted(self.sentence_docs, [document_row, document_row + 1])
+        return np.arange(start, end)
+
+    def sentences_of_chunk(self, row: int) -> np.ndarray:
+        return np.asarray(self.chunk_sentence_rows[self.chunk_sentence_ptr[row] : self.chunk_sentence_ptr[row + 1]], dtype=np.int64)
+
+    def chunks_of_sentence(self, row: int) -> np.ndarray:
+        return np.asarray(self.sentence_chunk_rows[self.sentence_chunk_ptr[row] : self.sentence_chunk_ptr[row + 1]], dtype=np.int64)
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk rows, counts) of one term id in this segment."""
+        position = int(np.searchsorted(self.terms, term))
+        if position == len(self.terms) or int(self.terms[position]) != term:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        start, end = self.term_ptr[position], self.term_ptr[position + 1]
+        return np.asarray(self.posting_rows[start:end]), np.asarray(self.posting_counts[start:end])
+
+    @cached_property
+    def _postings_by_chunk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The postings read the other way, chunk row → (term ids, counts), for merging segments."""
+        rows = np.asarray(self.posting_rows)
+        order = np.argsort(rows, kind="stable")
+        owners = np.repeat(np.arange(len(self.terms)), np.diff(np.asarray(self.term_ptr)))
+        ptr = np.zeros(len(self.chunk_ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(self.chunk_ids)), out=ptr[1:])
+        return ptr, np.asarray(self.terms)[owners[order]], np.asarray(self.posting_counts)[order]
+
+    def terms_of_chunk(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        ptr, terms, counts = self._postings_by_chunk
+        return terms[ptr[row] : ptr[row + 1]], counts[ptr[row] : ptr[row + 1]]

@@ -1,0 +1,160 @@
+"""``rag-eval``: the yardstick, apart from the product. Scores the gold set and public datasets,
+fits the abstention model, trains the query adapter, tunes fusion, benchmarks performance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from rag import Assistant, RagError, Settings
+from rag.encoder import load_encoder
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate and benchmark the assistant (rag-eval).")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(error: RagError) -> NoReturn:
+    err.print(f"error: {error}", soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _dataset_folder(folder: Path, option: str) -> Path:
+    from rag_eval.datasets import is_dataset
+
+    if not is_dataset(folder):
+        raise typer.BadParameter(f"{folder} is not a dataset folder (passages.jsonl and queries.jsonl)", param_hint=option)
+    return folder
+
+
+@app.command()
+def gold(
+    limit: Annotated[int | None, typer.Option(min=1, help="Only this many questions (a quick run).")] = None,
+    config: Annotated[list[str] | None, typer.Option(help="Only these configurations (default: all).")] = None,
+    compare: Annotated[Path | None, typer.Option(help="An older latest.json to show deltas against.")] = None,
+    gold_path: Annotated[Path | None, typer.Option("--gold", help="Gold questions (default eval/gold.jsonl).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Report folder (default eval/reports).")] = None,
+) -> None:
+    """Score retrieval, answers and abstention on the gold questions; write eval/reports/latest.*."""
+    from rag_eval import report, runs
+    from rag_eval.paths import gold_file, reports_dir
+
+    configurations = [c for c in runs.CONFIGURATIONS if not config or c.name in config]
+    if not configurations:
+        names = ", ".join(c.name for c in runs.CONFIGURATIONS)
+        raise typer.BadParameter(f"no configuration named {', '.join(config or [])}; choose from {names}", param_hint="--config")
+    output = output or reports_dir()
+    try:
+        settings = Settings()
+        encoder = load_encoder(settings)
+        news = Assistant.load(settings, encoder=encoder)
+        questions = runs.gold_questions(news, gold_path or gold_file(), limit)
+        result = runs.evaluate_gold(news, settings, encoder, questions, configurations)
+    except RagError as error:
+        _fail(error)
+    report.write_gold_report(result, output)
+    out.print(report.gold_markdown(result).split("### Answers")[0])
+    if compare:
+        out.print(report.compare(json.loads(compare.read_text()), result))
+    out.print(f"reports written to {output}/latest.md, latest.json, latest.png")
+
+
+@app.command()
+def public(
+    folders: Annotated[list[Path], typer.Argument(help="Dataset folders (passages.jsonl, queries.jsonl), e.g. ../shared/bench/drcd.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Only this many questions (a quick run).")] = None,
+) -> None:
+    """Score retrieval on public QA datasets (CMRC 2018, DRCD) and write eval/reports/public-<name>.json."""
+    from rag_eval import report, runs
+    from rag_eval.datasets import load_dataset
+    from rag_eval.paths import reports_dir
+
+    for folder in folders:
+        _dataset_folder(folder, "FOLDERS")
+    try:
+        settings = Settings()
+        encoder = load_encoder(settings)
+        for folder in folders:
+            result = runs.evaluate_public(load_dataset(folder), settings, encoder, limit=limit)
+            report.write_public_report(result, reports_dir())
+            out.print(report.public_markdown([result]))
+    except RagError as error:
+        _fail(error)
+
+
+@app.command("fit-abstention")
+def fit_abstention(
+    gold_path: Annotated[Path | None, typer.Option("--gold", help="Gold questions (default eval/gold.jsonl).")] = None,
+) -> None:
+    """Refit the abstention model (rag/abstention.json) on the dev split's questions."""
+    from rag_eval import runs
+    from rag_eval.fitting import fit_abstention as fit
+    from rag_eval.paths import gold_file
+
+    try:
+        news = Assistant.load()
+        questions = runs.gold_questions(news, gold_path or gold_file())
+        dev = [q for q in questions if q.split == "dev"]
+        fitted = fit(runs.run_questions(news, dev, "dev"), questions)
+    except RagError as error:
+        _fail(error)
+    fitted.save()
+    out.print(f"abstention model saved: weights {fitted.weights}, bias {fitted.bias:.4f}, threshold {fitted.threshold:.4f}")
+
+
+@app.command()
+def adapter(
+    dataset: Annotated[Path, typer.Argument(help="The dataset to train on (passages.jsonl, queries.jsonl).")],
+    check: Annotated[Path | None, typer.Option(help="A held-out dataset: answer-sentence accuracy before and after.")] = None,
+) -> None:
+    """Train the query adapter (rag/query_adapter.npz) and prepare the model again with it."""
+    from rag.model import prepare_model
+    from rag_eval.adapter import held_out_accuracy, load_examples, save_adapter, train_adapter
+    from rag_eval.datasets import load_dataset
+
+    _dataset_folder(dataset, "DATASET")
+    if check:
+        _dataset_folder(check, "--check")
+    settings = Settings()
+    try:
+        encoder = load_encoder(settings)
+        save_adapter(train_adapter(load_examples(load_dataset(dataset)), encoder, settings.model_dir), source=dataset.name)
+        prepare_model(settings.model_dir)  # the stamp no longer matches the adapter: export again
+        if check:
+            tuned = load_encoder(settings)
+            for label, accuracy in held_out_accuracy(load_examples(load_dataset(check)), tuned).items():
+                out.print(f"{check.name}: answer sentence closest in its paragraph, {label}: {accuracy:.3f}")
+    except RagError as error:
+        _fail(error)
+
+
+@app.command()
+def tune() -> None:
+    """Grid-search the fusion weights on the dev split; write eval/reports/tuning.*."""
+    from rag_eval import tune as tuning
+
+    try:
+        out.print(tuning.write(tuning.tune(Assistant.load())))
+    except RagError as error:
+        _fail(error)
+
+
+@app.command()
+def bench(million: Annotated[bool, typer.Option("--million", help="Also measure FAISS at 1M vectors (slow).")] = False) -> None:
+    """Measure the query path, cold start, ingest, memory and FAISS at scale; write eval/reports/bench.*."""
+    from rag_eval import perf
+
+    try:
+        report = perf.run(million=million)
+    except RagError as error:
+        _fail(error)
+    perf.write(report)
+    out.print(perf.markdown(report).split("## Query path")[0])
+
+
+def main() -> None:
+    app()

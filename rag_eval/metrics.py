@@ -1,0 +1,163 @@
+"""Scoring: ranx retrieval metrics over chunk-independent relevance, abstention and answer scores,
+latency, and how well the abstention features separate answerable from unanswerable questions.
+
+Recall@k is the share of a question's evidence spans covered by its top k passages; MRR@10 and
+nDCG@10 rank each passage by the first evidence span it newly covers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ranx import Qrels, Run, evaluate
+
+from rag.abstention import FEATURES, Abstainer
+from rag_eval.gold import Evidence, GoldQuestion
+
+RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    covered: tuple[tuple[str, ...], ...]  # the evidence spans each passage covers, in rank order
+    abstained: bool
+    answer_contains_evidence: bool
+    answer_overlaps_evidence: bool
+    features: dict[str, float]
+    latency_ms: float
+    confidence: float = 1.0  # the abstention model's probability that the question is answerable
+
+
+def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
+    """A passage covers an evidence span when it holds at least half of the characters of one of
+    the span's places."""
+    return any(
+        doc_id == place.doc_id and (min(end, place.end) - max(start, place.start)) * 2 >= place.end - place.start
+        for place in evidence.places
+    )
+
+
+def covered_evidence(passages: Sequence[tuple[str, int, int]], evidence: Sequence[Evidence]) -> tuple[tuple[str, ...], ...]:
+    """For each passage in rank order, the evidence spans ("e0", "e1" …) it covers."""
+    return tuple(
+        tuple(f"e{number}" for number, span in enumerate(evidence) if covers(doc_id, start, end, span))
+        for doc_id, start, end in passages
+    )
+
+
+def ranked_run(covered: Sequence[Sequence[str]]) -> dict[str, float]:
+    """The ranx run for MRR and nDCG: each passage is one item, named after the first evidence span
+    it newly covers ("miss-<rank>" when none)."""
+    items: dict[str, float] = {}
+    for rank, keys in enumerate(covered, start=1):
+        key = next((key for key in keys if key not in items), f"miss-{rank}")
+        items[key] = 1.0 / rank
+    return items or {"none": 0.0}
+
+
+def found_run(covered: Sequence[Sequence[str]], k: int) -> dict[str, float]:
+    """The ranx run for Recall@k: every evidence span covered by one of the first k passages (one
+    passage may cover several)."""
+    return {key: 1.0 for keys in covered[:k] for key in keys} or {"none": 0.0}
+
+
+def retrieval_metrics(covered: dict[str, Sequence[Sequence[str]]], spans: dict[str, int],
+                      metrics: Sequence[str] = RETRIEVAL_METRICS) -> dict[str, float]:  # fmt: skip
+    """ranx metrics over questions (id → evidence covered by each passage, id → number of spans)."""
+    qrels = Qrels({qid: {f"e{i}": 1 for i in range(count)} for qid, count in spans.items()})
+    ranked = Run({qid: ranked_run(covered[qid]) for qid in spans})
+    scores = {}
+    for metric in metrics:
+        run, name = ranked, metric
+        if metric.startswith("recall@"):
+            run, name = Run({qid: found_run(covered[qid], int(metric.removeprefix("recall@"))) for qid in spans}), "recall"
+        scores[metric] = round(float(evaluate(qrels, run, name, make_comparable=True)), 4)
+    return scores
+
+
+def retrieval_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    answerable = [q for q in questions if q.answerable]
+    if not answerable:
+        return {}
+    covered = {q.id: results[q.id].covered for q in answerable}
+    return retrieval_metrics(covered, {q.id: len(q.evidence) for q in answerable}) | {"questions": len(answerable)}
+
+
+def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    unanswerable = [q for q in questions if not q.answerable]
+    answerable = [q for q in questions if q.answerable]
+    true_pos = sum(results[q.id].abstained for q in unanswerable)
+    false_pos = sum(results[q.id].abstained for q in answerable)
+    precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
+    recall = true_pos / len(unanswerable) if unanswerable else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    by_topic = {
+        f"abstain_recall_{topic}_topic": round(statistics.mean(results[q.id].abstained for q in group), 4)
+        for topic in ("on", "off")
+        if (group := [q for q in unanswerable if q.topic == topic])
+    }
+
+    def share(flag: Callable[[QuestionResult], bool]) -> float:
+        return round(statistics.mean(flag(results[q.id]) for q in answerable), 4) if answerable else 0.0
+
+    return by_topic | {
+        "abstain_precision": round(precision, 4),
+        "abstain_recall": round(recall, 4),
+        "abstain_f1": round(f1, 4),
+        "false_abstention": round(false_pos / len(answerable), 4) if answerable else 0.0,
+        "answer_contains_evidence": share(lambda r: r.answer_contains_evidence),
+        "answer_overlaps_evidence": share(lambda r: r.answer_overlaps_evidence),
+    }
+
+
+def latency_scores(results: Sequence[QuestionResult]) -> dict[str, float]:
+    latencies = sorted(r.latency_ms for r in results)
+    return {
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1),
+    }
+
+
+def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, Any]:
+    groups: dict[str, dict[str, Any]] = {}
+    for label, key in (
+        ("lang", lambda q: q.lang),
+        ("type", lambda q: q.type),
+        ("paraphrase", lambda q: str(q.paraphrase).lower()),
+    ):
+        values = sorted({key(q) for q in questions if q.answerable})
+        groups[label] = {value: retrieval_scores([q for q in questions if key(q) == value], results) for value in values}
+    return {
+        "overall": retrieval_scores(questions, results)
+        | abstention_scores(questions, results)
+        | latency_scores([results[q.id] for q in questions]),
+        **groups,
+    }
+
+
+def separation(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult], abstainer: Abstainer) -> dict[str, dict[str, float]]:
+    """ROC AUC of each abstention feature (turned the way the model weighs it) and of the model's
+    confidence, for answerable questions against on-topic and against off-topic unanswerable ones:
+    0.5 is chance, 1.0 a clean split."""
+    from sklearn.metrics import roc_auc_score
+
+    answerable = [q for q in questions if q.answerable]
+    signs = {name: 1.0 if weight >= 0 else -1.0 for name, weight in zip(FEATURES, abstainer.weights, strict=True)}
+    scores: dict[str, Callable[[QuestionResult], float]] = {
+        **{name: lambda r, name=name: signs[name] * r.features[name] for name in FEATURES},
+        "confidence": lambda r: r.confidence,
+    }
+    table: dict[str, dict[str, float]] = {}
+    for topic in ("on", "off"):
+        group = answerable + [q for q in questions if not q.answerable and q.topic == topic]
+        if len(group) == len(answerable) or not answerable:
+            continue
+        labels = [int(q.answerable) for q in group]
+        for name, score in scores.items():
+            auc = roc_auc_score(labels, [score(results[q.id]) for q in group])
+            table.setdefault(name, {})[f"{topic}_topic"] = round(float(auc), 3)
+    return table

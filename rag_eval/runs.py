@@ -1,0 +1,157 @@
+"""Running the assistant on the gold set and on public datasets, through its facade only.
+
+Configurations are the ablations of the retrieval design: each is the default assistant with some
+retrieval settings changed (``Assistant.with_retrieval``) or the news articles indexed with other
+chunk sizes (``Assistant.over``, in their own evaluation collections).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ranx import Qrels, Run, evaluate
+from tqdm import tqdm
+
+from rag import Assistant, ChunkSettings, Settings
+from rag.encoder import Encoder
+from rag_eval.datasets import Dataset
+from rag_eval.gold import GoldQuestion, load_gold
+from rag_eval.metrics import QuestionResult, covered_evidence, score_split, separation
+
+TOP_K = 10
+
+
+@dataclass(frozen=True)
+class Configuration:
+    name: str
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    chunk: ChunkSettings | None = None
+
+
+# The ablations answer without abstaining: the abstention model is fitted on the default's scores.
+_PLAIN = {"query_expansion": False, "query_adapter": False, "abstain": False}
+CONFIGURATIONS = (
+    Configuration("dense", _PLAIN | {"mode": "dense", "sentence_stage": False}),
+    Configuration("lexical", _PLAIN | {"mode": "lexical", "sentence_stage": False}),
+    Configuration("hybrid", _PLAIN | {"mode": "hybrid", "sentence_stage": False}),
+    Configuration("hybrid+sentence", _PLAIN),
+    Configuration("hybrid+sentence+expansion", _PLAIN | {"query_expansion": True}),
+    Configuration("hybrid+sentence+expansion+adapter", {}),
+    Configuration("default, chunks 200/40", chunk=ChunkSettings(200, 40)),
+    Configuration("default, chunks 450/90", chunk=ChunkSettings(450, 90)),
+)
+DEFAULT = "hybrid+sentence+expansion+adapter"
+
+
+def open_configuration(configuration: Configuration, news: Assistant, base: Settings, encoder: Encoder) -> Assistant:
+    if configuration.chunk is None:
+        return news.with_retrieval(**configuration.retrieval) if configuration.retrieval else news
+    chunk = configuration.chunk
+    settings = replace(base.for_collection(f"eval-chunks-{chunk.size}-{chunk.overlap}"), chunk=chunk)
+    return Assistant.over([news.document(d.id) for d in news.documents()], settings, encoder=encoder)
+
+
+def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionResult:
+    started = time.perf_counter()
+    answer = assistant.ask(question.question, TOP_K)
+    latency = (time.perf_counter() - started) * 1000
+    passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
+    text = answer.text or ""
+    spans = [(c.doc_id, c.start, c.end) for c in answer.citations]
+    places = [place for e in question.evidence for place in e.places]
+    contains = answer.text and any(assistant.document(p.doc_id).text[p.start : p.end] in text for p in places)
+    overlaps = any(d == p.doc_id and min(s_end, p.end) > max(s, p.start) for d, s, s_end in spans for p in places)
+    return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, bool(contains),
+                          overlaps and not answer.abstained, answer.features, latency, answer.confidence)  # fmt: skip
+
+
+def run_questions(assistant: Assistant, questions: Sequence[GoldQuestion], label: str) -> dict[str, QuestionResult]:
+    assistant.ask("预热", top_k=TOP_K)  # the first call pays one-time costs; keep them out of latency
+    return {q.id: answer_question(assistant, q) for q in tqdm(questions, desc=label, leave=False)}
+
+
+def gold_questions(news: Assistant, path: Path, limit: int | None = None) -> list[GoldQuestion]:
+    questions = load_gold(path, lambda doc_id: news.document(doc_id).text)
+    return questions[:limit] if limit else questions
+
+
+def evaluate_gold(news: Assistant, base: Settings, encoder: Encoder, questions: Sequence[GoldQuestion],
+                  configurations: Sequence[Configuration] = CONFIGURATIONS) -> dict[str, Any]:  # fmt: skip
+    """Every configuration on every gold question; scores per split, language, type."""
+    report: dict[str, Any] = {"configurations": {}, "default": None}
+    for configuration in configurations:
+        assistant = open_configuration(configuration, news, base, encoder)
+        results = run_questions(assistant, questions, configuration.name)
+        abstains = configuration.retrieval.get("abstain", True)
+        scores: dict[str, Any] = {
+            split: score_split([q for q in questions if split == "all" or q.split == split], results)
+            for split in ("dev", "test", "all")
+        } | {"abstains": abstains}
+        if abstains:
+            from rag.abstention import Abstainer
+
+            scores["separation"] = separation(questions, results, Abstainer.load())
+        report["configurations"][configuration.name] = scores
+        if configuration.name == DEFAULT:
+            report["default"] = configuration.name
+    report["gold"] = {
+        "questions": len(questions),
+        "answerable": sum(q.answerable for q in questions),
+        "dev": sum(q.split == "dev" for q in questions),
+        "test": sum(q.split == "test" for q in questions),
+        "other_places": sum(len(e.also) for q in questions for e in q.evidence),
+    }
+    report["query_encoding_p50_ms"] = query_encoding_ms(encoder, [q.question for q in questions])
+    return report
+
+
+def query_encoding_ms(encoder: Encoder, questions: Sequence[str]) -> float:
+    """Median time of the model's forward pass on one question alone (the floor for ``ask``)."""
+    encoder.encode_questions([questions[0]])
+    times = []
+    for question in questions:
+        started = time.perf_counter()
+        encoder.encode_questions([question])
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 1)
+
+
+def evaluate_public(dataset: Dataset, base: Settings, encoder: Encoder, limit: int | None = None,
+                    progress: Callable[[Sequence[Any], str], Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Index the dataset's passages as their own collection and score its questions (gold = source passage)."""
+    settings = base.for_collection(f"public-{dataset.name}").with_retrieval(abstain=False)
+    assistant = Assistant.over(dataset.documents(), settings, encoder=encoder, progress=True)
+    queries = dataset.queries
+    if limit:
+        queries = sorted(queries, key=lambda q: hashlib.sha256(q.qid.encode()).hexdigest())[:limit]
+    iterate = progress or (lambda items, label: tqdm(items, desc=label))
+    run: dict[str, dict[str, float]] = {}
+    latencies = []
+    for query in iterate(queries, dataset.name):
+        question = unicodedata.normalize("NFKC", query.question).strip() or query.qid
+        started = time.perf_counter()
+        answer = assistant.ask(question, top_k=30)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked: dict[str, float] = {}
+        for passage in answer.passages:
+            if passage.doc_id not in ranked and len(ranked) < TOP_K:
+                ranked[passage.doc_id] = 1.0 / (len(ranked) + 1)
+        run[query.qid] = ranked or {"none": 0.0}
+    qrels = Qrels({q.qid: {q.pid: 1} for q in queries})
+    scores = evaluate(qrels, Run(run), ["recall@1", "recall@5", "recall@10", "mrr@10"], make_comparable=True)
+    return {
+        "dataset": dataset.name,
+        "passages": len(dataset.passages),
+        "queries": len(queries),
+        "full": limit is None,
+        "scores": {metric: round(float(value), 4) for metric, value in scores.items()},
+        "p50_ms": round(statistics.median(latencies), 1),
+        "baselines": dataset.baselines,
+    }

@@ -1,0 +1,57 @@
+"""The answer's text and citations, built from a hand-made ranking (no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.abstention import Abstainer
+from rag.answer import Citation, answer_text, assemble
+from rag.config import RetrievalSettings
+from rag.corpus import Document
+from rag.query import Query
+from rag.retrieve import Candidate, Closeness, Ranking
+from rag.store.base import ChunkRecord, SentenceRecord
+
+TEXT = "奥特曼宣布了消息。穆拉蒂将离开公司。\n她在公司工作了六年半。"
+#       0        9 10     18 19        30
+
+
+def _ranking(sentence_scores: list[tuple[int, float]]) -> Ranking:
+    document = Document("d", "d.txt", "t", "zh-Hans", "0", TEXT)
+    sentences = {0: SentenceRecord(0, "d", 0, 9, (0,)), 1: SentenceRecord(1, "d", 9, 18, (0,)), 2: SentenceRecord(2, "d", 19, 30, (0,))}
+    chunks = {0: ChunkRecord(0, "d", 0, 30, (0, 1, 2))}
+    query = Query("穆拉蒂什么时候离开?", "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), ())
+    return Ranking(query, [Candidate(0, 1.0, tuple(sentence_scores))], chunks, sentences, {"d": document}, Closeness(0.9, 0.9))
+
+
+def test_adjacent_cited_sentences_read_as_one_stretch_and_others_are_joined():
+    ranking = _ranking([])
+    adjacent = [Citation(1, "d", 0, 9, 0, 9), Citation(1, "d", 9, 18, 9, 18)]
+    assert answer_text(ranking, adjacent) == "奥特曼宣布了消息。穆拉蒂将离开公司。"
+    apart = [Citation(1, "d", 0, 9, 0, 9), Citation(1, "d", 19, 30, 19, 30)]
+    assert answer_text(ranking, apart) == "奥特曼宣布了消息。 … 她在公司工作了六年半。"
+
+
+def test_the_answer_cites_exact_offsets_and_marks_the_passage():
+    answer = assemble(_ranking([(1, 0.9), (0, 0.5), (2, 0.4)]), RetrievalSettings(), Abstainer.never())
+    assert not answer.abstained and answer.text == "穆拉蒂将离开公司。"
+    (citation,) = answer.citations
+    assert (citation.start, citation.end, citation.passage_start, citation.passage_end) == (9, 18, 9, 18)
+    (passage,) = answer.passages
+    assert passage.text == TEXT and passage.highlight == (9, 18) and passage.title == "t"
+
+
+def _asking(question: str, ranking: Ranking) -> Ranking:
+    query = Query(question, "zh-Hans", ranking.query.vector, ranking.query.base_vector, ())
+    return Ranking(query, ranking.candidates, ranking.chunks, ranking.sentences, ranking.documents, ranking.closeness)
+
+
+def test_a_question_asking_for_a_year_abstains_when_the_answer_has_none():
+    settings = RetrievalSettings()
+    strict = Abstainer(weights=(0.0, 0.0, -5.0), bias=1.0)  # only the answer type decides
+    assert not assemble(_asking("穆拉蒂做了什么?", _ranking([(1, 0.9)])), settings, strict).abstained
+    answer = assemble(_asking("穆拉蒂哪一年离开?", _ranking([(1, 0.9)])), settings, strict)
+    assert answer.abstained and answer.text is None and answer.citations == []
+    assert answer.reason == "The question asks for a year, and the closest passages give none."
+    assert answer.features == {"top_dense": 0.9, "top_sentence": 0.9, "answer_type_mismatch": 1.0}
+    assert len(answer.passages) == 1  # the closest passage is still shown

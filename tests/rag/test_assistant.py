@@ -1,0 +1,89 @@
+"""The Python API on the seed articles: three languages, citations, bad input, adding documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Assistant, InvalidQuestionError, Settings
+
+MURATI = "004_c511aff020beec01"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["哪位OpenAI首席技术官宣布离职?", "哪位OpenAI首席技術官宣布離職?", "Which OpenAI CTO announced she was leaving?"],
+)
+def test_cto_question_finds_murati_at_rank_one(news, question):
+    top = news.ask(question, top_k=5).passages[0]
+    assert top.doc_id == MURATI and "穆拉蒂" in top.text  # the article about her resignation, not a mention elsewhere
+
+
+def test_traditional_question_reaches_simplified_article_and_back(news):
+    simplified_article = news.ask("OpenAI這輪融資後估值將達到多少?", top_k=3)
+    assert "1500" in simplified_article.text
+    traditional_article = news.ask("多少名OpenAI员工签署了公开信?", top_k=3)
+    assert traditional_article.passages[0].doc_id == "001_86f10aefa8bc7cfc"
+    assert "500" in traditional_article.passages[0].text
+
+
+def test_answer_is_verbatim_and_cited(news):
+    answer = news.ask("OpenAI的融资预计什么时候完成?", top_k=5)
+    assert not answer.abstained and answer.text
+    parts = []
+    for citation in answer.citations:
+        passage = answer.passages[citation.rank - 1]
+        document = news.document(citation.doc_id)
+        cited = document.text[citation.start : citation.end]
+        assert passage.text[citation.passage_start : citation.passage_end] == cited
+        assert document.text[passage.start : passage.end] == passage.text
+        parts.append(cited)
+    assert 1 <= len(parts) <= 2 and answer.text in {" … ".join(parts), "".join(parts), " ".join(parts), "\n".join(parts)}
+    assert [p.rank for p in answer.passages] == [1, 2, 3, 4, 5]
+    assert [p.score for p in answer.passages] == sorted((p.score for p in answer.passages), reverse=True)
+
+
+def test_passages_carry_titles_and_highlights(news):
+    answer = news.ask("Sora为什么没有公开推出?", top_k=3)
+    for passage in answer.passages:
+        assert passage.title == news.document(passage.doc_id).title
+        if passage.highlight:
+            start, end = passage.highlight
+            assert 0 <= start < end <= len(passage.text)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_question_is_rejected(news, question):
+    with pytest.raises(InvalidQuestionError, match="empty"):
+        news.ask(question)
+
+
+def test_overlong_question_is_rejected(news):
+    with pytest.raises(InvalidQuestionError, match="2,000"):
+        news.ask("问" * 2001)
+    with pytest.raises(ValueError):  # the project error is a ValueError too
+        news.ask("问", top_k=0)
+
+
+@pytest.mark.parametrize("top_k", ["5", None, 5.5, True])
+def test_top_k_of_the_wrong_type_is_a_clear_error(news, top_k):
+    with pytest.raises(InvalidQuestionError, match="top_k"):
+        news.ask("OpenAI估值多少?", top_k=top_k)
+
+
+def test_lone_surrogate_is_a_clear_error(news):
+    with pytest.raises(InvalidQuestionError, match="surrogate"):
+        news.ask("OpenAI\udc80估值多少?")
+
+
+def test_add_makes_a_new_article_answerable(project_copy, encoder, tmp_path):
+    assistant = Assistant.load(Settings(root=project_copy), encoder=encoder)
+    before = assistant.info().chunks
+    article = tmp_path / "new.md"
+    article.write_text("# 深海研究所发布报告\n\n深海研究所表示,马里亚纳海沟的新物种数量达到了27种。研究由李明教授领导。\n", encoding="utf-8")
+    (added,) = assistant.add([article])
+    assert added.status == "added" and added.document.title == "深海研究所发布报告"
+    assert (project_copy / "corpus" / added.document.file).exists()
+    answer = assistant.ask("马里亚纳海沟发现了多少新物种?", top_k=3)
+    assert answer.passages[0].doc_id == added.document.id and "27" in (answer.text or "")
+    reopened = Assistant.load(Settings(root=project_copy), encoder=encoder)
+    assert reopened.info().chunks > before and added.document.id in {d.id for d in reopened.documents()}

@@ -1,0 +1,313 @@
+"""A collection's lifecycle on the local store, with the fake encoder: build, reuse, stale and
+damaged detection, add, update, remove, the journal, bad files in the folder. No model needed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLES
+
+from rag import Assistant, DocumentError, StorageError, UnknownDocumentError, VectorIndexSettings
+from rag.store.local import CURRENT
+
+
+def open_assistant(settings, encoder) -> Assistant:
+    return Assistant.load(settings, encoder=encoder)
+
+
+def current_manifest(settings) -> dict:
+    return json.loads((settings.index_dir / (settings.index_dir / CURRENT).read_text()).read_text())
+
+
+def test_a_saved_index_is_reused_without_embedding_anything(tiny, capsys):
+    settings, encoder = tiny
+    built = open_assistant(settings, encoder)
+    assert "Building" in capsys.readouterr().err
+    embedded = encoder.passages
+    info = built.info()
+    assert embedded == info.chunks + info.sentences and info.documents == 2
+    again = open_assistant(settings, encoder)
+    assert encoder.passages == embedded and capsys.readouterr().err == ""
+    assert again.documents() == built.documents()
+    assert again.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
+
+
+def test_manifest_records_what_the_index_depends_on(tiny):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    manifest = current_manifest(settings)
+    fingerprint = manifest["fingerprint"]
+    assert fingerprint["dimension"] == 64 and (fingerprint["chunk_size"], fingerprint["chunk_overlap"]) == (40, 10)
+    assert fingerprint["exact_max"] == settings.vectors.exact_max and len(fingerprint["code"]) == 16
+    assert manifest["counts"]["documents"] == 2 and manifest["generation"] == 1
+    (segment,) = manifest["segments"]
+    files = json.loads((settings.index_dir / "segments" / segment / "segment.json").read_text())["files"]
+    assert all(len(entry["sha256"]) == 64 and entry["bytes"] >= 0 for entry in files.values())
+
+
+def test_changed_document_is_embedded_again_alone(tiny, capsys):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    embedded = encoder.passages
+    (settings.corpus_dir / "b.txt").write_text(ARTICLES["b.txt"] + "台積電總部位於新竹。", encoding="utf-8")
+    second = open_assistant(settings, encoder)
+    assert "indexing 1 document" in capsys.readouterr().err
+    assert second.document("b").text.endswith("新竹。")
+    assert 0 < encoder.passages - embedded < embedded  # only b's pieces
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda s: replace(s, chunk=replace(s.chunk, size=60, overlap=0)), lambda s: replace(s, vectors=VectorIndexSettings(exact_max=10))],
+    ids=["chunk settings", "vector index settings"],
+)
+def test_changed_settings_rebuild_the_index(tiny, capsys, change):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    capsys.readouterr()
+    open_assistant(change(settings), encoder)
+    assert "built differently" in capsys.readouterr().err
+
+
+def test_code_version_covers_every_module_that_decides_what_the_index_holds(monkeypatch):
+    from rag import embed, ingest, vectors
+
+    before = ingest.code_version()
+    for module in (embed, vectors):
+        original = Path.read_bytes
+        path = Path(module.__file__)
+        monkeypatch.setattr(Path, "read_bytes", lambda self, p=path, o=original: o(self) + b"#" if self == p else o(self))
+        assert ingest.code_version() != before, module.__name__
+        monkeypatch.undo()
+
+
+def test_added_file_is_embedded_alone_and_answerable(tiny):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    embedded, before = encoder.passages, assistant.info()
+    article = settings.root / "c.txt"
+    article.write_text("Sora是OpenAI的视频生成模型。它尚未公开推出。", encoding="utf-8")
+    (result,) = assistant.add([article])
+    assert result.status == "added" and result.document.file == f"{result.document.id}.txt"
+    assert (settings.corpus_dir / result.document.file).read_text(encoding="utf-8") == article.read_text(encoding="utf-8")
+    info = assistant.info()
+    assert encoder.passages - embedded == (info.chunks + info.sentences) - (before.chunks + before.sentences) == 1 + 2  # one chunk, two sentences
+    assert info.documents == 3 and assistant.ask("Sora是什么?", top_k=1).passages[0].doc_id == result.document.id
+    listed = json.loads((settings.corpus_dir / "manifest.json").read_text())["documents"]
+    assert {entry["id"] for entry in listed} == {"a", "b", result.document.id}
+    assert not (settings.corpus_dir / ".staging").exists() and not (settings.index_dir / "PENDING.json").exists()
+
+
+def test_a_file_named_like_an_added_one_replaces_it_and_the_same_text_is_a_no_op(tiny):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    article = settings.root / "report.md"
+    article.write_text("# 月球基地\n\n航天局宣布,月球南极基地将于2031年建成。", encoding="utf-8")
+    (first,) = assistant.add([article])
+    embedded = encoder.passages
+    (again,) = assistant.add([article])
+    assert again.status == "unchanged" and encoder.passages == embedded
+    article.write_text("# 月球基地\n\n航天局宣布,月球南极基地将推迟到2035年建成。", encoding="utf-8")
+    (updated,) = assistant.add([article])
+    assert updated.status == "updated" and updated.document.id == first.document.id
+    assert "2035" in assistant.document(first.document.id).text and "2031" not in assistant.document(first.document.id).text
+    files = sorted(p.name for p in settings.corpus_dir.iterdir() if p.name.startswith(first.document.id))
+    assert files == [updated.document.file]  # the old version's file is gone
+    assert assistant.info().documents == 3
+
+
+def test_removing_documents_updates_index_folder_and_manifest(tiny):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    (removed,) = assistant.remove(["a"])
+    assert removed.id == "a" and not (settings.corpus_dir / "a.txt").exists()
+    assert [d.id for d in assistant.documents()] == ["b"]
+    assert all(p.doc_id == "b" for p in assistant.ask("穆拉蒂辞职了吗?", top_k=3).passages)
+    reopened = open_assistant(settings, encoder)
+    assert [d.id for d in reopened.documents()] == ["b"]
+    assert [e["id"] for e in json.loads((settings.corpus_dir / "manifest.json").read_text())["documents"]] == ["b"]
+
+
+def test_removing_the_last_document_leaves_an_empty_index_that_abstains(tiny):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    assistant.remove(["a", "b"])
+    answer = assistant.ask("谁辞职了?")
+    assert answer.abstained and answer.passages == [] and answer.reason == "No passage matches the question."
+    assert open_assistant(settings, encoder).info().documents == 0
+
+
+def test_unknown_id_is_refused_and_nothing_changes(tiny):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    generation = (settings.index_dir / CURRENT).read_text()
+    with pytest.raises(UnknownDocumentError, match="'nope'"):
+        assistant.remove(["a", "nope"])
+    assert (settings.index_dir / CURRENT).read_text() == generation and (settings.corpus_dir / "a.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "no article text"), (b"\xb9\xfa\xbc\xd2\xb5\xc4", "not valid UTF-8"), (b"\x00\x01binary", "binary"),
+     ("。,!?……".encode(), "only punctuation"), (b"\x1b[2J\x07\x1b]0;x\x07", "no article text")],
+)  # fmt: skip
+def test_bad_file_is_refused_and_the_collection_unchanged(tiny, content, message):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    generation = (settings.index_dir / CURRENT).read_text()
+    files = sorted(p.name for p in settings.corpus_dir.iterdir())
+    good, bad = settings.root / "good.txt", settings.root / "bad.txt"
+    good.write_text("一篇完全正常的新闻稿。内容很短。", encoding="utf-8")
+    bad.write_bytes(content)
+    with pytest.raises(DocumentError, match=message):
+        assistant.add([good, bad])
+    assert (settings.index_dir / CURRENT).read_text() == generation
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == files and assistant.info().documents == 2
+
+
+def test_duplicates_and_unsupported_files_are_refused(tiny):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    copy = settings.root / "again.txt"
+    copy.write_text(ARTICLES["a.txt"], encoding="utf-8")
+    with pytest.raises(DocumentError, match="already in the collection as a"):
+        assistant.add([copy])
+    unsupported = settings.root / "sheet.xlsx"
+    unsupported.write_bytes(b"PK")
+    with pytest.raises(DocumentError, match="unsupported file type"):
+        assistant.add([unsupported])
+    too_big = settings.root / "big.txt"
+    too_big.write_text("长" * 2_000_000, encoding="utf-8")
+    with pytest.raises(DocumentError, match="larger than the limit"):
+        assistant.add([too_big])
+
+
+def test_a_failed_save_changes_nothing_and_says_what_to_fix(tiny, monkeypatch):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    generation = (settings.index_dir / CURRENT).read_text()
+    files = sorted(p.name for p in settings.corpus_dir.iterdir())
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("rag.store.segment.SegmentWriter.finish", disk_full)
+    article = settings.root / "c.txt"
+    article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
+    with pytest.raises(StorageError, match="free disk space"):
+        assistant.add([article])
+    monkeypatch.undo()
+    assert (settings.index_dir / CURRENT).read_text() == generation
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == files
+    assert not list(settings.index_dir.glob("segments/.staging-*")) and not (settings.index_dir / "PENDING.json").exists()
+    assert assistant.ask("穆拉蒂辞职了吗?").passages and open_assistant(settings, encoder).info().documents == 2
+    (added,) = assistant.add([article])  # and the same add works once the disk has room
+    assert added.status == "added"
+
+
+def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypatch, capsys):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    monkeypatch.setattr("rag.collection.Collection._finish_journal", lambda self: False)  # dies right after the commit
+    article = settings.root / "c.txt"
+    article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
+    (added,) = assistant.add([article])
+    monkeypatch.undo()
+    assert not (settings.corpus_dir / added.document.file).exists() and (settings.index_dir / "PENDING.json").exists()
+    reopened = open_assistant(settings, encoder)
+    assert "Completed an interrupted change" in capsys.readouterr().err
+    assert (settings.corpus_dir / added.document.file).exists() and reopened.info().documents == 3
+    assert added.document.id in {e["id"] for e in json.loads((settings.corpus_dir / "manifest.json").read_text())["documents"]}
+
+
+def test_a_crash_before_the_commit_leaves_the_old_state(tiny, monkeypatch):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as good as kill -9 for what is on disk: no cleanup of ours runs after
+
+    monkeypatch.setattr("rag.store.local.LocalStore.commit", killed)
+    article = settings.root / "c.txt"
+    article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
+    with pytest.raises(KeyboardInterrupt):
+        open_assistant(settings, encoder).add([article])
+    monkeypatch.undo()
+    reopened = open_assistant(settings, encoder)
+    assert reopened.info().documents == 2 and not (settings.corpus_dir / ".staging").exists()
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt", "b.txt", "manifest.json"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+@pytest.mark.parametrize("name", ["chunk_vectors.bin", "sentence_vectors.bin", "texts.jsonl", "posting_rows.bin", "segment.json"])
+def test_a_damaged_index_is_rebuilt_with_a_message(tiny, capsys, damage, name):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    (segment,) = current_manifest(settings)["segments"]
+    path = settings.index_dir / "segments" / segment / name
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    else:
+        path.unlink()
+    capsys.readouterr()
+    repaired = open_assistant(settings, encoder)
+    assert "damaged" in capsys.readouterr().err and repaired.info().documents == 2
+    assert repaired.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe\x00binary", b"manifest-99999999.json", b""])
+def test_a_damaged_pointer_or_manifest_is_rebuilt(tiny, capsys, damage):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    (settings.index_dir / CURRENT).write_bytes(damage)
+    assert open_assistant(settings, encoder).info().documents == 2
+    manifest = settings.index_dir / (settings.index_dir / CURRENT).read_text()
+    payload = json.loads(manifest.read_text())
+    payload["fingerprint"]["model_id"] = None
+    manifest.write_text(json.dumps(payload))
+    capsys.readouterr()
+    assert open_assistant(settings, encoder).info().documents == 2
+    assert "damaged" in capsys.readouterr().err
+
+
+def test_bad_files_in_the_folder_are_skipped_with_a_warning(tiny, capsys):
+    settings, encoder = tiny
+    (settings.corpus_dir / "gbk.txt").write_bytes("国家的新闻报道内容".encode("gbk"))
+    (settings.corpus_dir / "copy-of-a.txt").write_text(ARTICLES["a.txt"], encoding="utf-8")
+    assistant = open_assistant(settings, encoder)
+    err = capsys.readouterr().err
+    assert "gbk.txt: not valid UTF-8" in err and "copy-of-a.txt holds the same article as a" in err
+    assert [d.id for d in assistant.documents()] == ["a", "b"]
+
+
+def test_a_deleted_article_file_keeps_its_indexed_text(tiny, capsys):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    (settings.corpus_dir / "a.txt").unlink()
+    capsys.readouterr()
+    assistant = open_assistant(settings, encoder)
+    assert "a.txt of a is missing" in capsys.readouterr().err
+    assert assistant.document("a").text == ARTICLES["a.txt"] and assistant.info().documents == 2
+
+
+@pytest.mark.parametrize("damage", ["delete", "garble"])
+def test_a_lost_corpus_manifest_is_rewritten_from_the_index(tiny, capsys, damage):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    article = settings.root / "report.md"
+    article.write_text("# 月球基地\n\n航天局宣布,月球南极基地将于2031年建成。", encoding="utf-8")
+    (added,) = assistant.add([article])
+    manifest = settings.corpus_dir / "manifest.json"
+    before = json.loads(manifest.read_text())
+    manifest.unlink() if damage == "delete" else manifest.write_text("{not json")
+    capsys.readouterr()
+    reopened = open_assistant(settings, encoder)
+    assert "rewriting it from the index" in capsys.readouterr().err
+    assert json.loads(manifest.read_text()) == before
+    assert reopened.document(added.document.id).name == "report.md"

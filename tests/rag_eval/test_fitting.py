@@ -1,0 +1,25 @@
+"""Fitting the abstention threshold on dev."""
+
+from __future__ import annotations
+
+from rag_eval.fitting import fit_abstention
+from rag_eval.gold import Evidence, GoldQuestion
+from rag_eval.metrics import QuestionResult
+
+
+def test_abstention_threshold_has_the_best_dev_f1_within_the_false_abstention_budget():
+    ids = (f"q{n}" for n in range(10_000))
+    dev_ids = [qid for qid in ids if GoldQuestion(qid, "?", "en", "x", False, None, ()).split == "dev"]
+    closeness = [0.80, 0.81] + [0.85 + 0.001 * n for n in range(68)]  # answerable: 70, so 2 may be wrong
+    closeness_unanswerable = [0.70] * 5 + [0.805] * 3 + [0.90] * 2
+    questions, results = [], {}
+    for qid, top in zip(dev_ids, closeness + closeness_unanswerable, strict=False):
+        answerable = len(questions) < len(closeness)
+        questions.append(GoldQuestion(qid, "?", "en", "x", False, None, (Evidence("d", 0, 1),) if answerable else ()))
+        features = {"top_dense": top, "top_sentence": top, "answer_type_mismatch": 0.0}
+        results[qid] = QuestionResult(qid, (), False, False, False, features, 1.0)
+    abstainer = fit_abstention(results, questions)
+    abstains = {q.id: abstainer.probability(results[q.id].features) < abstainer.threshold for q in questions}
+    # one wrong abstention (0.80) catches three more unanswerable questions (0.805); a second would catch none
+    assert [abstains[q.id] for q in questions[:3]] == [True, False, False]
+    assert sum(abstains[q.id] for q in questions if not q.answerable) == 8

@@ -1,0 +1,83 @@
+"""Metrics: chunk-independent relevance, ranx wiring, abstention scores and separation (hand-computed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.abstention import Abstainer
+from rag_eval.gold import Evidence, GoldQuestion, Span
+from rag_eval.metrics import QuestionResult, covered_evidence, covers, ranked_run, retrieval_scores, separation
+
+
+def result(qid: str, covered: tuple[tuple[str, ...], ...]) -> QuestionResult:
+    return QuestionResult(qid, covered, False, False, False, {}, 1.0)
+
+
+def test_metrics_on_a_toy_run_match_hand_computed_values():
+    questions = [
+        GoldQuestion("q1", "?", "zh-Hans", "number", False, "x", (Evidence("d", 0, 10),)),
+        GoldQuestion("q2", "?", "en", "date", True, "y", (Evidence("d", 20, 30), Evidence("d", 40, 50))),
+        GoldQuestion("q3", "?", "en", "unanswerable", False, None, ()),
+    ]
+    results = {
+        "q1": result("q1", ((), ("e0",))),  # relevant at rank 2
+        "q2": result("q2", (("e1",), (), (), ("e0",))),  # ranks 1 and 4
+        "q3": result("q3", ((),)),
+    }
+    scores = retrieval_scores(questions, results)
+    assert scores["questions"] == 2  # unanswerable questions are not in retrieval metrics
+    assert scores["mrr@10"] == pytest.approx((1 / 2 + 1) / 2)
+    assert scores["recall@1"] == pytest.approx((0 + 0.5) / 2)
+    assert scores["recall@5"] == pytest.approx((1 + 1) / 2)
+    ndcg_q2 = (1 + 1 / 2.321928) / (1 + 1 / 1.584963)  # log2(5) = 2.32, log2(3) = 1.58
+    assert scores["ndcg@10"] == pytest.approx((1 / 1.584963 + ndcg_q2) / 2, abs=1e-4)
+
+
+def test_separation_reports_how_well_features_split_answerable_from_unanswerable():
+    def question(qid: str, answerable: bool, topic: str | None = None) -> GoldQuestion:
+        evidence = (Evidence("d", 0, 10),) if answerable else ()
+        return GoldQuestion(qid, "?", "en", "date", False, None, evidence, topic)
+
+    def scored(qid: str, top: float, mismatch: float, confidence: float) -> QuestionResult:
+        features = {"top_dense": top, "top_sentence": top, "answer_type_mismatch": mismatch}
+        return QuestionResult(qid, (), False, False, False, features, 1.0, confidence)
+
+    questions = [question("a1", True), question("a2", True), question("on", False, "on"), question("off", False, "off")]
+    results = {
+        "a1": scored("a1", 0.90, 0.0, 0.9),
+        "a2": scored("a2", 0.88, 0.0, 0.8),
+        "on": scored("on", 0.89, 1.0, 0.85),  # as close as the answerable ones, but lacks the asked type
+        "off": scored("off", 0.80, 0.0, 0.1),
+    }
+    table = separation(questions, results, Abstainer(weights=(1.0, 1.0, -2.0), bias=0.0))
+    assert table["top_dense"] == {"on_topic": 0.5, "off_topic": 1.0}
+    assert table["answer_type_mismatch"] == {"on_topic": 1.0, "off_topic": 0.5}  # turned: a mismatch means "no"
+    assert table["confidence"] == {"on_topic": 0.5, "off_topic": 1.0}
+
+
+def test_one_passage_covering_two_evidence_spans_finds_both():
+    question = GoldQuestion("q", "?", "zh-Hans", "why", False, "x", (Evidence("d", 0, 10), Evidence("d", 20, 30)))
+    covered = covered_evidence([("d", 100, 200), ("d", 0, 40)], question.evidence)
+    assert covered == ((), ("e0", "e1"))
+    scores = retrieval_scores([question], {"q": result("q", covered)})
+    assert scores["recall@1"] == 0 and scores["recall@5"] == 1 and scores["mrr@10"] == 0.5
+
+
+def test_a_place_stating_the_same_fact_elsewhere_counts_as_the_evidence():
+    evidence = Evidence("doc", 100, 140, also=(Span("other", 10, 30),))
+    assert covers("other", 0, 25, evidence)  # 15 of the 20 characters of the other place
+    assert not covers("other", 25, 100, evidence)
+    assert covered_evidence([("other", 0, 50), ("doc", 0, 400)], [evidence]) == (("e0",), ("e0",))
+    assert ranked_run((("e0",), ("e0",))) == {"e0": 1.0, "miss-2": 0.5}  # found once, at rank 1
+
+
+def test_relevance_is_overlap_with_evidence_not_chunk_identity():
+    evidence = Evidence("doc", 100, 140)
+    assert covers("doc", 90, 130, evidence)  # 30 of 40 characters
+    assert covers("doc", 120, 300, evidence)  # exactly half
+    assert not covers("doc", 125, 300, evidence)  # a quarter
+    assert not covers("other", 0, 1000, evidence)
+    small, large = [("doc", 0, 110), ("doc", 95, 150)], [("doc", 0, 400)]
+    assert ranked_run(covered_evidence(small, [evidence])) == {"miss-1": 1.0, "e0": 0.5}
+    assert ranked_run(covered_evidence(large, [evidence])) == {"e0": 1.0}  # same gold, other chunking
+    assert ranked_run(covered_evidence([("doc", 95, 150), ("doc", 100, 141)], [evidence])) == {"e0": 1.0, "miss-2": 0.5}

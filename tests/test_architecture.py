@@ -1,0 +1,53 @@
+"""The seams the code is built on: the page and the CLI use the facade, the product never imports
+the yardstick, and nothing outside ``rag/`` reaches into an ``Assistant``."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STDLIB = sys.stdlib_module_names
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (``from rag import x`` gives "rag")."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_the_page_imports_only_the_facade_gradio_and_the_standard_library():
+    for path in (REPO / "rag" / "web").glob("*.py"):
+        for module in imports(path):
+            top = module.split(".")[0]
+            assert module in {"rag", "rag.web"} or module.startswith("rag.web.") or top in {"gradio", "fastapi", "starlette"} or top in STDLIB, (path.name, module)
+
+
+def test_the_cli_uses_the_facade_and_settings_only():
+    allowed = {"rag", "rag.config", "rag.errors", "rag.web.page"}
+    for module in imports(REPO / "rag" / "cli.py"):
+        assert module in allowed or module.split(".")[0] in STDLIB | {"typer", "rich"}, module
+
+
+def test_the_product_never_imports_the_yardstick():
+    for path in (REPO / "rag").rglob("*.py"):
+        assert not any(module.split(".")[0] in {"rag_eval", "eval", "ranx", "sklearn", "matplotlib"} for module in imports(path)), path
+
+
+def test_no_caller_outside_the_library_touches_an_assistants_internals():
+    for folder in ("rag_eval", "tests"):
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                    assert isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}, (path.name, node.attr, node.lineno)
+
+
+def test_nothing_reads_gradios_private_event_data():
+    for path in (REPO / "rag" / "web").glob("*.py"):
+        assert "._data" not in path.read_text(encoding="utf-8"), path
