@@ -29,11 +29,12 @@ index: model
 serve: index
 	$(BIN)/rag serve
 
-# Debian's Chromium and CJK fonts for the browser tests (as root on CI's fresh machine).
+# Debian's Chromium and CJK fonts for the browser tests, strace for the network audit
+# (tests/netaudit.py), as root on CI's fresh machine.
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto sans cjk'; then \
-	  echo "installing Debian chromium and fonts-noto-cjk"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto sans cjk' || ! command -v strace >/dev/null; then \
+	  echo "installing Debian chromium, fonts-noto-cjk and strace"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk strace >/dev/null; \
 	fi
 
 test: index browser

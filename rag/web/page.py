@@ -9,9 +9,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from rag import Answer, Assistant, RagError  # noqa: E402
 from rag.web import render  # noqa: E402
+from rag.web.guard import RefuseRemoteFiles  # noqa: E402
 
 EXAMPLES = [
     "哪位OpenAI首席技术官宣布离职?",
@@ -71,7 +73,9 @@ def build(assistant: Assistant) -> gr.Blocks:
     def clear() -> tuple[str, Turns, str]:
         return render.conversation([]), [], render.article(None, None)
 
-    with gr.Blocks(title="新闻问答 · Cited answers from Chinese news") as page:
+    # analytics off here, not only by default: a GRADIO_ANALYTICS_ENABLED=True in the environment
+    # would otherwise make launch() ask api.gradio.app for the latest version and send telemetry
+    with gr.Blocks(title="新闻问答 · Cited answers from Chinese news", analytics_enabled=False) as page:
         turns = gr.State([])
         gr.Markdown("## 新闻问答 · Cited answers from Chinese news articles\nEvery answer is a sentence copied from an article, with its source. If the articles do not say, the assistant says so.")
         with gr.Row():
@@ -113,5 +117,6 @@ def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, bloc
         max_file_size=assistant.limits.max_document_bytes,
         prevent_thread_lock=not block,
         quiet=not block,
+        app_kwargs={"middleware": [Middleware(RefuseRemoteFiles)]},  # no fetching of URLs named in requests
     )
     return page

@@ -12,11 +12,11 @@ from urllib.parse import urlparse
 import pytest
 
 from rag import Assistant, Settings
+from browser import CHROMIUM, FLAGS
+
 from rag.web import render
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 
 
 def free_port() -> int:
@@ -75,12 +75,12 @@ def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path)
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.fail("Debian chromium is missing: `make browser` (or apt-get install chromium fonts-noto-cjk)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield instance
         instance.close()
 
