@@ -89,17 +89,22 @@ class Collection:
     def open(self, rebuild: bool = False, progress: bool = False) -> None:
         """Make the index current, writing only when something is missing, stale or damaged."""
         problem = self._problem()
-        if problem is None and not rebuild and self.journal.exists() is False:
+        if problem is None and not rebuild and not self._leftovers():
             return
         with self.store.writer():
             problem = self._problem()  # another process may have fixed it meanwhile
             self._recover()
+            self.store.remove_leftovers()
             if rebuild or (problem and problem != "corpus"):
                 if problem and problem != "corpus":
                     say(problem)
                 self._build(progress)
             elif problem == "corpus":
                 self._sync(progress)
+
+    def _leftovers(self) -> bool:
+        """A journal or files of an interrupted write: the next open cleans them up."""
+        return self.journal.exists() or self.corpus.has_leftovers() or self.store.has_leftovers()
 
     def _problem(self) -> str | None:
         """Why the index cannot be used as it is, or "corpus" when only the folder changed."""

@@ -284,7 +284,13 @@ class CorpusFolder:
         fsync_dir(self.directory)
 
     def discard_staging(self) -> None:
+        """Staged files of a change that did not commit, and temporary files of interrupted writes."""
         shutil.rmtree(self.staging, ignore_errors=True)
+        for leftover in self.directory.glob(".*.tmp") if self.directory.is_dir() else ():
+            leftover.unlink(missing_ok=True)
+
+    def has_leftovers(self) -> bool:
+        return self.staging.exists() or any(self.directory.glob(".*.tmp"))
 
     def delete(self, files: Iterable[str]) -> None:
         for file in files:

@@ -29,14 +29,17 @@ if TYPE_CHECKING:
 
 PROMPTS = {"query": "query: ", "passage": "passage: "}  # E5 is trained with these prefixes
 MAX_TOKENS = 512
+# A question's work is bounded: the gold questions are under 60 tokens, and a 2,000-character
+# question cost about 20 times a normal one when all of it went through the model.
+MAX_QUESTION_TOKENS = 128
 PAD_ID = 1
 
 
-def _load_tokenizer(path: Path) -> Tokenizer:
+def _load_tokenizer(path: Path, max_tokens: int) -> Tokenizer:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_truncation(max_tokens)
     tokenizer.enable_padding(pad_id=PAD_ID, pad_token="<pad>")
     return tokenizer
 
@@ -68,9 +71,9 @@ class OnnxEncoder(_Prepared):
 
     backend = "onnx"
 
-    def __init__(self, info: PreparedModel, tokenizer: Tokenizer, token_vectors: np.ndarray,
+    def __init__(self, info: PreparedModel, tokenizers: tuple[Tokenizer, Tokenizer], token_vectors: np.ndarray,
                  passage_session: Callable[[], Any], both_towers: Any, batch_size: int) -> None:  # fmt: skip
-        self.info, self.tokenizer, self.token_vectors = info, tokenizer, token_vectors
+        self.info, (self.passage_tokenizer, self.question_tokenizer), self.token_vectors = info, tokenizers, token_vectors
         self.passage_session, self.both_towers, self.batch_size = passage_session, both_towers, batch_size
 
     @classmethod
@@ -91,10 +94,11 @@ class OnnxEncoder(_Prepared):
         passage_session = cache(lambda: session("model.onnx"))
         try:
             with ThreadPoolExecutor(1) as pool:  # both load in native code: in parallel
-                tokenizer = pool.submit(_load_tokenizer, folder / "tokenizer.json")
+                tokenizer = pool.submit(_load_tokenizer, folder / "tokenizer.json", MAX_TOKENS)
                 both = session(QUERY_GRAPH)
                 token_vectors = np.load(folder / "word_embeddings.npy", mmap_mode="r")  # rows read on demand
-                return cls(info, tokenizer.result(), token_vectors, passage_session, both, batch_size)
+                question_tokenizer = _load_tokenizer(folder / "tokenizer.json", MAX_QUESTION_TOKENS)
+                return cls(info, (tokenizer.result(), question_tokenizer), token_vectors, passage_session, both, batch_size)
         except ModelMissingError:
             raise
         except Exception as error:  # noqa: BLE001 - a truncated tokenizer or matrix fails in many ways
@@ -104,19 +108,20 @@ class OnnxEncoder(_Prepared):
         """Every question goes through the two-tower graph, even when only the base vector is used:
         ONNX Runtime's idle threads spin, and two sessions taking turns fought over the cores
         (36–43 ms a question instead of 14 when questions alternated between them)."""
-        base, adapted = self._encode([PROMPTS["query"] + text for text in texts], self.both_towers, 2, False)
+        texts = [PROMPTS["query"] + text for text in texts]
+        base, adapted = self._encode(texts, self.question_tokenizer, self.both_towers, 2, False)
         return QuestionVectors(base, adapted)
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        return self._encode([PROMPTS["passage"] + text for text in texts], self.passage_session(), 1, progress)[0]
+        return self._encode([PROMPTS["passage"] + text for text in texts], self.passage_tokenizer, self.passage_session(), 1, progress)[0]
 
-    def _encode(self, texts: list[str], session: Any, outputs: int, progress: bool) -> list[np.ndarray]:
+    def _encode(self, texts: list[str], tokenizer: Tokenizer, session: Any, outputs: int, progress: bool) -> list[np.ndarray]:
         vectors = [np.empty((len(texts), self.dimension), dtype=np.float32) for _ in range(outputs)]
         order = np.argsort([-len(text) for text in texts], kind="stable")  # similar lengths pad less
         batches = range(0, len(texts), self.batch_size)
         for start in tqdm(batches, desc="Embedding", unit="batch", disable=not progress):
             rows = order[start : start + self.batch_size]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in rows])
+            encodings = tokenizer.encode_batch([texts[i] for i in rows])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             weights = mask[..., None].astype(np.float32)

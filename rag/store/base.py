@@ -190,6 +190,14 @@ class Store(Protocol):
         """Whether anything was ever committed."""
         ...
 
+    def has_leftovers(self) -> bool:
+        """Whether a write that died left something behind (staging, temporary files)."""
+        ...
+
+    def remove_leftovers(self) -> None:
+        """Remove what dead writes left behind; the caller holds ``writer()``."""
+        ...
+
     def drop(self) -> None:
         """Delete the whole index (a removed collection)."""
         ...

@@ -345,7 +345,7 @@ class LocalStore:
             if not change.rebuild:
                 raise
             self._view = LocalView(None, [])
-        self._remove_leftovers()
+        self.remove_leftovers()
         view = self._view
         base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
         removed = {} if change.rebuild else {name: set(rows) for name, rows in (view.manifest.removed.items() if view.manifest else ())}
@@ -378,7 +378,7 @@ class LocalStore:
             write_atomic(self.directory / name, manifest.to_json())
             write_atomic(self.directory / CURRENT, name.encode())  # the commit point
         except OSError as error:
-            self._remove_leftovers()
+            self.remove_leftovers()
             raise StorageError(f"could not save the index in {self.directory} ({error.strerror or error}); "
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
         self._view = LocalView(manifest, new_view.parts)
@@ -441,7 +441,10 @@ class LocalStore:
             removed.pop(second, None)
         return segments, removed
 
-    def _remove_leftovers(self) -> None:
+    def has_leftovers(self) -> bool:
+        return any(self.directory.glob("segments/.staging-*")) or any(self.directory.glob(".*.tmp"))
+
+    def remove_leftovers(self) -> None:
         """Staging folders and temporary files of writes that died (only a writer calls this)."""
         for pattern in ("segments/.staging-*", ".*.tmp"):
             for path in self.directory.glob(pattern):

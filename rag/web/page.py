@@ -68,6 +68,9 @@ def build(assistant: Assistant) -> gr.Blocks:
             results = assistant.add([Path(f) for f in files], progress=True)
         except RagError as error:
             return render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(), None
+        finally:
+            for upload in files:  # Gradio's copies: the corpus folder keeps what was added
+                Path(upload).unlink(missing_ok=True)
         return render.status(render.added_summary(results)), library(), None
 
     def clear() -> tuple[str, Turns, str]:

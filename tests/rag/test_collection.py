@@ -311,3 +311,16 @@ def test_a_lost_corpus_manifest_is_rewritten_from_the_index(tiny, capsys, damage
     assert "rewriting it from the index" in capsys.readouterr().err
     assert json.loads(manifest.read_text()) == before
     assert reopened.document(added.document.id).name == "report.md"
+
+
+def test_leftovers_of_dead_writes_are_removed_when_the_collection_opens(tiny):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    leftovers = [settings.index_dir / "segments" / ".staging-x1" / "chunk_ids.bin", settings.index_dir / ".CURRENT.x2.tmp",
+                 settings.corpus_dir / ".manifest.json.x3.tmp", settings.corpus_dir / ".staging" / "005_x.txt"]  # fmt: skip
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half-written")
+    assert open_assistant(settings, encoder).info().documents == 2
+    assert not any(path.exists() for path in leftovers)
+    assert not (settings.index_dir / "segments" / ".staging-x1").exists()
