@@ -67,14 +67,20 @@ def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tupl
     )
     chosen: list[tuple[float, int, int]] = []
     for score, rank, sid in scored:
-        if sid in {s for _, _, s in chosen}:
-            continue
+        if sid in {s for _, _, s in chosen} or (chosen and _same_text(ranking, sid, chosen[0][2])):
+            continue  # the same sentence, or the same words in another article: cited once
         if chosen and chosen[0][0] - score > settings.second_sentence_margin:
             break
         chosen.append((score, rank, sid))
         if len(chosen) == 2:
             break
     return [(rank, sid) for _, rank, sid in chosen]
+
+
+def _same_text(ranking: Ranking, first: int, second: int) -> bool:
+    if first not in ranking.sentences or second not in ranking.sentences:
+        return False
+    return ranking.text(ranking.sentences[first]) == ranking.text(ranking.sentences[second])
 
 
 def abstention_reason(answer_text: str, missing: AnswerType | None) -> str:

@@ -120,7 +120,7 @@ def ask(
 @app.command()
 def add(
     context: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .md, .html).")],
+    paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .md, .html, .pdf with a text layer, .docx).")],
 ) -> None:
     """Add articles (or replace the ones added under the same file name); only their own text is embedded."""
     try:

@@ -1,5 +1,6 @@
-"""Plain text out of an article file's bytes, by file type. What comes out is then cleaned
-(``rag.clean``); offsets in the index refer to the cleaned text."""
+"""Plain text out of an article file's bytes, by file type (UTF-8 text, Markdown, HTML, PDF, Word
+.docx). What comes out is then cleaned (``rag.clean``); offsets in the index refer to the cleaned
+text, so a citation points at exact characters of the extracted text, which the source viewer shows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 
 from rag.errors import DocumentError
+from rag.pdf import pdf_text
+from rag.word import docx_text
 
 
 class _TextExtractor(HTMLParser):
@@ -65,6 +68,8 @@ EXTRACTORS: dict[str, Callable[[bytes, str], str]] = {
     ".md": markdown_text,
     ".html": html_text,
     ".htm": html_text,
+    ".pdf": pdf_text,  # its text layer (rag.pdf)
+    ".docx": docx_text,  # rag.word
 }
 SUPPORTED_SUFFIXES = tuple(EXTRACTORS)
 

@@ -55,3 +55,14 @@ def test_a_question_asking_for_a_year_abstains_when_the_answer_has_none():
     assert answer.reason == "The question asks for a year, and the closest passages give none."
     assert answer.features == {"top_dense": 0.9, "top_sentence": 0.9, "answer_type_mismatch": 1.0}
     assert len(answer.passages) == 1  # the closest passage is still shown
+
+
+def test_the_same_words_in_two_articles_are_cited_once():
+    twin = Document("e", "e.txt", "t2", "zh-Hans", "1", "穆拉蒂将离开公司。")
+    ranking = _ranking([(1, 0.9)])
+    sentences = ranking.sentences | {3: SentenceRecord(3, "e", 0, 9, (1,))}
+    chunks = ranking.chunks | {1: ChunkRecord(1, "e", 0, 9, (3,))}
+    candidates = [*ranking.candidates, Candidate(1, 0.9, ((3, 0.9),))]
+    twins = Ranking(ranking.query, candidates, chunks, sentences, ranking.documents | {"e": twin}, ranking.closeness)
+    answer = assemble(twins, RetrievalSettings(), Abstainer.never())
+    assert answer.text == "穆拉蒂将离开公司。" and len(answer.citations) == 1  # not "穆拉蒂将离开公司。 … 穆拉蒂将离开公司。"

@@ -125,3 +125,17 @@ def test_article_text_with_escape_codes_prints_none(project_copy, tmp_path):
     asked = run("ask", "正文里有什么颜色的词?", home=project_copy)
     for output in (added.stdout, listed.stdout, asked.stdout):
         assert "\x1b" not in output and "\x07" not in output
+
+
+def test_pdf_and_word_files_are_added_and_bad_ones_refused_with_the_reason(project_copy, tmp_path):
+    from documents import SIMPLIFIED, hanzi_pdf, news_docx, scanned_pdf
+
+    (tmp_path / "report.pdf").write_bytes(hanzi_pdf(SIMPLIFIED))
+    (tmp_path / "letter.docx").write_bytes(news_docx())
+    added = run("add", str(tmp_path / "report.pdf"), str(tmp_path / "letter.docx"), home=project_copy)
+    assert added.returncode == 0 and added.stdout.count("added ") == 2, added.stderr
+    answer = json.loads(run("ask", "大型语言模型单次训练耗资多少?", "--json", home=project_copy).stdout)  # only in the PDF
+    assert "数亿美元" in answer["text"] and answer["passages"][0]["doc_id"] == added.stdout.split()[1].rstrip(":")
+    (tmp_path / "scan.pdf").write_bytes(scanned_pdf())
+    refused = run("add", str(tmp_path / "scan.pdf"), home=project_copy)
+    assert refused.returncode == 2 and "scan.pdf: the PDF has no text layer" in refused.stderr

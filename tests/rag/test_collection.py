@@ -4,6 +4,7 @@ damaged detection, add, update, remove, the journal, bad files in the folder. No
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -324,3 +325,43 @@ def test_leftovers_of_dead_writes_are_removed_when_the_collection_opens(tiny):
     assert open_assistant(settings, encoder).info().documents == 2
     assert not any(path.exists() for path in leftovers)
     assert not (settings.index_dir / "segments" / ".staging-x1").exists()
+
+
+def test_pdf_and_word_articles_become_answerable_with_exact_offsets(tiny):
+    from documents import SIMPLIFIED, TRADITIONAL, hanzi_pdf, news_docx
+
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    (settings.root / "report.pdf").write_bytes(hanzi_pdf(SIMPLIFIED))
+    (settings.root / "letter.docx").write_bytes(news_docx())
+    results = assistant.add([settings.root / "report.pdf", settings.root / "letter.docx"])
+    assert [(r.status, r.document.format, r.document.original_name) for r in results] == [("added", "pdf", "report.pdf"), ("added", "docx", "letter.docx")]
+    listed = {d.name: d.format for d in assistant.documents()}
+    assert listed["report.pdf"] == "pdf" and listed["letter.docx"] == "docx"
+    for question, expected in (("资金将主要用于建设什么?", "数据中心"), ("甲公司估值多少?", "1500亿美元"), ("多少名員工簽署了公開信?", "五百多名")):
+        answer = assistant.ask(question, top_k=3)
+        passage = answer.passages[0]
+        text = assistant.document(passage.doc_id).text
+        assert text[passage.start : passage.end] == passage.text and expected in passage.text, question
+    assert TRADITIONAL[0] in assistant.document(results[1].document.id).text
+
+
+def test_bad_pdf_and_word_files_are_refused_with_their_reason_and_change_nothing(tiny):
+    from documents import SIMPLIFIED, encrypted, hanzi_pdf, news_docx, scanned_pdf
+
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    generation = (settings.index_dir / CURRENT).read_text()
+    bad = {
+        "scan.pdf": (scanned_pdf(), "no text layer"),
+        "cut.pdf": (hanzi_pdf(SIMPLIFIED)[:2000], "truncated"),
+        "locked.pdf": (encrypted(hanzi_pdf(SIMPLIFIED), "secret", "AES-256"), "password-protected"),
+        "cut.docx": (news_docx()[:3000], "truncated or damaged"),
+        "fake.docx": (b"just some text", "not a Word .docx file"),
+    }
+    for name, (data, reason) in bad.items():
+        (settings.root / name).write_bytes(data)
+        with pytest.raises(DocumentError, match=rf"^{re.escape(name)}: .*{reason}"):
+            assistant.add([settings.root / name])
+    assert (settings.index_dir / CURRENT).read_text() == generation
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt", "b.txt", "manifest.json"]

@@ -149,3 +149,20 @@ def test_offtopic_question_says_not_found(page):
     last = page.locator("#conversation .bubble.answer").last.inner_text()
     assert render.NOT_FOUND in last and "None of the passages is close enough" in last
     assert page.locator("#conversation .card").count() >= 1  # closest matches still listed
+
+
+def test_uploaded_pdf_becomes_answerable_and_a_bad_one_is_refused(page, tmp_path):
+    from documents import hanzi_pdf
+
+    article = tmp_path / "lab.pdf"
+    article.write_bytes(hanzi_pdf(["量子实验室发布年度报告。", "报告显示,实验室今年研制出了拥有72个量子比特的新型处理器。"]))
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('added')", timeout=60_000)
+    assert "lab.pdf" in page.locator("#library").inner_text()
+    ask(page, "实验室今年研制出了拥有多少个量子比特的处理器?")
+    assert "72" in page.locator("#conversation .bubble.answer").last.inner_text()
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(article.read_bytes()[:1500])
+    page.set_input_files("#upload input[type=file]", str(broken))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Could not add')", timeout=60_000)
+    assert "broken.pdf: the PDF is truncated" in page.locator("#upload-status").inner_text()
