@@ -16,7 +16,9 @@ from rag.corpus import Document, DocumentSummary  # noqa: E402
 from rag.model import prepare_model  # noqa: E402
 from rag.query import validate_question, validate_top_k  # noqa: E402
 from rag.errors import (  # noqa: E402
+    CancelledError,
     DocumentError,
+    DocumentTooLargeError,
     IndexBusyError,
     IndexCorruptError,
     IndexMissingError,
@@ -26,11 +28,15 @@ from rag.errors import (  # noqa: E402
     RagError,
     StorageError,
     StoreUnavailableError,
+    UnknownCollectionError,
     UnknownDocumentError,
 )
 
 __all__ = [
     "AddResult",
+    "CancelledError",
+    "DocumentTooLargeError",
+    "UnknownCollectionError",
     "Answer",
     "Assistant",
     "ChunkSettings",

@@ -15,10 +15,10 @@ from rag import lexical
 from rag.abstention import Abstainer
 from rag.answer import Answer, assemble
 from rag.collection import AddResult, Collection
-from rag.config import RetrievalSettings, Settings
+from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.corpus import Document, DocumentSummary
 from rag.encoder import Encoder, load_encoder
-from rag.errors import UnknownDocumentError
+from rag.errors import InvalidCollectionError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
 from rag.retrieve import rank
@@ -74,11 +74,12 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, collection: str | None = None, encoder: Encoder | None = None,
-             progress: bool = False, rebuild: bool = False) -> Assistant:  # fmt: skip
+             progress: bool = False, rebuild: bool = False, create: bool = True) -> Assistant:  # fmt: skip
         """Open a collection (default: ``news``, the folder ``corpus/``), building or refreshing its
         index when it is missing, stale or damaged. ``rebuild``: embed everything again even when
         the index is current; the old index answers until the new one is saved.
-        ``encoder``: an already loaded model to share between assistants."""
+        ``encoder``: an already loaded model to share between assistants. ``create``: a collection
+        that does not exist yet is created (empty); otherwise ``UnknownCollectionError``."""
         settings = settings or Settings()
         if collection is not None:
             settings = settings.for_collection(collection)
@@ -88,8 +89,32 @@ class Assistant:
         encoder = encoder or load_encoder(settings)
         dictionary.join()
         opened = Collection(settings, open_store(settings), encoder)
+        if not create and settings.collection != DEFAULT_COLLECTION and not opened.exists():
+            raise UnknownCollectionError(
+                f"no collection named {settings.collection!r}; its first `add` creates it (rag --collection {settings.collection} add FILE)"
+            )
         opened.open(rebuild=rebuild, progress=progress)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None)
+
+    def for_collection(self, name: str, *, create: bool = False) -> Assistant:
+        """Another collection with the same model and settings (``UnknownCollectionError`` when it does
+        not exist and ``create`` is false)."""
+        if name == self.collection:
+            return self
+        return Assistant.load(self._settings, collection=name, encoder=self._encoder, create=create)
+
+    def collections(self) -> list[str]:
+        """The names of the collections of this project: ``news`` and the folders under ``collections/``."""
+        folder = self._settings.root / "collections"
+        others = sorted(path.name for path in folder.iterdir() if path.is_dir() and _is_slug(path.name)) if folder.is_dir() else []
+        return [DEFAULT_COLLECTION, *(name for name in others if name != DEFAULT_COLLECTION)]
+
+    def drop(self) -> None:
+        """Delete this collection, its articles and its index (not the default collection, ``news``)."""
+        if self.collection == DEFAULT_COLLECTION:
+            raise InvalidCollectionError(f"the default collection {DEFAULT_COLLECTION!r} cannot be removed; remove its documents instead")
+        with self._write_lock:
+            self._collection.drop()
 
     @classmethod
     def over(cls, documents: Sequence[Document], settings: Settings, *, encoder: Encoder | None = None,
@@ -142,12 +167,13 @@ class Assistant:
 
     # ---- documents
 
-    def add(self, paths: Sequence[Path], progress: bool = False) -> list[AddResult]:
+    def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None) -> list[AddResult]:
         """Add article files: validated, copied into the corpus, embedded, saved; all or nothing.
         A file with the name of a document added before replaces it when its text changed, and is
-        reported ``unchanged`` otherwise. ``DocumentError`` names the file and the reason."""
+        reported ``unchanged`` otherwise. ``DocumentError`` names the file and the reason. Setting
+        ``cancel`` stops a long add before it saves (``CancelledError``; nothing changed)."""
         with self._write_lock:
-            return self._collection.add(paths, progress=progress)
+            return self._collection.add(paths, progress=progress, cancel=cancel)
 
     def remove(self, doc_ids: Sequence[str]) -> list[Document]:
         """Remove documents by id; ``UnknownDocumentError`` (nothing removed) for an unknown id."""
@@ -191,6 +217,14 @@ class Assistant:
 
     def __repr__(self) -> str:
         return f"Assistant(collection={self.collection!r}, model={self.model_id!r})"
+
+
+def _is_slug(name: str) -> bool:
+    try:
+        check_collection_name(name)
+    except RagError:
+        return False
+    return True
 
 
 __all__ = ["AddResult", "Assistant", "Info", "Limits", "Trace"]

@@ -19,6 +19,7 @@ from rag.errors import (
     InvalidCollectionError,
     InvalidQuestionError,
     RagError,
+    UnknownCollectionError,
     UnknownDocumentError,
 )
 
@@ -31,7 +32,7 @@ out = Console(highlight=False)
 
 BAD_INPUT_EXIT = 2
 FAILURE_EXIT = 1
-_BAD_INPUT = (InvalidQuestionError, DocumentError, UnknownDocumentError, InvalidCollectionError)
+_BAD_INPUT = (InvalidQuestionError, DocumentError, UnknownDocumentError, InvalidCollectionError, UnknownCollectionError)
 
 
 def _fail(error: RagError) -> NoReturn:
@@ -47,10 +48,10 @@ def _settings(context: typer.Context) -> Settings:
         _fail(error)
 
 
-def _assistant(context: typer.Context, progress: bool = False, rebuild: bool = False) -> Assistant:
+def _assistant(context: typer.Context, progress: bool = False, rebuild: bool = False, create: bool = False) -> Assistant:
     from rag import Assistant
 
-    return Assistant.load(_settings(context), progress=progress, rebuild=rebuild)
+    return Assistant.load(_settings(context), progress=progress, rebuild=rebuild, create=create)
 
 
 @app.callback()
@@ -124,7 +125,7 @@ def add(
 ) -> None:
     """Add articles (or replace the ones added under the same file name); only their own text is embedded."""
     try:
-        results = _assistant(context).add(paths, progress=True)
+        results = _assistant(context, create=True).add(paths, progress=True)
     except RagError as error:
         _fail(error)
     for result in results:
@@ -184,6 +185,37 @@ def info(
         out.print(f"  {document['id']}  {escape(document['title'])}  [dim]{document['script']} {escape(document['source'] or '')} {escape(document['date'] or '')}[/dim]")
 
 
+@app.command()
+def collections(context: typer.Context) -> None:
+    """List the collections and how many documents each holds."""
+    try:
+        assistant = _assistant(context)
+        for name in assistant.collections():
+            info = assistant.for_collection(name).info()
+            out.print(f"{name}  {info.documents} documents, {info.chunks} chunks")
+    except RagError as error:
+        _fail(error)
+
+
+@app.command("drop-collection")
+def drop_collection(
+    context: typer.Context,
+    name: Annotated[str, typer.Argument(help="The collection to delete, with its articles and index.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a whole collection: its corpus folder and its index (not the default collection)."""
+    try:
+        assistant = _assistant(context).for_collection(name)
+        documents = assistant.info().documents
+        if not yes and not typer.confirm(f"Delete the collection {name!r} and its {documents} documents?", default=False):
+            err.print("nothing deleted")
+            raise typer.Exit(BAD_INPUT_EXIT)
+        assistant.drop()
+    except RagError as error:
+        _fail(error)
+    out.print(f"deleted the collection {name} ({documents} documents)")
+
+
 def _check_port(host: str, port: int) -> None:
     """Refuse a busy or unusable address before the model loads."""
     try:
@@ -201,12 +233,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps the page on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 7860,
 ) -> None:
-    """Open the chat page."""
+    """Serve the chat page and the HTTP JSON API (/api/v1, docs at /docs) on one port."""
     _check_port(host, port)
-    from rag.web.page import launch
+    from rag.web.server import serve as run
 
     try:
-        launch(_assistant(context), host=host, port=port)
+        run(_assistant(context), host=host, port=port)
     except RagError as error:
         _fail(error)
 

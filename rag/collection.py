@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +157,7 @@ class Collection:
         except IndexCorruptError:
             return -1
 
-    def _commit(self, plan: _Plan, rebuild: bool, progress: bool) -> None:
+    def _commit(self, plan: _Plan, rebuild: bool, progress: bool, cancel: threading.Event | None = None) -> None:
         """Stage, journal, commit, publish: the folder and the index change together."""
         view = self.store.view()
         documents = [*plan.keep.values()]
@@ -175,7 +176,7 @@ class Collection:
             raise StorageError(f"could not stage the change in {self.corpus.directory} ({error.strerror or error}); "
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
         try:
-            added = index_documents(plan.index, self.encoder, self.settings, progress=progress, total=len(plan.index))
+            added = index_documents(plan.index, self.encoder, self.settings, progress, len(plan.index), cancel)
             self.store.commit(Change(added, frozenset(plan.remove), self.fingerprint, state, rebuild=rebuild))
         except BaseException:
             if self._generation() <= view.generation:  # not committed: undo the staging
@@ -303,7 +304,7 @@ class Collection:
 
     # ---- adding and removing
 
-    def add(self, paths: Sequence[Path], progress: bool = False) -> list[AddResult]:
+    def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None) -> list[AddResult]:
         """Add article files: validated, copied into the corpus, embedded, saved; all or nothing. A
         file named like a document added before replaces it when its text changed."""
         if not paths:
@@ -316,7 +317,7 @@ class Collection:
             stored = {doc.id: doc for doc in self.store.view().stored_documents()}
             plan, results = self._plan_additions(paths, stored)
             if not plan.empty:
-                self._commit(plan, rebuild=False, progress=progress)
+                self._commit(plan, rebuild=False, progress=progress, cancel=cancel)
             return results
 
     def _plan_additions(self, paths: Sequence[Path], stored: dict[str, StoredDocument]) -> tuple[_Plan, list[AddResult]]:
@@ -370,8 +371,12 @@ class Collection:
         if self.fixed is not None:
             raise DocumentError(f"the collection {self.settings.collection!r} is a fixed evaluation set; it takes no changes")
 
+    def exists(self) -> bool:
+        return self.corpus.directory.is_dir() or self.store.exists()
+
     def drop(self) -> None:
         """Delete the collection: its index and its corpus folder."""
+        self._check_writable()
         with self.store.writer():
             self.store.drop()
             shutil.rmtree(self.corpus.directory, ignore_errors=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from rag.clean import clean_text, to_simplified
-from rag.errors import DocumentError
+from rag.errors import DocumentError, DocumentTooLargeError
 from rag.files import fsync_dir, sha256_bytes, write_atomic
 from rag.formats import SUPPORTED_SUFFIXES, extract_text
 
@@ -145,7 +145,7 @@ def read_bytes(path: Path, max_bytes: int, label: str) -> bytes:
         if not path.is_file():
             raise DocumentError(f"{label}: not a file")
         if size > max_bytes:
-            raise DocumentError(f"{label}: {size:,} bytes is larger than the limit of {max_bytes:,}")
+            raise DocumentTooLargeError(f"{label}: {size:,} bytes is larger than the limit of {max_bytes:,}")
         return path.read_bytes()
     except FileNotFoundError:
         raise DocumentError(f"{label}: no such file") from None
@@ -277,6 +277,7 @@ class CorpusFolder:
 
     def publish(self, files: Iterable[str]) -> None:
         """Move staged files into the folder (after the index committed them)."""
+        self.directory.mkdir(parents=True, exist_ok=True)  # a new collection's first change creates it
         for file in files:
             staged = self.staging / file
             if staged.exists():

@@ -11,6 +11,7 @@ question about 3× faster; PyTorch through sentence-transformers stays available
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -139,6 +140,7 @@ class TorchEncoder(_Prepared):
 
     def __init__(self, info: PreparedModel, base: Any, adapted: Any, batch_size: int) -> None:
         self.info, self.base, self.adapted, self.batch_size = info, base, adapted, batch_size
+        self._lock = threading.Lock()  # the base model's length limit is switched for questions
 
     @classmethod
     def load(cls, folder: Path, batch_size: int = 32, threads: int | None = None) -> TorchEncoder:
@@ -150,6 +152,7 @@ class TorchEncoder(_Prepared):
         base, adapted = (SentenceTransformer(str(folder), device="cpu", local_files_only=True) for _ in range(2))
         bert = adapted[0].auto_model
         bert.load_state_dict(adapted_weights(bert.state_dict()))
+        adapted.max_seq_length = MAX_QUESTION_TOKENS  # the adapted tower only ever reads questions
         return cls(info, base, adapted, batch_size)
 
     def _encode(self, model: Any, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:
@@ -158,7 +161,14 @@ class TorchEncoder(_Prepared):
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def encode_questions(self, texts: Sequence[str]) -> QuestionVectors:
-        return QuestionVectors(self._encode(self.base, texts, "query", False), self._encode(self.adapted, texts, "query", False))
+        """Both towers read at most ``MAX_QUESTION_TOKENS``, as the ONNX encoder's questions do."""
+        with self._lock:
+            self.base.max_seq_length = MAX_QUESTION_TOKENS
+            try:
+                base = self._encode(self.base, texts, "query", False)
+            finally:
+                self.base.max_seq_length = MAX_TOKENS
+        return QuestionVectors(base, self._encode(self.adapted, texts, "query", False))
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         return self._encode(self.base, texts, "passage", progress)

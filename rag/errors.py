@@ -15,12 +15,24 @@ class DocumentError(RagError, ValueError):
     """A document cannot be added: unreadable, not UTF-8, empty, too large, a duplicate …"""
 
 
+class DocumentTooLargeError(DocumentError):
+    """A file over the size limit (the HTTP API answers 413 for it)."""
+
+
+class CancelledError(RagError):
+    """A long write was cancelled before it committed; nothing changed."""
+
+
 class UnknownDocumentError(RagError, LookupError):
     """No document of the collection has this id."""
 
 
 class InvalidCollectionError(RagError, ValueError):
-    """A collection name that is not a slug, or a collection that does not exist."""
+    """A collection name that is not a slug, or a change the collection does not allow."""
+
+
+class UnknownCollectionError(RagError, LookupError):
+    """No collection has this name (yet: the first ``add`` creates one)."""
 
 
 class ModelMissingError(RagError):

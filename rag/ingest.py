@@ -8,6 +8,7 @@ keeps a bounded amount in memory and shows progress per batch.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from rag.chunk import chunk_spans, split_sentences
 from rag.config import Settings
 from rag.corpus import Document
 from rag.encoder import Encoder
+from rag.errors import CancelledError
 from rag.expand import names_written_both_ways
 from rag.lexical import term_counts, tokenize
 from rag.store import segment
@@ -96,20 +98,30 @@ def _embed(batch: list[_Split], encoder: Encoder) -> Iterator[IndexedDocument]:
         sentence_at += len(split.sentences)
 
 
-def index_documents(documents: Iterable[Document], encoder: Encoder, settings: Settings,
-                    progress: bool = False, total: int | None = None) -> Iterator[IndexedDocument]:  # fmt: skip
-    """Split, tokenise and embed ``documents`` lazily, a batch of about ``BATCH_PIECES`` pieces at a time."""
-    bar = tqdm(total=total, desc="Indexing", unit="doc", disable=not progress)
-    batch: list[_Split] = []
-    pieces = 0
-    for document in documents:
-        batch.append(_Split(document, chunk_spans(document.text, settings.chunk), split_sentences(document.text)))
-        pieces += batch[-1].pieces
-        if pieces >= BATCH_PIECES:
+def index_documents(documents: Iterable[Document], encoder: Encoder, settings: Settings, progress: bool = False,
+                    total: int | None = None, cancel: threading.Event | None = None) -> Iterator[IndexedDocument]:  # fmt: skip
+    """Split, tokenise and embed ``documents`` lazily, about ``BATCH_PIECES`` pieces at a time, so
+    memory stays bounded and progress shows per batch. ``cancel``: checked before each batch
+    (``CancelledError``: the caller's change never commits)."""
+    splits = (_Split(document, chunk_spans(document.text, settings.chunk), split_sentences(document.text)) for document in documents)
+    with tqdm(total=total, desc="Indexing", unit="doc", disable=not progress) as bar:
+        for batch in _batches(splits):
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("cancelled before it was saved; nothing was added")
             yield from _embed(batch, encoder)
             bar.update(len(batch))
+
+
+def _batches(splits: Iterable[_Split]) -> Iterator[list[_Split]]:
+    """Whole documents, about ``BATCH_PIECES`` pieces a batch; a document longer than that is one
+    batch of its own (its pieces are embedded ``Settings.encode_batch_size`` at a time anyway)."""
+    batch: list[_Split] = []
+    pieces = 0
+    for split in splits:
+        batch.append(split)
+        pieces += split.pieces
+        if pieces >= BATCH_PIECES:
+            yield batch
             batch, pieces = [], 0
     if batch:
-        yield from _embed(batch, encoder)
-        bar.update(len(batch))
-    bar.close()
+        yield batch

@@ -103,11 +103,10 @@ def main() -> int:
     seen["api_answer"] = answer.text
 
     netaudit.step("b: start the page")
-    from rag.web.page import launch
+    from rag.web.server import start
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    page = launch(assistant, host="127.0.0.1", port=port, block=False)  # in this process, as tests/rag/web/test_page.py does
+    running = start(assistant)  # in this process, as tests/rag/web/test_page.py does
+    url = running.url
     try:
         with tempfile.TemporaryDirectory() as folder:
             netaudit.step("c: upload through gradio_client")
@@ -126,7 +125,7 @@ def main() -> int:
             crafted_requests(url, seen)
     finally:
         netaudit.step("f: shut down")
-        page.close()
+        running.close()
     print(json.dumps(seen, ensure_ascii=False))
     worked = "1500" in (seen["api_answer"] or "") and "1 added" in seen["client_status"] and "1500" in seen["browser_answer"]
     return 0 if worked else 1

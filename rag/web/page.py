@@ -1,4 +1,9 @@
-"""The Gradio chat page. It calls the library's facade only; all markup comes from ``rag.web.render``."""
+"""The Gradio chat page. It calls the library's facade only; all markup comes from ``rag.web.render``.
+
+Each browser session picks a collection (``news`` first); questions, the document list, uploads
+and removals all go to that collection. A document is removed from its list entry, after the
+browser's confirmation dialog. A long upload can be cancelled until it is saved.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,14 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
-from starlette.middleware import Middleware  # noqa: E402
 
-from rag import Answer, Assistant, RagError  # noqa: E402
+from rag import Answer, RagError, UnknownCollectionError  # noqa: E402
 from rag.web import render  # noqa: E402
-from rag.web.guard import RefuseRemoteFiles  # noqa: E402
+from rag.web.assistants import Assistants  # noqa: E402
 
 EXAMPLES = [
     "哪位OpenAI首席技术官宣布离职?",
@@ -30,6 +35,16 @@ element.addEventListener('click', (event) => {
   trigger('click', {doc: button.dataset.doc, start: Number(button.dataset.start), end: Number(button.dataset.end)});
 });
 """
+# Remove buttons of the document list: the browser asks first, the server removes on "OK".
+REMOVE_CLICKS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.remove');
+  if (!button) return;
+  if (confirm(`Remove “${button.dataset.title}” from the collection? Its file and index entries are deleted.`)) {
+    trigger('click', {doc: button.dataset.doc});
+  }
+});
+"""
 SCROLL_TO_CITATION = """
 watch('value', () => {
   const mark = element.querySelector('#cited-span');
@@ -40,38 +55,71 @@ watch('value', () => {
 THEME = gr.themes.Default(font=["Noto Sans CJK SC", "system-ui", "sans-serif"], font_mono=["monospace"])
 
 
-def build(assistant: Assistant) -> gr.Blocks:
-    def library() -> str:
+def _whole(number: object) -> object:
+    """The slider sends floats (5.0); anything else goes to the library's validation as it came."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+def build(assistants: Assistants) -> gr.Blocks:
+    default = assistants.default
+
+    def library(collection: str) -> str:
+        try:
+            assistant = assistants.get(collection)
+        except UnknownCollectionError:
+            return render.library([], default.model_id) + render.status(f"A new collection: “{collection}” is created by its first upload.")
+        except RagError as error:
+            return render.status(str(error), error=True)
         return render.library(assistant.documents(), assistant.model_id)
 
-    def respond(question: str, top_k: float, turns: Turns) -> tuple[str, Turns, str]:
+    def respond(question: str, top_k: float, turns: Turns, collection: str) -> tuple[str, Turns, str]:
         try:
-            reply: Answer | str = assistant.ask(question, top_k=int(top_k))
+            reply: Answer | str = assistants.get(collection).ask(question, top_k=_whole(top_k))  # type: ignore[arg-type]
         except RagError as error:
             reply = str(error)
-        turns = [*turns, (question, reply)]
+        turns = [*(turns or []), (str(question), reply)]
         return render.conversation(turns), turns, ""
 
-    def open_citation(event: gr.EventData) -> str:
+    def open_citation(collection: str, event: gr.EventData) -> str:
         try:
-            document = assistant.document(str(getattr(event, "doc", "")))
+            document = assistants.get(collection).document(str(getattr(event, "doc", "")))
             span = (int(getattr(event, "start", 0)), int(getattr(event, "end", 0)))
         except (RagError, TypeError, ValueError):
             return render.article(None, None)
         return render.article(document, span)
 
-    def add_files(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:
+    def choose_collection(collection: str) -> tuple[str, str, str, Turns]:
+        return library(collection), render.conversation([]), render.article(None, None), []
+
+    cancels: dict[str, threading.Event] = {}  # per browser session, while it uploads
+
+    def add_files(files: list[str] | None, collection: str, request: gr.Request,
+                  progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:  # fmt: skip
         if not files:
-            return "", library(), None
+            return "", library(collection), None
         progress(0, desc="Cleaning, chunking and embedding …")
+        cancel = cancels[request.session_hash] = threading.Event()
         try:
-            results = assistant.add([Path(f) for f in files], progress=True)
+            results = assistants.get(collection, create=True).add([Path(f) for f in files], progress=True, cancel=cancel)
         except RagError as error:
-            return render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(), None
+            return render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(collection), None
         finally:
+            cancels.pop(request.session_hash, None)
             for upload in files:  # Gradio's copies: the corpus folder keeps what was added
                 Path(upload).unlink(missing_ok=True)
-        return render.status(render.added_summary(results)), library(), None
+        return render.status(render.added_summary(results)), library(collection), None
+
+    def cancel_upload(request: gr.Request) -> None:
+        if request.session_hash in cancels:
+            cancels[request.session_hash].set()
+
+    def remove_document(collection: str, event: gr.EventData) -> tuple[str, str]:
+        doc_id = str(getattr(event, "doc", ""))
+        try:
+            (removed,) = assistants.get(collection).remove([doc_id])
+        except RagError as error:
+            return render.status(f"Could not remove it: {error}", error=True), library(collection)
+        return render.status(f"Removed: {removed.title}"), library(collection)
 
     def clear() -> tuple[str, Turns, str]:
         return render.conversation([]), [], render.article(None, None)
@@ -92,34 +140,25 @@ def build(assistant: Assistant) -> gr.Blocks:
                     clear_button = gr.Button("Clear chat", elem_id="clear")
                 gr.Examples(EXAMPLES, inputs=question, label="Examples (Simplified, Traditional, English)")
             with gr.Column(scale=2):
+                collection = gr.Dropdown(choices=assistants.names(), value=default.collection, allow_custom_value=True,
+                                         label="Collection (type a new name to start one)", elem_id="collection")  # fmt: skip
                 viewer = gr.HTML(render.article(None, None), elem_id="source-viewer", js_on_load=SCROLL_TO_CITATION)
                 with gr.Accordion("Documents", open=True):
-                    documents = gr.HTML(library(), elem_id="library")
-                    formats = ", ".join(assistant.limits.formats)
-                    upload = gr.File(file_count="multiple", file_types=list(assistant.limits.formats), label=f"Add articles ({formats})", elem_id="upload")
+                    documents = gr.HTML(library(default.collection), elem_id="library", js_on_load=REMOVE_CLICKS)
+                    formats = ", ".join(default.limits.formats)
+                    upload = gr.File(file_count="multiple", file_types=list(default.limits.formats),
+                                     label=f"Add articles ({formats}; up to {default.limits.max_document_bytes // 1_000_000} MB each)", elem_id="upload")  # fmt: skip
+                    cancel_button = gr.Button("Cancel upload", elem_id="cancel-upload", size="sm")
                     upload_status = gr.HTML(elem_id="upload-status")
 
-        answer_event = {"fn": respond, "inputs": [question, top_k, turns], "outputs": [chat, turns, question], "concurrency_limit": 4}
+        answer_event = {"fn": respond, "inputs": [question, top_k, turns, collection], "outputs": [chat, turns, question], "concurrency_limit": 4}
         ask.click(**answer_event)
         question.submit(**answer_event)
-        chat.click(open_citation, None, viewer)
+        chat.click(open_citation, collection, viewer)
         clear_button.click(clear, None, [chat, turns, viewer])
-        # uploads are serialised: one writer at a time, readers keep the snapshot they started with
-        upload.upload(add_files, upload, [upload_status, documents, upload], concurrency_limit=1)
-    return page
-
-
-def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
-    page = build(assistant)
-    page.queue(default_concurrency_limit=4)
-    page.launch(
-        server_name=host,
-        server_port=port,
-        theme=THEME,
-        css=render.CSS,
-        max_file_size=assistant.limits.max_document_bytes,
-        prevent_thread_lock=not block,
-        quiet=not block,
-        app_kwargs={"middleware": [Middleware(RefuseRemoteFiles)]},  # no fetching of URLs named in requests
-    )
+        collection.change(choose_collection, collection, [documents, chat, viewer, turns])
+        # writes are serialised per page: one writer at a time, readers keep the snapshot they started with
+        upload.upload(add_files, [upload, collection], [upload_status, documents, upload], concurrency_limit=1)
+        cancel_button.click(cancel_upload, None, None, queue=False)
+        documents.click(remove_document, collection, [upload_status, documents], concurrency_limit=1)
     return page

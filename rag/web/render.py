@@ -70,13 +70,21 @@ def article(document: Document | None, span: tuple[int, int] | None) -> str:
     return f'<div class="article"><h3>{escape(document.title)}</h3><div class="meta">{meta} · {escape(document.id)}</div><div class="article-text">{paragraphs}</div></div>'
 
 
+LIBRARY_LIMIT = 200  # the page lists this many; a larger archive is searched, not scrolled
+
+
 def library(documents: Sequence[DocumentSummary], model_id: str) -> str:
+    """The collection's documents, newest first, each with its file name, type and a remove button."""
+    shown = list(reversed(documents))[:LIBRARY_LIMIT]
     items = "".join(
-        f"<li data-doc='{escape(doc.id)}'><span class='title'>{escape(doc.title)}</span> "
-        f"<span class='meta'>{escape(doc.name)} · {escape(doc.script)}{' · ' + escape(doc.source) if doc.source else ''}</span></li>"
-        for doc in documents
+        f'<li data-doc="{escape(doc.id)}"><span class="title">{escape(doc.title)}</span> '
+        f'<span class="meta">{escape(doc.name)} · {escape(doc.format.upper() or "TEXT")} · {escape(doc.script)}'
+        f'{" · " + escape(doc.source) if doc.source else ""}</span> '
+        f'<button class="remove" data-doc="{escape(doc.id)}" data-title="{escape(doc.title)}" title="Remove this document">✕</button></li>'
+        for doc in shown
     )
-    return f"<div class='library'><div>{len(documents)} documents loaded · model {escape(model_id)}</div><ol>{items}</ol></div>"
+    more = f"<div class='meta'>… and {len(documents) - len(shown)} more</div>" if len(documents) > len(shown) else ""
+    return f"<div class='library'><div>{len(documents)} documents · model {escape(model_id)}</div><ol>{items}</ol>{more}</div>"
 
 
 def status(message: str, error: bool = False) -> str:
@@ -111,4 +119,6 @@ button.cite:hover { background: #bbdefb; }
 .article { max-height: 70vh; overflow-y: auto; padding-right: 8px; }
 .library ol { margin: 6px 0 0 18px; padding: 0; }
 .status.error { color: #b71c1c; }
+button.remove { border: none; background: none; color: #b71c1c; cursor: pointer; font-size: 12px; padding: 0 4px; }
+button.remove:hover { background: #ffebee; border-radius: 4px; }
 """

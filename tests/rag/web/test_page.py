@@ -28,16 +28,15 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, news, encoder):
     """The page over a throw-away copy of the seed corpus and index, on a free localhost port."""
-    from rag.web.page import launch
+    from rag.web.server import start
 
     root = tmp_path_factory.mktemp("ui")
     shutil.copytree(Settings().corpus_dir, root / "corpus")
     shutil.copytree(Settings().index_dir, root / "index" / "news", ignore=shutil.ignore_patterns(".staging-*", "LOCK"))
     assistant = Assistant.load(Settings(root=root), encoder=encoder)
-    port = free_port()
-    page = launch(assistant, port=port, block=False)
-    yield f"http://127.0.0.1:{port}/", assistant
-    page.close()
+    running = start(assistant)
+    yield running.url, assistant
+    running.close()
 
 
 def test_rendering_escapes_text_before_marking_it():
@@ -166,3 +165,40 @@ def test_uploaded_pdf_becomes_answerable_and_a_bad_one_is_refused(page, tmp_path
     page.set_input_files("#upload input[type=file]", str(broken))
     page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Could not add')", timeout=60_000)
     assert "broken.pdf: the PDF is truncated" in page.locator("#upload-status").inner_text()
+
+
+def test_removing_a_document_asks_first_then_removes_it(page, tmp_path):
+    article = tmp_path / "ferry.txt"
+    article.write_text("渡轮公司宣布新航线。\n新航线将于明年三月开通,每天往返八班。\n", encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('added')", timeout=60_000)
+    entry = page.locator("#library li", has_text="渡轮公司宣布新航线")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    entry.locator("button.remove").click()
+    page.wait_for_timeout(1000)
+    assert entry.count() == 1  # dismissed: nothing removed
+    page.once("dialog", lambda dialog: dialog.accept())
+    entry.locator("button.remove").click()
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Removed')", timeout=60_000)
+    assert page.locator("#library li", has_text="渡轮公司宣布新航线").count() == 0
+    ask(page, "渡轮新航线每天往返几班?")
+    assert "渡轮公司" not in page.locator("#conversation .bubble.answer").last.inner_text()
+
+
+def test_a_new_collection_on_the_page_answers_from_its_own_articles(page, tmp_path):
+    dropdown = page.locator("#collection input")
+    dropdown.fill("beat-sport")
+    dropdown.press("Enter")
+    page.wait_for_function("document.querySelector('#library').innerText.includes('0 documents')", timeout=60_000)
+    article = tmp_path / "final.txt"
+    article.write_text("足球联赛决赛昨晚举行。\n红队以三比一战胜蓝队夺得冠军。\n", encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('added')", timeout=60_000)
+    ask(page, "哪支球队夺得了冠军?")
+    cards = page.locator("#conversation .card")
+    assert cards.count() == 1 and "足球联赛决赛" in cards.first.inner_text()  # the only article of this collection
+    dropdown.fill("news")
+    dropdown.press("Enter")
+    page.wait_for_function("!document.querySelector('#library').innerText.includes('足球联赛')", timeout=60_000)
+    ask(page, "哪位OpenAI首席技术官宣布离职?")
+    assert "穆拉蒂" in page.locator("#conversation .card").first.inner_text()

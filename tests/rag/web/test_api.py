@@ -1,0 +1,126 @@
+"""The HTTP JSON API against a running server on 127.0.0.1: every route, every error status, and an
+answer identical to `rag ask --json`."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag import Assistant, Settings
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, encoder):
+    from rag.web.server import start
+
+    root = tmp_path_factory.mktemp("api")
+    shutil.copytree(Settings().corpus_dir, root / "corpus")
+    shutil.copytree(Settings().index_dir, root / "index" / "news", ignore=shutil.ignore_patterns(".staging-*", "LOCK"))
+    assistant = Assistant.load(Settings(root=root, lock_timeout_s=1.0), encoder=encoder)
+    running = start(assistant)
+    with httpx.Client(base_url=running.url, timeout=120) as client:
+        yield client, root
+    running.close()
+
+
+def test_ask_answers_with_the_fields_and_values_of_the_cli(api):
+    client, root = api
+    question = "OpenAI這輪融資後估值將達到多少?"
+    response = client.post("/api/v1/ask", json={"question": question, "top_k": 3})
+    assert response.status_code == 200
+    rag = str(Path(sys.executable).with_name("rag"))
+    cli = subprocess.run([rag, "ask", question, "--top-k", "3", "--json"], capture_output=True, text=True,
+                         env={**os.environ, "RAG_HOME": str(root)}, timeout=300)  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert response.json() == json.loads(cli.stdout) and "1500" in response.json()["text"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [({"question": ""}, "empty"), ({"question": "估值?", "top_k": 0}, "top_k"), ({"question": "估值?", "top_k": "5"}, "top_k"),
+     ({"question": 42}, "must be text"), ({"top_k": 3}, "question")],
+)  # fmt: skip
+def test_bad_questions_are_400_with_the_clis_message(api, payload, message):
+    client, _ = api
+    response = client.post("/api/v1/ask", json=payload)
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
+
+
+def test_documents_listed_read_added_and_removed(api, tmp_path):
+    client, root = api
+    listed = client.get("/api/v1/documents").json()
+    assert len(listed) == 5 and {"id", "name", "format", "title", "script", "characters"} <= set(listed[0])
+    one = client.get(f"/api/v1/documents/{listed[0]['id']}").json()
+    assert one["id"] == listed[0]["id"] and len(one["text"]) == listed[0]["characters"]
+    files = [("files", ("moon.txt", "月球基地计划公布。\n航天局宣布,月球南极基地将于2031年建成。".encode(), "text/plain")),
+             ("files", ("sea.md", "# 深海报告\n\n马里亚纳海沟的新物种数量达到了27种。".encode(), "text/markdown"))]  # fmt: skip
+    added = client.post("/api/v1/documents", files=files)
+    assert added.status_code == 200 and [a["status"] for a in added.json()] == ["added", "added"]
+    moon = added.json()[0]["document"]
+    assert moon["name"] == "moon.txt" and moon["format"] == "txt"
+    answer = client.post("/api/v1/ask", json={"question": "月球南极基地哪一年建成?"}).json()
+    assert "2031" in answer["text"] and answer["passages"][0]["doc_id"] == moon["id"]
+    removed = client.delete(f"/api/v1/documents/{moon['id']}")
+    assert removed.status_code == 200 and removed.json()["removed"] == moon["id"]
+    assert client.get(f"/api/v1/documents/{moon['id']}").status_code == 404
+    assert client.delete(f"/api/v1/documents/{moon['id']}").status_code == 404
+
+
+def test_a_file_too_large_is_413_and_a_bad_one_400_and_nothing_changes(api):
+    client, _ = api
+    before = client.get("/api/v1/documents").json()
+    big = client.post("/api/v1/documents", files=[("files", ("big.txt", "长".encode() * 2_000_000, "text/plain"))])
+    assert big.status_code == 413 and "larger than the limit" in big.json()["error"]["message"]
+    empty = client.post("/api/v1/documents", files=[("files", ("empty.txt", b"   ", "text/plain"))])
+    assert empty.status_code == 400 and "empty.txt: no article text" in empty.json()["error"]["message"]
+    trick = client.post("/api/v1/documents", files=[("files", ("../../etc/x.txt", "路径里的文件。内容不错。".encode(), "text/plain"))])
+    assert trick.status_code == 200 and trick.json()[0]["document"]["name"] == "x.txt"  # a name, never a path
+    client.delete(f"/api/v1/documents/{trick.json()[0]['document']['id']}")
+    assert client.get("/api/v1/documents").json() == before
+    assert client.post("/api/v1/documents", data={"collection": "news"}).status_code == 400  # no files
+
+
+def test_unknown_and_invalid_collections_are_404_and_400(api):
+    client, _ = api
+    assert client.get("/api/v1/documents", params={"collection": "nope"}).status_code == 404
+    invalid = client.post("/api/v1/ask", json={"question": "估值?", "collection": "../etc"})
+    assert invalid.status_code == 400 and "invalid collection name" in invalid.json()["error"]["message"]
+
+
+def test_a_collection_is_created_by_its_first_upload_and_answers_only_from_its_articles(api):
+    client, _ = api
+    files = [("files", ("panda.txt", "熊猫保护中心发布年度报告。卧龙保护区今年新生大熊猫幼崽11只。".encode(), "text/plain"))]
+    assert client.post("/api/v1/documents", files=files, data={"collection": "nature"}).status_code == 200
+    assert "nature" in client.get("/api/v1/collections").json()
+    answer = client.post("/api/v1/ask", json={"question": "OpenAI估值多少?", "collection": "nature"}).json()
+    assert {p["doc_id"] for p in answer["passages"]} == {client.get("/api/v1/documents", params={"collection": "nature"}).json()[0]["id"]}
+    news = client.post("/api/v1/ask", json={"question": "卧龙保护区今年新生了多少只大熊猫幼崽?"}).json()
+    assert all(p["doc_id"] != answer["passages"][0]["doc_id"] for p in news["passages"])
+
+
+def test_a_collection_held_by_another_writer_is_503_with_retry_after(api):
+    client, root = api
+    with (root / "index" / "news" / "LOCK").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a rebuild in another process holds it
+        response = client.post("/api/v1/documents", files=[("files", ("x.txt", "一篇文章。内容在这里。".encode(), "text/plain"))])
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert response.status_code == 503 and response.headers["retry-after"] and "another process" in response.json()["error"]["message"]
+
+
+def test_health_docs_and_openapi_are_served_locally(api):
+    client, _ = api
+    health = client.get("/api/v1/health").json()
+    assert health["status"] == "ok" and health["documents"] >= 5 and "e5" in health["model_id"] and health["store"] == "local files"
+    spec = client.get("/openapi.json").json()
+    assert {"/api/v1/ask", "/api/v1/documents", "/api/v1/documents/{doc_id}", "/api/v1/health"} <= set(spec["paths"])
+    docs = client.get("/docs").text
+    assert "swagger" in docs.lower() and "cdn.jsdelivr" not in docs and "unpkg" not in docs  # works offline
+    assert client.get("/").status_code == 200  # the page, on the same port
