@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# the CPU build of torch first, or sentence-transformers pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[eval,dev]'
+	$(BIN)/pip install --quiet -e '.[eval,dev,milvus,milvus-server]'
 	touch $@
 
 install: $(INSTALLED)
