@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install model index serve test eval adapter bench bench-full browser clean
+.PHONY: install model index serve test eval adapter bench bench-full load browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: index
 
 bench-full: index
 	$(BIN)/rag-eval bench --million
+
+# 200 questions from 20 clients over HTTP while articles are uploaded and removed (CI: LOAD_ARGS="--questions 40 --clients 8")
+LOAD_ARGS ?=
+load: index
+	$(BIN)/rag-eval load $(LOAD_ARGS)
 
 clean:
 	rm -rf index/*/ .pytest_cache

@@ -156,5 +156,23 @@ def bench(million: Annotated[bool, typer.Option("--million", help="Also measure 
     out.print(perf.markdown(report).split("## Query path")[0])
 
 
+@app.command()
+def load(
+    clients: Annotated[int, typer.Option(min=1, max=64, help="Clients asking at once.")] = 20,
+    questions: Annotated[int, typer.Option(min=1, max=2000, help="Questions in all.")] = 200,
+    uploads: Annotated[int, typer.Option(min=0, max=20, help="Articles uploaded meanwhile (every other one removed again).")] = 4,
+    write_report: Annotated[bool, typer.Option("--report/--no-report", help="Write eval/reports/load.*.")] = True,
+) -> None:
+    """Many clients asking over HTTP while articles are uploaded and removed; exits 1 on any error."""
+    from rag_eval import load as probe
+
+    result = probe.run(clients=clients, questions=questions, uploads=uploads)
+    if write_report:
+        probe.write(result)
+    out.print(probe.markdown(result))
+    if result.errors:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

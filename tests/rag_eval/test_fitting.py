@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag_eval.fitting import fit_abstention
 from rag_eval.gold import Evidence, GoldQuestion
 from rag_eval.metrics import QuestionResult
@@ -23,3 +25,19 @@ def test_abstention_threshold_has_the_best_dev_f1_within_the_false_abstention_bu
     # one wrong abstention (0.80) catches three more unanswerable questions (0.805); a second would catch none
     assert [abstains[q.id] for q in questions[:3]] == [True, False, False]
     assert sum(abstains[q.id] for q in questions if not q.answerable) == 8
+
+
+def test_the_threshold_sits_in_the_middle_of_the_gap_it_decides_in():
+    ids = (f"q{n}" for n in range(10_000))
+    dev_ids = [qid for qid in ids if GoldQuestion(qid, "?", "en", "x", False, None, ()).split == "dev"]
+    closeness = [0.80 + 0.002 * n for n in range(40)] + [0.70, 0.72]  # 40 answerable, 2 unanswerable far below
+    questions, results = [], {}
+    for qid, top in zip(dev_ids, closeness, strict=False):
+        answerable = len(questions) < 40
+        questions.append(GoldQuestion(qid, "?", "en", "x", False, None, (Evidence("d", 0, 1),) if answerable else ()))
+        results[qid] = QuestionResult(qid, (), False, False, False, {"top_dense": top, "top_sentence": top, "answer_type_mismatch": 0.0}, 1.0)
+    abstainer = fit_abstention(results, questions)
+    probabilities = sorted(abstainer.probability(results[q.id].features) for q in questions)
+    lowest_kept = probabilities[2]  # the unanswerable pair is caught, every answerable question kept
+    assert probabilities[1] < abstainer.threshold < lowest_kept
+    assert abstainer.threshold == pytest.approx((probabilities[1] + lowest_kept) / 2, abs=1e-6)
