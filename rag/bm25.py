@@ -2,14 +2,12 @@
 
 Document frequencies, the number of chunks and their average length change with every add or
 remove, so nothing derived from them is stored: a store keeps raw term counts and chunk lengths,
-and the weights are computed for the query's terms only. The arithmetic follows bm25s step for
-step, in float32, so the scores equal bm25s's on the same chunks (``tests/test_bm25.py``).
+and the weights are computed for the query's terms only, added into a dense float32 array of a
+segment's rows in the query's token order, as bm25s adds them. The arithmetic follows bm25s step
+for step, so the scores equal bm25s's on the same chunks (``tests/rag/test_bm25.py``).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,34 +29,8 @@ def term_weights(term_frequency: np.ndarray, lengths: np.ndarray, average_length
     return tf / (normaliser + tf)
 
 
-@dataclass(frozen=True)
-class TermPostings:
-    """One query term's live postings in one store: chunk ids, term counts and chunk lengths."""
-
-    ids: np.ndarray
-    counts: np.ndarray
-    lengths: np.ndarray
-
-
-def score(query_postings: Sequence[Sequence[TermPostings]], chunks: int, total_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(chunk ids, scores) of every chunk holding a query term. ``query_postings`` has one entry per
-    query token, in the query's order (a repeated token counts again, as in bm25s): that term's
-    live postings, one part per segment of the store."""
-    if chunks == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    average = total_length / chunks
-    ids, weights = [], []
-    for parts in query_postings:
-        frequency = sum(len(part.ids) for part in parts)
-        if frequency == 0:
-            continue
-        term_idf = idf(frequency, chunks)
-        for part in parts:
-            ids.append(part.ids)
-            weights.append(term_idf * term_weights(part.counts, part.lengths, average))
-    if not ids:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    unique, inverse = np.unique(np.concatenate(ids), return_inverse=True)
-    scores = np.zeros(len(unique), dtype=np.float32)
-    np.add.at(scores, inverse, np.concatenate(weights))  # in query-token order, as bm25s sums
-    return unique, scores
+def add_term(scores: np.ndarray, rows: np.ndarray, counts: np.ndarray, lengths: np.ndarray, term_idf: np.ndarray,
+             average_length: float) -> None:  # fmt: skip
+    """Add one query token's contribution to ``scores`` (float32, one per row) in place. A term's
+    postings hold each row once, so a plain indexed add is exact."""
+    scores[rows] += term_idf * term_weights(counts, lengths[rows], average_length)

@@ -136,12 +136,18 @@ class _Part:
             rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
         return np.asarray(ids)[rows], scores
 
-    def postings(self, term: int) -> bm25.TermPostings:
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """A term's live (chunk rows, counts) in this segment."""
         rows, counts = self.segment.postings(term)
         if self.chunk_deleted is not None:
             keep = ~self.chunk_deleted[rows]
             rows, counts = rows[keep], counts[keep]
-        return bm25.TermPostings(np.asarray(self.segment.chunk_ids)[rows], counts, np.asarray(self.segment.chunk_lengths)[rows])
+        return rows, counts
+
+    def holds(self, term: int) -> bool:
+        if not self.segment.has_term(term):
+            return False
+        return self.chunk_deleted is None or bool(len(self.postings(term)[0]))
 
 
 def _row(ids: np.ndarray, wanted: int) -> int | None:
@@ -200,13 +206,34 @@ class LocalView:
         return self._search("sentence", vector, k)
 
     def lexical_search(self, term_ids: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 over the live chunks: document frequencies summed over the segments, then each
+        segment's rows scored in a dense array (bm25.add_term) and its best kept."""
+        if not self.chunk_count:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         postings = {term: [part.postings(term) for part in self.parts] for term in set(term_ids)}
-        ids, scores = bm25.score([postings[term] for term in term_ids], self.chunk_count, self.total_length)
-        keep = scores > 0
-        return top_k(ids[keep], scores[keep], k)
+        frequency = {term: sum(len(rows) for rows, _ in parts) for term, parts in postings.items()}
+        idfs = {term: bm25.idf(df, self.chunk_count) for term, df in frequency.items() if df}
+        average = self.total_length / self.chunk_count
+        found_ids, found_scores = [], []
+        for index, part in enumerate(self.parts):
+            scores: np.ndarray | None = None
+            for term in term_ids:
+                rows, counts = postings[term][index]
+                if term not in idfs or not len(rows):
+                    continue
+                if scores is None:
+                    scores = np.zeros(len(part.segment.chunk_ids), dtype=np.float32)
+                bm25.add_term(scores, rows, counts, part.segment.chunk_lengths, idfs[term], average)
+            if scores is not None:
+                rows = np.flatnonzero(scores > 0)
+                found_ids.append(np.asarray(part.segment.chunk_ids)[rows])
+                found_scores.append(scores[rows])
+        if not found_ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return top_k(np.concatenate(found_ids), np.concatenate(found_scores), k)
 
     def known_terms(self, term_ids: Iterable[int]) -> set[int]:
-        return {term for term in set(term_ids) if any(len(part.postings(term).ids) for part in self.parts)}
+        return {term for term in set(term_ids) if any(part.holds(term) for part in self.parts)}
 
     def _locate(self, ids: Iterable[int], kind: str) -> Iterator[tuple[int, _Part, int]]:
         for wanted in ids:

@@ -328,6 +328,10 @@ class Segment:
     def chunks_of_sentence(self, row: int) -> np.ndarray:
         return np.asarray(self.sentence_chunk_rows[self.sentence_chunk_ptr[row] : self.sentence_chunk_ptr[row + 1]], dtype=np.int64)
 
+    def has_term(self, term: int) -> bool:
+        position = int(np.searchsorted(self.terms, term))
+        return position < len(self.terms) and int(self.terms[position]) == term
+
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk rows, counts) of one term id in this segment."""
         position = int(np.searchsorted(self.terms, term))
