@@ -74,12 +74,13 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, collection: str | None = None, encoder: Encoder | None = None,
-             progress: bool = False, rebuild: bool = False, create: bool = True) -> Assistant:  # fmt: skip
+             progress: bool = False, rebuild: bool = False, create: bool = True, rescan: bool = False) -> Assistant:  # fmt: skip
         """Open a collection (default: ``news``, the folder ``corpus/``), building or refreshing its
         index when it is missing, stale or damaged. ``rebuild``: embed everything again even when
         the index is current; the old index answers until the new one is saved.
         ``encoder``: an already loaded model to share between assistants. ``create``: a collection
-        that does not exist yet is created (empty); otherwise ``UnknownCollectionError``."""
+        that does not exist yet is created (empty); otherwise ``UnknownCollectionError``.
+        ``rescan``: read every file of the corpus folder (finds articles edited in place)."""
         settings = settings or Settings()
         if collection is not None:
             settings = settings.for_collection(collection)
@@ -93,7 +94,7 @@ class Assistant:
             raise UnknownCollectionError(
                 f"no collection named {settings.collection!r}; its first `add` creates it (rag --collection {settings.collection} add FILE)"
             )
-        opened.open(rebuild=rebuild, progress=progress)
+        opened.open(rebuild=rebuild, progress=progress, rescan=rescan)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None)
 
     def for_collection(self, name: str, *, create: bool = False) -> Assistant:

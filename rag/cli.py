@@ -48,10 +48,11 @@ def _settings(context: typer.Context) -> Settings:
         _fail(error)
 
 
-def _assistant(context: typer.Context, progress: bool = False, rebuild: bool = False, create: bool = False) -> Assistant:
+def _assistant(context: typer.Context, progress: bool = False, rebuild: bool = False, create: bool = False,
+               rescan: bool = False) -> Assistant:  # fmt: skip
     from rag import Assistant
 
-    return Assistant.load(_settings(context), progress=progress, rebuild=rebuild, create=create)
+    return Assistant.load(_settings(context), progress=progress, rebuild=rebuild, create=create, rescan=rescan)
 
 
 @app.callback()
@@ -79,9 +80,10 @@ def build(
     context: typer.Context,
     force: Annotated[bool, typer.Option(help="Embed everything again even when the index is current.")] = False,
 ) -> None:
-    """Build the index of the corpus folder, or bring it up to date (a damaged index is rebuilt)."""
+    """Build the index of the corpus folder, or bring it up to date: every file is read, so articles
+    edited in place are found; a damaged index is rebuilt."""
     try:
-        info = _assistant(context, progress=True, rebuild=force).info()
+        info = _assistant(context, progress=True, rebuild=force, rescan=True).info()
     except RagError as error:
         _fail(error)
     out.print(f"index ready: {info.documents} documents, {info.chunks} chunks, {info.sentences} sentences ({info.store})")

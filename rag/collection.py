@@ -17,6 +17,7 @@ import json
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,10 @@ from typing import Literal
 
 from rag.config import Settings
 from rag.corpus import (
+    STAGED_MANIFEST,
     CorpusFolder,
     Document,
     document_from_bytes,
-    folder_state,
-    from_entry,
     new_document_id,
     read_bytes,
     text_fingerprint,
@@ -87,10 +87,12 @@ class Collection:
 
     # ---- opening
 
-    def open(self, rebuild: bool = False, progress: bool = False) -> None:
-        """Make the index current, writing only when something is missing, stale or damaged."""
+    def open(self, rebuild: bool = False, progress: bool = False, rescan: bool = False) -> None:
+        """Make the index current, writing only when something is missing, stale or damaged.
+        ``rescan``: read every file of the folder (an article edited in place keeps the folder's
+        state; ``rag build`` finds it)."""
         problem = self._problem()
-        if problem is None and not rebuild and not self._leftovers():
+        if problem is None and not rebuild and not rescan and not self._leftovers():
             return
         with self.store.writer():
             problem = self._problem()  # another process may have fixed it meanwhile
@@ -100,7 +102,7 @@ class Collection:
                 if problem and problem != "corpus":
                     say(problem)
                 self._build(progress)
-            elif problem == "corpus":
+            elif problem == "corpus" or rescan:
                 self._sync(progress)
 
     def _leftovers(self) -> bool:
@@ -138,14 +140,12 @@ class Collection:
         try:
             pending = json.loads(self.journal.read_text(encoding="utf-8"))
             generation, publish, delete = int(pending["generation"]), list(pending["publish"]), list(pending["delete"])
-            manifest = str(pending["manifest"]).encode()
+            stamp = int(pending["stamp_ns"])
         except (OSError, ValueError, KeyError, TypeError):
             pending = None
         committed = pending is not None and self._generation() >= generation
         if committed:
-            self.corpus.publish(publish)
-            self.corpus.delete(delete)
-            write_atomic(self.corpus.manifest_path, manifest)
+            self.corpus.publish(publish, delete, stamp)
         self.corpus.discard_staging()
         self.journal.unlink(missing_ok=True)
         return committed
@@ -160,16 +160,17 @@ class Collection:
     def _commit(self, plan: _Plan, rebuild: bool, progress: bool, cancel: threading.Event | None = None) -> None:
         """Stage, journal, commit, publish: the folder and the index change together."""
         view = self.store.view()
-        documents = [*plan.keep.values()]
-        manifest = self.corpus.manifest_bytes(doc if isinstance(doc, Document) else from_entry(doc.entry, "") for doc in documents)
+        manifest = self.corpus.manifest_bytes(doc.manifest_line() if isinstance(doc, Document) else doc.manifest_line
+                                              for doc in plan.keep.values())  # fmt: skip
+        stamp = time.time_ns()  # the folder's and the manifest's time once published: the state recorded
         try:
             for file, data in plan.publish.items():
                 self.corpus.stage(file, data)
-            state = self._state_after(plan, manifest)
+            self.corpus.stage(STAGED_MANIFEST, manifest)
+            state = self.corpus.state_after(manifest, stamp)
             write_atomic(self.journal, json.dumps({
-                "generation": view.generation + 1, "publish": sorted(plan.publish), "delete": sorted(plan.delete),
-                "manifest": manifest.decode(),
-            }, ensure_ascii=False).encode())  # fmt: skip
+                "generation": view.generation + 1, "publish": sorted(plan.publish), "delete": sorted(plan.delete), "stamp_ns": stamp,
+            }).encode())  # fmt: skip
         except OSError as error:
             self.corpus.discard_staging()
             self.journal.unlink(missing_ok=True)
@@ -184,15 +185,6 @@ class Collection:
                 self.journal.unlink(missing_ok=True)
             raise
         self._finish_journal()  # publishes the staged files and writes the manifest
-
-    def _state_after(self, plan: _Plan, manifest: bytes) -> str:
-        """``CorpusFolder.state()`` as it will be once the change is published (staged files keep
-        their times when they are moved in)."""
-        files = {name: (stat.st_size, stat.st_mtime_ns) for name, stat in self.corpus.files().items() if name not in plan.delete}
-        for name in plan.publish:
-            stat = (self.corpus.staging / name).stat()
-            files[name] = (stat.st_size, stat.st_mtime_ns)
-        return folder_state(files, manifest)
 
     # ---- building and synchronising with the folder
 
@@ -215,6 +207,8 @@ class Collection:
                                      frozenset(remove), self.fingerprint, self._source_state()))  # fmt: skip
             return
         plan = self._scan(self._stored_or_empty(), full=False)
+        if plan.empty and self._problem() is None:
+            return  # a rescan that found nothing to change
         if not plan.empty:
             say(f"The corpus folder {self.corpus.directory} changed: indexing {len(plan.index)} document(s), "
                 f"removing {len(plan.remove - {d.id for d in plan.index})} …")  # fmt: skip

@@ -22,12 +22,13 @@ from typing import Literal
 
 from rag.clean import clean_text, to_simplified
 from rag.errors import DocumentError, DocumentTooLargeError
-from rag.files import fsync_dir, sha256_bytes, write_atomic
+from rag.files import fsync_dir, sha256_bytes
 from rag.formats import SUPPORTED_SUFFIXES, extract_text
 
 Script = Literal["zh-Hans", "zh-Hant"]
 MANIFEST_NAME = "manifest.json"
 STAGING = ".staging"
+STAGED_MANIFEST = ".manifest.json"  # inside the staging folder
 MIN_TEXT_CHARACTERS = 4  # letters or digits: a file of punctuation or control codes is no article
 
 
@@ -60,6 +61,10 @@ class Document:
         entry = asdict(self)
         del entry["text"]
         return entry
+
+    def manifest_line(self) -> str:
+        """The entry as the manifest writes it: one line of JSON."""
+        return json.dumps(self.entry(), ensure_ascii=False)
 
     @property
     def checksum(self) -> str:
@@ -198,13 +203,11 @@ def text_fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def folder_state(files: Mapping[str, tuple[int, int]], manifest: bytes) -> str:
-    """The digest ``CorpusFolder.state`` compares: (size, time) of each file and the manifest."""
-    digest = hashlib.sha256()
-    for name, (size, mtime) in sorted(files.items()):
-        digest.update(f"{name}\0{size}\0{mtime}\n".encode())
-    digest.update(manifest)
-    return digest.hexdigest()
+def folder_state(directory_mtime_ns: int, manifest_size: int, manifest_mtime_ns: int) -> str:
+    """What ``CorpusFolder.state`` compares: the folder's time (any file added, removed or renamed
+    changes it) and the manifest's size and time. Constant-time at any size of archive; an article
+    edited in place is found by ``rag build``, which reads every file."""
+    return f"{directory_mtime_ns}:{manifest_size}:{manifest_mtime_ns}"
 
 
 @dataclass(frozen=True)
@@ -253,18 +256,24 @@ class CorpusFolder:
         return found
 
     def state(self) -> str:
-        """A digest of the folder as the index last saw it: file names, sizes and times, and the
-        manifest's content. Equal digests mean nothing needs reading."""
-        manifest = self.manifest_path
-        files = {name: (stat.st_size, stat.st_mtime_ns) for name, stat in self.files().items()}
-        return folder_state(files, manifest.read_bytes() if manifest.is_file() else b"")
+        """A digest of the folder as the index last saw it (``folder_state``): equal digests mean
+        nothing needs reading."""
+        try:
+            folder = self.directory.stat().st_mtime_ns
+        except FileNotFoundError:
+            return folder_state(-1, -1, -1)
+        try:
+            manifest = self.manifest_path.stat()
+        except FileNotFoundError:
+            return folder_state(folder, -1, -1)
+        return folder_state(folder, manifest.st_size, manifest.st_mtime_ns)
 
-    def manifest_bytes(self, documents: Iterable[Document]) -> bytes:
-        payload = {"documents": [document.entry() for document in documents]}
-        return json.dumps(payload, ensure_ascii=False, indent=2).encode() + b"\n"
-
-    def write_manifest(self, documents: Iterable[Document]) -> None:
-        write_atomic(self.manifest_path, self.manifest_bytes(documents))
+    @staticmethod
+    def manifest_bytes(lines: Iterable[str]) -> bytes:
+        """One document a line, so that a manifest of 100,000 articles is written by joining lines
+        the index keeps, and a hand edit shows as a one-line diff."""
+        body = ",\n".join(lines)
+        return ('{"documents": [\n' + body + "\n]}\n" if body else '{"documents": []}\n').encode()
 
     def stage(self, file: str, data: bytes) -> None:
         """Write a new article file where the corpus scan does not see it yet."""
@@ -275,14 +284,28 @@ class CorpusFolder:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def publish(self, files: Iterable[str]) -> None:
-        """Move staged files into the folder (after the index committed them)."""
+    def publish(self, files: Iterable[str], delete: Iterable[str], stamp_ns: int) -> None:
+        """Move staged files and the staged manifest into the folder, delete the files of replaced
+        or removed documents (after the index committed the change), then set the folder's and the
+        manifest's times to ``stamp_ns``: the state the index recorded (``state_after``)."""
         self.directory.mkdir(parents=True, exist_ok=True)  # a new collection's first change creates it
         for file in files:
             staged = self.staging / file
             if staged.exists():
                 os.replace(staged, self.directory / file)
+        for file in delete:
+            (self.directory / file).unlink(missing_ok=True)
+        staged_manifest = self.staging / STAGED_MANIFEST
+        if staged_manifest.exists():
+            os.replace(staged_manifest, self.manifest_path)
+        self.discard_staging()  # before the times are set: removing it changes the folder's time
+        if self.manifest_path.exists():
+            os.utime(self.manifest_path, ns=(stamp_ns, stamp_ns))
+        os.utime(self.directory, ns=(stamp_ns, stamp_ns))
         fsync_dir(self.directory)
+
+    def state_after(self, manifest: bytes, stamp_ns: int) -> str:
+        return folder_state(stamp_ns, len(manifest), stamp_ns)
 
     def discard_staging(self) -> None:
         """Staged files of a change that did not commit, and temporary files of interrupted writes."""
@@ -292,10 +315,6 @@ class CorpusFolder:
 
     def has_leftovers(self) -> bool:
         return self.staging.exists() or any(self.directory.glob(".*.tmp"))
-
-    def delete(self, files: Iterable[str]) -> None:
-        for file in files:
-            (self.directory / file).unlink(missing_ok=True)
 
     def free_file_name(self, doc_id: str, suffix: str, data: bytes, taken: set[str]) -> str:
         """``<id><suffix>``, or with the content's hash when a file of that name exists (an update)."""

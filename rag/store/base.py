@@ -84,6 +84,7 @@ class StoredDocument:
     checksum: str  # ``Document.checksum``
     characters: int
     text_sha256: str  # ``corpus.text_fingerprint``: the same article under another name is a duplicate
+    manifest_line: str  # ``Document.manifest_line()``, kept so a large manifest is written by joining lines
 
     @property
     def id(self) -> str:

@@ -13,7 +13,6 @@ import json
 import mmap
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -59,15 +58,17 @@ class _Column:
 
 
 class _Lines:
-    """A JSON-lines file written as it grows, hashed on the way."""
+    """A file of lines written as it grows, hashed on the way: JSON values, or (``encode=False``)
+    lines that are JSON already."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, encode: bool = True) -> None:
         self.path = path
+        self.encode = encode
         self._handle = path.open("wb")
         self._digest = hashlib.sha256()
 
     def append(self, value: object) -> None:
-        line = json.dumps(value, ensure_ascii=False).encode() + b"\n"
+        line = (json.dumps(value, ensure_ascii=False) if self.encode else str(value)).encode() + b"\n"
         self._handle.write(line)
         self._digest.update(line)
 
@@ -92,6 +93,7 @@ class SegmentWriter:
         self._columns = {name: _Column(folder / f"{name}.bin", dtype, width) for name, (dtype, width) in columns.items()}
         self._entries = _Lines(folder / "entries.jsonl")
         self._texts = _Lines(folder / "texts.jsonl")
+        self._manifest_lines = _Lines(folder / "manifest.jsonl", encode=False)
         self._documents = 0
         self._chunk_sentences: list[np.ndarray] = []  # per chunk, sentence rows of this segment
         self._postings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (terms, chunk rows, counts)
@@ -112,6 +114,7 @@ class SegmentWriter:
                               "text_sha256": text_fingerprint(document.text),
                               "names": {word: list(tokens) for word, tokens in indexed.names.items()}})  # fmt: skip
         self._texts.append(document.text)
+        self._manifest_lines.append(document.manifest_line())
         sentence_row = self.sentences
         self._append_pieces(
             chunk_ids=np.arange(first_chunk_id, first_chunk_id + chunk_count),
@@ -137,6 +140,7 @@ class SegmentWriter:
             self._entries.append({"entry": dict(stored.entry), "checksum": stored.checksum, "characters": stored.characters,
                                   "text_sha256": stored.text_sha256, "names": {w: list(t) for w, t in segment.names[row].items()}})  # fmt: skip
             self._texts.append(segment.text(row))
+            self._manifest_lines.append(stored.manifest_line)
             chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
             sentence_row, chunk_row = self.sentences, self.chunks
             self._append_pieces(
@@ -164,6 +168,7 @@ class SegmentWriter:
         files: dict[str, Any] = {f"{column}.bin": spec for column, spec in ((c, col.finish()) for c, col in self._columns.items())}
         files["entries.jsonl"] = self._entries.finish()
         files["texts.jsonl"] = self._texts.finish()
+        files["manifest.jsonl"] = self._manifest_lines.finish()
         chunk_ptr, chunk_sentence_rows = _csr(self._chunk_sentences)
         sentence_ptr, sentence_chunk_rows = _transpose(chunk_ptr, chunk_sentence_rows, self.sentences)
         terms, term_ptr, posting_rows, posting_counts = _postings(self._postings)
@@ -277,7 +282,9 @@ class Segment:
             self.terms, self.term_ptr = arrays["terms"], arrays["term_ptr"]
             self.posting_rows, self.posting_counts = arrays["posting_rows"], arrays["posting_counts"]
             lines = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
-            self.stored = [StoredDocument(line["entry"], line["checksum"], line["characters"], line["text_sha256"]) for line in lines]
+            manifest_lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+            self.stored = [StoredDocument(line["entry"], line["checksum"], line["characters"], line["text_sha256"], manifest_line)
+                           for line, manifest_line in zip(lines, manifest_lines, strict=True)]  # fmt: skip
             self.names: list[dict[str, tuple[str, ...]]] = [{w: tuple(t) for w, t in line["names"].items()} for line in lines]
             self.ann = {part: faiss.read_index(str(folder / f"{part}_vectors.ivf")) for part in ("chunk", "sentence")
                         if f"{part}_vectors.ivf" in files}  # fmt: skip

@@ -30,8 +30,10 @@ def test_a_saved_index_is_reused_without_embedding_anything(tiny, capsys):
     embedded = encoder.passages
     info = built.info()
     assert embedded == info.chunks + info.sentences and info.documents == 2
+    generation = (settings.index_dir / CURRENT).read_text()
     again = open_assistant(settings, encoder)
     assert encoder.passages == embedded and capsys.readouterr().err == ""
+    assert (settings.index_dir / CURRENT).read_text() == generation  # the folder's recorded state matched: nothing read
     assert again.documents() == built.documents()
     assert again.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
 
@@ -54,7 +56,8 @@ def test_changed_document_is_embedded_again_alone(tiny, capsys):
     open_assistant(settings, encoder)
     embedded = encoder.passages
     (settings.corpus_dir / "b.txt").write_text(ARTICLES["b.txt"] + "台積電總部位於新竹。", encoding="utf-8")
-    second = open_assistant(settings, encoder)
+    assert open_assistant(settings, encoder).document("b").text == ARTICLES["b.txt"]  # edited in place: the folder looks the same
+    second = Assistant.load(settings, encoder=encoder, rescan=True)  # rag build reads every file
     assert "indexing 1 document" in capsys.readouterr().err
     assert second.document("b").text.endswith("新竹。")
     assert 0 < encoder.passages - embedded < embedded  # only b's pieces
