@@ -115,7 +115,7 @@ class Collection:
             self.store.refresh()
             view = self.store.view()
         except IndexCorruptError as error:
-            return f"The index is damaged ({error}); rebuilding it from {self.corpus.directory} …"
+            return f"The index cannot be used, it is damaged or outdated ({error}); rebuilding it from {self.corpus.directory} …"
         if view.fingerprint is None:
             source = f"{len(self.fixed)} documents" if self.fixed is not None else str(self.corpus.directory)
             return f"Building the index of {source} in {self.settings.index_dir} …"

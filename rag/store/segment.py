@@ -28,7 +28,7 @@ from rag.store.base import IndexedDocument, StoredDocument
 from rag.vectors import IndexKind, build_ivf, choose_kind
 
 SEGMENT_FILE = "segment.json"
-FORMAT = 1
+FORMAT = 2  # 2: manifest.jsonl
 REBUILD_HINT = "run `rag build` to rebuild the index"
 
 
@@ -265,7 +265,7 @@ class Segment:
             self.description: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             files = self.description["files"]
             if self.description.get("format") != FORMAT:
-                raise ValueError(f"format {self.description.get('format')} is not {FORMAT}")
+                raise ValueError(f"written by another version: format {self.description.get('format')}, this version reads {FORMAT}")
         except FileNotFoundError:
             raise _corrupt(path, "is missing") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -288,7 +288,7 @@ class Segment:
             self.names: list[dict[str, tuple[str, ...]]] = [{w: tuple(t) for w, t in line["names"].items()} for line in lines]
             self.ann = {part: faiss.read_index(str(folder / f"{part}_vectors.ivf")) for part in ("chunk", "sentence")
                         if f"{part}_vectors.ivf" in files}  # fmt: skip
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
             raise _corrupt(folder, f"holds unusable data ({error})") from None
         if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:
             raise _corrupt(folder, "has rows that disagree with segment.json")

@@ -368,3 +368,14 @@ def test_bad_pdf_and_word_files_are_refused_with_their_reason_and_change_nothing
             assistant.add([settings.root / name])
     assert (settings.index_dir / CURRENT).read_text() == generation
     assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt", "b.txt", "manifest.json"]
+
+
+def test_an_index_written_by_another_version_is_rebuilt_not_a_traceback(tiny, capsys):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    (segment,) = current_manifest(settings)["segments"]
+    description = settings.index_dir / "segments" / segment / "segment.json"
+    description.write_text(description.read_text().replace('"format": 2', '"format": 1'))
+    capsys.readouterr()
+    assert open_assistant(settings, encoder).info().documents == 2
+    assert "written by another version" in capsys.readouterr().err
