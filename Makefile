@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install model index serve test eval adapter bench bench-full load browser clean
+.PHONY: install model index serve test eval adapter bench bench-full bench-scale load browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: index
 
 bench-full: index
 	$(BIN)/rag-eval bench --million
+
+# Ask, add and remove over archives of 10k, 100k (and with SCALE_ARGS, 1M) chunks: eval/reports/scale.*
+SCALE_ARGS ?= --size 10000 --size 100000
+bench-scale: index
+	$(BIN)/rag-eval scale $(SCALE_ARGS) --dataset $(BENCH) --dataset $(CHECK)
 
 # 200 questions from 20 clients over HTTP while articles are uploaded and removed (CI: LOAD_ARGS="--questions 40 --clients 8")
 LOAD_ARGS ?=

@@ -5,7 +5,8 @@ import os
 # Never phone home: ONNX Runtime's telemetry and the Hugging Face hub stay off in every process
 # that uses the library (they must be set before those libraries are imported).
 for _name, _value in (("ORT_DISABLE_TELEMETRY", "1"), ("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                      ("HF_HUB_DISABLE_TELEMETRY", "1"), ("GRADIO_ANALYTICS_ENABLED", "False")):  # fmt: skip
+                      ("HF_HUB_DISABLE_TELEMETRY", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"),
+                      ("FASTAPI_OTEL_AUTO_CONFIGURE", "false")):  # fmt: skip
     os.environ.setdefault(_name, _value)
 
 from rag.answer import Answer, Citation, Passage  # noqa: E402

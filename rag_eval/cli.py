@@ -157,6 +157,29 @@ def bench(million: Annotated[bool, typer.Option("--million", help="Also measure 
 
 
 @app.command()
+def scale(
+    size: Annotated[list[int] | None, typer.Option(help="Chunks in an archive; repeatable (default 10,000 and 100,000).")] = None,
+    dataset: Annotated[list[Path] | None, typer.Option(help="Public dataset folders whose passages join the sentence pool.")] = None,
+    work: Annotated[Path | None, typer.Option(help="Where the archives are built (default ~/.cache/rag/bench).")] = None,
+) -> None:
+    """End-to-end scale benchmark: ask, add, remove, memory, disk, recall at each archive size; writes eval/reports/scale.*."""
+    from rag_eval import scale as bench_scale
+    from rag_eval.datasets import load_dataset
+    from rag_eval.paths import gold_file, reports_dir
+
+    folders = [_dataset_folder(folder, "--dataset") for folder in dataset or []]
+    rows = [json.loads(line)["question"] for line in gold_file().read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows += [query.question for folder in folders for query in load_dataset(folder).queries[:100]]
+    questions = list(dict.fromkeys(rows))[:300]
+    try:
+        results = bench_scale.run(size or [10_000, 100_000], folders, work or Settings().cache_dir / "bench", questions)
+    except RagError as error:
+        _fail(error)
+    bench_scale.write(results, reports_dir())
+    out.print(bench_scale.markdown(results))
+
+
+@app.command()
 def load(
     clients: Annotated[int, typer.Option(min=1, max=64, help="Clients asking at once.")] = 20,
     questions: Annotated[int, typer.Option(min=1, max=2000, help="Questions in all.")] = 200,

@@ -72,12 +72,12 @@ def build(assistants: Assistants) -> gr.Blocks:
             return render.status(str(error), error=True)
         return render.library(assistant.documents(), assistant.model_id)
 
-    def respond(question: str, top_k: float, turns: Turns, collection: str) -> tuple[str, Turns, str]:
+    def respond(question: object, top_k: object, turns: Turns | None, collection: object) -> tuple[str, Turns, str]:
         try:
-            reply: Answer | str = assistants.get(collection).ask(question, top_k=_whole(top_k))  # type: ignore[arg-type]
+            reply: Answer | str = assistants.get(str(collection) if collection else None).ask(question, top_k=_whole(top_k))  # type: ignore[arg-type]
         except RagError as error:
             reply = str(error)
-        turns = [*(turns or []), (str(question), reply)]
+        turns = [*(turns if isinstance(turns, list) else []), (str(question), reply)]
         return render.conversation(turns), turns, ""
 
     def open_citation(collection: str, event: gr.EventData) -> str:
@@ -151,7 +151,10 @@ def build(assistants: Assistants) -> gr.Blocks:
                     cancel_button = gr.Button("Cancel upload", elem_id="cancel-upload", size="sm")
                     upload_status = gr.HTML(elem_id="upload-status")
 
-        answer_event = {"fn": respond, "inputs": [question, top_k, turns, collection], "outputs": [chat, turns, question], "concurrency_limit": 4}
+        # preprocess=False: the library validates the raw values, so a crafted call (top_k "abc" or None)
+        # gets the CLI's message instead of Gradio's preprocessing traceback
+        answer_event = {"fn": respond, "inputs": [question, top_k, turns, collection], "outputs": [chat, turns, question],
+                        "concurrency_limit": 4, "preprocess": False}  # fmt: skip
         ask.click(**answer_event)
         question.submit(**answer_event)
         chat.click(open_citation, collection, viewer)

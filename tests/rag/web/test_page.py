@@ -202,3 +202,16 @@ def test_a_new_collection_on_the_page_answers_from_its_own_articles(page, tmp_pa
     page.wait_for_function("!document.querySelector('#library').innerText.includes('足球联赛')", timeout=60_000)
     ask(page, "哪位OpenAI首席技术官宣布离职?")
     assert "穆拉蒂" in page.locator("#conversation .card").first.inner_text()
+
+
+@pytest.mark.parametrize(("question", "top_k", "message"), [
+    ("估值多少?", "abc", "top_k must be a whole number"), ("估值多少?", None, "top_k must be a whole number"),
+    ("估值多少?", 5.5, "top_k must be a whole number"), (None, 5, "the question must be text"), ("", 5, "the question is empty"),
+])  # fmt: skip
+def test_crafted_page_calls_get_the_clis_message_not_a_traceback(server, question, top_k, message, capfd):
+    from gradio_client import Client
+
+    url, _ = server
+    html, turns = Client(url, verbose=False).predict(question, top_k, api_name="/respond")
+    assert message in html.replace("&#x27;", "'") and 'class="bubble answer error"' in html
+    assert "Traceback" not in capfd.readouterr().err

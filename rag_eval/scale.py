@@ -1,0 +1,363 @@
+"""End-to-end scale benchmark: ``Assistant.ask`` over 10k, 100k and 1M chunks (``rag-eval scale``).
+
+Realistic data without 20 hours of embedding: a pool of real sentences (the seed articles and the
+public datasets' passages, split as the index splits them) is embedded once with the real model.
+Synthetic articles are made of *recombined* pool sentences: each one is the first half of a real
+sentence followed by the second half of another, and its vector is the normalised mix of the two
+real vectors, weighted by the characters each half contributes; a chunk's vector is the normalised
+sum of its sentences' vectors (``PoolEncoder``). So the text is real Chinese (BM25 sees real words)
+and the vectors lie where real embeddings lie, without duplicates. The five seed articles are part
+of every corpus, so the gold questions still have their answers among the distractors.
+
+Questions are encoded by the real model; each size is built once into its own project folder and
+measured in fresh processes (build; then load, ask, add and remove, recall of each approximate
+stage against exact search, peak memory, index size on disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import Settings
+from rag.chunk import split_sentences
+from rag.clean import normalize_line
+from rag.encoder import Encoder, QuestionVectors, load_encoder
+from rag.files import write_atomic
+from rag_eval.datasets import load_dataset
+
+SENTENCES_PER_ARTICLE = (25, 45)
+SENTENCE_CHARS = (8, 120)
+
+
+@dataclass(frozen=True)
+class Pool:
+    sentences: list[str]
+    vectors: np.ndarray
+
+
+def _text_hash(texts: Sequence[str]) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") for t in texts], dtype=np.uint64)
+
+
+def build_pool(corpus: Path, datasets: Sequence[Path], encoder: Encoder, cache: Path) -> Pool:
+    """The real sentences and their real vectors (cached: embedding them takes minutes)."""
+    texts = [normalize_line(line) for path in sorted(corpus.glob("*.txt")) for line in path.read_text(encoding="utf-8").splitlines()]
+    for folder in datasets:
+        texts += load_dataset(folder).passages.values()
+    sentences = sorted({text[s:e] for text in texts for s, e in split_sentences(text) if SENTENCE_CHARS[0] <= e - s <= SENTENCE_CHARS[1]})
+    digest = hashlib.sha256("\n".join(sentences).encode() + encoder.model_sha256.encode()).hexdigest()[:16]
+    path = cache / f"scale-pool-{digest}.npy"
+    if path.exists():
+        return Pool(sentences, np.load(path))
+    print(f"embedding the pool: {len(sentences):,} real sentences (once) …", file=sys.stderr)
+    vectors = encoder.encode_passages(sentences, progress=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return Pool(sentences, vectors)
+
+
+def _splice(first: str, second: str) -> tuple[str, float]:
+    head, tail = first[: max(1, len(first) // 2)], second[len(second) // 2 :]
+    return head + tail, len(head) / (len(head) + len(tail))
+
+
+def write_corpus(pool: Pool, articles: int, root: Path, seeds: Path, seed: int = 0) -> None:
+    """``articles`` synthetic articles and the seed articles in ``root/corpus``; the recipe of every
+    synthetic sentence (its two pool sentences and their weight) in ``root/recipes.npz``."""
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for path in seeds.iterdir():
+        shutil.copy(path, corpus / path.name)
+    rng = np.random.default_rng(seed)
+    hashes, firsts, seconds, weights = [], [], [], []
+    for number in range(articles):
+        count = int(rng.integers(*SENTENCES_PER_ARTICLE))
+        pairs = rng.integers(0, len(pool.sentences), size=(count, 2))
+        sentences = []
+        for a, b in pairs:
+            text, weight = _splice(pool.sentences[a], pool.sentences[b])
+            sentences.append(text)
+            firsts.append(a)
+            seconds.append(b)
+            weights.append(weight)
+        hashes.append(_text_hash(sentences))
+        paragraphs = ["".join(sentences[i : i + 4]) for i in range(1, count, 4)]
+        (corpus / f"s{number:07d}.txt").write_text(sentences[0] + "\n" + "\n".join(paragraphs) + "\n", encoding="utf-8")
+    order = np.argsort(np.concatenate(hashes), kind="stable")
+    np.savez(root / "recipes.npz", hashes=np.concatenate(hashes)[order], first=np.array(firsts, np.int32)[order],
+             second=np.array(seconds, np.int32)[order], weight=np.array(weights, np.float32)[order])  # fmt: skip
+
+
+class PoolEncoder:
+    """``rag.encoder.Encoder`` for the benchmark: passages from the recipes (no model), questions by
+    the real model. A sentence cleaning changed (not in the recipes) gets a pool vector chosen by its
+    hash; ``misses`` counts them."""
+
+    def __init__(self, pool: Pool, recipes: Path, questions: Encoder) -> None:
+        data = np.load(recipes)
+        self.hashes, self.first, self.second, self.weight = data["hashes"], data["first"], data["second"], data["weight"]
+        self.pool, self.questions = pool, questions
+        self.model_id, self.model_sha256 = questions.model_id, questions.model_sha256
+        self.dimension, self.backend = questions.dimension, questions.backend
+        self.sentences = self.misses = 0
+
+    def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
+        hashes = _text_hash(sentences)
+        found = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        known = self.hashes[found] == hashes
+        first = np.where(known, self.first[found], (hashes % len(self.pool.sentences)).astype(np.int64))
+        second = np.where(known, self.second[found], first)
+        weight = np.where(known, self.weight[found], 1.0)[:, None]
+        vectors = weight * self.pool.vectors[first] + (1 - weight) * self.pool.vectors[second]
+        self.sentences += len(sentences)
+        self.misses += int((~known).sum())
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        pieces = [[text[s:e] for s, e in split_sentences(text)] or [text] for text in texts]
+        flat = self._sentence_vectors([sentence for piece in pieces for sentence in piece]) if texts else np.zeros((0, self.dimension))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        at = 0
+        for row, piece in enumerate(pieces):
+            summed = flat[at : at + len(piece)].sum(axis=0)
+            out[row] = summed / np.linalg.norm(summed)
+            at += len(piece)
+        return out
+
+    def encode_questions(self, texts: Sequence[str]) -> QuestionVectors:
+        return self.questions.encode_questions(texts)
+
+
+def _peak_rss_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
+
+
+def _disk_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def _pool_encoder(root: Path, pool_path: Path) -> PoolEncoder:
+    data = np.load(pool_path, allow_pickle=False)
+    sentences = json.loads((root / "pool.json").read_text(encoding="utf-8"))
+    return PoolEncoder(Pool(sentences, data), root / "recipes.npz", load_encoder(Settings()))
+
+
+def build(root: Path, pool_path: Path) -> dict[str, Any]:
+    """In a fresh process: index the corpus of ``root``; time, memory, size."""
+    from rag import Assistant
+
+    encoder = _pool_encoder(root, pool_path)
+    started = time.perf_counter()
+    info = Assistant.load(Settings(root=root), encoder=encoder, progress=True).info()
+    seconds = time.perf_counter() - started
+    return {"build_s": round(seconds, 1), "documents": info.documents, "chunks": info.chunks, "sentences": info.sentences,
+            "pieces_per_s": round((info.chunks + info.sentences) / seconds), "build_peak_rss_mb": round(_peak_rss_mb()),
+            "index_bytes": _disk_bytes(root / "index"), "corpus_bytes": _disk_bytes(root / "corpus"), "details": info.details,
+            "store": info.store, "unrecognised_sentences": f"{encoder.misses}/{encoder.sentences}"}  # fmt: skip
+
+
+def _exact_top(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], queries: np.ndarray, k: int) -> list[set[int]]:
+    """Exact top-``k`` ids per query over (vectors, ids, deleted) parts, a block of rows at a time."""
+    best_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), k), dtype=np.int64)
+    for vectors, ids, deleted in parts:
+        for start in range(0, len(vectors), 200_000):
+            scores = np.asarray(vectors[start : start + 200_000], dtype=np.float32) @ queries.T  # rows × queries
+            if deleted is not None:
+                scores[deleted[start : start + 200_000]] = -np.inf
+            block_ids = np.asarray(ids[start : start + 200_000])
+            merged_scores = np.concatenate([best_scores, scores.T], axis=1)
+            merged_ids = np.concatenate([best_ids, np.broadcast_to(block_ids, (len(queries), len(block_ids)))], axis=1)
+            top = np.argpartition(-merged_scores, k - 1, axis=1)[:, :k]
+            best_scores = np.take_along_axis(merged_scores, top, axis=1)
+            best_ids = np.take_along_axis(merged_ids, top, axis=1)
+    return [set(row.tolist()) for row in best_ids]
+
+
+def approximate_recall(view: Any, queries: np.ndarray, k: int = 10) -> dict[str, float]:
+    """recall@k of the store's chunk and sentence searches against exact search (local store)."""
+    recall = {}
+    for part_name, search in (("chunk", view.search_chunks), ("sentence", view.search_sentences)):
+        parts = [(getattr(p.segment, f"{part_name}_vectors"), getattr(p.segment, f"{part_name}_ids"),
+                  p.chunk_deleted if part_name == "chunk" else p.sentence_deleted) for p in view.parts]  # fmt: skip
+        exact = _exact_top(parts, queries, k)
+        found = [set(search(query, k)[0].tolist()) for query in queries]
+        recall[part_name] = round(float(np.mean([len(f & e) / k for f, e in zip(found, exact, strict=True)])), 4)
+    return recall
+
+
+def measure(root: Path, pool_path: Path, questions: list[str]) -> dict[str, Any]:
+    """In a fresh process: load, ask (each question once, so nothing is cached), add and remove an
+    article, recall of the approximate stages, peak memory."""
+    from rag import Assistant
+
+    encoder = _pool_encoder(root, pool_path)
+    started = time.perf_counter()
+    assistant = Assistant.load(Settings(root=root), encoder=encoder)
+    load_s = time.perf_counter() - started
+    for question in questions[:5]:
+        assistant.ask(question + "?")  # warm up: first-use paths, page cache
+    bare, asked, retrieve = [], [], []
+    for question in questions:
+        begin = time.perf_counter()
+        encoder.questions.encode_questions([question])
+        bare.append((time.perf_counter() - begin) * 1000)
+        trace = assistant.explain(question)
+        asked.append(trace.milliseconds["total"])
+        retrieve.append(trace.milliseconds["retrieve"])
+    serve_rss = _peak_rss_mb()
+    article = root / "new-article.txt"
+    article.write_text("测试公司发布季度报告\n" + "\n".join(f"第{i}段。测试公司今天宣布,第{i}季度的营收达到{i * 13}亿元。" for i in range(15)), encoding="utf-8")
+    begin = time.perf_counter()
+    (added,) = assistant.add([article])
+    add_s = time.perf_counter() - begin
+    begin = time.perf_counter()
+    assistant.remove([added.document.id])
+    remove_s = time.perf_counter() - begin
+    result: dict[str, Any] = {
+        "load_s": round(load_s, 2), "questions": len(questions),
+        "encode_p50_ms": round(statistics.median(bare), 2), "ask_p50_ms": round(statistics.median(asked), 2),
+        "ask_p95_ms": round(sorted(asked)[int(0.95 * len(asked))], 2), "retrieve_p50_ms": round(statistics.median(retrieve), 2),
+        "serve_peak_rss_mb": round(serve_rss), "add_s": round(add_s, 3), "remove_s": round(remove_s, 3),
+    }  # fmt: skip
+    result["ask_minus_encode_p50_ms"] = round(result["ask_p50_ms"] - result["encode_p50_ms"], 2)
+    if Settings(root=root).store is None:
+        from rag.store.local import LocalStore
+
+        store = LocalStore(Settings(root=root))
+        store.refresh()
+        vectors = encoder.questions.encode_questions(questions[:100]).base
+        result["recall@10"] = approximate_recall(store.view(), vectors)
+    return result
+
+
+def _child(command: str, root: Path, pool_path: Path, questions: list[str] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``build`` or ``measure`` in a new process (clean memory figures); returns its JSON."""
+    arguments = [sys.executable, "-m", "rag_eval.scale", command, str(root), str(pool_path)]
+    payload = json.dumps(questions or [], ensure_ascii=False)
+    completed = subprocess.run(arguments, input=payload, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{command} of {root} failed:\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def chunks_per_article(pool: Pool, sample: int = 200) -> float:
+    from rag.chunk import chunk_spans
+
+    rng = np.random.default_rng(1)
+    counts = []
+    for _ in range(sample):
+        count = int(rng.integers(*SENTENCES_PER_ARTICLE))
+        text = "".join(_splice(pool.sentences[a], pool.sentences[b])[0] for a, b in rng.integers(0, len(pool.sentences), size=(count, 2)))
+        counts.append(len(chunk_spans(text, Settings().chunk)))
+    return float(np.mean(counts))
+
+
+def run(sizes: Sequence[int], datasets: Sequence[Path], work: Path, questions: list[str]) -> list[dict[str, Any]]:
+    """Build (once) and measure each size; returns one row per size."""
+    settings = Settings()
+    encoder = load_encoder(settings)
+    pool = build_pool(settings.corpus_dir, datasets, encoder, settings.cache_dir / "bench")
+    pool_path = next((settings.cache_dir / "bench").glob("scale-pool-*.npy"))
+    per_article = chunks_per_article(pool)
+    rows = []
+    for size in sizes:
+        root = work / f"scale-{size}"
+        if not (root / "index").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            print(f"{size:,} chunks: writing about {math.ceil(size / per_article):,} articles …", file=sys.stderr)
+            write_corpus(pool, math.ceil(size / per_article), root, settings.corpus_dir)
+            (root / "pool.json").write_text(json.dumps(pool.sentences, ensure_ascii=False), encoding="utf-8")
+            built = _child("build", root, pool_path)
+            write_atomic(root / "built.json", json.dumps(built).encode())
+        built = json.loads((root / "built.json").read_text())
+        print(f"{size:,} chunks: measuring …", file=sys.stderr)
+        rows.append({"size": size, "measured": time.strftime("%Y-%m-%d"), **built, **_child("measure", root, pool_path, questions)})
+    return rows
+
+
+TARGETS = {"ask_minus_encode_p50_ms": 15.0, "ask_minus_encode_p95_ms": 40.0, "serve_peak_rss_mb": 4096, "recall": 0.95, "add_s": 1.0}
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Scale benchmark", "",
+        "`rag-eval scale` (`make bench-scale`): `Assistant.ask` end to end (question encoding, dense chunk and sentence "
+        "search, BM25, fusion, the sentence stage, the answer) over synthetic archives built from recombined real "
+        "sentences and their real vectors (see `rag_eval/scale.py`), with the five seed articles among them. Each size "
+        "is built once, then measured in a fresh process; ratios are within one process.", "",
+        "| chunks | sentences | documents | store | build s (pieces/s, no model) | build peak RSS MB | index on disk MB | load s | "
+        "encode p50 ms | ask p50 / p95 ms | ask − encode p50 ms | serve peak RSS MB | add / remove one article s | recall@10 chunks / sentences |",
+        "|" + "---|" * 14,
+    ]  # fmt: skip
+    for row in rows:
+        recall = row.get("recall@10", {})
+        lines.append(
+            f"| {row['chunks']:,} | {row['sentences']:,} | {row['documents']:,} | {row['store']} ({row['details'].get('chunk vectors', '')}) "
+            f"| {row['build_s']} ({row['pieces_per_s']:,}) | {row['build_peak_rss_mb']:,} | {row['index_bytes'] / 2**20:,.0f} | {row['load_s']} "
+            f"| {row['encode_p50_ms']} | {row['ask_p50_ms']} / {row['ask_p95_ms']} | {row['ask_minus_encode_p50_ms']} | {row['serve_peak_rss_mb']:,} "
+            f"| {row['add_s']} / {row['remove_s']} | {recall.get('chunk', '—')} / {recall.get('sentence', '—')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    local = sorted((r for r in rows if r["store"] == "local files"), key=lambda r: r["chunks"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sizes = [r["chunks"] for r in local]
+    for key, label in (("encode_p50_ms", "bare encoding p50"), ("ask_p50_ms", "ask p50"), ("ask_p95_ms", "ask p95")):
+        axes[0].plot(sizes, [r[key] for r in local], marker="o", label=label)
+    axes[0].set(xscale="log", xlabel="chunks", ylabel="ms", title="A question, end to end (local store)")
+    for part in ("chunk", "sentence"):
+        axes[1].plot(sizes, [r.get("recall@10", {}).get(part, float("nan")) for r in local], marker="o", label=f"{part} search")
+    axes[1].set(xscale="log", xlabel="chunks", ylabel="recall@10 vs exact", title="Approximate stages", ylim=(0.8, 1.01))
+    for axis in axes:
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(rows: list[dict[str, Any]], directory: Path) -> None:
+    previous = directory / "scale.json"
+    measured = {(r["chunks"] // 1000, r["store"]) for r in rows}
+    if previous.exists():  # keep the sizes this run did not measure (each is marked by its own time)
+        rows = rows + [r for r in json.loads(previous.read_text()) if (r["chunks"] // 1000, r["store"]) not in measured]
+    rows = sorted(rows, key=lambda r: (r["store"], r["chunks"]))
+    write_atomic(directory / "scale.json", json.dumps(rows, ensure_ascii=False, indent=1).encode() + b"\n")
+    plot(rows, directory / "scale.png")
+    write_atomic(directory / "scale.md", (markdown(rows) + "\n![latency and recall by size](scale.png)\n").encode())
+
+
+def main() -> None:
+    command, root, pool_path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if command == "build":
+        result = build(root, pool_path)
+    else:
+        result = measure(root, pool_path, json.loads(sys.stdin.read()))
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
