@@ -1,0 +1,13 @@
+"""The load probe, small: it must pass on CI (make test), and report what it measured."""
+
+from __future__ import annotations
+
+
+def test_a_small_load_probe_has_no_errors(news):
+    from rag_eval.load import markdown, run
+
+    result = run(clients=6, questions=36, uploads=2, serial=10)
+    assert result.errors == [], result.errors
+    assert result.questions == 36 and result.uploads == 2 and result.removals == 1
+    assert 0 < result.p50_s <= result.p95_s <= result.p99_s and result.peak_rss_mb > 100
+    assert "| errors | 0 | 0 | met |" in markdown(result)
