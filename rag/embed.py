@@ -84,6 +84,9 @@ class OnnxEncoder(_Prepared):
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        # Idle threads sleep instead of spinning: spinning, they slowed the retrieval that follows each
+        # question (a 11,675 × 384 matrix product took 10.6 ms right after a run instead of 2.9 ms)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
 
         def session(graph: str) -> Any:
             try:

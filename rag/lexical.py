@@ -40,7 +40,9 @@ def _jieba() -> jieba.Tokenizer:
     return jieba.dt
 
 
+@lru_cache(maxsize=65536)
 def normalize_for_matching(text: str) -> str:
+    """Cached: the sentence stage matches the same sentences' words question after question."""
     return to_simplified(unicodedata.normalize("NFKC", text)).lower()
 
 

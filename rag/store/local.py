@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -132,7 +132,7 @@ class _Part:
         if part in segment.ann:
             rows, scores = search_ivf(segment.ann[part], vector, k, self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows)
         else:
-            vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
+            vectors = segment.exact_chunk_vectors if part == "chunk" else segment.exact_sentence_vectors
             rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
         return np.asarray(ids)[rows], scores
 
@@ -148,11 +148,6 @@ class _Part:
         if not self.segment.has_term(term):
             return False
         return self.chunk_deleted is None or bool(len(self.postings(term)[0]))
-
-
-def _row(ids: np.ndarray, wanted: int) -> int | None:
-    position = int(np.searchsorted(ids, wanted))
-    return position if position < len(ids) and int(ids[position]) == wanted else None
 
 
 class LocalView:
@@ -235,23 +230,27 @@ class LocalView:
     def known_terms(self, term_ids: Iterable[int]) -> set[int]:
         return {term for term in set(term_ids) if any(part.holds(term) for part in self.parts)}
 
-    def _locate(self, ids: Iterable[int], kind: str) -> Iterator[tuple[int, _Part, int]]:
-        for wanted in ids:
-            for part in self.parts:
-                segment = part.segment
-                row = _row(segment.chunk_ids if kind == "chunk" else segment.sentence_ids, int(wanted))
-                if row is not None:
-                    yield int(wanted), part, row
-                    break
+    def _locate(self, ids: Iterable[int], kind: str) -> list[tuple[int, _Part, int]]:
+        """(id, part, row) of each id found, in the order given; one binary search per part."""
+        wanted = np.fromiter((int(i) for i in ids), dtype=np.int64)
+        found: dict[int, tuple[_Part, int]] = {}
+        for part in self.parts:
+            known = part.segment.chunk_ids if kind == "chunk" else part.segment.sentence_ids
+            if not len(known) or not len(wanted):
+                continue
+            rows = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+            for position in np.flatnonzero(known[rows] == wanted):
+                found.setdefault(int(wanted[position]), (part, int(rows[position])))
+        return [(int(i), *found[int(i)]) for i in wanted if int(i) in found]
 
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
         records = {}
         for chunk_id, part, row in self._locate(ids, "chunk"):
             segment = part.segment
             start, end = (int(v) for v in segment.chunk_spans[row])
-            sentence_ids = np.asarray(segment.sentence_ids)[segment.sentences_of_chunk(row)]
+            sentence_ids = segment.sentence_ids[segment.sentences_of_chunk(row)]
             doc_id = segment.stored[int(segment.chunk_docs[row])].id
-            records[chunk_id] = ChunkRecord(chunk_id, doc_id, start, end, tuple(int(s) for s in sentence_ids))
+            records[chunk_id] = ChunkRecord(chunk_id, doc_id, start, end, tuple(sentence_ids.tolist()))
         return records
 
     def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRecord]:
@@ -259,27 +258,33 @@ class LocalView:
         for sentence_id, part, row in self._locate(ids, "sentence"):
             segment = part.segment
             start, end = (int(v) for v in segment.sentence_spans[row])
-            chunk_ids = np.asarray(segment.chunk_ids)[segment.chunks_of_sentence(row)]
+            chunk_ids = segment.chunk_ids[segment.chunks_of_sentence(row)]
             doc_id = segment.stored[int(segment.sentence_docs[row])].id
-            records[sentence_id] = SentenceRecord(sentence_id, doc_id, start, end, tuple(int(c) for c in chunk_ids))
+            records[sentence_id] = SentenceRecord(sentence_id, doc_id, start, end, tuple(chunk_ids.tolist()))
         return records
 
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
         dimension = self.parts[0].segment.description["dimension"] if self.parts else 0
         vectors = np.zeros((len(ids), dimension), dtype=np.float32)
-        for position, (_, part, row) in enumerate(self._locate(ids, "sentence")):
-            vectors[position] = part.segment.sentence_vectors[row]
+        position = {int(i): n for n, i in enumerate(ids)}
+        by_part: dict[int, list[tuple[int, int]]] = {}
+        for sentence_id, part, row in self._locate(ids, "sentence"):
+            by_part.setdefault(id(part), []).append((position[sentence_id], row))
+        for part in self.parts:
+            pairs = by_part.get(id(part))
+            if pairs:
+                at, rows = (np.array(column) for column in zip(*pairs, strict=True))
+                order = np.argsort(rows)  # mapped rows read in file order
+                vectors[at[order]] = part.segment.sentence_vectors[rows[order]]
         return vectors
 
     def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
-        wanted = set(words)
         found: dict[str, set[str]] = {}
-        for part in self.parts:
-            for row, names in enumerate(part.segment.names):
-                if row in part.removed_rows:
-                    continue
-                for word in wanted & names.keys():
-                    found.setdefault(word, set()).update(names[word])
+        for word in set(words):
+            for part in self.parts:
+                for row in part.segment.name_rows.get(word, ()):
+                    if row not in part.removed_rows:
+                        found.setdefault(word, set()).update(part.segment.names[row][word])
         return found
 
     def details(self) -> dict[str, str]:

@@ -28,6 +28,8 @@ from rag.store.base import IndexedDocument, StoredDocument
 from rag.vectors import IndexKind, build_ivf, choose_kind
 
 SEGMENT_FILE = "segment.json"
+IN_MEMORY = ("chunk_ids", "chunk_docs", "chunk_spans", "chunk_lengths", "sentence_ids", "sentence_docs", "sentence_spans",
+             "chunk_sentence_ptr", "chunk_sentence_rows", "sentence_chunk_ptr", "sentence_chunk_rows", "terms", "term_ptr")
 FORMAT = 2  # 2: manifest.jsonl
 REBUILD_HINT = "run `rag build` to rebuild the index"
 
@@ -272,6 +274,10 @@ class Segment:
             raise _corrupt(path, f"is unreadable ({error})") from None
         verify_files(folder, files)
         arrays = {name.removesuffix(".bin"): _map(folder / name, spec) for name, spec in files.items() if name.endswith(".bin")}
+        # Offsets, ids and maps are read into memory (tens of bytes a piece: about 300 MB at 1M chunks and
+        # 6.4M sentences) because every question looks some up; vectors and postings stay mapped.
+        for name in IN_MEMORY:
+            arrays[name] = np.array(arrays[name])
         try:
             self.chunk_ids, self.chunk_docs = arrays["chunk_ids"], arrays["chunk_docs"]
             self.chunk_spans, self.chunk_lengths = arrays["chunk_spans"], arrays["chunk_lengths"]
@@ -286,6 +292,10 @@ class Segment:
             self.stored = [StoredDocument(line["entry"], line["checksum"], line["characters"], line["text_sha256"], manifest_line)
                            for line, manifest_line in zip(lines, manifest_lines, strict=True)]  # fmt: skip
             self.names: list[dict[str, tuple[str, ...]]] = [{w: tuple(t) for w, t in line["names"].items()} for line in lines]
+            self.name_rows: dict[str, list[int]] = {}  # Latin name word → the documents writing it both ways
+            for row, names in enumerate(self.names):
+                for word in names:
+                    self.name_rows.setdefault(word, []).append(row)
             self.ann = {part: faiss.read_index(str(folder / f"{part}_vectors.ivf")) for part in ("chunk", "sentence")
                         if f"{part}_vectors.ivf" in files}  # fmt: skip
         except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
@@ -298,6 +308,16 @@ class Segment:
     @property
     def name(self) -> str:
         return str(self.description["name"])
+
+    @cached_property
+    def exact_chunk_vectors(self) -> np.ndarray:
+        """The chunk vectors in memory, for a segment searched exactly (at most ``exact_max`` rows):
+        a matrix product over mapped pages took 12 ms at 11,675 chunks, in memory about 1 ms."""
+        return np.array(self.chunk_vectors)
+
+    @cached_property
+    def exact_sentence_vectors(self) -> np.ndarray:
+        return np.array(self.sentence_vectors)
 
     @cached_property
     def _texts(self) -> mmap.mmap | bytes:
