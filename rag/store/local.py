@@ -130,7 +130,8 @@ class _Part:
         segment = self.segment
         ids = segment.chunk_ids if part == "chunk" else segment.sentence_ids
         if part in segment.ann:
-            rows, scores = search_ivf(segment.ann[part], vector, k, self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows)
+            vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
+            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows)
         else:
             vectors = segment.exact_chunk_vectors if part == "chunk" else segment.exact_sentence_vectors
             rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)

@@ -87,9 +87,9 @@ def test_exact_and_ivf_search_find_a_vector_and_skip_deleted_rows():
     index = build_ivf(vectors, VectorIndexSettings(exact_max=100))
     assert index.nlist == int(4 * 20) and index.nprobe == 128 and index.ntotal == 400
     for row in (7, 250):
-        rows, scores = search_ivf(index, vectors[row], 5, None)
-        assert rows[0] == row and scores[0] == pytest.approx(1.0, abs=0.02)
-        rows, _ = search_ivf(index, vectors[row], 5, np.array([row]))
+        rows, scores = search_ivf(index, vectors, vectors[row], 5, None)
+        assert rows[0] == row and scores[0] == pytest.approx(1.0, abs=1e-5)  # re-scored exactly
+        rows, _ = search_ivf(index, vectors, vectors[row], 5, np.array([row]))
         assert row not in rows and len(rows) == 5
         rows, scores = search_exact(vectors, vectors[row], 3, None)
         assert rows[0] == row and scores[0] == pytest.approx(1.0, abs=1e-5)
