@@ -73,3 +73,12 @@ def test_amounts_and_prefixes():
     assert chinese_amounts("a $7 billion round") == ["70", "亿", "美元"]
     assert chinese_amounts("1.5 million users") == ["150", "万"]
     assert corpus_form("天文学家", {"天文学"}) == "天文学" and corpus_form("领导者", set()) is None
+
+
+def test_a_question_gains_at_most_max_keywords_the_longest_first():
+    from rag.expand import MAX_KEYWORDS, cedict_glosses
+
+    words = {word for gloss in ("company", "time", "report", "market", "people", "world") for word in cedict_glosses()[gloss]}
+    vocabulary = Vocabulary(words | {"公司"}, {})
+    found = english_to_chinese("The company report on the market, people and the world over time", vocabulary)
+    assert len(found) == MAX_KEYWORDS < len(words) and min(map(len, found)) >= max(map(len, words - set(found)))
