@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install model index serve test eval adapter bench bench-full bench-scale load browser clean
+.PHONY: install model index serve test eval adapter reader bench bench-full bench-scale load browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ BENCH ?= ../shared/bench/cmrc2018
 CHECK ?= ../shared/bench/drcd
 adapter: model
 	$(BIN)/rag-eval adapter $(BENCH) --check $(CHECK)
+
+# Retrain rag/reader.npz (44 min on 2 shared cores); `make model` then exports reader.onnx again.
+READER_DATA ?= ../shared/reader/train.jsonl
+reader: model
+	$(BIN)/rag-eval train-reader --train $(READER_DATA) --out rag/reader.npz
+	$(BIN)/rag model
 
 bench: index
 	$(BIN)/rag-eval bench

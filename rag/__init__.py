@@ -13,7 +13,7 @@ for _name, _value in (("ORT_DISABLE_TELEMETRY", "1"), ("HF_HUB_OFFLINE", "1"), (
                       ("FASTAPI_OTEL_AUTO_CONFIGURE", "false")):  # fmt: skip
     os.environ.setdefault(_name, _value)
 
-from rag.answer import Answer, Citation, Passage  # noqa: E402
+from rag.answer import Answer, Citation, Passage, Span  # noqa: E402
 from rag.assistant import Assistant, Info, Limits, Trace  # noqa: E402
 from rag.collection import AddResult  # noqa: E402
 from rag.config import ChunkSettings, RetrievalSettings, Settings, VectorIndexSettings  # noqa: E402
@@ -60,6 +60,7 @@ __all__ = [
     "Passage",
     "RagError",
     "Settings",
+    "Span",
     "StorageError",
     "StoreUnavailableError",
     "Trace",

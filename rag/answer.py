@@ -7,6 +7,7 @@ answer stage never searches the store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer
@@ -39,6 +40,28 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Span:
+    """The reader's answer inside the cited sentence: ``document.text[start:end] == text``."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    score: float  # P(this is the span) · P(the sentence answers), by the reader
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader made of a candidate sentence: its best span (offsets inside the sentence),
+    the span's probability, and P(the sentence does not answer the question)."""
+
+    start: int
+    end: int
+    score: float
+    no_answer: float
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str | None
@@ -48,16 +71,16 @@ class Answer:
     confidence: float  # probability that the documents answer the question
     reason: str | None = None  # why the assistant abstained, in words for the reader
     features: dict[str, float] = field(default_factory=dict)  # what the abstention model saw
+    span: Span | None = None  # the exact answer inside the first cited sentence, when the reader is confident
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tuple[int, int]]:
-    """(passage rank, sentence id) of the answer: the best sentence of the top passages, and the
-    runner-up when it scores within ``second_sentence_margin`` of it. A sentence's score drops by
-    ``answer_rank_penalty`` for each rank its passage sits below the first."""
-    scored = sorted(
+def candidate_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tuple[float, int, int]]:
+    """(score, passage rank, sentence id) of the top passages' sentences, best first. A sentence's
+    score drops by ``answer_rank_penalty`` for each rank its passage sits below the first."""
+    return sorted(
         (
             (score - settings.answer_rank_penalty * (rank - 1), rank, sid)
             for rank, c in enumerate(ranking.candidates[: settings.answer_passages], start=1)
@@ -65,6 +88,17 @@ def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tupl
         ),
         key=lambda item: (-item[0], item[1]),
     )
+
+
+def answer_sentences(ranking: Ranking, settings: RetrievalSettings, readings: Mapping[int, Reading] | None = None) -> list[tuple[int, int]]:
+    """(passage rank, sentence id) of the answer: the best sentence of the top passages, and the
+    runner-up when it scores within ``second_sentence_margin`` of it. The reader's P(the sentence
+    answers), weighted by ``reader_weight``, is added to the sentences it read."""
+    scored = candidate_sentences(ranking, settings)
+    if readings:
+        weight = settings.reader_weight
+        scored = sorted(((score + weight * (1 - readings[sid].no_answer) if sid in readings else score, rank, sid)
+                         for score, rank, sid in scored), key=lambda item: (-item[0], item[1]))  # fmt: skip
     chosen: list[tuple[float, int, int]] = []
     for score, rank, sid in scored:
         if sid in {s for _, _, s in chosen} or (chosen and _same_text(ranking, sid, chosen[0][2])):
@@ -107,11 +141,23 @@ def _passages(ranking: Ranking, chosen: list[tuple[int, int]]) -> list[Passage]:
     return passages
 
 
-def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None) -> Answer:
+def _span(ranking: Ranking, sid: int, reading: Reading | None, settings: RetrievalSettings) -> Span | None:
+    """The reader's span in the cited sentence, when it is sure enough to show it as the answer."""
+    if reading is None or reading.end <= reading.start or reading.no_answer >= 0.5 or reading.score < settings.span_min_score:
+        return None
+    sentence = ranking.sentences[sid]
+    start, end = sentence.start + reading.start, sentence.start + reading.end
+    text = ranking.documents[sentence.doc_id].text[start:end]
+    return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
+
+
+def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None,
+             readings: Mapping[int, Reading] | None = None) -> Answer:  # fmt: skip
     """Passages in rank order with their answering sentence marked, the answer and its citations,
-    or an abstention (the passages are then the closest matches)."""
+    or an abstention (the passages are then the closest matches). ``readings``: the reader's view of
+    the candidate sentences it read (none without a reader)."""
     question = ranking.query.text
-    chosen = answer_sentences(ranking, settings)
+    chosen = answer_sentences(ranking, settings, readings)
     passages = _passages(ranking, chosen)
     citations = []
     for rank, sid in sorted(chosen, key=lambda item: (ranking.sentences[item[1]].doc_id, ranking.sentences[item[1]].start)):
@@ -131,7 +177,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
         reason = abstention_reason(chosen_text, missing)
         return Answer(question, None, passages, [], True, round(confidence, 4), reason, features=features)
     text = answer_text(ranking, citations)
-    return Answer(question, text, passages, citations, False, round(confidence, 4), features=features)
+    span = _span(ranking, chosen[0][1], (readings or {}).get(chosen[0][1]), settings)
+    return Answer(question, text, passages, citations, False, round(confidence, 4), features=features, span=span)
 
 
 def answer_text(ranking: Ranking, citations: list[Citation]) -> str:

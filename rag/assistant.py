@@ -7,21 +7,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from rag import lexical
 from rag.abstention import Abstainer
-from rag.answer import Answer, assemble
+from rag.answer import Answer, Reading, assemble, candidate_sentences
 from rag.collection import AddResult, Collection
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.corpus import Document, DocumentSummary
 from rag.encoder import Encoder, load_encoder
-from rag.errors import InvalidCollectionError, RagError, UnknownCollectionError, UnknownDocumentError
+from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
-from rag.retrieve import rank
+from rag.reader import Reader
+from rag.retrieve import Ranking, rank
 from rag.store import open_store
 
 
@@ -63,12 +65,14 @@ class Assistant:
     """Cited, extractive answers from a collection of articles."""
 
     def __init__(self, settings: Settings, collection: Collection, encoder: Encoder, abstainer: Abstainer | None,
-                 write_lock: threading.Lock | None = None) -> None:  # fmt: skip
+                 reader: Reader | None = None, write_lock: threading.Lock | None = None) -> None:  # fmt: skip
         self._settings = settings
         self._collection = collection
         self._store = collection.store
         self._encoder = encoder
         self._abstainer = abstainer
+        self._reader_loaded = reader  # kept for with_retrieval, which may turn the reader back on
+        self._reader = reader if settings.retrieval.reader else None
         self._write_lock = write_lock or threading.Lock()  # one writer per process; the store's lock covers processes
         self._encode = lru_cache(maxsize=1024)(self._encode_uncached)  # repeated questions skip the model
 
@@ -84,25 +88,32 @@ class Assistant:
         settings = settings or Settings()
         if collection is not None:
             settings = settings.for_collection(collection)
-        # jieba's dictionary loads in Python while the model loads in native code: overlap them
-        dictionary = threading.Thread(target=lexical.warm_up, daemon=True)
-        dictionary.start()
-        encoder = encoder or load_encoder(settings)
-        dictionary.join()
+        # jieba's dictionary loads in Python while the models load in native code: overlap them
+        with ThreadPoolExecutor(2) as pool:
+            dictionary = pool.submit(lexical.warm_up)
+            reader = pool.submit(_load_reader, settings, encoder is not None)
+            encoder = encoder or load_encoder(settings)
+            dictionary.result()
+            loaded_reader = reader.result()
         opened = Collection(settings, open_store(settings), encoder)
         if not create and settings.collection != DEFAULT_COLLECTION and not opened.exists():
             raise UnknownCollectionError(
                 f"no collection named {settings.collection!r}; its first `add` creates it (rag --collection {settings.collection} add FILE)"
             )
         opened.open(rebuild=rebuild, progress=progress, rescan=rescan)
-        return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None)
+        return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, loaded_reader)
 
     def for_collection(self, name: str, *, create: bool = False) -> Assistant:
         """Another collection with the same model and settings (``UnknownCollectionError`` when it does
         not exist and ``create`` is false)."""
         if name == self.collection:
             return self
-        return Assistant.load(self._settings, collection=name, encoder=self._encoder, create=create)
+        settings = self._settings.for_collection(name)
+        opened = Collection(settings, open_store(settings), self._encoder)
+        if not create and not opened.exists():
+            raise UnknownCollectionError(f"no collection named {name!r}; its first `add` creates it (rag --collection {name} add FILE)")
+        opened.open()
+        return Assistant(settings, opened, self._encoder, self._abstainer, self._reader)
 
     def collections(self) -> list[str]:
         """The names of the collections of this project: ``news`` and the folders under ``collections/``."""
@@ -122,16 +133,17 @@ class Assistant:
              progress: bool = False) -> Assistant:  # fmt: skip
         """A read-only assistant over ``documents`` (an evaluation set), indexed in the collection
         ``settings.collection``; nothing is written to a corpus folder."""
+        reader = _load_reader(settings, encoder is not None)
         encoder = encoder or load_encoder(settings)
         opened = Collection(settings, open_store(settings), encoder, documents=documents)
         opened.open(progress=progress)
-        return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None)
+        return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, reader)
 
     def with_retrieval(self, **changes: object) -> Assistant:
         """The same collection and model with other retrieval settings (for comparisons)."""
         settings = self._settings.with_retrieval(**changes)
         abstainer = Abstainer.load() if settings.retrieval.abstain else None
-        other = Assistant(settings, self._collection, self._encoder, abstainer, self._write_lock)
+        other = Assistant(settings, self._collection, self._encoder, abstainer, self._reader_loaded, self._write_lock)
         other._encode = self._encode  # the questions' vectors do not depend on how they are ranked
         return other
 
@@ -159,12 +171,21 @@ class Assistant:
         encoded = time.perf_counter()
         ranking = rank(view, query, retrieval, top_k)
         ranked = time.perf_counter()
-        answer = assemble(ranking, retrieval, self._abstainer)
+        readings = self._read(ranking, retrieval) if self._reader is not None else None
+        read = time.perf_counter()
+        answer = assemble(ranking, retrieval, self._abstainer, readings)
         done = time.perf_counter()
-        milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000,
-                        "answer": (done - ranked) * 1000, "total": (done - started) * 1000}  # fmt: skip
+        milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000, "read": (read - ranked) * 1000,
+                        "answer": (done - read) * 1000, "total": (done - started) * 1000}  # fmt: skip
         keywords = query.tokens[len(lexical.tokenize(text)) :] if query.language == "en" else ()
         return Trace(answer, milliseconds, query.language, tuple(keywords))
+
+    def _read(self, ranking: Ranking, retrieval: RetrievalSettings) -> dict[int, Reading]:
+        """The reader on the best candidate sentences, in one batch."""
+        assert self._reader is not None
+        sentence_ids = [sid for _, _, sid in candidate_sentences(ranking, retrieval)[: retrieval.reader_sentences]]
+        spans = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])
+        return {sid: Reading(s.start, s.end, s.score, s.no_answer) for sid, s in zip(sentence_ids, spans, strict=True)}
 
     # ---- documents
 
@@ -218,6 +239,19 @@ class Assistant:
 
     def __repr__(self) -> str:
         return f"Assistant(collection={self.collection!r}, model={self.model_id!r})"
+
+
+def _load_reader(settings: Settings, optional: bool) -> Reader | None:
+    """The reader from the prepared model folder. ``optional`` (an encoder was passed in, as tests
+    and benchmarks do): no reader when the folder is not prepared, instead of an error."""
+    if not settings.retrieval.reader:
+        return None
+    try:
+        return Reader.load(settings.model_dir)
+    except ModelMissingError:
+        if optional:
+            return None
+        raise
 
 
 def _is_slug(name: str) -> bool:

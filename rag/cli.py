@@ -110,7 +110,8 @@ def ask(
     if answer.abstained:
         out.print(f"[bold]Not found in the documents.[/bold] {escape(answer.reason or '')} Closest passages:")
     else:
-        out.print(f"[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]")
+        exact = f"[bold reverse]{escape(answer.span.text)}[/bold reverse] — " if answer.span else ""
+        out.print(f"{exact}[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]")
     for passage in answer.passages:
         text = escape(passage.text)
         if passage.highlight:

@@ -38,6 +38,8 @@ ADAPTER_TARGETS = (
     "attention.output.dense", "intermediate.dense", "output.dense",
 )  # fmt: skip
 QUERY_GRAPH = "query.onnx"  # both towers in one run: the base model and the adapted query tower
+READER_FILE = Path(__file__).with_name("reader.npz")  # trained by rag_eval/reader_training.py; see rag/reader.py
+READER_GRAPH = "reader.onnx"  # written by rag.reader.export_reader
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,8 @@ def read_stamp(folder: Path, verify: bool = False) -> PreparedModel:
         raise ModelMissingError(f"the embedding model at {folder} has a damaged or outdated {STAMP}: {PREPARE_HINT}") from None
     if info.get("adapter_sha256") != file_sha256(ADAPTER_FILE):
         raise ModelMissingError(f"the embedding model at {folder} lacks the current query adapter: {PREPARE_HINT}")
+    if info.get("reader_sha256") != file_sha256(READER_FILE):
+        raise ModelMissingError(f"the embedding model at {folder} lacks the current reader: {PREPARE_HINT}")
     for name, expected in files.items():
         path = folder / name
         if not path.is_file() or path.stat().st_size != expected["bytes"]:
@@ -306,8 +310,9 @@ def read_stamp(folder: Path, verify: bool = False) -> PreparedModel:
     return model
 
 
-# The files the encoder reads at run time: their sizes are checked at every load.
-RUNTIME_FILES = ("model.onnx", QUERY_GRAPH, "word_embeddings.npy", "tokenizer.json", "model.safetensors")
+# The files the encoder and the reader read at run time: their sizes are checked at every load.
+RUNTIME_FILES = ("model.onnx", QUERY_GRAPH, "word_embeddings.npy", "tokenizer.json", "model.safetensors",
+                 READER_GRAPH, "reader.int8.onnx", "reader.json")  # fmt: skip
 
 
 def prepare_model(folder: Path) -> PreparedModel:
@@ -324,10 +329,14 @@ def prepare_model(folder: Path) -> PreparedModel:
     try:
         _write_folder(blob, tokenizer_json, staging)
         _export_onnx(staging)
+        from rag.reader import export_reader  # rag.reader imports this module
+
+        export_reader(staging)
         stamp = {
             "model_id": MODEL_ID,
             "sha256": file_sha256(staging / "model.safetensors"),
             "adapter_sha256": file_sha256(ADAPTER_FILE),
+            "reader_sha256": file_sha256(READER_FILE),
             "dimension": int(blob.header["hidden"]),
             "files": {name: {"bytes": (staging / name).stat().st_size, "sha256": file_sha256(staging / name)} for name in RUNTIME_FILES},
         }

@@ -132,6 +132,29 @@ def adapter(
         _fail(error)
 
 
+@app.command("train-reader", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train_reader(context: typer.Context) -> None:
+    """Train the reader (rag/reader.npz); options as `python -m rag_eval.reader_training --help` (make reader)."""
+    import sys
+
+    from rag_eval import reader_training
+
+    sys.argv = ["rag-eval train-reader", *context.args]
+    reader_training.main()
+
+
+@app.command("reader-scores", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def reader_scores(context: typer.Context) -> None:
+    """Reader EM/F1 (CMRC 2018 definition) on a file of questions with gold paragraphs, e.g.
+    `rag-eval reader-scores --data ../shared/reader/heldout.jsonl`; `--latency` times the product's call."""
+    import sys
+
+    from rag_eval import reader_metrics
+
+    sys.argv = ["rag-eval reader-scores", *context.args]
+    reader_metrics.main()
+
+
 @app.command()
 def tune() -> None:
     """Grid-search the fusion weights on the dev split; write eval/reports/tuning.*."""

@@ -30,6 +30,7 @@ class QuestionResult:
     features: dict[str, float]
     latency_ms: float
     confidence: float = 1.0  # the abstention model's probability that the question is answerable
+    span_inside_evidence: bool | None = None  # None when no span was shown
 
 
 def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
@@ -104,7 +105,10 @@ def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, Ques
     def share(flag: Callable[[QuestionResult], bool]) -> float:
         return round(statistics.mean(flag(results[q.id]) for q in answerable), 4) if answerable else 0.0
 
+    spans = [results[q.id].span_inside_evidence for q in answerable if results[q.id].span_inside_evidence is not None]
     return by_topic | {
+        "span_shown": round(len(spans) / len(answerable), 4) if answerable else 0.0,
+        "span_inside_evidence": round(statistics.mean(spans), 4) if spans else 0.0,
         "abstain_precision": round(precision, 4),
         "abstain_recall": round(recall, 4),
         "abstain_f1": round(f1, 4),

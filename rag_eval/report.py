@@ -10,7 +10,8 @@ from rag.files import write_atomic
 
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 ANSWERING = ("abstain_f1", "abstain_precision", "abstain_recall", "abstain_recall_on_topic", "abstain_recall_off_topic",
-             "false_abstention", "answer_contains_evidence", "answer_overlaps_evidence", "p50_ms", "p95_ms")  # fmt: skip
+             "false_abstention", "answer_contains_evidence", "answer_overlaps_evidence", "span_shown", "span_inside_evidence",
+             "p50_ms", "p95_ms")  # fmt: skip
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 
 
@@ -78,7 +79,9 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
             [[_name(report, n), *(_answering(c, split, m) for m in ANSWERING)] for n, c in configs.items()],
         ),
         "\nAbstention columns are — for the ablations, which answer every question (the abstention model is fitted on the default's scores). "
-        "Recall on/off topic: unanswerable questions about the articles' people and events vs. unrelated ones.",
+        "Recall on/off topic: unanswerable questions about the articles' people and events vs. unrelated ones. "
+        "span_shown: share of answerable questions whose answer shows the reader's exact span; span_inside_evidence: share of "
+        "those spans lying inside a gold evidence span (or a place stating the same fact).",
         *_separation_table(configs.get(report.get("default") or "", {})),
         f"\n### MRR@10 and Recall@5 by question language ({split})\n",
         _table(

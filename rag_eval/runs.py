@@ -68,8 +68,10 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
     places = [place for e in question.evidence for place in e.places]
     contains = answer.text and any(assistant.document(p.doc_id).text[p.start : p.end] in text for p in places)
     overlaps = any(d == p.doc_id and min(s_end, p.end) > max(s, p.start) for d, s, s_end in spans for p in places)
+    span = answer.span
+    inside = None if span is None else any(span.doc_id == p.doc_id and p.start <= span.start and span.end <= p.end for p in places)
     return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, bool(contains),
-                          overlaps and not answer.abstained, answer.features, latency, answer.confidence)  # fmt: skip
+                          overlaps and not answer.abstained, answer.features, latency, answer.confidence, inside)  # fmt: skip
 
 
 def run_questions(assistant: Assistant, questions: Sequence[GoldQuestion], label: str) -> dict[str, QuestionResult]:

@@ -5,17 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from rag import AddResult, Answer, Document, DocumentSummary, Passage
+from rag import AddResult, Answer, Document, DocumentSummary, Passage, Span
 
 NOT_FOUND = "Not found in the documents."
 
 
-def _highlighted(text: str, span: tuple[int, int] | None, mark_id: str | None = None) -> str:
+def _highlighted(text: str, span: tuple[int, int] | None, mark_id: str | None = None, inner: tuple[int, int] | None = None) -> str:
+    """``text`` with ``span`` marked; ``inner`` (inside it) marked more strongly: the reader's answer."""
     if span is None:
         return escape(text)
     start, end = span
     id_attribute = f' id="{mark_id}"' if mark_id else ""
-    return f"{escape(text[:start])}<mark{id_attribute}>{escape(text[start:end])}</mark>{escape(text[end:])}"
+    marked = escape(text[start:end])
+    if inner is not None and start <= inner[0] < inner[1] <= end:
+        a, b = inner[0] - start, inner[1] - start
+        piece = text[start:end]
+        marked = f'{escape(piece[:a])}<strong class="span">{escape(piece[a:b])}</strong>{escape(piece[b:])}'
+    return f"{escape(text[:start])}<mark{id_attribute}>{marked}</mark>{escape(text[end:])}"
+
+
+def _inner(passage: Passage, span: Span | None) -> tuple[int, int] | None:
+    """The answer span in the passage's coordinates, when it lies in this passage."""
+    if span is None or span.doc_id != passage.doc_id or not passage.start <= span.start < span.end <= passage.end:
+        return None
+    return span.start - passage.start, span.end - passage.start
 
 
 def _cite_attributes(passage: Passage) -> str:
@@ -23,14 +36,14 @@ def _cite_attributes(passage: Passage) -> str:
     return f'data-doc="{escape(passage.doc_id)}" data-start="{start}" data-end="{end}"'
 
 
-def passage_card(passage: Passage, cited: bool) -> str:
+def passage_card(passage: Passage, cited: bool, span: Span | None = None) -> str:
     source = f" · {escape(passage.source)}" if passage.source else ""
     label = "cited" if cited else "closest match"
     return (
         f'<div class="card{" cited" if cited else ""}" data-rank="{passage.rank}">'
         f'<div class="card-head"><button class="cite" {_cite_attributes(passage)} title="Open the article at this passage">[{passage.rank}]</button> '
         f'<span class="title">{escape(passage.title)}</span><span class="meta">{source} · {label} · score {passage.score:.3f}</span></div>'
-        f'<div class="passage">{_highlighted(passage.text, passage.highlight)}</div></div>'
+        f'<div class="passage">{_highlighted(passage.text, passage.highlight, inner=_inner(passage, span))}</div></div>'
     )
 
 
@@ -42,8 +55,9 @@ def answer_bubble(answer: Answer) -> str:
         markers = " ".join(
             f'<button class="cite" {_cite_attributes(answer.passages[rank - 1])}>[{rank}]</button>' for rank in sorted(cited)
         )
-        head = f'<div class="bubble answer"><span class="answer-text">{escape(answer.text or "")}</span> {markers}</div>'
-    cards = "".join(passage_card(p, p.rank in cited) for p in answer.passages)
+        exact = f'<strong class="span">{escape(answer.span.text)}</strong> — ' if answer.span else ""
+        head = f'<div class="bubble answer">{exact}<span class="answer-text">{escape(answer.text or "")}</span> {markers}</div>'
+    cards = "".join(passage_card(p, p.rank in cited, answer.span) for p in answer.passages)
     return f'{head}<div class="cards">{cards}</div>'
 
 
@@ -114,6 +128,7 @@ CSS = """
 .meta { color: #666; font-size: 12px; margin-left: 6px; }
 .passage, .article-text { line-height: 1.7; white-space: normal; }
 mark { background: #ffe066; padding: 0 1px; }
+strong.span { background: #ffb300; color: #000; border-radius: 3px; padding: 0 2px; }
 button.cite { border: none; background: #e3f2fd; color: #1565c0; border-radius: 4px; cursor: pointer; padding: 0 4px; font-size: 13px; }
 button.cite:hover { background: #bbdefb; }
 .article { max-height: 70vh; overflow-y: auto; padding-right: 8px; }

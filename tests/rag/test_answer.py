@@ -66,3 +66,15 @@ def test_the_same_words_in_two_articles_are_cited_once():
     twins = Ranking(ranking.query, candidates, chunks, sentences, ranking.documents | {"e": twin}, ranking.closeness)
     answer = assemble(twins, RetrievalSettings(), Abstainer.never())
     assert answer.text == "穆拉蒂将离开公司。" and len(answer.citations) == 1  # not "穆拉蒂将离开公司。 … 穆拉蒂将离开公司。"
+
+
+def test_a_confident_reading_of_the_cited_sentence_is_the_span_with_document_offsets():
+    from rag.answer import Reading
+
+    ranking = _ranking([(1, 0.9), (0, 0.5)])
+    answer = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.8, 0.1), 0: Reading(0, 2, 0.9, 0.1)})
+    assert answer.span is not None and answer.span.text == "穆拉蒂" and (answer.span.start, answer.span.end) == (9, 12)
+    assert TEXT[answer.span.start : answer.span.end] == answer.span.text and answer.span.score == round(0.8 * 0.9, 4)
+    unsure = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.2, 0.1)})
+    refused = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.9, 0.7)})
+    assert unsure.span is None and refused.span is None and unsure.text == refused.text == "穆拉蒂将离开公司。"

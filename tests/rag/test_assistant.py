@@ -87,3 +87,18 @@ def test_add_makes_a_new_article_answerable(project_copy, encoder, tmp_path):
     assert answer.passages[0].doc_id == added.document.id and "27" in (answer.text or "")
     reopened = Assistant.load(Settings(root=project_copy), encoder=encoder)
     assert reopened.info().chunks > before and added.document.id in {d.id for d in reopened.documents()}
+
+
+def test_every_span_on_the_gold_set_is_exact_and_inside_its_cited_sentence(news):
+    from rag_eval.paths import gold_file
+    from rag_eval.runs import gold_questions
+
+    spans = 0
+    for question in gold_questions(news, gold_file()):
+        answer = news.ask(question.question)
+        if answer.span is None:
+            continue
+        spans += 1
+        assert news.document(answer.span.doc_id).text[answer.span.start : answer.span.end] == answer.span.text
+        assert any(c.doc_id == answer.span.doc_id and c.start <= answer.span.start and answer.span.end <= c.end for c in answer.citations)
+    assert spans >= 40  # measured: 68 of 205 questions get a span

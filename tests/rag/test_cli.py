@@ -72,7 +72,7 @@ def test_ask_json_has_the_api_fields(news):
     result = run("ask", "Which OpenAI CTO resigned?", "--top-k", "3", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"question", "text", "passages", "citations", "abstained", "confidence", "reason", "features"}
+    assert set(payload) == {"question", "text", "passages", "citations", "abstained", "confidence", "reason", "features", "span"}
     assert len(payload["passages"]) == 3 and not payload["abstained"]
     assert set(payload["passages"][0]) >= {"doc_id", "title", "text", "start", "end", "score", "rank", "highlight"}
     assert set(payload["citations"][0]) == {"rank", "doc_id", "start", "end", "passage_start", "passage_end"}

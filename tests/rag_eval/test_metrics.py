@@ -81,3 +81,12 @@ def test_relevance_is_overlap_with_evidence_not_chunk_identity():
     assert ranked_run(covered_evidence(small, [evidence])) == {"miss-1": 1.0, "e0": 0.5}
     assert ranked_run(covered_evidence(large, [evidence])) == {"e0": 1.0}  # same gold, other chunking
     assert ranked_run(covered_evidence([("doc", 95, 150), ("doc", 100, 141)], [evidence])) == {"e0": 1.0, "miss-2": 0.5}
+
+
+def test_span_scores_count_shown_spans_and_those_inside_evidence():
+    from rag_eval.metrics import abstention_scores
+
+    questions = [GoldQuestion(f"q{i}", "?", "en", "x", False, "a", (Evidence("d", 0, 10),)) for i in range(3)]
+    results = {q.id: QuestionResult(q.id, (), False, True, True, {}, 1.0, 1.0, inside) for q, inside in zip(questions, (True, False, None), strict=True)}
+    scores = abstention_scores(questions, results)
+    assert scores["span_shown"] == round(2 / 3, 4) and scores["span_inside_evidence"] == 0.5

@@ -39,6 +39,18 @@ def server(tmp_path_factory, news, encoder):
     running.close()
 
 
+def test_the_answer_span_is_marked_inside_the_cited_sentence_and_escaped():
+    from rag import Answer, Citation, Passage, Span
+
+    # the passage is characters 10-34 of its document; the sentence 3-22 of it, the span 10-17
+    passage = Passage(1, "d", "t", None, "前文。估值<b>达到1500亿美元</b>。后文", 10, 34, 0.9, (3, 22))
+    answer = Answer("q", "估值<b>达到1500亿美元</b>。", [passage], [Citation(1, "d", 13, 32, 3, 22)], False, 0.9,
+                    span=Span("1500亿美元", "d", 20, 27, 0.8))  # fmt: skip
+    html = render.answer_bubble(answer)
+    assert '<strong class="span">1500亿美元</strong> — ' in html  # the exact answer first
+    assert '<mark>估值&lt;b&gt;达到<strong class="span">1500亿美元</strong>&lt;/b&gt;。</mark>' in html  # inside its sentence
+
+
 def test_rendering_escapes_text_before_marking_it():
     from rag import Answer, Passage
 
