@@ -108,6 +108,11 @@ class Settings:
     vectors: VectorIndexSettings = field(default_factory=VectorIndexSettings)
     encode_batch_size: int = 32
     encoder_backend: EncoderBackend = "onnx"
+    # int8 copies of the encoder graphs (rag.model.quantize_encoders): questions encode in 0.64× the
+    # time, but 3 of 82 dev answers lost their evidence (containment 0.768 -> 0.732), so both stay off
+    # (eval/reports/experiments.md); passages are the index's vectors: part of its fingerprint
+    int8_questions: bool = False
+    int8_passages: bool = False
     max_question_chars: int = 2000
     max_document_bytes: int = 5_000_000
     lock_timeout_s: float = 30.0  # how long a write waits for another process's write

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from rag.encoder import QuestionVectors
 from rag.errors import ModelMissingError
-from rag.model import PREPARE_HINT, QUERY_GRAPH, PreparedModel, adapted_weights, read_stamp
+from rag.model import INT8, PREPARE_HINT, QUERY_GRAPH, PreparedModel, adapted_weights, read_stamp
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -68,17 +68,18 @@ class _Prepared:
 
 
 class OnnxEncoder(_Prepared):
-    """ONNX Runtime: the token vectors are memory-mapped outside the graph (``rag.model``)."""
-
-    backend = "onnx"
+    """ONNX Runtime: the token vectors are memory-mapped outside the graph (``rag.model``). The
+    graphs may be the int8 copies (``Settings.int8_questions``, ``Settings.int8_passages``)."""
 
     def __init__(self, info: PreparedModel, tokenizers: tuple[Tokenizer, Tokenizer], token_vectors: np.ndarray,
                  passage_session: Callable[[], Any], both_towers: Any, batch_size: int) -> None:  # fmt: skip
         self.info, (self.passage_tokenizer, self.question_tokenizer), self.token_vectors = info, tokenizers, token_vectors
         self.passage_session, self.both_towers, self.batch_size = passage_session, both_towers, batch_size
+        self.backend = "onnx"
 
     @classmethod
-    def load(cls, folder: Path, batch_size: int = 32, threads: int | None = None) -> OnnxEncoder:
+    def load(cls, folder: Path, batch_size: int = 32, threads: int | None = None, int8_questions: bool = False,
+             int8_passages: bool = False) -> OnnxEncoder:  # fmt: skip
         info = read_stamp(folder)  # raises ModelMissingError with the fix when absent or truncated
         import onnxruntime
 
@@ -95,14 +96,16 @@ class OnnxEncoder(_Prepared):
                 raise _damaged(folder, error) from None
 
         # the passage graph is loaded on first use: answering questions needs only the query graph
-        passage_session = cache(lambda: session("model.onnx"))
+        passage_session = cache(lambda: session(INT8["model.onnx"] if int8_passages else "model.onnx"))
         try:
             with ThreadPoolExecutor(1) as pool:  # both load in native code: in parallel
                 tokenizer = pool.submit(_load_tokenizer, folder / "tokenizer.json", MAX_TOKENS)
-                both = session(QUERY_GRAPH)
+                both = session(INT8[QUERY_GRAPH] if int8_questions else QUERY_GRAPH)
                 token_vectors = np.load(folder / "word_embeddings.npy", mmap_mode="r")  # rows read on demand
                 question_tokenizer = _load_tokenizer(folder / "tokenizer.json", MAX_QUESTION_TOKENS)
-                return cls(info, (tokenizer.result(), question_tokenizer), token_vectors, passage_session, both, batch_size)
+                encoder = cls(info, (tokenizer.result(), question_tokenizer), token_vectors, passage_session, both, batch_size)
+                encoder.backend = "onnx-int8" if int8_passages else "onnx"  # what the index's vectors came from
+                return encoder
         except ModelMissingError:
             raise
         except Exception as error:  # noqa: BLE001 - a truncated tokenizer or matrix fails in many ways

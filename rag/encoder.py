@@ -49,4 +49,4 @@ def load_encoder(settings: Settings, threads: int | None = None) -> Encoder:
 
     if settings.encoder_backend == "torch":
         return TorchEncoder.load(settings.model_dir, settings.encode_batch_size, threads)
-    return OnnxEncoder.load(settings.model_dir, settings.encode_batch_size, threads)
+    return OnnxEncoder.load(settings.model_dir, settings.encode_batch_size, threads, settings.int8_questions, settings.int8_passages)
