@@ -40,16 +40,19 @@ class TermPostings:
     lengths: np.ndarray
 
 
-def score(query_postings: Sequence[Sequence[TermPostings]], chunks: int, total_length: int) -> tuple[np.ndarray, np.ndarray]:
+def score(query_postings: Sequence[Sequence[TermPostings]], chunks: int, total_length: int,
+          frequencies: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(chunk ids, scores) of every chunk holding a query term. ``query_postings`` has one entry per
     query token, in the query's order (a repeated token counts again, as in bm25s): that term's
-    live postings, one part per segment of the store."""
+    live postings, one part per segment of the store. ``frequencies``: each token's document
+    frequency in the whole store, for postings that cover only some chunks (a store re-scoring its
+    candidates); by default the postings' own length."""
     if chunks == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     average = total_length / chunks
     ids, weights = [], []
-    for parts in query_postings:
-        frequency = sum(len(part.ids) for part in parts)
+    for position, parts in enumerate(query_postings):
+        frequency = frequencies[position] if frequencies is not None else sum(len(part.ids) for part in parts)
         if frequency == 0:
             continue
         term_idf = idf(frequency, chunks)

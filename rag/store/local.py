@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -199,7 +199,8 @@ class LocalView:
     def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self._search("sentence", vector, k)
 
-    def lexical_search(self, term_ids: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """Every chunk holding a query term is scored (``candidates`` are not needed here)."""
         postings = {term: [part.postings(term) for part in self.parts] for term in set(term_ids)}
         ids, scores = bm25.score([postings[term] for term in term_ids], self.chunk_count, self.total_length)
         keep = scores > 0
