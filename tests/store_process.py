@@ -2,7 +2,8 @@
 with the fake encoder: ``python store_process.py SETTINGS ACTION ARG…`` where SETTINGS is the JSON of
 ``{"root", "store", "collection"}`` and ACTION is
 
-- ``state QUESTION``: print the documents' ids and the passages answering QUESTION;
+- ``state QUESTION``: print the documents' ids, the passages answering QUESTION and how many
+  pieces it embedded (none when it found the index whole);
 - ``add FILE DIE``: add FILE, killing this process with SIGKILL just ``before`` or ``after`` the
   store's commit point (``never``: a normal add);
 - ``hold``: open the collection, print "ready", wait until stdin closes.
@@ -62,10 +63,11 @@ def die_at_commit_point(store: str | None, when: str) -> None:
 
 def main(settings_json: str, action: str, *args: str) -> None:
     settings = settings_of(settings_json)
-    assistant = Assistant.load(settings, encoder=FakeEncoder())
+    encoder = FakeEncoder()
+    assistant = Assistant.load(settings, encoder=encoder)
     if action == "state":
         passages = [(p.doc_id, p.start, p.end) for p in assistant.ask(args[0], top_k=3).passages]
-        print(json.dumps({"documents": sorted(d.id for d in assistant.documents()), "passages": passages}))
+        print(json.dumps({"documents": sorted(d.id for d in assistant.documents()), "passages": passages, "embedded": encoder.passages}))
     elif action == "add":
         if args[1] != "never":
             die_at_commit_point(settings.store, args[1])
