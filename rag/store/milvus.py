@@ -299,8 +299,12 @@ class _State:
     @property
     def visible(self) -> str:
         """The filter of every read: rows of committed, not removed documents."""
-        hidden = f" and dkey not in {list(self.removed)}" if self.removed else ""
-        return f"dkey < {self.next_dkey}{hidden}"
+        return _visible(self.next_dkey, self.removed)
+
+
+def _visible(next_dkey: int, removed: Iterable[int]) -> str:
+    hidden = sorted(removed)
+    return f"dkey < {next_dkey}" + (f" and dkey not in {hidden}" if hidden else "")
 
 
 # ---- documents as a view holds them
@@ -821,11 +825,17 @@ class MilvusStore:
             self._update_terms(tables["aux"], self._term_changes(writer, removed, base), generation, None if fresh else base)
             counts = {"chunks": sum(d.chunks for d in docs.values()), "sentences": sum(d.sentences for d in docs.values())}
             index = {"chunks": "FLAT", "sentences": "FLAT"} if fresh else dict(base.index)  # type: ignore[union-attr]
-            if fresh:  # the new tables are invisible until the commit point: their index can change freely
-                for kind, count in counts.items():
-                    if count > self.settings.vectors.exact_max:
+            for kind, count in counts.items():
+                if count > self.settings.vectors.exact_max and index[kind] == "FLAT":
+                    if fresh:  # no reader uses this table yet
                         self._switch_index(tables[kind], "HNSW")
-                        index[kind] = "HNSW"
+                    else:  # readers use this table: its rows move to a new one, named at the commit point
+                        serial += 1
+                        hidden = [d.dkey for d in removed] + list(base.removed)  # type: ignore[union-attr]
+                        end = writer.next_chunk if kind == "chunks" else writer.next_sentence
+                        tables[kind] = self._copy(kind, tables[kind], table_name(kind, serial, self.slug), dimension,
+                                                  lexical == "sparse", _visible(writer.next_dkey, hidden), end, base)  # fmt: skip
+                    index[kind] = "HNSW"
             if self.location.lite:
                 for name in tables.values():
                     self.milvus.call("flush", self.milvus.client.flush, name, timeout=WRITE_TIMEOUT_S)
@@ -860,8 +870,7 @@ class MilvusStore:
         The read waits for the last commit and this write's own reverts (``_clean``), nothing else."""
         changed = [term for term, delta in changes.items() if delta]
         current: dict[str, dict[str, Any]] = {}
-        ts = max(base.ts, self.milvus.last_write_ts(aux)) if base else 0
-        level = {"consistency_level": "Customized", "guarantee_timestamp": ts} if ts else {"consistency_level": "Strong"}
+        level = self._writer_reads(base, aux)
         for start in range(0, len(changed) if base else 0, BATCH_ROWS):
             keys = [f"t{term}" for term in changed[start : start + BATCH_ROWS]]
             rows = self.milvus.call("read term statistics", self.milvus.client.query, aux, filter=f"key in {keys}",
@@ -875,6 +884,12 @@ class MilvusStore:
         write = self.milvus.client.upsert if base else self.milvus.client.insert
         for start in range(0, len(rows), BATCH_ROWS):
             self.milvus.call("save term statistics", write, aux, rows[start : start + BATCH_ROWS], timeout=WRITE_TIMEOUT_S)
+
+    def _writer_reads(self, base: _State | None, table: str) -> dict[str, Any]:
+        """Reads of a writer see the last commit and this process's writes to ``table`` (its
+        reverts, its new rows), without waiting for anything newer."""
+        ts = max(base.ts if base else 0, self.milvus.last_write_ts(table))
+        return {"consistency_level": "Customized", "guarantee_timestamp": ts} if ts else {"consistency_level": "Strong"}
 
     def _fence(self, generation: int) -> int:
         """The fence row names the generation being written. It is upserted before a write's first
@@ -895,7 +910,7 @@ class MilvusStore:
             self.milvus.call("drop replaced collections", self.milvus.client.drop_collection, name, timeout=WRITE_TIMEOUT_S)
             self._loaded.discard(name)
 
-    def _create_tables(self, tables: Mapping[str, str], dimension: int, sparse: bool) -> None:
+    def _create_tables(self, tables: Mapping[str, str], dimension: int, sparse: bool, index: IndexKind = "FLAT") -> None:
         """Create (and load) the tables, and the meta collection if missing, in parallel: loading
         one takes ≈ 2.4 s on 2.3 whatever its size (≈ 3 s for all four at once)."""
         client = self.milvus.client
@@ -905,17 +920,36 @@ class MilvusStore:
 
         def create(kind: str) -> None:
             self.milvus.call("create its collections", client.create_collection, wanted[kind], schema=_schema(client, kind, dimension, sparse),
-                             index_params=_index_params(client, kind, sparse), consistency_level="Bounded", timeout=INDEX_TIMEOUT_S)  # fmt: skip
+                             index_params=_index_params(client, kind, sparse, index), consistency_level="Bounded", timeout=INDEX_TIMEOUT_S)  # fmt: skip
             self._loaded.add(wanted[kind])
 
         _in_parallel(create, wanted)
 
     def _switch_index(self, name: str, index: IndexKind) -> None:
+        """Change the dense index of a table no reader uses yet. The server indexes sealed segments
+        only: a flush first, and ``create_index`` returns once the index is built."""
         client = self.milvus.client
         self.milvus.call("change an index", client.release_collection, name, timeout=INDEX_TIMEOUT_S)
         self.milvus.call("change an index", client.drop_index, name, "dense", timeout=INDEX_TIMEOUT_S)
+        self.milvus.call("change an index", client.flush, name, timeout=INDEX_TIMEOUT_S)
         self.milvus.call("change an index", client.create_index, name, _index_params(client, "chunks", False, index), timeout=INDEX_TIMEOUT_S)
         self.milvus.call("change an index", client.load_collection, name, timeout=INDEX_TIMEOUT_S)
+
+    def _copy(self, kind: str, source: str, target: str, dimension: int, sparse: bool, visible: str, end: int, base: _State) -> str:
+        """The ``visible`` rows of ``source`` (ids below ``end``) in a new table ``target``, a window of
+        ids at a time: ids are dense, and pymilvus' query iterator saw none of the rows just written
+        on 2.3."""
+        self._create_tables({kind: target}, dimension, sparse, "HNSW")
+        fields = [f.name for f in _schema(self.milvus.client, kind, dimension, sparse).fields]
+        reads = self._writer_reads(base, source)
+        for start in range(0, end, BATCH_ROWS):
+            rows = self.milvus.call("read pieces", self.milvus.client.query, source, filter=f"id >= {start} and id < {start + BATCH_ROWS} and {visible}",
+                                    output_fields=fields, **reads)  # fmt: skip
+            if rows:
+                self.milvus.call("save pieces", self.milvus.client.insert, target, rows, timeout=WRITE_TIMEOUT_S)
+        if not self.location.lite:  # the server builds the index of sealed segments only (Lite is flushed at the end)
+            self.milvus.call("change an index", self.milvus.client.flush, target, timeout=INDEX_TIMEOUT_S)
+        return target
 
     # ---- leftovers of dead writes
 

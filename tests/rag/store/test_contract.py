@@ -315,9 +315,14 @@ def test_bm25_scores_equal_the_local_stores_after_adds_and_removals(engine, loca
 
 @pytest.mark.parametrize("engine", ENGINES[1:], indirect=True)  # the local store's IVF needs more vectors than lists
 def test_beyond_exact_max_vectors_get_an_approximate_index(engine, local_twin):
-    assistant = engine.open(vectors=VectorIndexSettings(exact_max=3))
+    assistant, reference = engine.open(vectors=VectorIndexSettings(exact_max=3)), local_twin.open()
     assert (assistant.info().details["chunk vectors"], assistant.info().details["sentence vectors"]) == ("FLAT", "HNSW")  # 3 and 5
-    assert answers(assistant) == answers(local_twin.open())  # HNSW over 5 vectors finds them all
+    assert answers(assistant) == answers(reference)  # HNSW over a few vectors finds them all
+    assistant.add([article(engine, "c.txt", NEW_ARTICLE)])  # a fourth chunk: its table moves to a new one with HNSW
+    reference.add([article(local_twin, "c.txt", NEW_ARTICLE)])
+    assert (assistant.info().details["chunk vectors"], assistant.info().details["sentence vectors"]) == ("HNSW", "HNSW")
+    assert answers(assistant) == answers(reference) and answers(engine.open(vectors=VectorIndexSettings(exact_max=3))) == answers(reference)
+    assert not assistant._store.has_leftovers()
 
 
 def _free_port() -> int:
