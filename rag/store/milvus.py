@@ -415,32 +415,26 @@ class MilvusView:
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         wanted = {doc_id: self.docs[doc_id] for doc_id in ids if doc_id in self.docs}
-        texts = {doc.dkey: self._store.texts.get((self.state.tables["aux"], doc.dkey)) for doc in wanted.values()} if self.state else {}
-        missing = [key for key, text in texts.items() if text is None]
-        if missing:
-            rows = self._query("aux", f'kind == "text" and dkey in {missing}', ["dkey", "number", "text"])
-            parts: dict[int, dict[int, str]] = {}
-            for row in rows:
-                parts.setdefault(int(row["dkey"]), {})[int(row["number"])] = row["text"]
-            for key in missing:
-                doc = self._by_key[key]
-                found = parts.get(key, {})
-                if sorted(found) != list(range(doc.parts)):
-                    raise IndexCorruptError(f"the text of {doc.stored.id} in {self.state.tables['aux']} has {len(found)} of {doc.parts} parts: {REBUILD_HINT}")  # type: ignore[union-attr]
-                texts[key] = "".join(found[number] for number in range(doc.parts))
-                self._store.texts.put((self.state.tables["aux"], key), texts[key])  # type: ignore[union-attr]
-        return {doc_id: from_entry(doc.stored.entry, texts[doc.dkey]) for doc_id, doc in wanted.items()}
+        aux = self.state.tables["aux"] if self.state else ""
+        texts = {doc.dkey: self._store.texts.get((aux, doc.dkey)) for doc in wanted.values()}
+        missing = [self._by_key[key] for key, text in texts.items() if text is None]
+        parts = {row["key"]: row["text"] for row in self._get("aux", [f"x{d.dkey}.{n}" for d in missing for n in range(d.parts)], ["text"])}
+        for doc in missing:
+            found = [parts.get(f"x{doc.dkey}.{n}") for n in range(doc.parts)]
+            if None in found:
+                raise IndexCorruptError(f"the text of {doc.stored.id} in {aux} lacks parts: {REBUILD_HINT}")
+            texts[doc.dkey] = "".join(found)  # type: ignore[arg-type]
+            self._store.texts.put((aux, doc.dkey), texts[doc.dkey])
+        return {doc_id: from_entry(doc.stored.entry, texts[doc.dkey]) for doc_id, doc in wanted.items()}  # type: ignore[arg-type]
 
-    def _query(self, table: str, where: str, output: list[str]) -> list[dict[str, Any]]:
-        assert self.state is not None
-        milvus = self._store.milvus
-        return milvus.call("read", milvus.client.query, self.state.tables[table], filter=f"({where}) and {self.state.visible}",
-                           output_fields=output, **self._reads())  # fmt: skip
-
-    def _get(self, table: str, ids: Sequence[int], output: list[str]) -> list[dict[str, Any]]:
+    def _get(self, table: str, ids: Sequence[int | str], output: list[str]) -> list[dict[str, Any]]:
+        """Rows by primary key. No visibility filter: on Lite any other condition turns the lookup
+        into a scan of the table (100 rows of 10,863: 4.3 ms by key, 16 ms with ``and dkey < N``).
+        Callers ask only for ids a search of this snapshot returned, or that its records name."""
         if not ids or self.state is None:
             return []
-        return self._query(table, f"id in {[int(i) for i in ids]}", output)
+        milvus = self._store.milvus
+        return milvus.call("read", milvus.client.get, self.state.tables[table], ids=list(ids), output_fields=output, **self._reads())
 
     def _search(self, table: str, vector: np.ndarray, k: int, output: list[str]) -> list[dict[str, Any]]:
         state = self.state
