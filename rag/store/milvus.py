@@ -99,6 +99,10 @@ WRITE_TIMEOUT_S = 120.0
 INDEX_TIMEOUT_S = 900.0  # loading, index builds (HNSW over 100k rows took 127 s on 2.3, §8)
 MAX_LIMIT = 16_384  # the server refuses a larger top-k or query limit (§4)
 BATCH_ROWS = 1_000
+# Lite scans unflushed rows in Python on every search (814 vs 13 ms at 10k rows, §8): it is flushed
+# after every commit. A server searches its growing segments well enough and seals them itself; a
+# flush costs it 0.5–2.5 s, paid after large writes only (FLAT over 11.6k chunks: 16 → 9.6 ms).
+FLUSH_CHUNKS = 5_000
 BATCH_BYTES = 8 << 20  # well under gRPC's 64 MB message limit
 TEXT_PART_BYTES = 60_000  # a VARCHAR holds at most 65,535 bytes
 EMPTY_SPARSE = {2**32 - 2: 1e-30}  # Milvus refuses an empty sparse row; re-scoring gives this "term" 0
@@ -498,8 +502,10 @@ class MilvusView:
             rows = [{"id": hit["id"], **hit["entity"]} for hit in hits[0]]
         else:
             # Milvus 2.3: no sparse vectors, one vector field per collection (§3), so nothing can
-            # find lexical matches in the whole store; the dense candidates are re-ranked instead
-            rows = self._get("chunks", sorted(candidates), ["terms", "length"])
+            # find lexical matches in the whole store; the dense candidates are re-ranked instead.
+            # Their records come along: retrieval asks for the best of them next
+            rows = self._get("chunks", sorted(candidates), ["terms", "length", "dkey", "start", "end", "sentences"])
+            self._remember("chunks", rows)
         return top_k(*self._rescore(term_ids, rows, frequencies), k)
 
     def _rescore(self, term_ids: Sequence[int], rows: list[dict[str, Any]], frequencies: Mapping[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -535,8 +541,14 @@ class MilvusView:
         found = {i: self._store.records.get((name, i)) for i in wanted}
         missing = [i for i, record in found.items() if record is None]
         if missing:
-            rows = self._get(table, missing, ["dkey", "start", "end", "sentences" if table == "chunks" else "chunks"])
+            fields = ["dkey", "start", "end", "sentences" if table == "chunks" else "chunks"]
+            if table == "sentences":  # retrieval asks for their vectors next: one read for both
+                missing = [i for i in wanted if found[i] is None or self._store.vectors.get((name, i)) is None]
+                fields.append("dense")
+            rows = self._get(table, missing, fields)
             self._remember(table, rows)
+            for row in rows if table == "sentences" else ():
+                self._store.vectors.put((name, int(row["id"])), np.asarray(row["dense"], dtype=np.float32))
             found.update({i: self._store.records.get((name, i)) for i in missing})
         # a row of a document this snapshot does not hold (removed meanwhile) is left out
         return {i: record for i, record in found.items() if record is not None and record[0] in self._by_key}
@@ -550,12 +562,16 @@ class MilvusView:
                 for i, (dkey, start, end, others) in self._records("sentences", ids).items()}  # fmt: skip
 
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
-        dimension = self.state.dimension if self.state else 0
-        vectors = np.zeros((len(ids), dimension), dtype=np.float32)
-        rows = {int(row["id"]): row["dense"] for row in self._get("sentences", ids, ["dense"])}
+        if self.state is None:
+            return np.zeros((len(ids), 0), dtype=np.float32)
+        name = self.state.tables["sentences"]
+        found = {int(i): self._store.vectors.get((name, int(i))) for i in ids}
+        missing = [i for i, vector in found.items() if vector is None]
+        found.update({int(row["id"]): np.asarray(row["dense"], dtype=np.float32) for row in self._get("sentences", missing, ["dense"])})
+        vectors = np.zeros((len(ids), self.state.dimension), dtype=np.float32)
         for position, sentence_id in enumerate(ids):
-            if int(sentence_id) in rows:
-                vectors[position] = rows[int(sentence_id)]
+            if found[int(sentence_id)] is not None:
+                vectors[position] = found[int(sentence_id)]
         return vectors
 
     def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
@@ -716,6 +732,7 @@ class MilvusStore:
         self.milvus = _Milvus(self.location, settings.store_token)
         self.records = _Cache(200_000)  # (table, id) → (dkey, start, end, related ids)
         self.texts = _Cache(256)  # (table, dkey) → the document's text
+        self.vectors = _Cache(20_000)  # (table, sentence id) → its vector (30 MB at 384 dimensions)
         self._loaded: set[str] = set()
         self._view = MilvusView(self, None, {})
         self._writing: int | None = None  # the thread holding writer()
@@ -830,9 +847,8 @@ class MilvusStore:
                         tables[kind] = self._copy(kind, tables[kind], table_name(kind, serial, self.slug), dimension,
                                                   lexical == "sparse", _visible(writer.next_dkey, hidden), end, base)  # fmt: skip
                     index[kind] = "HNSW"
-            if self.location.lite:
-                for name in tables.values():
-                    self.milvus.call("flush", self.milvus.client.flush, name, timeout=WRITE_TIMEOUT_S)
+            if self.location.lite or writer.next_chunk - (0 if fresh else base.next_chunk_id) >= FLUSH_CHUNKS:  # type: ignore[union-attr]
+                _in_parallel(lambda name: self.milvus.call("flush", self.milvus.client.flush, name, timeout=INDEX_TIMEOUT_S), tables.values())
             state = _State(
                 instance=old.instance if old else uuid.uuid4().hex, generation=generation, ts=self._fence(generation),
                 updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=change.fingerprint, corpus_state=change.corpus_state,
