@@ -12,24 +12,27 @@ Facts it relies on were measured on Lite 3.2.2 and the 2.3.5 server (docs/milvus
                                of ≤ 60,000 bytes, and one row per term with its document frequency
 
 Every collection needs a vector field (2.5 refuses one without, 2.3 cannot load it, §3), so the
-aux and meta collections carry a dummy 2-d vector. A rebuild, or a new vector dimension, writes a
-new set ``<n>`` that the state row switches to; the old set is dropped after the switch.
+aux and meta collections carry a dummy 2-d vector. The state row names the tables in use: a
+rebuild or a new vector dimension writes new ones (a higher ``<n>``), and so does a table in use
+that grows past ``exact_max`` (its rows are copied into one with an approximate index); the state row
+switches to them at the commit point and the old ones are dropped after it.
 
 **Commit protocol** (one writer at a time, under the file lock in ``index/<slug>/``):
 
 1. clean up: rows of a dead write (document keys at or above the state's ``next_dkey``; term rows
-   of a later generation are reverted), rows of the documents the last commit removed, and sets
+   of a later generation are reverted), rows of the documents the last commit removed, and tables
    the state does not name. A delete by expression waits until it sees every row (measured on
-   2.3: 1,000 rows inserted by another connection just before were all deleted, 5 of 5 trials);
-2. insert the added documents' pieces under new document keys. Readers filter every search and
-   read with ``dkey < next_dkey`` and ``dkey not in removed``, so rows of an unfinished write are
-   never seen, whatever the engine shows of them;
+   2.3: 1,000 rows inserted by another connection just before were all deleted, 5 of 5 trials).
+   Then the fence row is set to the new generation: a write is under way (``has_leftovers``);
+2. insert the added documents' pieces under new document keys. Searches and scans filter with
+   ``dkey < next_dkey and dkey not in removed``, reads by key check the document key against the
+   snapshot's documents, so rows of an unfinished write are never seen;
 3. update the df of each touched term. A term row keeps its previous df and that value's
    generation too, so a reader of the previous generation still finds its own df;
-4. on Lite, flush (unflushed rows are scanned in Python by every search: 814 ms vs 13 ms at 10k
-   rows, §8); upsert the fence row and keep its timestamp;
-5. **the commit point**: one upsert of the state row: generation + 1, next ids, counts, average
-   length, the keys it removed, the fence's timestamp.
+4. flush where needed (``FLUSH_CHUNKS``), switch or move the indexes of tables past ``exact_max``,
+   upsert the fence row again and keep its timestamp;
+5. **the commit point**: one upsert of the state row: generation + 1, tables, next ids, counts,
+   total length, the keys it removed, the fence's timestamp.
 
 A crash before 5 leaves the old state (step 1 of the next writer removes what was written); after
 5, the change is whole. Removed documents' rows stay until the next commit deletes them, hidden by
@@ -51,6 +54,13 @@ a SPARSE_FLOAT_VECTOR: the document side holds BM25 term weights ``tf / (tf + k1
 dense candidates only (see ``MilvusView.lexical_search``). Either way the scores returned are exact:
 candidates are re-scored by ``rag.bm25`` from their stored term counts with the current chunk count,
 average length and df, so they equal the local store's.
+
+**Indexes.** Dense vectors are searched exactly (FLAT) up to ``Settings.vectors.exact_max`` rows a
+table, and beyond through an inverted file with the local store's lists and probes (4·√N lists,
+nprobe 128), which kept recall@10 at 0.973 at 100k and 0.965 at 1M with FAISS where HNSW32 with
+ef 128 had 0.92 and 0.70 (eval/reports/bench.md). IVF_FLAT rather than the local store's SQ8: the
+cosines it returns are exact, so fusion sees the same scores as with FLAT; a server holds the raw
+vectors in memory anyway. Measured in Milvus: docs/milvus-notes.md §11.
 """
 
 from __future__ import annotations
@@ -58,6 +68,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import threading
 import time
 import uuid
@@ -76,7 +87,7 @@ from pymilvus.client import ts_utils
 from pymilvus.exceptions import MilvusException
 
 from rag import bm25
-from rag.config import Settings
+from rag.config import Settings, VectorIndexSettings
 from rag.corpus import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError, RagError, StoreUnavailableError, UnknownDocumentError
 from rag.locking import writer_lock
@@ -99,22 +110,20 @@ WRITE_TIMEOUT_S = 120.0
 INDEX_TIMEOUT_S = 900.0  # loading, index builds (HNSW over 100k rows took 127 s on 2.3, §8)
 MAX_LIMIT = 16_384  # the server refuses a larger top-k or query limit (§4)
 BATCH_ROWS = 1_000
+BATCH_BYTES = 8 << 20  # well under gRPC's 64 MB message limit
 # Lite scans unflushed rows in Python on every search (814 vs 13 ms at 10k rows, §8): it is flushed
 # after every commit. A server searches its growing segments well enough and seals them itself; a
 # flush costs it 0.5–2.5 s, paid after large writes only (FLAT over 11.6k chunks: 16 → 9.6 ms).
 FLUSH_CHUNKS = 5_000
-BATCH_BYTES = 8 << 20  # well under gRPC's 64 MB message limit
 TEXT_PART_BYTES = 60_000  # a VARCHAR holds at most 65,535 bytes
 EMPTY_SPARSE = {2**32 - 2: 1e-30}  # Milvus refuses an empty sparse row; re-scoring gives this "term" 0
 LEXICAL_CANDIDATES = 4  # sparse candidates fetched per chunk asked for, re-scored exactly
-HNSW_BUILD = {"M": 16, "efConstruction": 200}
-HNSW_EF = 128  # search breadth (raised to k when k is larger); recall measured in docs/milvus-notes.md
+FLAT: Mapping[str, Any] = {"type": "FLAT"}
 DUMMY = np.zeros(2, dtype=np.float32)  # the vector of tables that need none (§3)
 STATE_ID, FENCE_ID = 0, 1
 TABLES = ("chunks", "sentences", "aux")
 
 Lexical = Literal["sparse", "rerank"]
-IndexKind = Literal["FLAT", "HNSW"]
 
 # pymilvus logs every failed call with a traceback, and Lite's in-process gRPC server every call it
 # lacks (pymilvus asks it for AllocTimestamp while creating an index): ours say what failed
@@ -268,10 +277,10 @@ class _State:
     fingerprint: Fingerprint
     corpus_state: str
     tables: dict[str, str]  # "chunks", "sentences", "aux" → collection name
-    serial: int  # the highest table set number used
+    serial: int  # the highest table number used
     dimension: int
     lexical: Lexical
-    index: dict[str, str]  # "chunks", "sentences" → FLAT or HNSW
+    index: dict[str, dict[str, Any]]  # "chunks", "sentences" → FLAT, or IVF_FLAT with its nlist and nprobe
     next_dkey: int
     removed: tuple[int, ...]  # document keys this commit removed (their rows go at the next commit)
     next_chunk_id: int
@@ -302,8 +311,12 @@ class _State:
 
     @property
     def visible(self) -> str:
-        """The filter of every read: rows of committed, not removed documents."""
+        """The filter of every search and scan: rows of committed documents not removed."""
         return _visible(self.next_dkey, self.removed)
+
+
+def _newer(state: _State, than: _State | None) -> bool:
+    return than is None or state.instance != than.instance or state.generation > than.generation
 
 
 def _visible(next_dkey: int, removed: Iterable[int]) -> str:
@@ -371,6 +384,10 @@ class _Cache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -410,9 +427,7 @@ class MilvusView:
 
     def _reads(self) -> dict[str, Any]:
         assert self.state is not None
-        if self.state.ts:
-            return {"consistency_level": "Customized", "guarantee_timestamp": self.state.ts}
-        return {"consistency_level": "Strong"}  # Lite: no timestamps, and Strong costs nothing there (§5)
+        return _reads(self.state)
 
     def stored_documents(self) -> list[StoredDocument]:
         return [doc.stored for doc in self.docs.values()]
@@ -444,9 +459,8 @@ class MilvusView:
         state = self.state
         if state is None or k <= 0 or not state.documents:
             return []
-        params: dict[str, Any] = {"metric_type": "IP"}
-        if state.index[table] == "HNSW":
-            params["params"] = {"ef": max(HNSW_EF, k)}  # Milvus wants ef ≥ k
+        index = state.index[table]
+        params = {"metric_type": "IP", "params": {"nprobe": index["nprobe"]} if index["type"] == "IVF_FLAT" else {}}
         milvus = self._store.milvus
         hits = milvus.call("search", milvus.client.search, state.tables[table], data=[np.asarray(vector, dtype=np.float32)],
                            anns_field="dense", limit=min(k, MAX_LIMIT), filter=state.visible, output_fields=output,
@@ -708,10 +722,23 @@ def _schema(client: MilvusClient, kind: str, dimension: int, sparse: bool) -> An
     return schema
 
 
-def _index_params(client: MilvusClient, kind: str, sparse: bool, index: str = "FLAT") -> Any:
+def approximate_index(rows: int, vectors: VectorIndexSettings) -> dict[str, Any]:
+    """IVF_FLAT for a table of ``rows`` vectors with the lists of ``rag.vectors.build_ivf``: 4·√N,
+    yet at least 39 vectors a list (FAISS's minimum for training); nprobe 128."""
+    nlist = max(1, min(int(vectors.ivf_lists_per_sqrt * math.sqrt(rows)), rows // 39, 65_536))
+    return {"type": "IVF_FLAT", "nlist": nlist, "nprobe": min(vectors.ivf_probe, nlist)}
+
+
+def _described(index: Mapping[str, Any]) -> str:
+    return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {index['nprobe']})" if "nlist" in index else "")
+
+
+def _index_params(client: MilvusClient, kind: str, sparse: bool, index: Mapping[str, Any] = FLAT) -> Any:
     params = client.prepare_index_params()
     if kind in ("chunks", "sentences"):
-        params.add_index("dense", index_type=index, metric_type="IP", params=HNSW_BUILD if index == "HNSW" else {})
+        # pymilvus 3 flattens ``params`` into the request, where Lite does not look (it kept its
+        # default of 128 lists); nested once more, they travel as the JSON both engines read
+        params.add_index("dense", index_type=index["type"], metric_type="IP", params={"params": {"nlist": index["nlist"]}} if "nlist" in index else {})
         if kind == "chunks" and sparse:
             params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     else:
@@ -735,6 +762,7 @@ class MilvusStore:
         self.vectors = _Cache(20_000)  # (table, sentence id) → its vector (30 MB at 384 dimensions)
         self._loaded: set[str] = set()
         self._view = MilvusView(self, None, {})
+        self._adopting = threading.Lock()
         self._writing: int | None = None  # the thread holding writer()
         self._fresh = False  # the view is the latest commit (known while holding writer())
 
@@ -752,11 +780,21 @@ class MilvusStore:
             return False
         state = self._read_state("Strong" if writing else "Session")
         self._fresh = writing
-        current = self._view.state
-        if state is None or (current is not None and state.instance == current.instance and state.generation <= current.generation):
-            return False
-        self._view = self._load(state)
-        return True
+        return state is not None and _newer(state, self._view.state) and self._adopt(self._load(state))
+
+    def _adopt(self, view: MilvusView) -> bool:
+        """Make ``view`` current unless a newer one came meanwhile (another thread's refresh or
+        commit). Cached rows are keyed by table name and id, which a collection created again
+        after a drop uses again: a new instance empties the caches."""
+        with self._adopting:
+            current = self._view.state
+            if view.state is None or not _newer(view.state, current):
+                return False
+            if current is not None and view.state.instance != current.instance:
+                for cache in (self.records, self.texts, self.vectors):
+                    cache.clear()
+            self._view = view
+            return True
 
     def _read_state(self, consistency: str) -> _State | None:
         if self.meta not in self._loaded and not self._load_tables([self.meta], missing_ok=True):
@@ -835,18 +873,18 @@ class MilvusStore:
             writer.finish()
             self._update_terms(tables["aux"], self._term_changes(writer, removed, base), generation, None if fresh else base)
             counts = {"chunks": sum(d.chunks for d in docs.values()), "sentences": sum(d.sentences for d in docs.values())}
-            index = {"chunks": "FLAT", "sentences": "FLAT"} if fresh else dict(base.index)  # type: ignore[union-attr]
+            index = {"chunks": dict(FLAT), "sentences": dict(FLAT)} if fresh else dict(base.index)  # type: ignore[union-attr]
             for kind, count in counts.items():
-                if count > self.settings.vectors.exact_max and index[kind] == "FLAT":
+                if count > self.settings.vectors.exact_max and index[kind] == FLAT:
+                    index[kind] = approximate_index(count, self.settings.vectors)
                     if fresh:  # no reader uses this table yet
-                        self._switch_index(tables[kind], "HNSW")
+                        self._switch_index(tables[kind], index[kind])
                     else:  # readers use this table: its rows move to a new one, named at the commit point
                         serial += 1
                         hidden = [d.dkey for d in removed] + list(base.removed)  # type: ignore[union-attr]
                         end = writer.next_chunk if kind == "chunks" else writer.next_sentence
-                        tables[kind] = self._copy(kind, tables[kind], table_name(kind, serial, self.slug), dimension,
-                                                  lexical == "sparse", _visible(writer.next_dkey, hidden), end, base)  # fmt: skip
-                    index[kind] = "HNSW"
+                        tables[kind] = self._copy(kind, tables[kind], table_name(kind, serial, self.slug), dimension, lexical == "sparse",
+                                                  index[kind], _visible(writer.next_dkey, hidden), end, base)  # fmt: skip
             if self.location.lite or writer.next_chunk - (0 if fresh else base.next_chunk_id) >= FLUSH_CHUNKS:  # type: ignore[union-attr]
                 _in_parallel(lambda name: self.milvus.call("flush", self.milvus.client.flush, name, timeout=INDEX_TIMEOUT_S), tables.values())
             state = _State(
@@ -862,7 +900,7 @@ class MilvusStore:
                 self._clean(old)  # what this write left; a crash leaves it to the next writer
             raise
         self._publish(state)
-        self._view = MilvusView(self, state, docs)
+        self._adopt(MilvusView(self, state, docs))
         self._after_publish(old, state)
 
     def _term_changes(self, writer: _Writer, removed: list[_Doc], base: _State | None) -> Counter[int]:
@@ -920,7 +958,7 @@ class MilvusStore:
             self.milvus.call("drop replaced collections", self.milvus.client.drop_collection, name, timeout=WRITE_TIMEOUT_S)
             self._loaded.discard(name)
 
-    def _create_tables(self, tables: Mapping[str, str], dimension: int, sparse: bool, index: IndexKind = "FLAT") -> None:
+    def _create_tables(self, tables: Mapping[str, str], dimension: int, sparse: bool, index: Mapping[str, Any] = FLAT) -> None:
         """Create (and load) the tables, and the meta collection if missing, in parallel: loading
         one takes ≈ 2.4 s on 2.3 whatever its size (≈ 3 s for all four at once)."""
         client = self.milvus.client
@@ -935,7 +973,7 @@ class MilvusStore:
 
         _in_parallel(create, wanted)
 
-    def _switch_index(self, name: str, index: IndexKind) -> None:
+    def _switch_index(self, name: str, index: Mapping[str, Any]) -> None:
         """Change the dense index of a table no reader uses yet. The server indexes sealed segments
         only: a flush first, and ``create_index`` returns once the index is built."""
         client = self.milvus.client
@@ -945,11 +983,12 @@ class MilvusStore:
         self.milvus.call("change an index", client.create_index, name, _index_params(client, "chunks", False, index), timeout=INDEX_TIMEOUT_S)
         self.milvus.call("change an index", client.load_collection, name, timeout=INDEX_TIMEOUT_S)
 
-    def _copy(self, kind: str, source: str, target: str, dimension: int, sparse: bool, visible: str, end: int, base: _State) -> str:
+    def _copy(self, kind: str, source: str, target: str, dimension: int, sparse: bool, index: Mapping[str, Any], visible: str,
+              end: int, base: _State) -> str:  # fmt: skip
         """The ``visible`` rows of ``source`` (ids below ``end``) in a new table ``target``, a window of
         ids at a time: ids are dense, and pymilvus' query iterator saw none of the rows just written
         on 2.3."""
-        self._create_tables({kind: target}, dimension, sparse, "HNSW")
+        self._create_tables({kind: target}, dimension, sparse, index)
         fields = [f.name for f in _schema(self.milvus.client, kind, dimension, sparse).fields]
         reads = self._writer_reads(base, source)
         for start in range(0, end, BATCH_ROWS):
@@ -1027,7 +1066,7 @@ class MilvusStore:
         if state is None:
             return StoreInfo(backend, self.location.shown, 0, 0, 0, "", 0)
         lexical = "sparse vectors (SPARSE_INVERTED_INDEX), re-scored exactly" if state.lexical == "sparse" else "BM25 re-ranks the dense candidates (Milvus < 2.4)"
-        details = {"chunk vectors": state.index["chunks"], "sentence vectors": state.index["sentences"], "lexical": lexical,
+        details = {"chunk vectors": _described(state.index["chunks"]), "sentence vectors": _described(state.index["sentences"]), "lexical": lexical,
                    "collections": ", ".join([self.meta, *state.tables.values()])}  # fmt: skip
         return StoreInfo(backend, self.location.shown, state.documents, state.chunks, state.sentences, state.updated, state.generation, details)
 
@@ -1037,6 +1076,8 @@ class MilvusStore:
             if _owned(name, self.slug) or name == self.meta:
                 self.milvus.call("drop its collections", client.drop_collection, name, timeout=WRITE_TIMEOUT_S)
         self._loaded.clear()
+        for cache in (self.records, self.texts, self.vectors):
+            cache.clear()
         self._view = MilvusView(self, None, {})
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ from rag.corpus import Document
 from rag.ingest import fingerprint, index_documents
 from rag.lexical import term_id
 from rag.store import open_store
-from rag.store.base import Change
+from rag.store.base import Change, Store
 
 ARTICLES = {
     "a.txt": "米拉·穆拉蒂宣布辞去OpenAI首席技术官一职。她在公司工作了六年半。奥特曼对她的贡献表示感谢。",
@@ -55,17 +55,31 @@ class Engine:
     name: str
     settings: Settings
     opened: list[Assistant] = field(default_factory=list)
+    stores: list[Store] = field(default_factory=list)
 
-    def open(self, rebuild: bool = False, **changes: object) -> Assistant:
-        assistant = Assistant.load(replace(self.settings, **changes), encoder=FakeEncoder(), rebuild=rebuild)  # type: ignore[arg-type]
+    def open(self, rebuild: bool = False, encoder: FakeEncoder | None = None, **changes: object) -> Assistant:
+        assistant = Assistant.load(replace(self.settings, **changes), encoder=encoder or FakeEncoder(), rebuild=rebuild)  # type: ignore[arg-type]
         self.opened.append(assistant)
         return assistant
+
+    def store(self) -> Store:
+        """The collection's store, apart from any assistant's (which tests do not reach into)."""
+        store = open_store(self.settings)
+        store.refresh()
+        self.stores.append(store)
+        return store
+
+    def leftovers(self) -> bool:
+        return self.store().has_leftovers()
 
     def close(self) -> None:
         """Lite serves a file to one process: close before another process opens it."""
         for assistant in self.opened:
             assistant.close()
+        for store in self.stores:
+            store.close()
         self.opened.clear()
+        self.stores.clear()
 
     def run(self, action: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         given = {"root": str(self.settings.root), "store": self.settings.store, "collection": self.settings.collection}
@@ -131,18 +145,18 @@ def test_answers_equal_the_local_stores(engine, local_twin):
 
 
 def test_an_added_article_is_embedded_alone_and_replaced_when_its_text_changes(engine, local_twin):
-    assistant = engine.open()
-    encoder = assistant._encoder  # the fake counts what it embedded
-    embedded = encoder.passages  # type: ignore[attr-defined]
+    encoder = FakeEncoder()  # it counts what it embedded
+    assistant = engine.open(encoder=encoder)
+    embedded = encoder.passages
     path = article(engine, "c.txt", NEW_ARTICLE)
     (added,) = assistant.add([path])
-    assert added.status == "added" and encoder.passages - embedded == 3  # type: ignore[attr-defined]  # one chunk, two sentences
+    assert added.status == "added" and encoder.passages - embedded == 3  # one chunk, two sentences
     assert assistant.ask("Sora是什么?", top_k=1).passages[0].doc_id == added.document.id
     reference = local_twin.open()
     reference.add([article(local_twin, "c.txt", NEW_ARTICLE)])
     assert answers(assistant) == answers(reference) and assistant.info().documents == 3
-    generation = assistant._store.view().generation
-    assert assistant.add([path])[0].status == "unchanged" and assistant._store.view().generation == generation
+    generation = engine.store().view().generation
+    assert assistant.add([path])[0].status == "unchanged" and engine.store().view().generation == generation
     path.write_text("Sora是OpenAI的视频生成模型。它已于2024年12月公开推出。", encoding="utf-8")
     (updated,) = assistant.add([path])
     assert updated.status == "updated" and updated.document.id == added.document.id and assistant.info().documents == 3
@@ -184,7 +198,7 @@ def test_what_one_process_wrote_another_process_reads(engine):
 def test_another_reader_sees_a_write_at_once_and_a_view_taken_before_stays_as_it_was(engine):
     writer, reader = engine.open(), engine.open()
     assert reader.info().documents == 2
-    store = reader._store
+    store = engine.store()
     view = store.view()
     vector = FakeEncoder().encode_questions(["穆拉蒂辞去首席技术官"]).base[0]
     before = (view.search_chunks(vector, 10), view.documents(["a"])["a"].text, {d.id for d in view.stored_documents()})
@@ -193,7 +207,7 @@ def test_another_reader_sees_a_write_at_once_and_a_view_taken_before_stays_as_it
     after = (view.search_chunks(vector, 10), view.documents(["a"])["a"].text, {d.id for d in view.stored_documents()})
     assert [a.tolist() for a in after[0]] == [b.tolist() for b in before[0]] and after[1:] == before[1:]
     assert reader.ask("穆拉蒂创办了什么?", top_k=1).passages[0].doc_id == added.document.id
-    assert [d.id for d in reader.documents()] == sorted(["b", added.document.id]) and store.view() is not view
+    assert [d.id for d in reader.documents()] == sorted(["b", added.document.id]) and store.refresh() and store.view() is not view
 
 
 # ---- crashes
@@ -236,10 +250,10 @@ def test_a_write_dying_before_its_commit_point_changes_nothing_and_after_it_is_c
         assistant.add([article(engine, "d.txt", LONG_ARTICLE)])
     monkeypatch.undo()
     if engine.name != "local":
-        assert assistant._store.has_leftovers()  # its rows are in Milvus, invisible
+        assert engine.leftovers()  # its rows are in Milvus, invisible
     assert assistant.info().documents == 2 and all(p.doc_id in "ab" for p in assistant.ask("月球基地哪年建成?").passages)
     reopened = engine.open()  # the next writer removes what it left, before its ids are used again
-    assert not reopened._store.has_leftovers() and reopened.info().documents == 2
+    assert not engine.leftovers() and reopened.info().documents == 2
     assert corpus_files(engine) == ["a.txt", "b.txt", "manifest.json"]
     path = article(engine, "c.txt", NEW_ARTICLE)
     reference = local_twin.open()
@@ -253,7 +267,7 @@ def test_a_write_dying_before_its_commit_point_changes_nothing_and_after_it_is_c
     assert "Completed an interrupted change" in capsys.readouterr().err
     (added,) = [d for d in completed.documents() if d.name == "c.txt"]
     assert completed.info().documents == 3 and completed.ask("Sora是什么?", top_k=1).passages[0].doc_id == added.id
-    assert f"{added.id}.txt" in corpus_files(engine) and not completed._store.has_leftovers()
+    assert f"{added.id}.txt" in corpus_files(engine) and not engine.leftovers()
     assert answers(completed) == answers(reference) and completed.ask("月球基地哪年建成?").passages == reference.ask("月球基地哪年建成?").passages
 
 
@@ -265,7 +279,7 @@ def test_a_writer_killed_at_its_commit_point_leaves_the_old_state_or_the_new(eng
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
         reopened = engine.open()
         assert {d.name for d in reopened.documents()} == names, when
-        assert not reopened._store.has_leftovers() and len(corpus_files(engine)) == len(names) + 1
+        assert not engine.leftovers() and len(corpus_files(engine)) == len(names) + 1
     reopened.add([article(engine, "d.txt", "之后的一篇文章。内容完整。")])  # and the next write works
     assert reopened.info().documents == 4
 
@@ -279,7 +293,7 @@ def test_a_rebuild_replaces_everything_and_a_dead_one_changes_nothing(engine, mo
     monkeypatch.undo()
     assert answers(assistant) == before and answers(engine.open()) == before
     rebuilt = engine.open(rebuild=True)
-    assert answers(rebuilt) == before and rebuilt.info().documents == 2 and not rebuilt._store.has_leftovers()
+    assert answers(rebuilt) == before and rebuilt.info().documents == 2 and not engine.leftovers()
 
 
 # ---- BM25, indexes, errors
@@ -313,16 +327,21 @@ def test_bm25_scores_equal_the_local_stores_after_adds_and_removals(engine, loca
         store.close()
 
 
+def indexes(assistant: Assistant) -> tuple[str, str]:
+    details = assistant.info().details
+    return details["chunk vectors"], details["sentence vectors"]
+
+
 @pytest.mark.parametrize("engine", ENGINES[1:], indirect=True)  # the local store's IVF needs more vectors than lists
 def test_beyond_exact_max_vectors_get_an_approximate_index(engine, local_twin):
     assistant, reference = engine.open(vectors=VectorIndexSettings(exact_max=3)), local_twin.open()
-    assert (assistant.info().details["chunk vectors"], assistant.info().details["sentence vectors"]) == ("FLAT", "HNSW")  # 3 and 5
-    assert answers(assistant) == answers(reference)  # HNSW over a few vectors finds them all
-    assistant.add([article(engine, "c.txt", NEW_ARTICLE)])  # a fourth chunk: its table moves to a new one with HNSW
+    assert (indexes(assistant)) == ("FLAT", "IVF_FLAT (nlist 1, nprobe 1)")  # 3 chunks, 5 sentences
+    assert answers(assistant) == answers(reference)  # one list: every vector is found
+    assistant.add([article(engine, "c.txt", NEW_ARTICLE)])  # a fourth chunk: its table moves to a new one with IVF_FLAT
     reference.add([article(local_twin, "c.txt", NEW_ARTICLE)])
-    assert (assistant.info().details["chunk vectors"], assistant.info().details["sentence vectors"]) == ("HNSW", "HNSW")
+    assert indexes(assistant) == ("IVF_FLAT (nlist 1, nprobe 1)", "IVF_FLAT (nlist 1, nprobe 1)")
     assert answers(assistant) == answers(reference) and answers(engine.open(vectors=VectorIndexSettings(exact_max=3))) == answers(reference)
-    assert not assistant._store.has_leftovers()
+    assert not engine.leftovers()
 
 
 def _free_port() -> int:
