@@ -3,7 +3,8 @@ encoding, and recall@10 of the store's dense search against exact search.
 
 PYTHONPATH=. RAG_CACHE=… .venv/bin/python docs/milvus-spikes/store_scale.py URI CHUNKS [EXACT_MAX]
 
-URI is a Lite ``.db`` path or a server's ``http://host:port``. Articles are the DRCD and CMRC 2018
+URI is a Lite ``.db`` path, a server's ``http://host:port``, or ``local`` (the local store, for
+comparison). Articles are the DRCD and CMRC 2018
 passages (real Chinese text, chunked and tokenised as ``rag build`` does), repeated under new ids
 until there are CHUNKS chunks. Their vectors are synthetic like ``rag_eval.perf``'s: points
 between two real embeddings of those passages' pieces plus Gaussian noise σ=0.01, so that a build
@@ -64,7 +65,7 @@ class SyntheticEncoder:
 
 def main(uri: str, chunks: int, exact_max: int = VectorIndexSettings().exact_max) -> None:
     root = Path(f"/tmp/store-scale-{chunks}")
-    settings = Settings(root=root, cache_dir=Settings().cache_dir, store=uri, collection=f"scale{chunks}",
+    settings = Settings(root=root, cache_dir=Settings().cache_dir, store=None if uri == "local" else uri, collection=f"scale{chunks}",
                         vectors=VectorIndexSettings(exact_max=exact_max))  # fmt: skip
     encoder = load_encoder(settings)
     texts = passages()

@@ -13,7 +13,7 @@ Facts it relies on were measured on Lite 3.2.2 and the 2.3.5 server (docs/milvus
 
 Every collection needs a vector field (2.5 refuses one without, 2.3 cannot load it, §3), so the
 aux and meta collections carry a dummy 2-d vector. The state row names the tables in use: a
-rebuild or a new vector dimension writes new ones (a higher ``<n>``), and so does a table in use
+rebuild (new model, settings or code) writes new ones (a higher ``<n>``), and so does a table in use
 that grows past ``exact_max`` (its rows are copied into one with an approximate index); the state row
 switches to them at the commit point and the old ones are dropped after it.
 
@@ -51,7 +51,8 @@ there.
 a SPARSE_FLOAT_VECTOR: the document side holds BM25 term weights ``tf / (tf + k1·(1 − b + b·dl/avgdl))``
 (avgdl as it was when written), the query side IDF × occurrences; it finds the lexical candidates.
 2.3 has no sparse vectors and one vector field per collection, so there lexical scores re-rank the
-dense candidates only (see ``MilvusView.lexical_search``). Either way the scores returned are exact:
+dense candidates only (see ``MilvusView.lexical_search``); a server upgraded past 2.3 keeps doing so
+until a rebuild gives its chunks sparse vectors. Either way the scores returned are exact:
 candidates are re-scored by ``rag.bm25`` from their stored term counts with the current chunk count,
 average length and df, so they equal the local store's.
 
@@ -226,15 +227,15 @@ class _Milvus:
                     "use a Milvus server (RAG_STORE=http://host:port) for several processes"
                 ) from None
             raise self.failure("connect", error) from None
+        detail = self.call("read its version", self.client.get_server_version, detail=True)
+        version = str(detail.get("version", "")) if isinstance(detail, dict) else str(detail)
+        numbers = [int(n) for n in version.lstrip("v").split("-")[0].split(".")[:3] if n.isdigit()]
+        self.release = ".".join(map(str, numbers))  # "2.3.5" (the PyPI server calls itself "v2.3.5-lite")
+        # Lite has sparse vectors; servers from 2.4 on (§7). The server's "-lite" suffix is no Lite.
+        self.sparse = location.lite or tuple(numbers) >= (2, 4)
         if location.lite:
             with _lite_lock:
                 _lite_users[location.uri] += 1
-        detail = self.call("read its version", self.client.get_server_version, detail=True)
-        version = str(detail.get("version", "")) if isinstance(detail, dict) else str(detail)
-        self.version = version
-        numbers = [int(n) for n in version.lstrip("v").split("-")[0].split(".")[:3] if n.isdigit()]
-        # Lite has sparse vectors; servers from 2.4 on (§7). The server's "-lite" suffix is no Lite.
-        self.sparse = location.lite or tuple(numbers) >= (2, 4)
 
     def failure(self, what: str, error: BaseException) -> StoreUnavailableError:
         return StoreUnavailableError(f"the Milvus store at {self.location.shown} could not {what} ({_message(error)})")
@@ -859,33 +860,36 @@ class MilvusStore:
             if doc_id not in docs:
                 raise UnknownDocumentError(f"no document {doc_id!r} in the index")
             removed.append(docs.pop(doc_id))
-        dimension, lexical = change.fingerprint.dimension, "sparse" if self.milvus.sparse else "rerank"
-        fresh = base is None or (base.dimension, base.lexical) != (dimension, lexical)
-        serial = (old.serial if old else 0) + 1 if fresh else base.serial  # type: ignore[union-attr]
-        tables = {kind: table_name(kind, serial, self.slug) for kind in TABLES} if fresh else dict(base.tables)  # type: ignore[union-attr]
+        dimension = change.fingerprint.dimension
+        if base is not None and base.dimension != dimension:  # the collection rebuilds when its model changes
+            raise IndexCorruptError(f"vectors of {dimension} dimensions for an index of {base.dimension}: {REBUILD_HINT}")
+        # a server upgraded to 2.4+ keeps re-ranking until the next rebuild gives its chunks sparse vectors
+        lexical: Lexical = base.lexical if base else "sparse" if self.milvus.sparse else "rerank"
+        serial = base.serial if base else (old.serial if old else 0) + 1
+        tables = dict(base.tables) if base else {kind: table_name(kind, serial, self.slug) for kind in TABLES}
         try:
-            if fresh:
+            if base is None:  # new tables (a first build or a rebuild); otherwise the ones in use
                 self._create_tables(tables, dimension, lexical == "sparse")
             self._fence(generation)  # a write of this generation is under way
-            writer = _Writer(self.milvus, tables, lexical == "sparse", None if fresh else base)
+            writer = _Writer(self.milvus, tables, lexical == "sparse", base)
             for indexed in change.add:
                 docs[indexed.document.id] = writer.add(indexed)
             writer.finish()
-            self._update_terms(tables["aux"], self._term_changes(writer, removed, base), generation, None if fresh else base)
+            self._update_terms(tables["aux"], self._term_changes(writer, removed, base), generation, base)
             counts = {"chunks": sum(d.chunks for d in docs.values()), "sentences": sum(d.sentences for d in docs.values())}
-            index = {"chunks": dict(FLAT), "sentences": dict(FLAT)} if fresh else dict(base.index)  # type: ignore[union-attr]
+            index = dict(base.index) if base else {"chunks": dict(FLAT), "sentences": dict(FLAT)}
             for kind, count in counts.items():
                 if count > self.settings.vectors.exact_max and index[kind] == FLAT:
                     index[kind] = approximate_index(count, self.settings.vectors)
-                    if fresh:  # no reader uses this table yet
+                    if base is None:  # no reader uses this table yet
                         self._switch_index(tables[kind], index[kind])
                     else:  # readers use this table: its rows move to a new one, named at the commit point
                         serial += 1
-                        hidden = [d.dkey for d in removed] + list(base.removed)  # type: ignore[union-attr]
+                        hidden = [d.dkey for d in removed] + list(base.removed)
                         end = writer.next_chunk if kind == "chunks" else writer.next_sentence
                         tables[kind] = self._copy(kind, tables[kind], table_name(kind, serial, self.slug), dimension, lexical == "sparse",
                                                   index[kind], _visible(writer.next_dkey, hidden), end, base)  # fmt: skip
-            if self.location.lite or writer.next_chunk - (0 if fresh else base.next_chunk_id) >= FLUSH_CHUNKS:  # type: ignore[union-attr]
+            if self.location.lite or writer.next_chunk - (base.next_chunk_id if base else 0) >= FLUSH_CHUNKS:
                 _in_parallel(lambda name: self.milvus.call("flush", self.milvus.client.flush, name, timeout=INDEX_TIMEOUT_S), tables.values())
             state = _State(
                 instance=old.instance if old else uuid.uuid4().hex, generation=generation, ts=self._fence(generation),
@@ -1062,7 +1066,7 @@ class MilvusStore:
 
     def info(self) -> StoreInfo:
         state = self._view.state
-        backend = "Milvus Lite" if self.location.lite else f"Milvus {self.milvus.version.lstrip('v').split('-')[0]} server"
+        backend = "Milvus Lite" if self.location.lite else f"Milvus {self.milvus.release} server"
         if state is None:
             return StoreInfo(backend, self.location.shown, 0, 0, 0, "", 0)
         lexical = "sparse vectors (SPARSE_INVERTED_INDEX), re-scored exactly" if state.lexical == "sparse" else "BM25 re-ranks the dense candidates (Milvus < 2.4)"
