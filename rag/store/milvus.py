@@ -520,6 +520,7 @@ class MilvusView:
             # find lexical matches in the whole store; the dense candidates are re-ranked instead.
             # Their records come along: retrieval asks for the best of them next
             rows = self._get("chunks", sorted(candidates), ["terms", "length", "dkey", "start", "end", "sentences"])
+            rows = [row for row in rows if int(row["dkey"]) in self._by_key]  # read by key: the snapshot's rows only
             self._remember("chunks", rows)
         return top_k(*self._rescore(term_ids, rows, frequencies), k)
 
