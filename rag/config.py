@@ -2,7 +2,8 @@
 
 Paths default to the project checkout (or ``$RAG_HOME``); the model cache defaults to
 ``~/.cache/rag`` (or ``$RAG_CACHE``) because prepared weights never go into git. ``$RAG_STORE``
-chooses where the index lives (``rag.store.open_store``): unset means local files.
+chooses where the index lives (``rag.store.open_store``): unset means local files; ``$RAG_STORE_TOKEN``
+is the token of a Milvus server that asks for one.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class Settings:
     collection: str = DEFAULT_COLLECTION
     # None: local files under index/; "….db": Milvus Lite; "http://host:port": a Milvus server
     store: str | None = field(default_factory=lambda: os.environ.get("RAG_STORE") or None)
+    # a Milvus server's access token ("user:password" or an API key); kept out of repr and logs
+    store_token: str | None = field(default_factory=lambda: os.environ.get("RAG_STORE_TOKEN") or None, repr=False)
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     vectors: VectorIndexSettings = field(default_factory=VectorIndexSettings)

@@ -101,9 +101,9 @@ def _sentence_run(view: StoreView, query: Query, depth: int) -> dict[int, float]
     return run
 
 
-def _lexical_run(view: StoreView, query: Query, depth: int) -> dict[int, float]:
+def _lexical_run(view: StoreView, query: Query, depth: int, candidates: set[int]) -> dict[int, float]:
     terms = [term_id(token) for token in query.tokens[:MAX_QUERY_TERMS]]
-    ids, scores = view.lexical_search(terms, depth)
+    ids, scores = view.lexical_search(terms, depth, candidates)
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
@@ -130,7 +130,7 @@ def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int)
     use_dense = settings.mode in ("dense", "hybrid")
     dense = _dense_run(view, query.vector, depth) if use_dense else {}
     sentences_run = _sentence_run(view, query, depth) if use_dense and settings.sentence_dense_weight else {}
-    lexical = _lexical_run(view, query, depth) if settings.mode in ("lexical", "hybrid") else {}
+    lexical = _lexical_run(view, query, depth, dense.keys() | sentences_run.keys()) if settings.mode in ("lexical", "hybrid") else {}
     fused = fuse(
         [dense, sentences_run, lexical],
         [settings.dense_weight, settings.sentence_dense_weight, settings.lexical_weight * coverage if use_dense else 1.0],

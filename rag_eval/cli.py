@@ -222,3 +222,7 @@ def load(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -261,7 +261,7 @@ def encoding_paths(questions: list[str]) -> list[dict[str, Any]]:
         settings = Settings(encoder_backend=backend, int8_questions=int8)  # type: ignore[arg-type]
         encoder = load_encoder(settings, threads=threads)
         vectors = encoder.encode_questions(questions)
-        reference = reference or vectors
+        reference = vectors if reference is None else reference
         times = [_median_ms(lambda q=q: encoder.encode_questions([q])) for q in questions]
         rows.append({
             "backend": backend, "graph": "int8" if int8 else "fp32", "threads": threads,

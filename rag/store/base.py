@@ -7,7 +7,7 @@ assigns once and never changes; documents are known by their string ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from typing import Protocol
@@ -147,8 +147,11 @@ class StoreView(Protocol):
 
     def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def lexical_search(self, term_ids: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, BM25 scores > 0) of the ``k`` best chunks for the query's term ids, in query order."""
+    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, BM25 scores > 0) of the ``k`` best chunks for the query's term ids, in query order.
+        ``candidates``: the chunks the dense searches found for the same question; a store that
+        cannot find lexical matches by itself (Milvus 2.3: no sparse vectors) scores only these,
+        the others ignore them."""
         ...
 
     def known_terms(self, term_ids: Iterable[int]) -> set[int]:

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -201,9 +201,10 @@ class LocalView:
     def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self._search("sentence", vector, k)
 
-    def lexical_search(self, term_ids: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 over the live chunks: document frequencies summed over the segments, then each
-        segment's rows scored in a dense array (bm25.add_term) and its best kept."""
+    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 over the live chunks (every chunk holding a query term: ``candidates`` are not
+        needed here): document frequencies summed over the segments, then each segment's rows
+        scored in a dense array (bm25.add_term) and its best kept."""
         if not self.chunk_count:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         postings = {term: [part.postings(term) for part in self.parts] for term in set(term_ids)}

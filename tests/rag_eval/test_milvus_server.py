@@ -44,13 +44,14 @@ def test_server_starts_serves_and_leaves_nothing_behind(tmp_path: Path) -> None:
 
     data = tmp_path / "milvus"
     server = MilvusServerProcess(data, timeout_s=120)
+    before = set(_listening(os.getpid()))  # other tests' servers in this process may still listen
     with server as uri:
         assert uri.startswith("http://127.0.0.1:")
         pid = server.pid
         assert pid is not None and pid in _processes_in(data)
         # Only our forwarded loopback ports are visible here; the server's are in its namespace.
-        ours = _listening(os.getpid())
-        assert ours and all(address.startswith("127.0.0.1:") for address in ours)
+        forwarded = set(_listening(os.getpid())) - before
+        assert forwarded and all(address.startswith("127.0.0.1:") for address in forwarded)
         assert _listening(pid) == []
 
         client = MilvusClient(uri, timeout=30)
@@ -71,6 +72,7 @@ def test_server_starts_serves_and_leaves_nothing_behind(tmp_path: Path) -> None:
         client.close()
 
     assert server.proc is not None and server.proc.returncode is not None
+    assert set(_listening(os.getpid())) == before
     assert _processes_in(data) == []
     assert not Path(f"/proc/{pid}").exists()
     assert data.is_dir()  # a given data directory is kept
