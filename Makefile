@@ -61,8 +61,9 @@ bench: index
 bench-full: index
 	$(BIN)/rag-eval bench --million
 
-# Ask, add and remove over archives of 10k, 100k (and with SCALE_ARGS, 1M) chunks: eval/reports/scale.*
-SCALE_ARGS ?= --size 10000 --size 100000
+# Ask, add and remove over archives of 10k, 100k (and with SCALE_ARGS, 1M) chunks on local files, and of
+# 100k on a Milvus server started here: eval/reports/scale.*
+SCALE_ARGS ?= --size 10000 --size 100000 --milvus-size 100000
 bench-scale: index
 	$(BIN)/rag-eval scale $(SCALE_ARGS) --dataset $(BENCH) --dataset $(CHECK)
 

@@ -184,6 +184,7 @@ def scale(
     size: Annotated[list[int] | None, typer.Option(help="Chunks in an archive; repeatable (default 10,000 and 100,000).")] = None,
     dataset: Annotated[list[Path] | None, typer.Option(help="Public dataset folders whose passages join the sentence pool.")] = None,
     work: Annotated[Path | None, typer.Option(help="Where the archives are built (default ~/.cache/rag/bench).")] = None,
+    milvus_size: Annotated[list[int] | None, typer.Option(help="Chunks in an archive on a Milvus server started here; repeatable.")] = None,
 ) -> None:
     """End-to-end scale benchmark: ask, add, remove, memory, disk, recall at each archive size; writes eval/reports/scale.*."""
     from rag_eval import scale as bench_scale
@@ -195,7 +196,7 @@ def scale(
     rows += [query.question for folder in folders for query in load_dataset(folder).queries[:100]]
     questions = list(dict.fromkeys(rows))[:300]
     try:
-        results = bench_scale.run(size or [10_000, 100_000], folders, work or Settings().cache_dir / "bench", questions)
+        results = bench_scale.run(size or [10_000, 100_000], folders, work or Settings().cache_dir / "bench", questions, milvus_size or [])
     except RagError as error:
         _fail(error)
     bench_scale.write(results, reports_dir())
