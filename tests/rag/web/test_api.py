@@ -4,6 +4,7 @@ answer identical to `rag ask --json`."""
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docx
 import httpx
 import pytest
 
@@ -86,6 +88,46 @@ def test_a_file_too_large_is_413_and_a_bad_one_400_and_nothing_changes(api):
     client.delete(f"/api/v1/documents/{trick.json()[0]['document']['id']}")
     assert client.get("/api/v1/documents").json() == before
     assert client.post("/api/v1/documents", data={"collection": "news"}).status_code == 400  # no files
+
+
+def _word_article() -> bytes:
+    document = docx.Document()
+    document.add_heading("深海探测取得新进展", level=1)
+    document.add_paragraph("据新华社报道,深海载人潜水器“奋斗者号”今年完成了第300次下潜,最大下潜深度达到10909米。")
+    document.add_paragraph("科研人员表示,这些下潜带回了大量深渊沉积物和生物样本。")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_pdf_and_word_uploads_answer_with_exact_offsets_and_bad_ones_are_refused_with_the_reason(api):
+    from documents import SIMPLIFIED, encrypted, hanzi_pdf, scanned_pdf
+
+    client, _ = api
+    before = client.get("/api/v1/documents").json()
+    pdf = hanzi_pdf(SIMPLIFIED)
+    refusals = {"scan.pdf": (scanned_pdf(), "scan.pdf: the PDF has no text layer"),
+                "cut.pdf": (pdf[: len(pdf) // 2], "cut.pdf: the PDF is truncated"),
+                "secret.pdf": (encrypted(pdf, "secret", "AES-256"), "password-protected")}  # fmt: skip
+    for name, (data, reason) in refusals.items():
+        response = client.post("/api/v1/documents", files=[("files", (name, data, "application/pdf"))])
+        assert response.status_code == 400 and reason in response.json()["error"]["message"], response.text
+    assert client.get("/api/v1/documents").json() == before
+    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    added = client.post("/api/v1/documents", files=[("files", ("report.pdf", pdf, "application/pdf")), ("files", ("letter.docx", _word_article(), docx_type))])
+    assert added.status_code == 200, added.text
+    ids = {a["document"]["name"]: a["document"]["id"] for a in added.json()}
+    assert [a["document"]["format"] for a in added.json()] == ["pdf", "docx"]
+    for question, answered_by, words in (("大型语言模型单次训练耗资多少?", {ids["report.pdf"]}, "数亿美元"),
+                                         ("奋斗者号今年完成了第几次下潜?", {ids["letter.docx"]}, "第300次")):  # fmt: skip
+        answer = client.post("/api/v1/ask", json={"question": question}).json()
+        assert answer["citations"], answer
+        cited = answer["citations"][0]
+        assert cited["doc_id"] in answered_by and words in answer["text"], answer
+        assert client.get(f"/api/v1/documents/{cited['doc_id']}").json()["text"][cited["start"] : cited["end"]] == answer["text"]
+    for doc_id in ids.values():
+        assert client.delete(f"/api/v1/documents/{doc_id}").status_code == 200
+    assert client.get("/api/v1/documents").json() == before
 
 
 def test_unknown_and_invalid_collections_are_404_and_400(api):
