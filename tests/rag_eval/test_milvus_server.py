@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("milvus", reason="the PyPI `milvus` server package is not installed")
 pytest.importorskip("pymilvus")
 
-pytestmark = pytest.mark.milvus_server
+pytestmark = [pytest.mark.milvus, pytest.mark.milvus_server]
 
 if os.geteuid() != 0:
     pytest.skip("the server runs in a private network namespace, which needs root", allow_module_level=True)

@@ -35,7 +35,8 @@ QUESTIONS = ["谁辞去了首席技术官?", "台积电要建多少座晶圆厂?
 NEW_ARTICLE = "Sora是OpenAI的视频生成模型。它尚未公开推出。"
 LONG_ARTICLE = "航天局宣布,月球南极基地将于2031年建成。基地可供四名宇航员长期居住。首批设备将由重型火箭分三次运送。"
 SCRIPT = Path(__file__).resolve().parents[2] / "store_process.py"
-ENGINES = ["local", "lite", pytest.param("server", marks=pytest.mark.milvus_server)]
+ENGINES = ["local", pytest.param("lite", marks=pytest.mark.milvus),
+           pytest.param("server", marks=[pytest.mark.milvus, pytest.mark.milvus_server])]  # fmt: skip
 _serial = itertools.count()
 
 
@@ -357,6 +358,7 @@ def test_a_store_setting_that_is_no_milvus_location_is_refused_with_the_accepted
     assert store in str(refused.value) or "/no/such/folder" in str(refused.value)
 
 
+@pytest.mark.milvus
 @pytest.mark.parametrize("listening", [False, True], ids=["nothing listening", "never answers"])
 def test_an_unreachable_server_is_reported_within_seconds(tmp_path, listening):
     port = _free_port()
@@ -373,6 +375,7 @@ def test_an_unreachable_server_is_reported_within_seconds(tmp_path, listening):
     assert time.monotonic() - started < 6
 
 
+@pytest.mark.milvus
 def test_a_lite_file_open_in_another_process_is_refused_with_what_to_do(tmp_path):
     settings = _settings(tmp_path, str(tmp_path / "store.db"), "news")
     holder = subprocess.Popen([sys.executable, str(SCRIPT), json.dumps({"root": str(tmp_path), "store": settings.store, "collection": "news"}), "hold"],
