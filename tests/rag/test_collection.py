@@ -189,16 +189,17 @@ def test_duplicates_and_unsupported_files_are_refused(tiny):
         assistant.add([too_big])
 
 
-def test_a_failed_save_changes_nothing_and_says_what_to_fix(tiny, monkeypatch):
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), OSError(30, "Read-only file system")], ids=["disk full", "read-only"])
+def test_a_failed_save_changes_nothing_and_says_what_to_fix(tiny, monkeypatch, error):
     settings, encoder = tiny
     assistant = open_assistant(settings, encoder)
     generation = (settings.index_dir / CURRENT).read_text()
     files = sorted(p.name for p in settings.corpus_dir.iterdir())
 
-    def disk_full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+    def failing_write(*args, **kwargs):
+        raise error
 
-    monkeypatch.setattr("rag.store.segment.SegmentWriter.finish", disk_full)
+    monkeypatch.setattr("rag.store.segment.SegmentWriter.finish", failing_write)
     article = settings.root / "c.txt"
     article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
     with pytest.raises(StorageError, match="free disk space"):
