@@ -318,7 +318,7 @@ class Collection:
         plan = _Plan(keep=dict(stored))
         by_name = {str(doc.entry.get("name") or doc.entry["file"]): doc for doc in stored.values()}
         texts = {doc.text_sha256: doc.id for doc in stored.values()}
-        taken = set(self.corpus.files())
+        taken: set[str] = set()  # names this plan gives; free_file_name looks at the folder for the others
         results = []
         for path in map(Path, paths):
             data = read_bytes(path, self.settings.max_document_bytes, path.name)
