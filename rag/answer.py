@@ -90,15 +90,10 @@ def candidate_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[t
     )
 
 
-def answer_sentences(ranking: Ranking, settings: RetrievalSettings, readings: Mapping[int, Reading] | None = None) -> list[tuple[int, int]]:
+def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tuple[int, int]]:
     """(passage rank, sentence id) of the answer: the best sentence of the top passages, and the
-    runner-up when it scores within ``second_sentence_margin`` of it. The reader's P(the sentence
-    answers), weighted by ``reader_weight``, is added to the sentences it read."""
+    runner-up when it scores within ``second_sentence_margin`` of it."""
     scored = candidate_sentences(ranking, settings)
-    if readings:
-        weight = settings.reader_weight
-        scored = sorted(((score + weight * (1 - readings[sid].no_answer) if sid in readings else score, rank, sid)
-                         for score, rank, sid in scored), key=lambda item: (-item[0], item[1]))  # fmt: skip
     chosen: list[tuple[float, int, int]] = []
     for score, rank, sid in scored:
         if sid in {s for _, _, s in chosen} or (chosen and _same_text(ranking, sid, chosen[0][2])):
@@ -157,7 +152,7 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     or an abstention (the passages are then the closest matches). ``readings``: the reader's view of
     the candidate sentences it read (none without a reader)."""
     question = ranking.query.text
-    chosen = answer_sentences(ranking, settings, readings)
+    chosen = answer_sentences(ranking, settings)
     passages = _passages(ranking, chosen)
     citations = []
     for rank, sid in sorted(chosen, key=lambda item: (ranking.sentences[item[1]].doc_id, ranking.sentences[item[1]].start)):

@@ -95,12 +95,7 @@ class Assistant:
             encoder = encoder or load_encoder(settings)
             dictionary.result()
             loaded_reader = reader.result()
-        opened = Collection(settings, open_store(settings), encoder)
-        if not create and settings.collection != DEFAULT_COLLECTION and not opened.exists():
-            raise UnknownCollectionError(
-                f"no collection named {settings.collection!r}; its first `add` creates it (rag --collection {settings.collection} add FILE)"
-            )
-        opened.open(rebuild=rebuild, progress=progress, rescan=rescan)
+        opened = _open_collection(settings, encoder, create, rebuild=rebuild, progress=progress, rescan=rescan)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, loaded_reader)
 
     def for_collection(self, name: str, *, create: bool = False) -> Assistant:
@@ -109,10 +104,7 @@ class Assistant:
         if name == self.collection:
             return self
         settings = self._settings.for_collection(name)
-        opened = Collection(settings, open_store(settings), self._encoder)
-        if not create and not opened.exists():
-            raise UnknownCollectionError(f"no collection named {name!r}; its first `add` creates it (rag --collection {name} add FILE)")
-        opened.open()
+        opened = _open_collection(settings, self._encoder, create)
         return Assistant(settings, opened, self._encoder, self._abstainer, self._reader)
 
     def collections(self) -> list[str]:
@@ -239,6 +231,17 @@ class Assistant:
 
     def __repr__(self) -> str:
         return f"Assistant(collection={self.collection!r}, model={self.model_id!r})"
+
+
+def _open_collection(settings: Settings, encoder: Encoder, create: bool, **opening: bool) -> Collection:
+    """``settings.collection``, made current; ``UnknownCollectionError`` when it does not exist and
+    ``create`` is false (the default collection always exists)."""
+    opened = Collection(settings, open_store(settings), encoder)
+    if not create and settings.collection != DEFAULT_COLLECTION and not opened.exists():
+        name = settings.collection
+        raise UnknownCollectionError(f"no collection named {name!r}; its first `add` creates it (rag --collection {name} add FILE)")
+    opened.open(**opening)
+    return opened
 
 
 def _load_reader(settings: Settings, optional: bool) -> Reader | None:

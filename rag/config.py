@@ -84,12 +84,11 @@ class RetrievalSettings:
     answer_passages: int = 5
     answer_rank_penalty: float = 0.01
     second_sentence_margin: float = 0.03
-    # The reader (rag/reader.py) reads the best candidate sentences: its P(the sentence answers) is
-    # added to their scores, its span is the exact answer when sure enough, and its view is a
-    # feature of abstention (values chosen on dev: eval/reports/experiments.md)
+    # The reader (rag/reader.py) reads the best candidate sentences: its span is the exact answer when
+    # sure enough (values chosen on dev; adding its scores to the sentence scores or to abstention
+    # lowered dev scores: eval/reports/experiments.md)
     reader: bool = True
     reader_sentences: int = 5
-    reader_weight: float = 0.0
     span_min_score: float = 0.3
     query_expansion: bool = True
     # Chinese questions go through the query tower with the adapter (rag/query_adapter.npz)

@@ -301,9 +301,10 @@ def _is_current(root: Path, encoder: Encoder) -> bool:
     return recorded == fingerprint(Settings(root=root), encoder).as_dict()
 
 
-def _build_and_measure(size: int, root: Path, pool: tuple[Pool, Path], questions: list[str], env: dict[str, str]) -> dict[str, Any]:
+def _build_and_measure(size: int, root: Path, pool: tuple[Pool, Path], encoder: Encoder, questions: list[str],
+                       env: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     real, pool_path = pool
-    if not _is_current(root, load_encoder(Settings())):
+    if not _is_current(root, encoder):
         for stale in ("corpus", "index"):  # the other files are overwritten
             shutil.rmtree(root / stale, ignore_errors=True)
         articles = math.ceil(size / chunks_per_article(real))
@@ -322,14 +323,15 @@ def run(sizes: Sequence[int], datasets: Sequence[Path], work: Path, questions: l
     """Build (once) and measure each size on the local store, and each of ``server_sizes`` on a
     Milvus server started here (its data kept in the work folder, so a rerun reuses the build)."""
     settings = Settings()
-    pool = build_pool(settings.corpus_dir, datasets, load_encoder(settings), settings.cache_dir / "bench")
-    rows = [_build_and_measure(size, work / f"scale-{size}", pool, questions, {}) for size in sizes]
+    encoder = load_encoder(settings)
+    pool = build_pool(settings.corpus_dir, datasets, encoder, settings.cache_dir / "bench")
+    rows = [_build_and_measure(size, work / f"scale-{size}", pool, encoder, questions, {}) for size in sizes]
     for size in server_sizes:
         root = work / f"scale-{size}-milvus"
         if not (root / "server").exists():  # a new server has none of the built collections
             (root / "built.json").unlink(missing_ok=True)
         with MilvusServerProcess(root / "server", timeout_s=300) as uri:
-            rows.append(_build_and_measure(size, root, pool, questions, {"RAG_STORE": uri}))
+            rows.append(_build_and_measure(size, root, pool, encoder, questions, {"RAG_STORE": uri}))
     return rows
 
 
