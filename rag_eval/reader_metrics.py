@@ -17,7 +17,7 @@ import json
 import string
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -103,17 +103,15 @@ def read_paragraphs(reader: Reader, rows: Sequence[dict], size: int, stride: int
     return [Scores(choice, float(np.mean(em[choice])), float(np.mean(f[choice])), len(rows)) for choice in CHOICES]
 
 
-def product_inputs(gold: Path, corpus: Path, count: int, seed: int = 0) -> list[tuple[str, list[str]]]:
-    """Gold questions, each with five sentences (at most 100 characters) of an article it names:
-    the evidence sentence when it is found, and four others, as the reader would get them."""
+def product_inputs(gold: Path, documents: Mapping[str, str], count: int, seed: int = 0) -> list[tuple[str, list[str]]]:
+    """Gold questions, each with five sentences (at most 100 characters) of an article it names
+    (``documents``: id → cleaned text): the evidence sentence when it is found, and four others, as
+    the reader would get them."""
     import random
 
     from rag.chunk import split_sentences
-    from rag.config import Settings
-    from rag.corpus import load_corpus
 
     rng = random.Random(seed)
-    documents = {doc.id: doc.text for doc in load_corpus(corpus, Settings().max_document_bytes)}
     inputs = []
     for line in gold.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
@@ -172,8 +170,12 @@ def main() -> None:
 
     model_dir = args.model_dir or Settings().model_dir
     if args.latency:
-        root = Path(__file__).resolve().parent.parent
-        inputs = product_inputs(root / "eval" / "gold.jsonl", root / "corpus", args.limit or 100)
+        from rag import Assistant
+
+        assistant = Assistant.load()  # the articles as the product cleaned them
+        documents = {summary.id: assistant.document(summary.id).text for summary in assistant.documents()}
+        gold = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
+        inputs = product_inputs(gold, documents, args.limit or 100)
         print(json.dumps({"inputs": len(inputs), **latency(model_dir, inputs, args.threads)}))
         return
     if args.dev_of:
