@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rag import lexical
 from rag.abstention import Abstainer
-from rag.answer import Answer, Reading, assemble, candidate_sentences
+from rag.answer import Answer, Reading, assemble
 from rag.collection import AddResult, Collection
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.corpus import Document, DocumentSummary
@@ -23,6 +23,7 @@ from rag.errors import InvalidCollectionError, ModelMissingError, RagError, Unkn
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
 from rag.reader import Reader
+from rag.rerank import read_sentence_ids, rerank
 from rag.retrieve import Ranking, rank
 from rag.store import open_store
 
@@ -164,6 +165,8 @@ class Assistant:
         ranking = rank(view, query, retrieval, top_k)
         ranked = time.perf_counter()
         readings = self._read(ranking, retrieval) if self._reader is not None else None
+        if readings is not None:
+            ranking = rerank(ranking, readings, retrieval)
         read = time.perf_counter()
         answer = assemble(ranking, retrieval, self._abstainer, readings)
         done = time.perf_counter()
@@ -173,9 +176,9 @@ class Assistant:
         return Trace(answer, milliseconds, query.language, tuple(keywords))
 
     def _read(self, ranking: Ranking, retrieval: RetrievalSettings) -> dict[int, Reading]:
-        """The reader on the best candidate sentences, in one batch."""
+        """The reader on the best sentence of each top passage, in one batch."""
         assert self._reader is not None
-        sentence_ids = [sid for _, _, sid in candidate_sentences(ranking, retrieval)[: retrieval.reader_sentences]]
+        sentence_ids = read_sentence_ids(ranking, retrieval)
         spans = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])
         return {sid: Reading(s.start, s.end, s.score, s.no_answer) for sid, s in zip(sentence_ids, spans, strict=True)}
 

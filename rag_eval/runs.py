@@ -35,19 +35,21 @@ class Configuration:
     chunk: ChunkSettings | None = None
 
 
-# The ablations answer without abstaining: the abstention model is fitted on the default's scores.
-_PLAIN = {"query_expansion": False, "query_adapter": False, "abstain": False}
+# The ablations answer without abstaining (the abstention model is fitted on the default's scores)
+# and without the reader's re-ranking, which the default adds last.
+_PLAIN = {"query_expansion": False, "query_adapter": False, "abstain": False, "reader_rerank_weight": 0.0}
 CONFIGURATIONS = (
     Configuration("dense", _PLAIN | {"mode": "dense", "sentence_stage": False}),
     Configuration("lexical", _PLAIN | {"mode": "lexical", "sentence_stage": False}),
     Configuration("hybrid", _PLAIN | {"mode": "hybrid", "sentence_stage": False}),
     Configuration("hybrid+sentence", _PLAIN),
     Configuration("hybrid+sentence+expansion", _PLAIN | {"query_expansion": True}),
-    Configuration("hybrid+sentence+expansion+adapter", {}),
+    Configuration("hybrid+sentence+expansion+adapter", {"reader_rerank_weight": 0.0}),
+    Configuration("hybrid+sentence+expansion+adapter+reader", {}),
     Configuration("default, chunks 200/40", chunk=ChunkSettings(200, 40)),
     Configuration("default, chunks 450/90", chunk=ChunkSettings(450, 90)),
 )
-DEFAULT = "hybrid+sentence+expansion+adapter"
+DEFAULT = "hybrid+sentence+expansion+adapter+reader"
 
 
 def open_configuration(configuration: Configuration, news: Assistant, base: Settings, encoder: Encoder) -> Assistant:
