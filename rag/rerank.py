@@ -19,7 +19,8 @@ from rag.retrieve import Ranking
 
 def read_sentence_ids(ranking: Ranking, settings: RetrievalSettings) -> list[int]:
     """What the reader reads: the best sentence of each of the top ``reader_passages`` passages.
-    The answer's first sentence is one of them: it is the best sentence of one of these passages."""
+    The answer's first sentence is one of them while ``answer_passages`` ≤ ``reader_passages`` (5 and
+    5 by default): it is the best sentence of one of the top ``answer_passages`` passages."""
     found: list[int] = []
     for candidate in ranking.candidates[: settings.reader_passages]:
         if candidate.sentence_id is not None and candidate.sentence_id not in found:
