@@ -29,6 +29,7 @@ from rag.corpus import (
     CorpusFolder,
     Document,
     document_from_bytes,
+    document_name,
     new_document_id,
     read_bytes,
     text_fingerprint,
@@ -298,40 +299,46 @@ class Collection:
 
     # ---- adding and removing
 
-    def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None) -> list[AddResult]:
+    def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
+            names: Sequence[str] | None = None) -> list[AddResult]:  # fmt: skip
         """Add article files: validated, copied into the corpus, embedded, saved; all or nothing. A
-        file named like a document added before replaces it when its text changed."""
+        file named like a document added before replaces it when its text changed. ``names``: the
+        names the files were given (an upload's), instead of the paths' own."""
         if not paths:
             raise DocumentError("no files given")
+        if names is not None and len(names) != len(paths):
+            raise DocumentError(f"{len(paths)} files but {len(names)} names")
+        named = [(Path(path), document_name(name)) for path, name in zip(paths, names or [Path(p).name for p in paths], strict=True)]
         self._check_writable()
         with self.store.writer():
             self._recover()
             if self._problem() is not None:
                 self._sync(progress)
             stored = {doc.id: doc for doc in self.store.view().stored_documents()}
-            plan, results = self._plan_additions(paths, stored)
+            plan, results = self._plan_additions(named, stored)
             if not plan.empty:
                 self._commit(plan, rebuild=False, progress=progress, cancel=cancel)
             return results
 
-    def _plan_additions(self, paths: Sequence[Path], stored: dict[str, StoredDocument]) -> tuple[_Plan, list[AddResult]]:
+    def _plan_additions(self, named: Sequence[tuple[Path, str]], stored: dict[str, StoredDocument]) -> tuple[_Plan, list[AddResult]]:
         plan = _Plan(keep=dict(stored))
         by_name = {str(doc.entry.get("name") or doc.entry["file"]): doc for doc in stored.values()}
         texts = {doc.text_sha256: doc.id for doc in stored.values()}
         taken: set[str] = set()  # names this plan gives; free_file_name looks at the folder for the others
         results = []
-        for path in map(Path, paths):
-            data = read_bytes(path, self.settings.max_document_bytes, path.name)
-            previous = by_name.get(path.name)
+        for path, name in named:
+            suffix = Path(name).suffix.lower()
+            data = read_bytes(path, self.settings.max_document_bytes, name, suffix)
+            previous = by_name.get(name)
             doc_id = previous.id if previous else new_document_id(plan.keep, data)
-            file = self.corpus.free_file_name(doc_id, path.suffix.lower(), data, taken)
-            document = document_from_bytes(data, path.suffix.lower(), doc_id, label=path.name, file=file, name=path.name)
+            file = self.corpus.free_file_name(doc_id, suffix, data, taken)
+            document = document_from_bytes(data, suffix, doc_id, label=name, file=file, name=name)
             if previous is not None and previous.text_sha256 == text_fingerprint(document.text):
                 results.append(AddResult("unchanged", self._indexed_document(previous)))
                 continue
             twin = texts.get(text_fingerprint(document.text))
             if twin is not None and twin != doc_id:
-                raise DocumentError(f"{path.name}: this article is already in the collection as {twin}")
+                raise DocumentError(f"{name}: this article is already in the collection as {twin}")
             texts[text_fingerprint(document.text)] = doc_id
             taken.add(file)
             plan.publish[file] = data

@@ -140,9 +140,26 @@ def detect_source(raw: str) -> str | None:
     return None
 
 
-def read_bytes(path: Path, max_bytes: int, label: str) -> bytes:
-    """The file's bytes; a clear ``DocumentError`` when it is missing, unreadable or too large."""
-    suffix = path.suffix.lower()
+MAX_NAME_CHARS = 255
+
+
+def document_name(name: str) -> str:
+    """A file name as a document keeps and shows it: control characters removed, at most
+    ``MAX_NAME_CHARS`` (a headline as a file name is common; its end is cut, the suffix kept).
+    ``DocumentError`` when nothing of a file name is left (``..``, a path, only control codes)."""
+    cleaned = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cs")).strip()
+    if not cleaned or cleaned in (".", "..") or "/" in cleaned or "\\" in cleaned:
+        raise DocumentError(f"{cleaned or name!r} is not a file name")
+    if len(cleaned) > MAX_NAME_CHARS:
+        suffix = Path(cleaned).suffix if len(Path(cleaned).suffix) <= 10 else ""
+        cleaned = cleaned[: MAX_NAME_CHARS - len(suffix) - 1] + "…" + suffix
+    return cleaned
+
+
+def read_bytes(path: Path, max_bytes: int, label: str, suffix: str | None = None) -> bytes:
+    """The file's bytes; a clear ``DocumentError`` when it is missing, unreadable or too large.
+    ``suffix``: the file type, when not the path's (an upload under a name of its own)."""
+    suffix = path.suffix.lower() if suffix is None else suffix
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"{label}: unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:

@@ -8,10 +8,9 @@ collection (a rebuild), with ``Retry-After``.
 
 from __future__ import annotations
 
+import re
 import shutil
-import tempfile
 from dataclasses import asdict
-from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -29,6 +28,7 @@ from rag import (
     UnknownDocumentError,
 )
 from rag.web.assistants import Assistants
+from rag.web.uploads import UploadFolder
 
 STATUS = (
     (DocumentTooLargeError, 413),
@@ -50,7 +50,7 @@ class AskRequest(BaseModel):
     collection: str | None = Field(None, description="The collection to ask (default: news).")
 
 
-def router(assistants: Assistants) -> APIRouter:
+def router(assistants: Assistants, uploads: UploadFolder) -> APIRouter:
     api = APIRouter(prefix="/api/v1")
 
     @api.post("/ask", summary="Answer a question with cited passages (the fields of `rag ask --json`).")
@@ -70,15 +70,16 @@ def router(assistants: Assistants) -> APIRouter:
     @api.post("/documents", summary="Add (or replace, by file name) one or more article files.")
     def add(files: Annotated[list[UploadFile], File()], collection: Annotated[str | None, Form()] = None) -> list[dict[str, Any]]:
         assistant = assistants.get(collection, create=True)
-        with tempfile.TemporaryDirectory(prefix="rag-upload-") as folder:
-            paths = []
-            for upload in files:
-                name = PurePath(upload.filename or "upload").name or "upload"  # a file name, never a path
-                path = Path(folder) / name
+        with uploads.request_folder() as folder:
+            paths, names = [], []
+            for number, upload in enumerate(files):
+                name = upload_name(upload.filename)
+                path = folder / f"{number}{stored_suffix(name)}"  # the client's name is never a path here
                 with path.open("wb") as target:
                     shutil.copyfileobj(upload.file, target)
                 paths.append(path)
-            results = assistant.add(paths)
+                names.append(name)
+            results = assistant.add(paths, names=names)
         return [{"status": result.status, "document": asdict(_summary(assistant, result.document.id))} for result in results]
 
     @api.delete("/documents/{doc_id}", summary="Remove a document from its collection.")
@@ -96,6 +97,22 @@ def router(assistants: Assistants) -> APIRouter:
         return {"status": "ok", **asdict(info)}
 
     return api
+
+
+_SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
+
+
+def upload_name(filename: str | None) -> str:
+    """The name a client gave a file, as a name to show: its last path part, without control
+    characters; the library shortens it and refuses what is no file name (``..``)."""
+    name = re.split(r"[/\\]", filename or "")[-1]
+    return "".join(c for c in name if c.isprintable() or c == " ").strip() or "upload"
+
+
+def stored_suffix(name: str) -> str:
+    """The suffix the server's own file for an upload takes: the name's, when it is a plain one."""
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return suffix if _SUFFIX.fullmatch(suffix) else ""
 
 
 def _summary(assistant: Any, doc_id: str) -> Any:

@@ -19,6 +19,7 @@ import gradio as gr  # noqa: E402
 from rag import Answer, RagError, UnknownCollectionError  # noqa: E402
 from rag.web import render  # noqa: E402
 from rag.web.assistants import Assistants  # noqa: E402
+from rag.web.uploads import UploadFolder  # noqa: E402
 
 EXAMPLES = [
     "哪位OpenAI首席技术官宣布离职?",
@@ -60,7 +61,7 @@ def _whole(number: object) -> object:
     return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
-def build(assistants: Assistants) -> gr.Blocks:
+def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
     default = assistants.default
 
     def library(collection: str) -> str:
@@ -97,6 +98,8 @@ def build(assistants: Assistants) -> gr.Blocks:
                   progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:  # fmt: skip
         if not files:
             return "", library(collection), None
+        if not all(uploads.holds(f) for f in files):  # RequestGuard refuses such requests first; this is the second lock
+            return render.status("Only files uploaded from this page are accepted.", error=True), library(collection), None
         progress(0, desc="Cleaning, chunking and embedding …")
         cancel = cancels[request.session_hash] = threading.Event()
         try:
@@ -105,8 +108,7 @@ def build(assistants: Assistants) -> gr.Blocks:
             return render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(collection), None
         finally:
             cancels.pop(request.session_hash, None)
-            for upload in files:  # Gradio's copies: the corpus folder keeps what was added
-                Path(upload).unlink(missing_ok=True)
+            uploads.discard(files)  # the corpus folder keeps what was added
         return render.status(render.added_summary(results)), library(collection), None
 
     def cancel_upload(request: gr.Request) -> None:

@@ -4,9 +4,12 @@ scripts itself: the stock Swagger UI fetches them from a CDN, and the page must 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import gradio as gr
@@ -20,15 +23,22 @@ from rag import Assistant, RagError
 from rag.web import render
 from rag.web.api import error_response, router
 from rag.web.assistants import Assistants
-from rag.web.guard import RefuseRemoteFiles
+from rag.web.guard import RequestGuard
 from rag.web.page import THEME, build
-
-MAX_REQUEST_BYTES = 64_000_000  # several articles of up to 5 MB each in one upload; more is refused
+from rag.web.uploads import UploadFolder
 
 
 def create_app(assistant: Assistant) -> FastAPI:
     assistants = Assistants(assistant)
-    app = FastAPIOffline(title="新闻问答 · News QA API", version="1", description="Cited, extractive answers from Chinese news articles.")
+    uploads = UploadFolder()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        uploads.close()
+
+    app = FastAPIOffline(title="新闻问答 · News QA API", version="1", description="Cited, extractive answers from Chinese news articles.",
+                         lifespan=lifespan)  # fmt: skip
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, error: RagError) -> JSONResponse:
@@ -39,19 +49,29 @@ def create_app(assistant: Assistant) -> FastAPI:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         return JSONResponse({"error": {"type": "InvalidRequest", "message": problems}}, status_code=400)
 
-    @app.middleware("http")
-    async def limit_size(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's signature
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
-            message = f"the request is {int(declared):,} bytes; the limit is {MAX_REQUEST_BYTES:,}"
-            return JSONResponse({"error": {"type": "DocumentTooLargeError", "message": message}}, status_code=413)
-        return await call_next(request)
+    app.include_router(router(assistants, uploads))
+    with _gradio_folder(uploads.path):  # Gradio's components and its upload route take it when made
+        page = build(assistants, uploads)
+        page.queue(default_concurrency_limit=4)
+        gr.mount_gradio_app(app, page, path="/", theme=THEME, css=render.CSS, max_file_size=assistant.limits.max_document_bytes)
+    uploads.trust_uploads_of(lambda path: path in page.upload_file_set)
+    app.state.uploads = uploads
+    app.add_middleware(RequestGuard, uploaded=uploads.holds)  # outermost: before FastAPI or Gradio reads a body
+    return app
 
-    app.add_middleware(RefuseRemoteFiles)  # no fetching of URLs named in requests (rag.web.guard)
-    app.include_router(router(assistants))
-    page = build(assistants)
-    page.queue(default_concurrency_limit=4)
-    return gr.mount_gradio_app(app, page, path="/", theme=THEME, css=render.CSS, max_file_size=assistant.limits.max_document_bytes)
+
+@contextlib.contextmanager
+def _gradio_folder(path: os.PathLike[str]) -> Iterator[None]:
+    """Gradio's upload and cache folder (``GRADIO_TEMP_DIR``) while the page and its app are made."""
+    before = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = os.fspath(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = before
 
 
 @dataclass
@@ -61,6 +81,10 @@ class Running:
     url: str
     server: uvicorn.Server
     thread: threading.Thread
+
+    @property
+    def uploads(self) -> UploadFolder:
+        return self.server.config.app.state.uploads
 
     def close(self) -> None:
         self.server.should_exit = True

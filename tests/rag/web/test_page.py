@@ -35,7 +35,7 @@ def server(tmp_path_factory, news, encoder):
     shutil.copytree(Settings().index_dir, root / "index" / "news", ignore=shutil.ignore_patterns(".staging-*", "LOCK"))
     assistant = Assistant.load(Settings(root=root), encoder=encoder)
     running = start(assistant)
-    yield running.url, assistant
+    yield running.url, assistant, running.uploads
     running.close()
 
 
@@ -64,7 +64,7 @@ def test_rendering_escapes_text_before_marking_it():
 def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path):
     from gradio_client import Client, handle_file
 
-    url, assistant = server
+    url, assistant, _ = server
     client = Client(url, verbose=False)
     chat_html, _ = client.predict("OpenAI这轮融资后估值将达到多少?", 5, api_name="/respond")
     assert "1500" in chat_html and 'class="cite"' in chat_html and "<mark>" in chat_html
@@ -98,7 +98,7 @@ def browser():
 
 @pytest.fixture()
 def page(browser, server):
-    url, _ = server
+    url, _, _ = server
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     hosts: set[str] = set()
@@ -223,7 +223,69 @@ def test_a_new_collection_on_the_page_answers_from_its_own_articles(page, tmp_pa
 def test_crafted_page_calls_get_the_clis_message_not_a_traceback(server, question, top_k, message, capfd):
     from gradio_client import Client
 
-    url, _ = server
+    url, _, _ = server
     html, turns = Client(url, verbose=False).predict(question, top_k, api_name="/respond")
     assert message in html.replace("&#x27;", "'") and 'class="bubble answer error"' in html
     assert "Traceback" not in capfd.readouterr().err
+
+
+def secret_files(tmp_path: Path) -> list[Path]:
+    """Files the server process can read and must never serve: one of each readable type, and others."""
+    folder = tmp_path / "private"
+    folder.mkdir()
+    secrets = []
+    for suffix in (".md", ".txt", ".html", ".htm", ".pdf", ".docx", ".key"):
+        path = folder / f"notes{suffix}"
+        path.write_text("机密笔记:服务器密码是 hunter2,明天发布。\n" * 3, encoding="utf-8")
+        secrets.append(path)
+    return secrets
+
+
+def test_no_event_of_the_page_reads_a_file_named_by_its_path(server, tmp_path):
+    """The exploit of issue 23: a queue request naming a server path, for every event of the page, as a
+    FileData or a bare {"path"}, directly or through a symlink in the upload folder or a ../ way out."""
+    import httpx
+
+    from gradio_queue import event_inputs, join
+
+    url, assistant, running_uploads = server
+    secrets = secret_files(tmp_path)
+    link = running_uploads.path / "link.md"
+    link.symlink_to(secrets[0])
+    named = [str(p) for p in secrets] + [str(link), f"{running_uploads.path}/../private/notes.md", "/etc/passwd"]
+    before = {d.id for d in assistant.documents()}
+    with httpx.Client(base_url=url, timeout=60) as client:
+        inputs = event_inputs(client)
+        assert "add_files" in inputs
+        for number, (api_name, count) in enumerate(inputs.items()):
+            for path in named:
+                for entry in ({"path": path, "meta": {"_type": "gradio.FileData"}}, {"path": path}):
+                    reply = join(client, api_name, [[entry]] + ["news"] * (count - 1), f"attacker-{number}")
+                    assert isinstance(reply, httpx.Response), (api_name, path, reply)
+                    assert reply.status_code == 400 and reply.json()["error"]["type"] == "FileRefused", reply.text
+        assert client.get(f"/gradio_api/file={secrets[0]}").status_code in (403, 404)
+    assert {d.id for d in assistant.documents()} == before
+    assert [p for p in running_uploads.files() if p.name.startswith("notes")] == []
+    link.unlink()
+
+
+def test_the_exploit_sent_from_the_page_in_chromium_reads_nothing(page, server, tmp_path):
+    """The same request, sent by the page's own origin in the browser (as a script injected into it would)."""
+    _, assistant, running_uploads = server
+    (secret, *_) = secret_files(tmp_path)
+    before = {d.id for d in assistant.documents()}
+    reply = page.evaluate(
+        """async (path) => {
+            const config = await (await fetch('/config')).json();
+            const index = config.dependencies.findIndex((d) => d.api_name === 'add_files');
+            const body = {data: [[{path, meta: {_type: 'gradio.FileData'}}], 'news'], fn_index: index,
+                          session_hash: 'in-page', event_data: null, trigger_id: config.dependencies[index].targets[0][0]};
+            const response = await fetch('/gradio_api/queue/join', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                                    body: JSON.stringify(body)});
+            return {status: response.status, body: await response.json()};
+        }""",
+        str(secret),
+    )
+    assert reply["status"] == 400 and reply["body"]["error"]["type"] == "FileRefused"
+    page.wait_for_timeout(500)
+    assert {d.id for d in assistant.documents()} == before and not any(p.name == secret.name for p in running_uploads.files())
