@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 
 .PHONY: install model index serve test eval adapter reader bench bench-full bench-scale load browser clean
@@ -15,7 +14,7 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# the CPU build of torch first, or sentence-transformers pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[eval,dev,milvus,milvus-server]'
+	$(BIN)/pip install --quiet -e '.[ui,eval,dev,milvus,milvus-server]'
 	touch $@
 
 install: $(INSTALLED)

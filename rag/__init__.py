@@ -9,8 +9,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Never phone home: ONNX Runtime's telemetry and the Hugging Face hub stay off in every process
 # that uses the library (they must be set before those libraries are imported).
 for _name, _value in (("ORT_DISABLE_TELEMETRY", "1"), ("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                      ("HF_HUB_DISABLE_TELEMETRY", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"),
-                      ("FASTAPI_OTEL_AUTO_CONFIGURE", "false")):  # fmt: skip
+                      ("HF_HUB_DISABLE_TELEMETRY", "1")):  # fmt: skip
     os.environ.setdefault(_name, _value)
 
 from rag.answer import Answer, Citation, Passage, Span  # noqa: E402

@@ -6,6 +6,7 @@ import json
 import socket
 import sys
 from dataclasses import asdict
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -238,8 +239,11 @@ def serve(
 ) -> None:
     """Serve the chat page and the HTTP JSON API (/api/v1, docs at /docs) on one port."""
     _check_port(host, port)
-    from rag.web.server import serve as run
-
+    servers = entry_points(group="rag.servers", name="page")
+    if not servers:
+        err.print("error: the page and the API need the `ui` extra: pip install 'rag[ui]'")
+        raise typer.Exit(FAILURE_EXIT)
+    run = next(iter(servers)).load()
     try:
         run(_assistant(context), host=host, port=port)
     except RagError as error:

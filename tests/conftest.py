@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

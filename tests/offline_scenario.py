@@ -103,9 +103,9 @@ def main() -> int:
     seen["api_answer"] = answer.text
 
     netaudit.step("b: start the page")
-    from rag.web.server import start
+    from rag_ui.server import start
 
-    running = start(assistant)  # in this process, as tests/rag/web/test_page.py does
+    running = start(assistant)  # in this process, as tests/ui/rag_ui/test_page.py does
     url = running.url
     try:
         with tempfile.TemporaryDirectory() as folder:

@@ -1,4 +1,4 @@
-"""rag.web.guard: sizes checked before a body is read, file paths in the page's requests refused
+"""rag_ui.guard: sizes checked before a body is read, file paths in the page's requests refused
 unless uploaded here, URLs never fetched, everything else passed on intact."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 
 from starlette.testclient import TestClient
 
-from rag.web.guard import MAX_JSON_BYTES, MAX_REQUEST_BYTES, RequestGuard, named_files
+from rag_ui.guard import MAX_JSON_BYTES, MAX_REQUEST_BYTES, RequestGuard, named_files
 
 META = {"_type": "gradio.FileData"}
 UPLOADED = "/srv/uploads/abc/a.txt"

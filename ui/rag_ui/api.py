@@ -27,8 +27,8 @@ from rag import (
     UnknownCollectionError,
     UnknownDocumentError,
 )
-from rag.web.assistants import Assistants
-from rag.web.uploads import UploadFolder
+from rag_ui.assistants import Assistants
+from rag_ui.uploads import UploadFolder
 
 STATUS = (
     (DocumentTooLargeError, 413),

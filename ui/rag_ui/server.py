@@ -20,12 +20,12 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from rag import Assistant, RagError
-from rag.web import render
-from rag.web.api import error_response, router
-from rag.web.assistants import Assistants
-from rag.web.guard import RequestGuard
-from rag.web.page import THEME, build
-from rag.web.uploads import UploadFolder
+from rag_ui import render
+from rag_ui.api import error_response, router
+from rag_ui.assistants import Assistants
+from rag_ui.guard import RequestGuard
+from rag_ui.page import THEME, build
+from rag_ui.uploads import UploadFolder
 
 
 def create_app(assistant: Assistant) -> FastAPI:

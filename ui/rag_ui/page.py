@@ -1,4 +1,4 @@
-"""The Gradio chat page. It calls the library's facade only; all markup comes from ``rag.web.render``.
+"""The Gradio chat page. It calls the library's facade only; all markup comes from ``rag_ui.render``.
 
 Each browser session picks a collection (``news`` first); questions, the document list, uploads
 and removals all go to that collection. A document is removed from its list entry, after the
@@ -7,19 +7,15 @@ browser's confirmation dialog. A long upload can be cancelled until it is saved.
 
 from __future__ import annotations
 
-import os
+import threading
+from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+import gradio as gr
 
-import threading  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import gradio as gr  # noqa: E402
-
-from rag import Answer, RagError, UnknownCollectionError  # noqa: E402
-from rag.web import render  # noqa: E402
-from rag.web.assistants import Assistants  # noqa: E402
-from rag.web.uploads import UploadFolder  # noqa: E402
+from rag import Answer, RagError, UnknownCollectionError
+from rag_ui import render
+from rag_ui.assistants import Assistants
+from rag_ui.uploads import UploadFolder
 
 EXAMPLES = [
     "哪位OpenAI首席技术官宣布离职?",

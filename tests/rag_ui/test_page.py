@@ -14,7 +14,7 @@ import pytest
 from rag import Assistant, Settings
 from browser import CHROMIUM, FLAGS
 
-from rag.web import render
+from rag_ui import render
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -28,7 +28,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, news, encoder):
     """The page over a throw-away copy of the seed corpus and index, on a free localhost port."""
-    from rag.web.server import start
+    from rag_ui.server import start
 
     root = tmp_path_factory.mktemp("ui")
     shutil.copytree(Settings().corpus_dir, root / "corpus")

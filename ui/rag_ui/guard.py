@@ -5,7 +5,7 @@
   JSON bodies are small: beyond ``MAX_JSON_BYTES`` they are refused too.
 - **File paths.** Gradio accepts, wherever a component takes a file, a FileData naming any path on
   this machine or a URL, and reads or downloads it before the event's function runs (mounted as it is
-  here, its own check is off: ``rag.web.uploads``). So every JSON body sent to the page's routes is
+  here, its own check is off: ``rag_ui.uploads``). So every JSON body sent to the page's routes is
   read here, and a request naming a file anywhere in it (``{"path": …}``, at any depth) is refused
   (400) unless the path is a file that this server's upload route wrote. ``/file=<URL>`` is refused
   (403): the server never fetches anything.

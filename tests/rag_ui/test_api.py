@@ -21,7 +21,7 @@ from rag import Assistant, Settings
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, encoder):
-    from rag.web.server import start
+    from rag_ui.server import start
 
     root = tmp_path_factory.mktemp("api")
     shutil.copytree(Settings().corpus_dir, root / "corpus")
