@@ -17,6 +17,8 @@ from rag.assistant import Assistant, Info, Limits, Trace  # noqa: E402
 from rag.collection import AddResult  # noqa: E402
 from rag.config import ChunkSettings, RetrievalSettings, Settings, VectorIndexSettings  # noqa: E402
 from rag.corpus import Document, DocumentSummary  # noqa: E402
+from rag.embed import load_encoder  # noqa: E402
+from rag.encoder import Encoder, QuestionVectors  # noqa: E402
 from rag.model import prepare_model  # noqa: E402
 from rag.query import validate_question, validate_top_k  # noqa: E402
 from rag.errors import (  # noqa: E402
@@ -48,6 +50,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "DocumentSummary",
+    "Encoder",
     "IndexBusyError",
     "IndexCorruptError",
     "IndexMissingError",
@@ -57,6 +60,7 @@ __all__ = [
     "Limits",
     "ModelMissingError",
     "Passage",
+    "QuestionVectors",
     "RagError",
     "Settings",
     "Span",
@@ -66,6 +70,7 @@ __all__ = [
     "UnknownDocumentError",
     "RetrievalSettings",
     "VectorIndexSettings",
+    "load_encoder",
     "prepare_model",
     "validate_question",
     "validate_top_k",

@@ -18,7 +18,8 @@ from rag.answer import Answer, Reading, assemble
 from rag.collection import AddResult, Collection
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.corpus import Document, DocumentSummary
-from rag.encoder import Encoder, load_encoder
+from rag.embed import load_encoder
+from rag.encoder import Encoder
 from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k

@@ -39,7 +39,7 @@ def seed_documents():
 @pytest.fixture(scope="session")
 def encoder():
     from rag.config import Settings
-    from rag.encoder import load_encoder
+    from rag import load_encoder
 
     return load_encoder(Settings())
 

@@ -10,8 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from rag import Assistant, RagError, Settings
-from rag.encoder import load_encoder
+from rag import Assistant, RagError, Settings, load_encoder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate and benchmark the assistant (rag-eval).")
 out = Console(highlight=False)

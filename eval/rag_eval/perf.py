@@ -25,7 +25,7 @@ import numpy as np
 
 from rag import Assistant, Settings, VectorIndexSettings
 from rag.chunk import chunk_spans, split_sentences
-from rag.encoder import Encoder, QuestionVectors, load_encoder
+from rag import Encoder, QuestionVectors, load_encoder
 from rag.files import write_atomic
 from rag.vectors import build_ivf
 from rag_eval.paths import gold_file, reports_dir

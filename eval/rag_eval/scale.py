@@ -36,7 +36,7 @@ import numpy as np
 from rag import Settings
 from rag.chunk import split_sentences
 from rag.clean import normalize_line
-from rag.encoder import Encoder, QuestionVectors, load_encoder
+from rag import Encoder, QuestionVectors, load_encoder
 from rag.files import write_atomic
 from rag.ingest import fingerprint
 from rag_eval.datasets import load_dataset

@@ -12,7 +12,7 @@ import pytest
 
 from rag import Assistant
 from rag.config import RetrievalSettings, Settings
-from rag.encoder import load_encoder
+from rag import load_encoder
 from rag.errors import ModelMissingError
 from rag.model import adapted_weights, prepare_model, read_stamp
 from rag.query import build_query
