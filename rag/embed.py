@@ -24,7 +24,8 @@ from tqdm import tqdm
 from rag.config import Settings
 from rag.encoder import Encoder, QuestionVectors
 from rag.errors import ModelMissingError
-from rag.model import INT8, PREPARE_HINT, QUERY_GRAPH, PreparedModel, adapted_weights, read_stamp
+from rag.model import adapted_weights
+from rag.prepared import INT8, PREPARE_HINT, QUERY_GRAPH, PreparedModel, read_stamp
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

@@ -4,7 +4,7 @@ A cross-encoder made from the lower layers of multilingual-e5-small: question an
 as one sequence, ``<s> question </s></s> window </s>``, and heads on the last layer score each
 window token as the span's start and end, and the first token as "this window does not answer".
 Only the low-rank updates, layer norms, biases and heads are trained (``rag/reader.npz``, by
-``python -m rag_eval.reader_training``); ``export_reader`` merges them into the base weights and
+``python -m rag_eval.reader_training``); ``rag.reader_export`` merges them into the base weights and
 writes ``reader.onnx`` into the prepared model folder, so reading needs ONNX Runtime, not torch.
 
 Offsets come from the tokenizer's offset mapping: a span starts and ends on token boundaries and
@@ -22,13 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.files import file_sha256
-from rag.model import READER_FILE, READER_GRAPH, read_stamp
+from rag.prepared import READER_GRAPH, READER_GRAPH_INT8, READER_SETTINGS, read_stamp
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-READER_GRAPH_INT8 = "reader.int8.onnx"
 BOS, PAD, EOS = 0, 1, 2  # XLM-R's <s>, <pad>, </s>
 MAX_QUESTION_TOKENS = 48
 MAX_WINDOW_TOKENS = 200  # a longer window is read up to here: split long texts into windows
@@ -62,11 +60,6 @@ class Batch:
     mask: np.ndarray  # [rows, tokens] int64
     first: np.ndarray  # [rows] int64
     bounds: np.ndarray  # [rows, tokens] bool: positions a span may start or end at
-
-
-def reader_settings(path: Path = READER_FILE) -> dict[str, Any]:
-    with np.load(path) as arrays:
-        return json.loads(str(arrays["settings"]))
 
 
 def question_ids(tokenizer: Tokenizer, question: str, prefixes: bool) -> list[int]:
@@ -154,7 +147,7 @@ class Reader:
 
     @classmethod
     def load(cls, model_dir: Path, threads: int | None = None, int8: bool = True) -> Reader:
-        """``int8`` (the default) reads with the dynamically quantised graph: see ``export_reader``."""
+        """``int8`` (the default) reads with the dynamically quantised graph: see ``rag.reader_export``."""
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -168,7 +161,7 @@ class Reader:
         graph = model_dir / (READER_GRAPH_INT8 if int8 else READER_GRAPH)
         session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         token_vectors = np.load(model_dir / "word_embeddings.npy", mmap_mode="r")
-        settings = json.loads((model_dir / "reader.json").read_text())
+        settings = json.loads((model_dir / READER_SETTINGS).read_text())
         return cls(Tokenizer.from_file(str(model_dir / "tokenizer.json")), token_vectors, session, settings["prefixes"])
 
     def read(self, question: str, windows: Sequence[str]) -> list[ReadSpan]:
@@ -180,96 +173,3 @@ class Reader:
         batch = make_batch([question_tokens] * len(encoded), encoded)
         outputs = self.session.run(None, {"token_vectors": self.token_vectors[batch.ids], "attention_mask": batch.mask})
         return decode(batch, encoded, windows, outputs)
-
-
-def reader_weights(state: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The base weights with the reader's updates: ``{name}.down``/``{name}.up`` low-rank deltas
-    (up @ down) added to ``{name}.weight``; every other array replaces the weight of its name."""
-    merged = dict(state)
-    for key, value in arrays.items():
-        if key.endswith(".down"):
-            name = key.removesuffix(".down")
-            delta = arrays[f"{name}.up"] @ value
-            weight = merged[f"{name}.weight"]
-            merged[f"{name}.weight"] = weight + (delta if isinstance(weight, np.ndarray) else weight.new_tensor(delta))
-        elif not key.endswith(".up"):
-            merged[key] = value if isinstance(state.get(key, value), np.ndarray) else state[key].new_tensor(value)
-    return merged
-
-
-def reader_arrays(path: Path = READER_FILE) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {key: data[key].astype(np.float32) for key in data.files if key not in ("settings", "stamp")}
-
-
-def export_reader(model_dir: Path, reader_file: Path = READER_FILE) -> None:
-    """Write ``reader.onnx`` (fp32), ``reader.int8.onnx`` (dynamic int8 quantisation of its matrix
-    products) and ``reader.json`` into the model folder, from its base weights and ``reader_file``.
-
-    Like the embedding graphs, the graph starts from token vectors (``word_embeddings.npy`` is
-    shared, memory-mapped) and uses eager attention with zero token types."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import BertModel
-
-    settings = reader_settings(reader_file)
-    model = BertModel.from_pretrained(str(model_dir), attn_implementation="eager")
-    model.encoder.layer = model.encoder.layer[: settings["layers"]]  # the reader's depth
-    model.config.num_hidden_layers = settings["layers"]
-    heads = reader_heads(model.config.hidden_size)
-    arrays = reader_arrays(reader_file)
-    model.load_state_dict(
-        reader_weights(model.state_dict(), {k: v for k, v in arrays.items() if not k.startswith("heads.")})
-    )
-    heads.load_state_dict(
-        {k.removeprefix("heads."): torch.from_numpy(v) for k, v in arrays.items() if k.startswith("heads.")}
-    )
-    model.eval()
-
-    class Graph(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model, self.heads = model, heads
-
-        def forward(self, token_vectors: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            zeros = torch.zeros_like(attention_mask)
-            hidden = self.model(
-                inputs_embeds=token_vectors, attention_mask=attention_mask, token_type_ids=zeros
-            ).last_hidden_state
-            return self.heads(hidden)
-
-    example = (torch.ones((2, 8, model.config.hidden_size)), torch.ones((2, 8), dtype=torch.long))
-    axes = {0: "batch", 1: "tokens"}
-    outputs = ["start_logits", "end_logits", "no_answer_logits"]
-    torch.onnx.export(
-        Graph(), example, str(model_dir / READER_GRAPH), input_names=["token_vectors", "attention_mask"],
-        output_names=outputs, opset_version=17, dynamo=False,
-        dynamic_axes={"token_vectors": axes, "attention_mask": axes, "start_logits": axes, "end_logits": axes,
-                      "no_answer_logits": {0: "batch"}},
-    )  # fmt: skip
-    # Per-channel weight scales, MatMul only: dev F1 0.673 against 0.627 for the default settings
-    # (fp32: 0.720); the weights were 4-bit blocks, which one scale per matrix fits badly.
-    quantize_dynamic(
-        model_dir / READER_GRAPH, model_dir / READER_GRAPH_INT8, weight_type=QuantType.QInt8,
-        per_channel=True, op_types_to_quantize=["MatMul"],
-    )  # fmt: skip
-    info = {"prefixes": settings["prefixes"], "layers": settings["layers"], "reader_sha256": file_sha256(reader_file)}
-    (model_dir / "reader.json").write_text(json.dumps(info, indent=2))
-
-
-def reader_heads(hidden: int) -> Any:
-    """The torch module of the heads: span start/end logits over every token, and the no-answer
-    logit from the first token (<s>). Built on demand so that reading needs no torch."""
-    import torch
-
-    class Heads(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.span = torch.nn.Linear(hidden, 2)
-            self.no_answer = torch.nn.Linear(hidden, 1)
-
-        def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            start, end = self.span(hidden_states).unbind(-1)
-            return start, end, self.no_answer(hidden_states[:, 0]).squeeze(-1)
-
-    return Heads()

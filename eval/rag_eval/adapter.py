@@ -27,7 +27,8 @@ from rag.chunk import split_sentences
 from rag.clean import normalize_line
 from rag.encoder import Encoder
 from rag.files import write_atomic
-from rag.model import ADAPTER_FILE, ADAPTER_TARGETS
+from rag.model import ADAPTER_TARGETS
+from rag.prepared import ADAPTER_FILE
 from rag_eval.datasets import Dataset
 
 

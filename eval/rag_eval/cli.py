@@ -111,7 +111,7 @@ def adapter(
     check: Annotated[Path | None, typer.Option(help="A held-out dataset: answer-sentence accuracy before and after.")] = None,
 ) -> None:
     """Train the query adapter (rag/query_adapter.npz) and prepare the model again with it."""
-    from rag.model import prepare_model
+    from rag import prepare_model
     from rag_eval.adapter import held_out_accuracy, load_examples, save_adapter, train_adapter
     from rag_eval.datasets import load_dataset
 

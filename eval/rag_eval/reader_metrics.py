@@ -179,7 +179,7 @@ def main() -> None:
         print(json.dumps({"inputs": len(inputs), **latency(model_dir, inputs, args.threads)}))
         return
     if args.dev_of:
-        from rag.model import READER_FILE
+        from rag.prepared import READER_FILE
         from rag_eval.reader_training import load_question, split_dev
 
         rows = [json.loads(line) for line in args.dev_of.read_text(encoding="utf-8").splitlines()]

@@ -43,14 +43,8 @@ import numpy as np
 
 from rag.files import file_sha256, write_atomic
 from rag.model import ADAPTER_TARGETS
-from rag.reader import (
-    EncodedWindow,
-    best_span,
-    encode_window,
-    make_batch,
-    question_ids,
-    reader_heads,
-)
+from rag.reader import EncodedWindow, best_span, encode_window, make_batch, question_ids
+from rag.reader_export import reader_heads
 from rag_eval.reader_metrics import exact_match, f1, sliding_windows
 
 TRAINED_NORMS = ("attention.output.LayerNorm", "output.LayerNorm")

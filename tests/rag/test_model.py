@@ -14,7 +14,8 @@ from rag import Assistant
 from rag.config import RetrievalSettings, Settings
 from rag import load_encoder
 from rag.errors import ModelMissingError
-from rag.model import adapted_weights, prepare_model, read_stamp
+from rag.model import adapted_weights, prepare_model
+from rag.prepared import read_stamp
 from rag.query import build_query
 
 TEXTS = ["哪位OpenAI首席技术官宣布离职?", "哪位OpenAI首席技術官宣布離職?", "Which OpenAI CTO resigned?", "米拉·穆拉蒂(Mira Murati)官宣辞职。" * 20]

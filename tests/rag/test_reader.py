@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from rag.errors import ModelMissingError
-from rag.model import read_stamp
-from rag.reader import MAX_SPAN_TOKENS, Reader, best_span, reader_weights
+from rag.prepared import read_stamp
+from rag.reader import MAX_SPAN_TOKENS, Reader, best_span
+from rag.reader_export import reader_weights
 from rag_eval.reader_metrics import exact_match, f1, normalise, sliding_windows
 
 # (question, windows, the answer that window 0's span holds)
