@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader import Reader, ReadSpan
+from rag_eval.paths import gold_file
+from rag_eval.reader_data import load_question, split_dev
 
 _EXTRA_PUNCTUATION = set(string.punctuation) | set("，。：？！“”；’‘《》……·、「」『』（）－～—【】")
 
@@ -174,13 +176,11 @@ def main() -> None:
 
         assistant = Assistant.load()  # the articles as the product cleaned them
         documents = {summary.id: assistant.document(summary.id).text for summary in assistant.documents()}
-        gold = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
-        inputs = product_inputs(gold, documents, args.limit or 100)
+        inputs = product_inputs(gold_file(), documents, args.limit or 100)
         print(json.dumps({"inputs": len(inputs), **latency(model_dir, inputs, args.threads)}))
         return
     if args.dev_of:
         from rag.prepared import READER_FILE
-        from rag_eval.reader_training import load_question, split_dev
 
         rows = [json.loads(line) for line in args.dev_of.read_text(encoding="utf-8").splitlines()]
         with np.load(READER_FILE) as arrays:  # the split the committed reader was trained with
