@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from rag.abstention import Abstainer
 from rag.answer_types import AnswerType, missing_type
 from rag.config import RetrievalSettings
+from rag.reader import Reading
 from rag.retrieve import Ranking
 
 
@@ -48,17 +49,6 @@ class Span:
     start: int
     end: int
     score: float  # P(this is the span) · P(the sentence answers), by the reader
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What the reader made of a candidate sentence: its best span (offsets inside the sentence),
-    the span's probability, and P(the sentence does not answer the question)."""
-
-    start: int
-    end: int
-    score: float
-    no_answer: float
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rag import lexical
 from rag.abstention import Abstainer
-from rag.answer import Answer, Reading, assemble
+from rag.answer import Answer, assemble
 from rag.collection import AddResult, Collection
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.corpus import Document, DocumentSummary
@@ -23,7 +23,7 @@ from rag.encoder import Encoder
 from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
-from rag.reader import Reader
+from rag.reader import Reader, Reading
 from rag.rerank import read_sentence_ids, rerank
 from rag.retrieve import Ranking, rank
 from rag.store import open_store
@@ -180,8 +180,8 @@ class Assistant:
         """The reader on the best sentence of each top passage, in one batch."""
         assert self._reader is not None
         sentence_ids = read_sentence_ids(ranking, retrieval)
-        spans = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])
-        return {sid: Reading(s.start, s.end, s.score, s.no_answer) for sid, s in zip(sentence_ids, spans, strict=True)}
+        readings = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])
+        return dict(zip(sentence_ids, readings, strict=True))
 
     # ---- documents
 

@@ -35,9 +35,11 @@ PREFIXES = ("query: ", "passage: ")  # E5's prompts, when the reader was trained
 
 
 @dataclass(frozen=True)
-class ReadSpan:
-    window: int  # index of the input window
-    start: int  # character offsets inside that window's text: windows[window][start:end] is the span
+class Reading:
+    """What the reader made of one window (a candidate sentence, a stretch of a paragraph): its best
+    span, ``window[start:end]``, and how sure it is."""
+
+    start: int  # character offsets inside the window's text
     end: int
     score: float  # P(start) · P(end) inside the window: the span's confidence if the window answers
     no_answer: float  # P(this window does not answer the question)
@@ -117,7 +119,7 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 def decode(
     batch: Batch, windows: Sequence[EncodedWindow], texts: Sequence[str], outputs: Sequence[np.ndarray]
-) -> list[ReadSpan]:
+) -> list[Reading]:
     """The best span of each row from the graph's (start, end, no-answer) logits."""
     start_logits, end_logits, no_answer_logits = outputs
     spans = []
@@ -125,14 +127,14 @@ def decode(
         no_answer = float(1.0 / (1.0 + np.exp(-no_answer_logits[row])))
         i, j, score = best_span(start_logits[row], end_logits[row], batch.bounds[row])
         if score == 0.0:  # nothing readable in the window (empty or only spaces)
-            spans.append(ReadSpan(row, 0, 0, 0.0, no_answer))
+            spans.append(Reading(0, 0, 0.0, no_answer))
             continue
         start, end = window.offsets[i - batch.first[row]][0], window.offsets[j - batch.first[row]][1]
         while start < end and text[start].isspace():  # "▁word" tokens cover the space before the word
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        spans.append(ReadSpan(row, start, end, score, no_answer))
+        spans.append(Reading(start, end, score, no_answer))
     return spans
 
 
@@ -164,8 +166,8 @@ class Reader:
         settings = json.loads((model_dir / READER_SETTINGS).read_text())
         return cls(Tokenizer.from_file(str(model_dir / "tokenizer.json")), token_vectors, session, settings["prefixes"])
 
-    def read(self, question: str, windows: Sequence[str]) -> list[ReadSpan]:
-        """The best span of each window, in the windows' order, in one batch."""
+    def read(self, question: str, windows: Sequence[str]) -> list[Reading]:
+        """The reading of each window, in the windows' order, in one batch."""
         if not windows:
             return []
         question_tokens = question_ids(self.tokenizer, question, self.prefixes)

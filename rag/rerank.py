@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from rag.answer import Reading
 from rag.config import RetrievalSettings
+from rag.reader import Reading
 from rag.retrieve import Ranking
 
 

@@ -69,7 +69,7 @@ def test_the_same_words_in_two_articles_are_cited_once():
 
 
 def test_a_confident_reading_of_the_cited_sentence_is_the_span_with_document_offsets():
-    from rag.answer import Reading
+    from rag.reader import Reading
 
     ranking = _ranking([(1, 0.9), (0, 0.5)])
     answer = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.8, 0.1), 0: Reading(0, 2, 0.9, 0.1)})

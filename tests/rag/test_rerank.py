@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from rag.answer import Reading
 from rag.config import RetrievalSettings
 from rag.query import Query
+from rag.reader import Reading
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.rerank import read_sentence_ids, rerank
 
