@@ -16,7 +16,7 @@ from rag.answer import Answer, Citation, Passage, Span  # noqa: E402
 from rag.assistant import Assistant, Info, Limits, Trace  # noqa: E402
 from rag.collection import AddResult  # noqa: E402
 from rag.config import ChunkSettings, RetrievalSettings, Settings, VectorIndexSettings  # noqa: E402
-from rag.corpus import Document, DocumentSummary  # noqa: E402
+from rag.document import Document, DocumentSummary  # noqa: E402
 from rag.embed import load_encoder  # noqa: E402
 from rag.encoder import Encoder, QuestionVectors  # noqa: E402
 from rag.model import prepare_model  # noqa: E402

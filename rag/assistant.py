@@ -17,7 +17,7 @@ from rag.abstention import Abstainer
 from rag.answer import Answer, assemble
 from rag.collection import AddResult, Collection
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
-from rag.corpus import Document, DocumentSummary
+from rag.document import Document, DocumentSummary
 from rag.embed import load_encoder
 from rag.encoder import Encoder
 from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError

@@ -24,16 +24,8 @@ from pathlib import Path
 from typing import Literal
 
 from rag.config import Settings
-from rag.corpus import (
-    STAGED_MANIFEST,
-    CorpusFolder,
-    Document,
-    document_from_bytes,
-    document_name,
-    new_document_id,
-    read_bytes,
-    text_fingerprint,
-)
+from rag.corpus import STAGED_MANIFEST, CorpusFolder, document_from_bytes, document_name, new_document_id, read_bytes
+from rag.document import Document, text_fingerprint
 from rag.encoder import Encoder
 from rag.errors import DocumentError, IndexCorruptError, StorageError, UnknownDocumentError
 from rag.files import sha256_bytes, write_atomic

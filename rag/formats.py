@@ -9,8 +9,6 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 
 from rag.errors import DocumentError
-from rag.pdf import pdf_text
-from rag.word import docx_text
 
 
 class _TextExtractor(HTMLParser):
@@ -61,6 +59,21 @@ def html_text(data: bytes, name: str) -> str:
 def markdown_text(data: bytes, name: str) -> str:
     """Link and image syntax becomes its label, so an image URL never reaches the text."""
     return _MD_MARKS.sub("", _MD_LINK.sub(r"\1", decode_text(data, name)))
+
+
+def pdf_text(data: bytes, name: str) -> str:
+    """The text layer of a PDF (``rag.pdf``). PDFium is loaded with the first PDF read, not with the
+    library: most processes (a question, the store, the harness) never read one."""
+    from rag.pdf import pdf_text as read_pdf
+
+    return read_pdf(data, name)
+
+
+def docx_text(data: bytes, name: str) -> str:
+    """The text of a Word .docx (``rag.word``); python-docx and lxml load with the first one read."""
+    from rag.word import docx_text as read_docx
+
+    return read_docx(data, name)
 
 
 EXTRACTORS: dict[str, Callable[[bytes, str], str]] = {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import RetrievalSettings
-from rag.corpus import Document
+from rag.document import Document
 from rag.lexical import normalize_for_matching, term_id
 from rag.query import Query
 from rag.store.base import ChunkRecord, SentenceRecord, StoreView

@@ -4,6 +4,7 @@ the yardstick, and nothing outside ``rag/`` reaches into an ``Assistant``."""
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -55,3 +56,10 @@ def test_no_caller_outside_the_library_touches_an_assistants_internals():
 def test_nothing_reads_gradios_private_event_data():
     for path in (REPO / "ui" / "rag_ui").glob("*.py"):
         assert "._data" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_store_interface_loads_no_document_parsers():
+    """Storage knows documents by their schema (``rag.document``), never by how files are read."""
+    code = "import sys, rag.store.base; print(sorted({'pypdfium2', 'docx', 'lxml'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout.strip()
+    assert loaded == "[]"

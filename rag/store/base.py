@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.corpus import Document, DocumentSummary
+from rag.document import Document, DocumentSummary
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import numpy as np
 
 from rag import bm25
 from rag.config import Settings
-from rag.corpus import Document
+from rag.document import Document
 from rag.errors import IndexCorruptError, StorageError, UnknownDocumentError
 from rag.files import fsync_dir, write_atomic
 from rag.locking import writer_lock

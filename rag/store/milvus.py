@@ -90,7 +90,7 @@ from pymilvus.exceptions import MilvusException
 
 from rag import bm25
 from rag.config import Settings, VectorIndexSettings
-from rag.corpus import Document, from_entry, text_fingerprint
+from rag.document import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError, RagError, StoreUnavailableError, UnknownDocumentError
 from rag.locking import writer_lock
 from rag.store.base import (

@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 
 from rag.config import VectorIndexSettings
-from rag.corpus import Document, from_entry, text_fingerprint
+from rag.document import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError
 from rag.files import file_sha256, fsync_dir
 from rag.store.base import IndexedDocument, StoredDocument

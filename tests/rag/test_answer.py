@@ -7,7 +7,7 @@ import numpy as np
 from rag.abstention import Abstainer
 from rag.answer import Citation, answer_text, assemble
 from rag.config import RetrievalSettings
-from rag.corpus import Document
+from rag.document import Document
 from rag.query import Query
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.store.base import ChunkRecord, SentenceRecord
