@@ -63,3 +63,28 @@ def test_the_store_interface_loads_no_document_parsers():
     code = "import sys, rag.store.base; print(sorted({'pypdfium2', 'docx', 'lxml'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout.strip()
     assert loaded == "[]"
+
+
+# The yardstick measures the product as users get it: through the facade, ``rag``. These tools need
+# the engine's parts themselves (training them, or benchmarking one part alone), and say why in a
+# docstring paragraph that starts "Past the facade:".
+HARNESS_PAST_THE_FACADE = {
+    "adapter": "trains the query adapter inside the model",
+    "reader_training": "trains the reader",
+    "reader_metrics": "scores the reader alone",
+    "fitting": "fits the abstention model",
+    "datasets": "reads public datasets as the corpus reads articles",
+    "perf": "benchmarks the encoder and FAISS alone",
+    "scale": "measures the local store's approximate search against exact search",
+}
+
+
+def test_the_harness_reaches_the_engine_only_through_the_facade_but_its_training_and_benchmark_tools():
+    for path in sorted((REPO / "eval" / "rag_eval").glob("*.py")):
+        internals = sorted(module for module in imports(path) if module.startswith("rag."))
+        if path.stem in HARNESS_PAST_THE_FACADE:
+            docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            assert internals, f"{path.name} needs no internals any more: take it off the list"
+            assert "Past the facade:" in docstring, f"{path.name} must say why it needs {internals}"
+        else:
+            assert not internals, (path.name, internals)

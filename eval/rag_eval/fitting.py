@@ -1,8 +1,12 @@
-"""Fitting the abstention model on the dev split (``rag-eval fit-abstention``)."""
+"""Fitting the abstention model on the dev split (``rag-eval fit-abstention``), and how well its
+features separate answerable questions from the others (a column of the gold report).
+
+Past the facade: it fits and reads the abstention model itself (``rag.abstention``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from rag.abstention import FEATURES, Abstainer
@@ -41,3 +45,29 @@ def fit_abstention(results: dict[str, QuestionResult], questions: Sequence[GoldQ
     best = max(thresholds, key=lambda threshold: (f1(threshold), threshold))
     below = max((p for p in probability.values() if p < best), default=best - 0.01)
     return replace(fitted, threshold=(below + best + 1e-9) / 2)
+
+
+def separation(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult],
+               abstainer: Abstainer | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """ROC AUC of each abstention feature (turned the way ``abstainer``, by default the fitted model
+    the product uses, weighs it) and of the model's confidence, for answerable questions against on-topic and against off-topic unanswerable ones:
+    0.5 is chance, 1.0 a clean split."""
+    from sklearn.metrics import roc_auc_score
+
+    abstainer = abstainer or Abstainer.load()
+    answerable = [q for q in questions if q.answerable]
+    signs = {name: 1.0 if weight >= 0 else -1.0 for name, weight in zip(FEATURES, abstainer.weights, strict=True)}
+    scores: dict[str, Callable[[QuestionResult], float]] = {
+        **{name: lambda r, name=name: signs[name] * r.features[name] for name in FEATURES},
+        "confidence": lambda r: r.confidence,
+    }
+    table: dict[str, dict[str, float]] = {}
+    for topic in ("on", "off"):
+        group = answerable + [q for q in questions if not q.answerable and q.topic == topic]
+        if len(group) == len(answerable) or not answerable:
+            continue
+        labels = [int(q.answerable) for q in group]
+        for name, score in scores.items():
+            auc = roc_auc_score(labels, [score(results[q.id]) for q in group])
+            table.setdefault(name, {})[f"{topic}_topic"] = round(float(auc), 3)
+    return table

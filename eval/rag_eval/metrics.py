@@ -14,7 +14,6 @@ from typing import Any
 
 from ranx import Qrels, Run, evaluate
 
-from rag.abstention import FEATURES, Abstainer
 from rag_eval.gold import Evidence, GoldQuestion
 
 RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
@@ -141,27 +140,3 @@ def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionRe
         | latency_scores([results[q.id] for q in questions]),
         **groups,
     }
-
-
-def separation(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult], abstainer: Abstainer) -> dict[str, dict[str, float]]:
-    """ROC AUC of each abstention feature (turned the way the model weighs it) and of the model's
-    confidence, for answerable questions against on-topic and against off-topic unanswerable ones:
-    0.5 is chance, 1.0 a clean split."""
-    from sklearn.metrics import roc_auc_score
-
-    answerable = [q for q in questions if q.answerable]
-    signs = {name: 1.0 if weight >= 0 else -1.0 for name, weight in zip(FEATURES, abstainer.weights, strict=True)}
-    scores: dict[str, Callable[[QuestionResult], float]] = {
-        **{name: lambda r, name=name: signs[name] * r.features[name] for name in FEATURES},
-        "confidence": lambda r: r.confidence,
-    }
-    table: dict[str, dict[str, float]] = {}
-    for topic in ("on", "off"):
-        group = answerable + [q for q in questions if not q.answerable and q.topic == topic]
-        if len(group) == len(answerable) or not answerable:
-            continue
-        labels = [int(q.answerable) for q in group]
-        for name, score in scores.items():
-            auc = roc_auc_score(labels, [score(results[q.id]) for q in group])
-            table.setdefault(name, {})[f"{topic}_topic"] = round(float(auc), 3)
-    return table

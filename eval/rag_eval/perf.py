@@ -4,6 +4,10 @@
 figures of one run are measured on the same machine state, so their ratios are meaningful.
 The 1M-vector case runs with ``--million``. The assistant is driven through its facade
 (``Assistant.explain`` gives the time of each stage); the bare encoding is the model alone.
+
+Past the facade: the ingest figures split documents as the index does (``rag.chunk``) to time the
+bare encoding of the same pieces, and the 1M-vector case builds the store's IVF index
+(``rag.vectors.build_ivf``) to measure FAISS alone.
 """
 
 from __future__ import annotations
@@ -26,9 +30,8 @@ import numpy as np
 from rag import Assistant, Settings, VectorIndexSettings
 from rag.chunk import chunk_spans, split_sentences
 from rag import Encoder, QuestionVectors, load_encoder
-from rag.files import write_atomic
 from rag.vectors import build_ivf
-from rag_eval.paths import gold_file, reports_dir
+from rag_eval.paths import gold_file, reports_dir, write_whole
 from rag_eval.runs import gold_questions
 
 NOISE = 0.01
@@ -397,6 +400,6 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def write(report: dict[str, Any], directory: Path | None = None) -> None:
     directory = directory or reports_dir()
-    write_atomic(directory / "bench.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
+    write_whole(directory / "bench.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
     plot(report, directory / "bench.png")
-    write_atomic(directory / "bench.md", markdown(report).encode())
+    write_whole(directory / "bench.md", markdown(report).encode())

@@ -8,6 +8,9 @@ the answers here are almost all Chinese).
 ``python -m rag_eval.reader_metrics --data FILE`` reads every paragraph of FILE with the exported
 reader (fp32 and int8) and prints EM/F1; ``--latency`` times the product's call instead: a gold
 question against five sentences of its article, next to encoding the bare question.
+
+Past the facade: it scores the reader alone (``rag.reader``), apart from retrieval, as its training
+does, on sentences split as the index splits them (``rag.chunk``).
 """
 
 from __future__ import annotations

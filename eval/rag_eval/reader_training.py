@@ -18,6 +18,8 @@ average at 5–7 for its first half: 22 min caching 25,000 pairs through 6 layer
 bit for bit. Dev: window F1 0.790, paragraph F1 0.674 (300 questions), no-answer ROC AUC 0.934
 on-topic, 0.995 off-topic. Other settings tried (``--same-paragraph``, ``--frozen 4``):
 eval/reports/reader.md.
+
+Past the facade: it trains the reader's layers (``rag.model``, ``rag.reader``, ``rag.reader_export``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rag.files import write_atomic
+from rag_eval.paths import write_whole
 
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 ANSWERING = ("abstain_f1", "abstain_precision", "abstain_recall", "abstain_recall_on_topic", "abstain_recall_off_topic",
@@ -179,18 +179,18 @@ def plot(report: dict[str, Any], path: Path, split: str = "test") -> None:
 
 
 def write_gold_report(report: dict[str, Any], directory: Path) -> None:
-    write_atomic(directory / "latest.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
+    write_whole(directory / "latest.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
     plot(report, directory / "latest.png")
     markdown = "# Retrieval evaluation\n\nMade by `rag-eval gold` (`make eval`).\n\n" + gold_markdown(report)
     markdown += "\n![metric by configuration and language](latest.png)\n"
     public = sorted(directory.glob("public-*.json"))
     if public:
         markdown += "\n## Public benchmarks\n\n" + public_markdown([json.loads(p.read_text()) for p in public])
-    write_atomic(directory / "latest.md", markdown.encode())
+    write_whole(directory / "latest.md", markdown.encode())
 
 
 def write_public_report(result: dict[str, Any], directory: Path) -> None:
-    write_atomic(
+    write_whole(
         directory / f"public-{result['dataset']}.json", json.dumps(result, ensure_ascii=False, indent=2).encode() + b"\n"
     )
 

@@ -19,11 +19,11 @@ from typing import Any
 from ranx import Qrels, Run, evaluate
 from tqdm import tqdm
 
-from rag import Assistant, ChunkSettings, Settings
-from rag.encoder import Encoder
+from rag import Assistant, ChunkSettings, Encoder, Settings
 from rag_eval.datasets import Dataset
+from rag_eval.fitting import separation
 from rag_eval.gold import GoldQuestion, load_gold
-from rag_eval.metrics import QuestionResult, covered_evidence, score_split, separation
+from rag_eval.metrics import QuestionResult, covered_evidence, score_split
 
 TOP_K = 10
 
@@ -99,9 +99,7 @@ def evaluate_gold(news: Assistant, base: Settings, encoder: Encoder, questions: 
             for split in ("dev", "test", "all")
         } | {"abstains": abstains}
         if abstains:
-            from rag.abstention import Abstainer
-
-            scores["separation"] = separation(questions, results, Abstainer.load())
+            scores["separation"] = separation(questions, results)
         report["configurations"][configuration.name] = scores
         if configuration.name == DEFAULT:
             report["default"] = configuration.name

@@ -12,6 +12,11 @@ of every corpus, so the gold questions still have their answers among the distra
 Questions are encoded by the real model; each size is built once into its own project folder and
 measured in fresh processes (build; then load, ask, add and remove, recall of each approximate
 stage against exact search, peak memory, index size on disk).
+
+Past the facade: the recall of the approximate searches is measured against exact search over the
+local store's own segments (``rag.store.local``); a built archive is reused while its index
+fingerprint (``rag.ingest.fingerprint``) matches today's; the pool's sentences are split, and
+articles sized, as the index splits them (``rag.chunk``, ``rag.clean``).
 """
 
 from __future__ import annotations
@@ -33,14 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from rag import Settings
-from rag.chunk import split_sentences
+from rag import Assistant, Encoder, QuestionVectors, Settings, load_encoder
+from rag.chunk import chunk_spans, split_sentences
 from rag.clean import normalize_line
-from rag import Encoder, QuestionVectors, load_encoder
-from rag.files import write_atomic
 from rag.ingest import fingerprint
+from rag.store.local import LocalStore
 from rag_eval.datasets import load_dataset
 from rag_eval.milvus_server import MilvusServerProcess
+from rag_eval.paths import write_whole
 
 SENTENCES_PER_ARTICLE = (25, 45)
 SENTENCE_CHARS = (8, 120)
@@ -70,7 +75,7 @@ def build_pool(corpus: Path, datasets: Sequence[Path], encoder: Encoder, cache: 
     print(f"embedding the pool: {len(sentences):,} real sentences (once) …", file=sys.stderr)
     vectors = encoder.encode_passages(sentences, progress=True)
     cache.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, _npy_bytes(vectors))
+    write_whole(path, _npy_bytes(vectors))
     return Pool(sentences, vectors), path
 
 
@@ -173,8 +178,6 @@ def _pool_encoder(root: Path, pool_path: Path) -> PoolEncoder:
 
 def build(root: Path, pool_path: Path) -> dict[str, Any]:
     """In a fresh process: index the corpus of ``root``; time, memory, size."""
-    from rag import Assistant
-
     encoder = _pool_encoder(root, pool_path)
     started = time.perf_counter()
     info = Assistant.load(Settings(root=root), encoder=encoder, progress=True).info()
@@ -219,8 +222,6 @@ def approximate_recall(view: Any, queries: np.ndarray, k: int = 10) -> dict[str,
 def measure(root: Path, pool_path: Path, questions: list[str]) -> dict[str, Any]:
     """In a fresh process: load, ask (each question once, so nothing is cached), add and remove an
     article, recall of the approximate stages, peak memory."""
-    from rag import Assistant
-
     encoder = _pool_encoder(root, pool_path)
     started = time.perf_counter()
     assistant = Assistant.load(Settings(root=root), encoder=encoder)
@@ -261,8 +262,6 @@ def measure(root: Path, pool_path: Path, questions: list[str]) -> dict[str, Any]
     }  # fmt: skip
     result["ask_minus_encode_p50_ms"] = round(result["ask_p50_ms"] - result["encode_p50_ms"], 2)
     if Settings(root=root).store is None:
-        from rag.store.local import LocalStore
-
         store = LocalStore(Settings(root=root))
         store.refresh()
         vectors = encoder.questions.encode_questions(questions[:100]).base
@@ -281,8 +280,6 @@ def _child(command: str, root: Path, pool_path: Path, questions: list[str] | Non
 
 
 def chunks_per_article(pool: Pool, sample: int = 200) -> float:
-    from rag.chunk import chunk_spans
-
     rng = np.random.default_rng(1)
     counts = []
     for _ in range(sample):
@@ -312,7 +309,7 @@ def _build_and_measure(size: int, root: Path, pool: tuple[Pool, Path], encoder: 
         write_corpus(real, articles, root, Settings().corpus_dir)
         (root / "pool.json").write_text(json.dumps(real.sentences, ensure_ascii=False), encoding="utf-8")
         built = _child("build", root, pool_path, env=env)
-        write_atomic(root / "built.json", json.dumps(built).encode())
+        write_whole(root / "built.json", json.dumps(built).encode())
     built = json.loads((root / "built.json").read_text())
     print(f"{size:,} chunks: measuring …", file=sys.stderr)
     return {"size": size, "measured": time.strftime("%Y-%m-%d"), **built, **_child("measure", root, pool_path, questions, env=env)}
@@ -395,9 +392,9 @@ def write(rows: list[dict[str, Any]], directory: Path) -> None:
     if previous.exists():  # keep the sizes this run did not measure (each is marked by its own time)
         rows = rows + [r for r in json.loads(previous.read_text()) if (r["chunks"] // 1000, r["store"]) not in measured]
     rows = sorted(rows, key=lambda r: (r["store"], r["chunks"]))
-    write_atomic(directory / "scale.json", json.dumps(rows, ensure_ascii=False, indent=1).encode() + b"\n")
+    write_whole(directory / "scale.json", json.dumps(rows, ensure_ascii=False, indent=1).encode() + b"\n")
     plot(rows, directory / "scale.png")
-    write_atomic(directory / "scale.md", (markdown(rows) + "\n![latency and recall by size](scale.png)\n").encode())
+    write_whole(directory / "scale.md", (markdown(rows) + "\n![latency and recall by size](scale.png)\n").encode())
 
 
 def main() -> None:

@@ -1,10 +1,11 @@
-"""Fitting the abstention threshold on dev."""
+"""Fitting the abstention threshold on dev, and how well the features separate the questions."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag_eval.fitting import fit_abstention
+from rag.abstention import Abstainer
+from rag_eval.fitting import fit_abstention, separation
 from rag_eval.gold import Evidence, GoldQuestion
 from rag_eval.metrics import QuestionResult
 
@@ -41,3 +42,25 @@ def test_the_threshold_sits_in_the_middle_of_the_gap_it_decides_in():
     lowest_kept = probabilities[2]  # the unanswerable pair is caught, every answerable question kept
     assert probabilities[1] < abstainer.threshold < lowest_kept
     assert abstainer.threshold == pytest.approx((probabilities[1] + lowest_kept) / 2, abs=1e-6)
+
+
+def test_separation_reports_how_well_features_split_answerable_from_unanswerable():
+    def question(qid: str, answerable: bool, topic: str | None = None) -> GoldQuestion:
+        evidence = (Evidence("d", 0, 10),) if answerable else ()
+        return GoldQuestion(qid, "?", "en", "date", False, None, evidence, topic)
+
+    def scored(qid: str, top: float, mismatch: float, confidence: float) -> QuestionResult:
+        features = {"top_dense": top, "top_sentence": top, "answer_type_mismatch": mismatch}
+        return QuestionResult(qid, (), False, False, False, features, 1.0, confidence)
+
+    questions = [question("a1", True), question("a2", True), question("on", False, "on"), question("off", False, "off")]
+    results = {
+        "a1": scored("a1", 0.90, 0.0, 0.9),
+        "a2": scored("a2", 0.88, 0.0, 0.8),
+        "on": scored("on", 0.89, 1.0, 0.85),  # as close as the answerable ones, but lacks the asked type
+        "off": scored("off", 0.80, 0.0, 0.1),
+    }
+    table = separation(questions, results, Abstainer(weights=(1.0, 1.0, -2.0), bias=0.0))
+    assert table["top_dense"] == {"on_topic": 0.5, "off_topic": 1.0}
+    assert table["answer_type_mismatch"] == {"on_topic": 1.0, "off_topic": 0.5}  # turned: a mismatch means "no"
+    assert table["confidence"] == {"on_topic": 0.5, "off_topic": 1.0}
