@@ -57,7 +57,7 @@ class Pool:
     vectors: np.ndarray
 
 
-def _text_hash(texts: Sequence[str]) -> np.ndarray:
+def text_hash(texts: Sequence[str]) -> np.ndarray:
     return np.array([int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") for t in texts], dtype=np.uint64)
 
 
@@ -85,7 +85,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _splice(first: str, second: str) -> tuple[str, float]:
+def splice(first: str, second: str) -> tuple[str, float]:
     head, tail = first[: max(1, len(first) // 2)], second[len(second) // 2 :]
     return head + tail, len(head) / (len(head) + len(tail))
 
@@ -104,12 +104,12 @@ def write_corpus(pool: Pool, articles: int, root: Path, seeds: Path, seed: int =
         pairs = rng.integers(0, len(pool.sentences), size=(count, 2))
         sentences = []
         for a, b in pairs:
-            text, weight = _splice(pool.sentences[a], pool.sentences[b])
+            text, weight = splice(pool.sentences[a], pool.sentences[b])
             sentences.append(text)
             firsts.append(a)
             seconds.append(b)
             weights.append(weight)
-        hashes.append(_text_hash(sentences))
+        hashes.append(text_hash(sentences))
         paragraphs = ["".join(sentences[i : i + 4]) for i in range(1, count, 4)]
         (corpus / f"s{number:07d}.txt").write_text(sentences[0] + "\n" + "\n".join(paragraphs) + "\n", encoding="utf-8")
     order = np.argsort(np.concatenate(hashes), kind="stable")
@@ -131,7 +131,7 @@ class PoolEncoder:
         self.sentences = self.misses = 0
 
     def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
-        hashes = _text_hash(sentences)
+        hashes = text_hash(sentences)
         found = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
         known = self.hashes[found] == hashes
         first = np.where(known, self.first[found], (hashes % len(self.pool.sentences)).astype(np.int64))
@@ -284,7 +284,7 @@ def chunks_per_article(pool: Pool, sample: int = 200) -> float:
     counts = []
     for _ in range(sample):
         count = int(rng.integers(*SENTENCES_PER_ARTICLE))
-        text = "".join(_splice(pool.sentences[a], pool.sentences[b])[0] for a, b in rng.integers(0, len(pool.sentences), size=(count, 2)))
+        text = "".join(splice(pool.sentences[a], pool.sentences[b])[0] for a, b in rng.integers(0, len(pool.sentences), size=(count, 2)))
         counts.append(len(chunk_spans(text, Settings().chunk)))
     return float(np.mean(counts))
 

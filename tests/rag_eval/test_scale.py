@@ -20,7 +20,7 @@ POOL = Pool(["甲乙丙丁。", "戊己庚辛。", "子丑寅卯。"], np.array(
 
 
 def _recipes(tmp_path: Path, sentences: list[str], first: list[int], second: list[int], weight: list[float]) -> Path:
-    hashes = scale._text_hash(sentences)
+    hashes = scale.text_hash(sentences)
     order = np.argsort(hashes)
     path = tmp_path / "recipes.npz"
     np.savez(path, hashes=hashes[order], first=np.array(first, np.int32)[order], second=np.array(second, np.int32)[order],
@@ -29,7 +29,7 @@ def _recipes(tmp_path: Path, sentences: list[str], first: list[int], second: lis
 
 
 def test_a_splice_is_the_first_half_of_one_sentence_and_the_second_half_of_another() -> None:
-    assert scale._splice("甲乙丙丁。", "戊己庚辛。") == ("甲乙庚辛。", 2 / 5)  # 5 // 2 characters of each
+    assert scale.splice("甲乙丙丁。", "戊己庚辛。") == ("甲乙庚辛。", 2 / 5)  # 5 // 2 characters of each
 
 
 def test_a_spliced_sentence_gets_its_halves_vectors_weighted_by_their_characters(tmp_path: Path) -> None:
