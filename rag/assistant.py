@@ -21,6 +21,7 @@ from rag.document import Document, DocumentSummary
 from rag.embed import load_encoder
 from rag.encoder import Encoder
 from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
+from rag.expand import cedict_glosses
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
 from rag.reader import Reader, Reading
@@ -90,12 +91,15 @@ class Assistant:
         settings = settings or Settings()
         if collection is not None:
             settings = settings.for_collection(collection)
-        # jieba's dictionary loads in Python while the models load in native code: overlap them
+        # jieba's dictionary and the English glossary load in Python while the models load in native
+        # code: overlap them
         with ThreadPoolExecutor(2) as pool:
             dictionary = pool.submit(lexical.warm_up)
             reader = pool.submit(_load_reader, settings, encoder is not None)
+            glossary = pool.submit(cedict_glosses)
             encoder = encoder or load_encoder(settings)
             dictionary.result()
+            glossary.result()
             loaded_reader = reader.result()
         opened = _open_collection(settings, encoder, create, rebuild=rebuild, progress=progress, rescan=rescan)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, loaded_reader)

@@ -15,14 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rag.config import DEFAULT_COLLECTION, Settings
-from rag.errors import (
-    DocumentError,
-    InvalidCollectionError,
-    InvalidQuestionError,
-    RagError,
-    UnknownCollectionError,
-    UnknownDocumentError,
-)
+from rag.errors import ErrorKind, InvalidCollectionError, RagError
 
 if TYPE_CHECKING:
     from rag import Assistant
@@ -33,11 +26,11 @@ out = Console(highlight=False)
 
 BAD_INPUT_EXIT = 2
 FAILURE_EXIT = 1
-_BAD_INPUT = (InvalidQuestionError, DocumentError, UnknownDocumentError, InvalidCollectionError, UnknownCollectionError)
+_BAD_INPUT = {ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND, ErrorKind.TOO_LARGE}  # the caller can fix these (rag.errors)
 
 
 def _fail(error: RagError) -> NoReturn:
-    code = BAD_INPUT_EXIT if isinstance(error, _BAD_INPUT) else FAILURE_EXIT
+    code = BAD_INPUT_EXIT if error.kind in _BAD_INPUT else FAILURE_EXIT
     err.print(f"error: {escape(str(error))}", soft_wrap=True)
     raise typer.Exit(code)
 

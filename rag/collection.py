@@ -19,11 +19,11 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from rag.config import Settings
+from rag.config import DEFAULT_COLLECTION, Settings
 from rag.corpus import STAGED_MANIFEST, CorpusFolder, document_from_bytes, document_name, new_document_id, read_bytes
 from rag.document import Document, text_fingerprint
 from rag.encoder import Encoder
@@ -44,6 +44,15 @@ class AddResult:
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class _Upload(NamedTuple):
+    """A file to add, read and checked before the collection is locked."""
+
+    name: str
+    suffix: str
+    data: bytes
+    document: Document  # without its id and file, which are given under the lock
 
 
 @dataclass
@@ -84,6 +93,8 @@ class Collection:
         """Make the index current, writing only when something is missing, stale or damaged.
         ``rescan``: read every file of the folder (an article edited in place keeps the folder's
         state; ``rag build`` finds it)."""
+        if self.fixed is None and self.settings.collection != DEFAULT_COLLECTION and not self.exists():
+            return  # a new collection: nothing is written until its first add succeeds
         problem = self._problem()
         if problem is None and not rebuild and not rescan and not self._leftovers():
             return
@@ -300,31 +311,42 @@ class Collection:
             raise DocumentError("no files given")
         if names is not None and len(names) != len(paths):
             raise DocumentError(f"{len(paths)} files but {len(names)} names")
-        named = [(Path(path), document_name(name)) for path, name in zip(paths, names or [Path(p).name for p in paths], strict=True)]
         self._check_writable()
+        # every file is read and checked before anything is locked or written: a refused upload leaves
+        # no trace, not even the folders of a collection it would have created
+        uploads = [self._upload(Path(path), document_name(name))
+                   for path, name in zip(paths, names or [Path(p).name for p in paths], strict=True)]  # fmt: skip
+        first = {}
+        for upload in uploads:
+            twin = first.setdefault(text_fingerprint(upload.document.text), upload.name)
+            if twin != upload.name:
+                raise DocumentError(f"{upload.name}: the same article as {twin} in this upload; add one of them")
         with self.store.writer():
             self._recover()
-            if self._problem() is not None:
+            if self.exists() and self._problem() is not None:  # a new collection's first commit is this add's
                 self._sync(progress)
             stored = {doc.id: doc for doc in self.store.view().stored_documents()}
-            plan, results = self._plan_additions(named, stored)
+            plan, results = self._plan_additions(uploads, stored)
             if not plan.empty:
                 self._commit(plan, rebuild=False, progress=progress, cancel=cancel)
             return results
 
-    def _plan_additions(self, named: Sequence[tuple[Path, str]], stored: dict[str, StoredDocument]) -> tuple[_Plan, list[AddResult]]:
+    def _upload(self, path: Path, name: str) -> _Upload:
+        suffix = Path(name).suffix.lower()
+        data = read_bytes(path, self.settings.max_document_bytes, name, suffix)
+        return _Upload(name, suffix, data, document_from_bytes(data, suffix, "", label=name, file="", name=name))
+
+    def _plan_additions(self, uploads: Sequence[_Upload], stored: dict[str, StoredDocument]) -> tuple[_Plan, list[AddResult]]:
         plan = _Plan(keep=dict(stored))
         by_name = {str(doc.entry.get("name") or doc.entry["file"]): doc for doc in stored.values()}
         texts = {doc.text_sha256: doc.id for doc in stored.values()}
         taken: set[str] = set()  # names this plan gives; free_file_name looks at the folder for the others
         results = []
-        for path, name in named:
-            suffix = Path(name).suffix.lower()
-            data = read_bytes(path, self.settings.max_document_bytes, name, suffix)
+        for name, suffix, data, read in uploads:
             previous = by_name.get(name)
             doc_id = previous.id if previous else new_document_id(plan.keep, data)
             file = self.corpus.free_file_name(doc_id, suffix, data, taken)
-            document = document_from_bytes(data, suffix, doc_id, label=name, file=file, name=name)
+            document = replace(read, id=doc_id, file=file)
             if previous is not None and previous.text_sha256 == text_fingerprint(document.text):
                 results.append(AddResult("unchanged", self._indexed_document(previous)))
                 continue

@@ -1,6 +1,7 @@
 """A separate process using the library with the fake encoder, for tests of what several processes
 do to one collection at once: ``python fake_process.py ROOT add FILE…`` / ``remove ID…`` / ``load N`` /
-``slow-add DELAY FILE`` (embedding pauses DELAY seconds per batch, so a test can kill it midway)."""
+``slow-add DELAY FILE`` (embedding pauses DELAY seconds per batch, so a test can kill it midway) /
+``serve PORT DELAY`` (the page and the API on 127.0.0.1:PORT, embedding DELAY seconds per batch)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class SlowEncoder(FakeEncoder):
 
 def main(root: str, action: str, *args: str) -> None:
     settings = Settings(root=Path(root), cache_dir=Path(root) / "cache", store=None, chunk=ChunkSettings(size=40, overlap=10))
-    encoder = SlowEncoder(float(args[0])) if action == "slow-add" else FakeEncoder()
+    encoder = SlowEncoder(float(args[0 if action == "slow-add" else 1])) if action in ("slow-add", "serve") else FakeEncoder()
     assistant = Assistant.load(settings, encoder=encoder)
     if action in ("add", "slow-add"):
         files = args[1:] if action == "slow-add" else args
@@ -34,6 +35,10 @@ def main(root: str, action: str, *args: str) -> None:
         print(json.dumps([r.document.id for r in results]))
     elif action == "remove":
         print(json.dumps([d.id for d in assistant.remove(list(args))]))
+    elif action == "serve":
+        from rag_ui.server import serve
+
+        serve(assistant, port=int(args[0]))
     elif action == "load":  # open and ask repeatedly while others write
         for _ in range(int(args[0])):
             Assistant.load(settings, encoder=encoder).ask("穆拉蒂辞职了吗?")

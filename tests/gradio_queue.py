@@ -25,7 +25,8 @@ def join(client: httpx.Client, api_name: str, data: list[Any], session: str) -> 
     """The refusal (a response other than 200), or the event's last message once it completed."""
     index, trigger = event_index(client, api_name)
     payload = {"data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": trigger}
-    joined = client.post("/gradio_api/queue/join", json=payload)
+    # json.dumps escapes what UTF-8 cannot carry (a lone surrogate becomes \ud800), as a browser's JSON does
+    joined = client.post("/gradio_api/queue/join", content=json.dumps(payload), headers={"content-type": "application/json"})
     if joined.status_code != 200:
         return joined
     with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:

@@ -82,3 +82,34 @@ def test_a_question_gains_at_most_max_keywords_the_longest_first():
     vocabulary = Vocabulary(words | {"公司"}, {})
     found = english_to_chinese("The company report on the market, people and the world over time", vocabulary)
     assert len(found) == MAX_KEYWORDS < len(words) and min(map(len, found)) >= max(map(len, words - set(found)))
+
+
+def test_the_glossary_is_built_once_when_many_threads_ask_for_it_at_once(monkeypatch):
+    """Issue 23: 20 clients on a fresh server each built the 0.8 s table (p95 16-20 s)."""
+    import functools
+    import threading
+    import time
+
+    from rag import expand
+
+    built = []
+
+    def slow_build():
+        built.append(threading.get_ident())
+        time.sleep(0.2)
+        return {"company": frozenset({"公司"})}
+
+    monkeypatch.setattr(expand, "_read_cedict", functools.lru_cache(maxsize=1)(slow_build))
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait()
+        assert expand.cedict_glosses()["company"] == frozenset({"公司"})
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
+

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 def test_a_small_load_probe_has_no_errors(news):
     from rag_eval.load import markdown, run
+    from rag_ui.server import WRITES
 
     result = run(clients=6, questions=36, uploads=2, serial=10)
     assert result.errors == [], result.errors
     assert result.questions == 36 and result.uploads == 2 and result.removals == 1
     assert 0 < result.p50_s <= result.p95_s <= result.p99_s and result.peak_rss_mb > 100
     assert "| errors | 0 | 0 | met |" in markdown(result)
+    cold, queued = result.cold, result.queued
+    assert cold.questions == 12 and cold.english == 9 and 0 < cold.warm_p95_s and 0 < cold.cold_p95_s
+    assert queued.writes == 50 and queued.refused == 50 - WRITES["running"] - WRITES["waiting"] and 0 < queued.slowest_refusal_s and 0 < queued.queued_p95_s
+    assert queued.oversized_s < 10  # the 413 came back (inf when it did not)

@@ -32,7 +32,7 @@ async def echo(scope, receive, send):
 
 
 def client() -> TestClient:
-    return TestClient(RequestGuard(echo, uploaded=lambda path: path == UPLOADED))
+    return TestClient(RequestGuard(echo, uploaded=lambda path: path == UPLOADED, event=lambda index: index in (0, 1)))
 
 
 def test_only_uploaded_paths_pass_and_bodies_are_replayed_intact():
@@ -45,6 +45,8 @@ def test_only_uploaded_paths_pass_and_bodies_are_replayed_intact():
         assert refused.status_code == 400 and refused.json()["error"]["type"] == "FileRefused", path
     assert "URL" in guarded.post("/gradio_api/call/add_files", json={"data": [{"path": " ftp://x/y", "meta": META}]}).json()["error"]["message"]
     assert guarded.post("/x", content=b"[" * 100_000).status_code == 400  # too deep to parse: refused, not passed on
+    assert guarded.post("/gradio_api/queue/join", json={"fn_index": 7, "data": []}).json()["error"]["type"] == "UnknownEvent"
+    assert guarded.post("/gradio_api/queue/join", json={"fn_index": 1, "data": []}).status_code == 200
     assert guarded.post("/x", content=b"not json").status_code == 200  # no file in it: left to Gradio
     # the API's routes take no paths: their bodies go to FastAPI's validation untouched
     assert guarded.post("/api/v1/ask", json={"question": "x", "path": "/etc/passwd"}).status_code == 200
@@ -77,7 +79,7 @@ def call(guard: RequestGuard, method: str, path: str, headers: dict[str, str]) -
 
 
 def test_sizes_are_checked_from_the_headers_before_the_body_is_read():
-    guard = RequestGuard(echo, uploaded=lambda path: False)
+    guard = RequestGuard(echo, uploaded=lambda path: False, event=lambda index: True)
     status, body, asked = call(guard, "POST", "/api/v1/ask", {"content-length": str(10**12), "content-type": "application/json"})
     assert (status, body["error"]["type"], asked) == (413, "RequestTooLarge", 0)
     multipart = {"content-length": str(MAX_REQUEST_BYTES + 1), "content-type": "multipart/form-data; boundary=x"}

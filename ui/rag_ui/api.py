@@ -1,47 +1,84 @@
 """The HTTP JSON API, versioned under ``/api/v1``, beside the page on the same server.
 
 Every route goes through the facade and the same validation as the CLI (the messages are the
-same); errors are JSON ``{"error": {"type", "message"}}`` with a status that fits: 400 bad input,
-404 unknown document or collection, 413 a file too large, 503 while another process holds the
-collection (a rebuild), with ``Retry-After``.
+same). Every error is JSON ``{"error": {"type", "message"}}`` with a status that fits the error's kind
+(``rag.ErrorKind``, the same table the CLI's exit codes come from): 400 bad input, 404 an unknown
+document, collection or route, 413 too large, 503 with ``Retry-After`` while another writer holds the
+collection, the store is unreachable or the server is busy, 500 (with an id that the log also has)
+for anything unexpected. Questions and writes are admitted by ``rag_ui.admission``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
+import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
-from rag import (
-    DocumentError,
-    DocumentTooLargeError,
-    IndexBusyError,
-    InvalidCollectionError,
-    InvalidQuestionError,
-    RagError,
-    UnknownCollectionError,
-    UnknownDocumentError,
-)
+from rag import Assistant, ErrorKind, RagError
+from rag_ui.admission import Admission, ServerBusyError
 from rag_ui.assistants import Assistants
 from rag_ui.uploads import UploadFolder
 
-STATUS = (
-    (DocumentTooLargeError, 413),
-    ((UnknownDocumentError, UnknownCollectionError), 404),
-    ((InvalidQuestionError, DocumentError, InvalidCollectionError), 400),
-    (IndexBusyError, 503),
-)
+log = logging.getLogger(__name__)
+PREFIX = "/api/v1"
+STATUS = {
+    ErrorKind.BAD_INPUT: 400,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.BUSY: 503,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.FAILURE: 500,
+}
+RETRY_AFTER_S = 10  # a writer of another process, or a rebuild, usually needs seconds
 
 
-def error_response(error: RagError) -> JSONResponse:
-    status = next((code for kinds, code in STATUS if isinstance(error, kinds)), 500)
-    headers = {"Retry-After": "10"} if status == 503 else None
-    return JSONResponse({"error": {"type": type(error).__name__, "message": str(error)}}, status_code=status, headers=headers)
+def error_json(status: int, kind: str, message: str, retry_after_s: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status, headers=headers)
+
+
+def rag_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RagError)
+    status = STATUS[error.kind]
+    return error_json(status, type(error).__name__, str(error), RETRY_AFTER_S if status == 503 else None)
+
+
+def busy(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServerBusyError)
+    return error_json(503, "ServerBusyError", str(error), error.retry_after_s)
+
+
+def invalid_request(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+    return error_json(400, "InvalidRequest", problems)
+
+
+def http_error(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's and Starlette's own refusals (a broken multipart body, a method a route does not take)."""
+    assert isinstance(error, HTTPException)
+    status = error.status_code if 400 <= error.status_code < 500 else 400
+    return error_json(status, "InvalidRequest", str(error.detail))
+
+
+def unexpected(request: Request, error: Exception) -> JSONResponse:
+    """A bug: 500 with an id to quote, logged with its traceback, never shown to the client."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error("unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=error)
+    return error_json(500, "InternalError", f"an unexpected error occurred (id {error_id}); the server log has the details")
+
+
+HANDLERS = {RagError: rag_error, ServerBusyError: busy, RequestValidationError: invalid_request, HTTPException: http_error,
+            Exception: unexpected}  # fmt: skip
 
 
 class AskRequest(BaseModel):
@@ -50,13 +87,13 @@ class AskRequest(BaseModel):
     collection: str | None = Field(None, description="The collection to ask (default: news).")
 
 
-def router(assistants: Assistants, uploads: UploadFolder) -> APIRouter:
-    api = APIRouter(prefix="/api/v1")
+def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, writes: Admission) -> APIRouter:
+    api = APIRouter(prefix=PREFIX)
 
     @api.post("/ask", summary="Answer a question with cited passages (the fields of `rag ask --json`).")
-    def ask(request: AskRequest) -> dict[str, Any]:
+    async def ask(request: AskRequest) -> dict[str, Any]:
         # question and top_k are validated by the library, so a wrong type gets the CLI's message
-        return assistants.get(request.collection).ask(request.question, top_k=request.top_k).to_dict()
+        return await asks.run(lambda: assistants.get(request.collection).ask(request.question, top_k=request.top_k).to_dict())
 
     @api.get("/documents", summary="List a collection's documents.")
     def documents(collection: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
@@ -68,24 +105,30 @@ def router(assistants: Assistants, uploads: UploadFolder) -> APIRouter:
         return asdict(found) | {"name": found.original_name, "format": found.format}
 
     @api.post("/documents", summary="Add (or replace, by file name) one or more article files.")
-    def add(files: Annotated[list[UploadFile], File()], collection: Annotated[str | None, Form()] = None) -> list[dict[str, Any]]:
-        assistant = assistants.get(collection, create=True)
-        with uploads.request_folder() as folder:
-            paths, names = [], []
-            for number, upload in enumerate(files):
-                name = upload_name(upload.filename)
-                path = folder / f"{number}{stored_suffix(name)}"  # the client's name is never a path here
-                with path.open("wb") as target:
-                    shutil.copyfileobj(upload.file, target)
-                paths.append(path)
-                names.append(name)
-            results = assistant.add(paths, names=names)
-        return [{"status": result.status, "document": asdict(_summary(assistant, result.document.id))} for result in results]
+    async def add(files: Annotated[list[UploadFile], File()], collection: Annotated[str | None, Form()] = None) -> list[dict[str, Any]]:
+        def write() -> list[dict[str, Any]]:
+            assistant = assistants.get(collection, create=True)
+            with uploads.request_folder() as folder:
+                paths, names = [], []
+                for number, upload in enumerate(files):
+                    name = upload_name(upload.filename)
+                    path = folder / f"{number}{stored_suffix(name)}"  # the client's name is never a path here
+                    with path.open("wb") as target:
+                        shutil.copyfileobj(upload.file, target)
+                    paths.append(path)
+                    names.append(name)
+                results = assistant.add(paths, names=names)
+            return [{"status": result.status, "document": asdict(_summary(assistant, result.document.id))} for result in results]
+
+        return await writes.run(write)
 
     @api.delete("/documents/{doc_id}", summary="Remove a document from its collection.")
-    def remove(doc_id: str, collection: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-        (removed,) = assistants.get(collection).remove([doc_id])
-        return {"removed": removed.id, "title": removed.title}
+    async def remove(doc_id: str, collection: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+        def write() -> dict[str, Any]:
+            (removed,) = assistants.get(collection).remove([doc_id])
+            return {"removed": removed.id, "title": removed.title}
+
+        return await writes.run(write)
 
     @api.get("/collections", summary="The collections of this server.")
     def collections() -> list[str]:
@@ -95,6 +138,12 @@ def router(assistants: Assistants, uploads: UploadFolder) -> APIRouter:
     def health(collection: Annotated[str | None, Query()] = None) -> dict[str, Any]:
         info = assistants.get(collection).info()
         return {"status": "ok", **asdict(info)}
+
+    @api.api_route("", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @api.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def unknown(path: str = "") -> JSONResponse:
+        """Without it an unknown route under /api/v1 would fall through to the page's app (Gradio's 404)."""
+        return error_json(404, "UnknownRoute", f"no route {PREFIX}/{path}; the routes are listed at /docs")
 
     return api
 
@@ -115,10 +164,5 @@ def stored_suffix(name: str) -> str:
     return suffix if _SUFFIX.fullmatch(suffix) else ""
 
 
-def _summary(assistant: Any, doc_id: str) -> Any:
+def _summary(assistant: Assistant, doc_id: str) -> Any:
     return next(summary for summary in assistant.documents() if summary.id == doc_id)
-
-
-async def rag_error_handler(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RagError)
-    return error_response(error)

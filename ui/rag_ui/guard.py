@@ -9,6 +9,8 @@
   read here, and a request naming a file anywhere in it (``{"path": …}``, at any depth) is refused
   (400) unless the path is a file that this server's upload route wrote. ``/file=<URL>`` is refused
   (403): the server never fetches anything.
+- **Events.** A body naming an event the page does not have (``fn_index``) is refused (400): Gradio
+  looks it up unchecked and answers 500.
 
 Every refusal is the API's JSON error, ``{"error": {"type", "message"}}``.
 """
@@ -56,11 +58,13 @@ class RequestTooLargeError(Exception):
 
 class RequestGuard:
     """ASGI middleware: see the module's docstring. ``uploaded(path)`` says whether a path is a file
-    this server's upload route wrote (``UploadFolder.holds``)."""
+    this server's upload route wrote (``UploadFolder.holds``); ``event(index)`` whether the page has an
+    event of that index."""
 
-    def __init__(self, app: Any, uploaded: Callable[[str], bool]) -> None:
+    def __init__(self, app: Any, uploaded: Callable[[str], bool], event: Callable[[int], bool]) -> None:
         self.app = app
         self.uploaded = uploaded
+        self.event = event
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -86,9 +90,9 @@ class RequestGuard:
             if len(body) > MAX_JSON_BYTES:
                 return await _refuse(send, 413, "RequestTooLarge", f"a JSON body may hold at most {MAX_JSON_BYTES:,} bytes")
         if not path.startswith(API_PREFIX):
-            refusal = self._files_refusal(body)
+            refusal = self._page_refusal(body)
             if refusal is not None:
-                return await _refuse(send, 400, "FileRefused", refusal)
+                return await _refuse(send, 400, *refusal)
         replayed = False
 
         async def replay() -> dict:
@@ -100,19 +104,22 @@ class RequestGuard:
 
         return await self.app(scope, replay, send)
 
-    def _files_refusal(self, body: bytes) -> str | None:
-        """Why a page request's body is refused, or None."""
+    def _page_refusal(self, body: bytes) -> tuple[str, str] | None:
+        """(type, message) of why a page request's body is refused, or None."""
         try:
             value = json.loads(body) if body else None
         except ValueError:
             return None  # not JSON: Gradio refuses it itself, and reads no file from it
         except RecursionError:
-            return "the request is nested too deeply to be checked; the page never sends that"
+            return "InvalidRequest", "the request is nested too deeply to be checked; the page never sends that"
         for named in named_files(value):
             if URL.match(named):
-                return "only uploaded files are accepted, not URLs"
+                return "FileRefused", "only uploaded files are accepted, not URLs"
             if not self.uploaded(named):
-                return "only files uploaded to this server are accepted, not paths on it"
+                return "FileRefused", "only files uploaded to this server are accepted, not paths on it"
+        index = value.get("fn_index") if isinstance(value, dict) else None
+        if isinstance(index, int) and not isinstance(index, bool) and not self.event(index):
+            return "UnknownEvent", f"the page has no event {index}"
         return None
 
     async def _counted(self, scope: dict, receive: Any, send: Any) -> None:

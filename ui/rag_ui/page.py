@@ -57,6 +57,16 @@ def _whole(number: object) -> object:
     return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
+def uploaded_files(files: object) -> list[tuple[str, str]] | None:
+    """(path, name the user gave it) of each file of an upload event's raw FileData list; None when
+    the value is not such a list."""
+    if files is None:
+        return []
+    if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files):
+        return None
+    return [(f["path"], str(f.get("orig_name") or Path(f["path"]).name)) for f in files]
+
+
 def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
     default = assistants.default
 
@@ -90,21 +100,25 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
 
     cancels: dict[str, threading.Event] = {}  # per browser session, while it uploads
 
-    def add_files(files: list[str] | None, collection: str, request: gr.Request,
+    def add_files(files: object, collection: str, request: gr.Request,
                   progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:  # fmt: skip
-        if not files:
-            return "", library(collection), None
-        if not all(uploads.holds(f) for f in files):  # RequestGuard refuses such requests first; this is the second lock
+        """``files``: the upload's FileData as sent (preprocess=False: gr.File's own preprocessing leaves
+        an empty temporary file behind for every upload)."""
+        received = uploaded_files(files)
+        if received is None or not all(uploads.holds(path) for path, _ in received):  # RequestGuard refused these first
             return render.status("Only files uploaded from this page are accepted.", error=True), library(collection), None
+        if not received:
+            return "", library(collection), None
         progress(0, desc="Cleaning, chunking and embedding …")
         cancel = cancels[request.session_hash] = threading.Event()
         try:
-            results = assistants.get(collection, create=True).add([Path(f) for f in files], progress=True, cancel=cancel)
+            results = assistants.get(collection, create=True).add([Path(path) for path, _ in received], progress=True, cancel=cancel,
+                                                                    names=[name for _, name in received])  # fmt: skip
         except RagError as error:
             return render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(collection), None
         finally:
             cancels.pop(request.session_hash, None)
-            uploads.discard(files)  # the corpus folder keeps what was added
+            uploads.discard(path for path, _ in received)  # the corpus folder keeps what was added
         return render.status(render.added_summary(results)), library(collection), None
 
     def cancel_upload(request: gr.Request) -> None:
@@ -124,7 +138,9 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
 
     # analytics off here, not only by default: a GRADIO_ANALYTICS_ENABLED=True in the environment
     # would otherwise make launch() ask api.gradio.app for the latest version and send telemetry
-    with gr.Blocks(title="新闻问答 · Cited answers from Chinese news", analytics_enabled=False) as page:
+    # delete_cache: files uploaded to the page but never used by an event (a client that gave up) are
+    # deleted after an hour; the ones an upload event reads are deleted as soon as it has read them
+    with gr.Blocks(title="新闻问答 · Cited answers from Chinese news", analytics_enabled=False, delete_cache=(600, 3600)) as page:
         turns = gr.State([])
         gr.Markdown("## 新闻问答 · Cited answers from Chinese news articles\nEvery answer is a sentence copied from an article, with its source. If the articles do not say, the assistant says so.")
         with gr.Row():
@@ -159,7 +175,7 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
         clear_button.click(clear, None, [chat, turns, viewer])
         collection.change(choose_collection, collection, [documents, chat, viewer, turns])
         # writes are serialised per page: one writer at a time, readers keep the snapshot they started with
-        upload.upload(add_files, [upload, collection], [upload_status, documents, upload], concurrency_limit=1)
+        upload.upload(add_files, [upload, collection], [upload_status, documents, upload], concurrency_limit=1, preprocess=False)
         cancel_button.click(cancel_upload, None, None, queue=False)
         documents.click(remove_document, collection, [upload_status, documents], concurrency_limit=1)
     return page

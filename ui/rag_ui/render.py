@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
-from html import escape
 
 from rag import AddResult, Answer, Document, DocumentSummary, Passage, Span
 
 NOT_FOUND = "Not found in the documents."
+
+
+def escape(text: str) -> str:
+    """HTML-escaped text with any unpaired surrogate (broken text a client sent) shown as U+FFFD: Gradio
+    cannot send the page a string holding one, and answered a generic error instead (issue 23)."""
+    return html.escape("".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text))
 
 
 def _highlighted(text: str, span: tuple[int, int] | None, mark_id: str | None = None, inner: tuple[int, int] | None = None) -> str:

@@ -14,49 +14,52 @@ from dataclasses import dataclass
 
 import gradio as gr
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from rag import Assistant, RagError
+from rag import Assistant
 from rag_ui import render
-from rag_ui.api import error_response, router
+from rag_ui.admission import Admission
+from rag_ui.api import HANDLERS, router
 from rag_ui.assistants import Assistants
 from rag_ui.guard import RequestGuard
 from rag_ui.page import THEME, build
 from rag_ui.uploads import UploadFolder
 
 
+# Questions: as many at once as the machine has cores to encode and read with, and a line long enough
+# for a newsroom's burst (20 clients at once in `make load`). Writes: two at a time (different
+# collections may write together), four more in line; beyond, 503 at once (issue 23).
+ASKS = {"running": 4, "waiting": 60, "retry_after_s": 2}
+WRITES = {"running": 2, "waiting": 4, "retry_after_s": 10}
+PAGE_QUEUE = 64  # the page's events waiting in Gradio's queue; beyond, the page says the server is busy
+
+
 def create_app(assistant: Assistant) -> FastAPI:
     assistants = Assistants(assistant)
     uploads = UploadFolder()
+    asks, writes = Admission("questions", **ASKS), Admission("writes", **WRITES)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        asks.close()
+        writes.close()
         uploads.close()
 
     app = FastAPIOffline(title="新闻问答 · News QA API", version="1", description="Cited, extractive answers from Chinese news articles.",
                          lifespan=lifespan)  # fmt: skip
-
-    @app.exception_handler(RagError)
-    async def rag_error(request: Request, error: RagError) -> JSONResponse:
-        return error_response(error)
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"error": {"type": "InvalidRequest", "message": problems}}, status_code=400)
-
-    app.include_router(router(assistants, uploads))
+    for kind, handler in HANDLERS.items():
+        app.add_exception_handler(kind, handler)
+    app.include_router(router(assistants, uploads, asks, writes))
     with _gradio_folder(uploads.path):  # Gradio's components and its upload route take it when made
         page = build(assistants, uploads)
-        page.queue(default_concurrency_limit=4)
+        page.queue(default_concurrency_limit=4, max_size=PAGE_QUEUE)
         gr.mount_gradio_app(app, page, path="/", theme=THEME, css=render.CSS, max_file_size=assistant.limits.max_document_bytes)
     uploads.trust_uploads_of(lambda path: path in page.upload_file_set)
     app.state.uploads = uploads
-    app.add_middleware(RequestGuard, uploaded=uploads.holds)  # outermost: before FastAPI or Gradio reads a body
+    # outermost: before FastAPI or Gradio reads a body
+    app.add_middleware(RequestGuard, uploaded=uploads.holds, event=lambda index: index in page.fns)
     return app
 
 
