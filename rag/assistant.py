@@ -15,13 +15,14 @@ from pathlib import Path
 from rag import lexical
 from rag.abstention import Abstainer
 from rag.answer import Answer, assemble
-from rag.collection import AddResult, Collection
+from rag.collection import AddResult, Collection, FolderCollection
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.document import Document, DocumentSummary
 from rag.embed import load_encoder
 from rag.encoder import Encoder
 from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.expand import cedict_glosses
+from rag.fixed_collection import FixedCollection
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
 from rag.reader import Reader, Reading
@@ -133,7 +134,7 @@ class Assistant:
         ``settings.collection``; nothing is written to a corpus folder."""
         reader = _load_reader(settings, encoder is not None)
         encoder = encoder or load_encoder(settings)
-        opened = Collection(settings, open_store(settings), encoder, documents=documents)
+        opened = FixedCollection(settings, open_store(settings), encoder, documents)
         opened.open(progress=progress)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, reader)
 
@@ -247,7 +248,7 @@ class Assistant:
 def _open_collection(settings: Settings, encoder: Encoder, create: bool, **opening: bool) -> Collection:
     """``settings.collection``, made current; ``UnknownCollectionError`` when it does not exist and
     ``create`` is false (the default collection always exists)."""
-    opened = Collection(settings, open_store(settings), encoder)
+    opened = FolderCollection(settings, open_store(settings), encoder)
     if not create and settings.collection != DEFAULT_COLLECTION and not opened.exists():
         name = settings.collection
         raise UnknownCollectionError(f"no collection named {name!r}; its first `add` creates it (rag --collection {name} add FILE)")

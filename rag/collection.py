@@ -1,4 +1,9 @@
-"""A collection's lifecycle: its corpus folder and its index kept in agreement.
+"""A collection's lifecycle: a source of documents and its index kept in agreement.
+
+Two kinds, one class each: ``FolderCollection`` here, whose documents are the files of a corpus
+folder (every collection of the product), and ``rag.fixed_collection.FixedCollection``, whose
+documents are given when it opens (the evaluation's re-chunked copies of the news, public
+benchmarks), read-only.
 
 - **Open**: the index is built when missing, rebuilt when it was made with another model, other
   settings or other indexing code, or when it is damaged, and synchronised when the corpus folder
@@ -18,8 +23,10 @@ import shutil
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -70,63 +77,125 @@ class _Plan:
         return not (self.index or self.remove or self.publish or self.delete)
 
 
-class Collection:
-    """A corpus folder and its store (see the module's docstring)."""
+class Needs(Enum):
+    """What an index needs before it can answer."""
 
-    def __init__(self, settings: Settings, store: Store, encoder: Encoder, documents: Sequence[Document] | None = None) -> None:
-        """``documents``: a fixed set to index instead of a corpus folder (evaluation collections,
-        which are read-only)."""
+    NOTHING = "nothing"  # it reflects its source
+    SYNC = "sync"  # only the source changed: index the difference
+    BUILD = "build"  # missing, damaged, or built by another model, other settings or other code: index all
+
+
+@dataclass(frozen=True)
+class Check:
+    needs: Needs
+    reason: str = ""  # for BUILD: what is wrong, in words for the user
+
+
+class Collection(ABC):
+    """A store kept in agreement with a source of documents (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder) -> None:
         self.settings, self.store, self.encoder = settings, store, encoder
-        self.corpus = CorpusFolder(settings.corpus_dir)
-        self.journal = settings.index_dir / JOURNAL
         self.fingerprint = fingerprint(settings, encoder)
-        self.fixed = list(documents) if documents is not None else None
-
-    def _source_state(self) -> str:
-        if self.fixed is None:
-            return self.corpus.state()
-        return sha256_bytes("\n".join(sorted(f"{doc.id} {doc.checksum}" for doc in self.fixed)).encode())
 
     # ---- opening
 
     def open(self, rebuild: bool = False, progress: bool = False, rescan: bool = False) -> None:
         """Make the index current, writing only when something is missing, stale or damaged.
-        ``rescan``: read every file of the folder (an article edited in place keeps the folder's
-        state; ``rag build`` finds it)."""
-        if self.fixed is None and self.settings.collection != DEFAULT_COLLECTION and not self.exists():
-            return  # a new collection: nothing is written until its first add succeeds
-        problem = self._problem()
-        if problem is None and not rebuild and not rescan and not self._leftovers():
+        ``rebuild``: index everything again. ``rescan``: read every document of the source (an
+        article edited in place keeps the folder's state; ``rag build`` finds it)."""
+        check = self._check()
+        if check.needs is Needs.NOTHING and not rebuild and not rescan and not self._leftovers():
             return
         with self.store.writer():
-            problem = self._problem()  # another process may have fixed it meanwhile
-            self._recover()
-            self.store.remove_leftovers()
-            if rebuild or (problem and problem != "corpus"):
-                if problem and problem != "corpus":
-                    say(problem)
+            check = self._check()  # another process may have fixed it meanwhile
+            self._clean_up()
+            if rebuild or check.needs is Needs.BUILD:
+                if check.needs is Needs.BUILD:
+                    say(check.reason)
                 self._build(progress)
-            elif problem == "corpus" or rescan:
+            elif check.needs is Needs.SYNC or rescan:
                 self._sync(progress)
+
+    def _check(self) -> Check:
+        try:
+            self.store.refresh()
+            view = self.store.view()
+        except IndexCorruptError as error:
+            return Check(Needs.BUILD, f"The index cannot be used, it is damaged or outdated ({error}); rebuilding it from {self._source} …")
+        if view.fingerprint is None:
+            return Check(Needs.BUILD, f"Building the index of {self._source} in {self.settings.index_dir} …")
+        differences = view.fingerprint.differences(self.fingerprint)
+        if differences:
+            return Check(Needs.BUILD, f"The index was built differently ({'; '.join(differences)}); rebuilding it …")
+        return Check(Needs.SYNC if view.corpus_state != self._source_state() else Needs.NOTHING)
+
+    @property
+    @abstractmethod
+    def _source(self) -> str:
+        """The source in words, for messages."""
+
+    @abstractmethod
+    def _source_state(self) -> str:
+        """What the index records of its source: equal states mean nothing needs reading."""
+
+    @abstractmethod
+    def _leftovers(self) -> bool:
+        """Whether a write that died left something behind: the next open cleans it up."""
+
+    @abstractmethod
+    def _clean_up(self) -> None:
+        """Finish or undo what dead writes left behind (the caller holds the writer lock)."""
+
+    @abstractmethod
+    def _build(self, progress: bool) -> None: ...
+
+    @abstractmethod
+    def _sync(self, progress: bool) -> None: ...
+
+    # ---- changing
+
+    @abstractmethod
+    def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
+            names: Sequence[str] | None = None) -> list[AddResult]: ...  # fmt: skip
+
+    @abstractmethod
+    def remove(self, doc_ids: Sequence[str], progress: bool = False) -> list[Document]: ...
+
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def drop(self) -> None: ...
+
+
+class FolderCollection(Collection):
+    """A corpus folder and its index: the files are the documents (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder) -> None:
+        super().__init__(settings, store, encoder)
+        self.corpus = CorpusFolder(settings.corpus_dir)
+        self.journal = settings.index_dir / JOURNAL
+
+    def open(self, rebuild: bool = False, progress: bool = False, rescan: bool = False) -> None:
+        if self.settings.collection != DEFAULT_COLLECTION and not self.exists():
+            return  # a new collection: nothing is written until its first add succeeds
+        super().open(rebuild, progress, rescan)
+
+    @property
+    def _source(self) -> str:
+        return str(self.corpus.directory)
+
+    def _source_state(self) -> str:
+        return self.corpus.state()
 
     def _leftovers(self) -> bool:
         """A journal or files of an interrupted write: the next open cleans them up."""
         return self.journal.exists() or self.corpus.has_leftovers() or self.store.has_leftovers()
 
-    def _problem(self) -> str | None:
-        """Why the index cannot be used as it is, or "corpus" when only the folder changed."""
-        try:
-            self.store.refresh()
-            view = self.store.view()
-        except IndexCorruptError as error:
-            return f"The index cannot be used, it is damaged or outdated ({error}); rebuilding it from {self.corpus.directory} …"
-        if view.fingerprint is None:
-            source = f"{len(self.fixed)} documents" if self.fixed is not None else str(self.corpus.directory)
-            return f"Building the index of {source} in {self.settings.index_dir} …"
-        differences = view.fingerprint.differences(self.fingerprint)
-        if differences:
-            return f"The index was built differently ({'; '.join(differences)}); rebuilding it …"
-        return "corpus" if view.corpus_state != self._source_state() else None
+    def _clean_up(self) -> None:
+        self._recover()
+        self.store.remove_leftovers()
 
     # ---- the journal
 
@@ -193,25 +262,14 @@ class Collection:
     # ---- building and synchronising with the folder
 
     def _build(self, progress: bool) -> None:
-        if self.fixed is not None:
-            self.store.commit(Change(index_documents(self.fixed, self.encoder, self.settings, progress, len(self.fixed)),
-                                     frozenset(), self.fingerprint, self._source_state(), rebuild=True))  # fmt: skip
-            return
         plan = self._scan(self._stored_or_empty(), full=True)
         self._commit(plan, rebuild=True, progress=progress)
         info = self.store.info()
         say(f"Indexed {info.documents} documents: {info.chunks} chunks and {info.sentences} sentences.")
 
     def _sync(self, progress: bool) -> None:
-        if self.fixed is not None:
-            stored = {doc.id: doc.checksum for doc in self.store.view().stored_documents()}
-            changed = [doc for doc in self.fixed if stored.get(doc.id) != doc.checksum]
-            remove = (set(stored) - {doc.id for doc in self.fixed}) | {doc.id for doc in changed if doc.id in stored}
-            self.store.commit(Change(index_documents(changed, self.encoder, self.settings, progress, len(changed)),
-                                     frozenset(remove), self.fingerprint, self._source_state()))  # fmt: skip
-            return
         plan = self._scan(self._stored_or_empty(), full=False)
-        if plan.empty and self._problem() is None:
+        if plan.empty and self._check().needs is Needs.NOTHING:
             return  # a rescan that found nothing to change
         if not plan.empty:
             say(f"The corpus folder {self.corpus.directory} changed: indexing {len(plan.index)} document(s), "
@@ -311,7 +369,6 @@ class Collection:
             raise DocumentError("no files given")
         if names is not None and len(names) != len(paths):
             raise DocumentError(f"{len(paths)} files but {len(names)} names")
-        self._check_writable()
         # every file is read and checked before anything is locked or written: a refused upload leaves
         # no trace, not even the folders of a collection it would have created
         uploads = [self._upload(Path(path), document_name(name))
@@ -323,7 +380,7 @@ class Collection:
                 raise DocumentError(f"{upload.name}: the same article as {twin} in this upload; add one of them")
         with self.store.writer():
             self._recover()
-            if self.exists() and self._problem() is not None:  # a new collection's first commit is this add's
+            if self.exists() and self._check().needs is not Needs.NOTHING:  # a new collection's first commit is this add's
                 self._sync(progress)
             stored = {doc.id: doc for doc in self.store.view().stored_documents()}
             plan, results = self._plan_additions(uploads, stored)
@@ -366,10 +423,9 @@ class Collection:
 
     def remove(self, doc_ids: Sequence[str], progress: bool = False) -> list[Document]:
         """Remove documents from the index and the corpus folder; all or nothing."""
-        self._check_writable()
         with self.store.writer():
             self._recover()
-            if self._problem() is not None:
+            if self._check().needs is not Needs.NOTHING:
                 self._sync(progress)
             view = self.store.view()
             documents = view.documents(doc_ids)
@@ -382,16 +438,11 @@ class Collection:
             self._commit(plan, rebuild=False, progress=progress)
             return list(documents.values())
 
-    def _check_writable(self) -> None:
-        if self.fixed is not None:
-            raise DocumentError(f"the collection {self.settings.collection!r} is a fixed evaluation set; it takes no changes")
-
     def exists(self) -> bool:
         return self.corpus.directory.is_dir() or self.store.exists()
 
     def drop(self) -> None:
         """Delete the collection: its index and its corpus folder."""
-        self._check_writable()
         with self.store.writer():
             self.store.drop()
             shutil.rmtree(self.corpus.directory, ignore_errors=True)
