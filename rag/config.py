@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from rag.errors import InvalidCollectionError
 
@@ -31,6 +31,25 @@ def _project_root() -> Path:
 
 def _cache_root() -> Path:
     return Path(os.environ.get("RAG_CACHE", Path.home() / ".cache" / "rag")).resolve()
+
+
+def _whole(settings: object, minimum: int, *names: str) -> None:
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{type(settings).__name__}.{name} must be a whole number ≥ {minimum}, got {value!r}")
+
+
+def _not_negative(settings: object, *names: str) -> None:
+    for name in names:
+        if not getattr(settings, name) >= 0:  # NaN fails too
+            raise ValueError(f"{type(settings).__name__}.{name} must be ≥ 0, got {getattr(settings, name)!r}")
+
+
+def _one_of(settings: object, name: str, kind: object) -> None:
+    allowed = get_args(kind)
+    if getattr(settings, name) not in allowed:
+        raise ValueError(f"{type(settings).__name__}.{name} must be one of {', '.join(allowed)}, got {getattr(settings, name)!r}")
 
 
 def check_collection_name(name: object) -> str:
@@ -62,6 +81,12 @@ class VectorIndexSettings:
     exact_max: int = 50_000
     ivf_lists_per_sqrt: float = 4.0  # lists = 4·√N
     ivf_probe: int = 128
+
+    def __post_init__(self) -> None:
+        _whole(self, 0, "exact_max")
+        _whole(self, 1, "ivf_probe")
+        if not self.ivf_lists_per_sqrt > 0:
+            raise ValueError(f"VectorIndexSettings.ivf_lists_per_sqrt must be > 0, got {self.ivf_lists_per_sqrt!r}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,19 @@ class RetrievalSettings:
     query_adapter: bool = True
     abstain: bool = True
 
+    def __post_init__(self) -> None:
+        _one_of(self, "mode", RetrievalMode)
+        _whole(self, 1, "candidates", "answer_passages", "reader_passages")
+        _not_negative(self, "dense_weight", "sentence_dense_weight", "lexical_weight", "sentence_weight", "overlap_weight",
+                      "reader_rerank_weight", "answer_rank_penalty", "second_sentence_margin")  # fmt: skip
+        if not 0 <= self.span_min_score <= 1:
+            raise ValueError(f"RetrievalSettings.span_min_score is a probability: it must be in [0, 1], got {self.span_min_score!r}")
+        # The answer's first sentence is the best of the top answer_passages passages; the reader must
+        # have read it for its span to be shown (rag.rerank.read_sentence_ids)
+        if self.reader and self.answer_passages > self.reader_passages:
+            raise ValueError(f"RetrievalSettings.answer_passages ({self.answer_passages}) must not exceed reader_passages "
+                             f"({self.reader_passages}) while the reader is on")  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -124,6 +162,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_collection_name(self.collection)
+        _one_of(self, "encoder_backend", EncoderBackend)
+        _whole(self, 1, "encode_batch_size", "max_question_chars", "max_document_bytes", "max_segments")
+        _not_negative(self, "lock_timeout_s")
 
     @property
     def corpus_dir(self) -> Path:
