@@ -4,8 +4,8 @@ over a few features, fitted on the dev split by ``rag-eval fit-abstention``."""
 from __future__ import annotations
 
 import json
+import logging
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from rag.files import write_atomic
 
 ABSTENTION_FILE = Path(__file__).with_name("abstention.json")
 FEATURES = ("top_dense", "top_sentence", "answer_type_mismatch")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class Abstainer:
     weights: tuple[float, ...]
     bias: float
     threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.threshold <= 1:
+            raise ValueError(f"Abstainer.threshold is a probability: it must be in [0, 1], got {self.threshold!r}")
 
     @classmethod
     def never(cls) -> Abstainer:
@@ -31,8 +36,7 @@ class Abstainer:
             return cls.never()
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
-            print(f"warning: {path} was fitted on other features; the assistant will not abstain until "
-                  "`rag-eval fit-abstention` refits it", file=sys.stderr)  # fmt: skip
+            log.warning("%s was fitted on other features; the assistant will not abstain until `rag-eval fit-abstention` refits it", path)
             return cls.never()
         return cls(tuple(data["weights"]), data["bias"], data.get("threshold", 0.5))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from dataclasses import asdict
@@ -243,7 +244,28 @@ def serve(
         _fail(error)
 
 
+class _Plain(logging.Formatter):
+    """What the library logs, as the command prints its own messages: a warning as ``warning: …``, a
+    note (info) as it is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
+
+
+def show_library_messages() -> None:
+    """The library logs to loggers under ``rag`` and prints nothing; the command shows their notes and
+    warnings on stderr, one line each."""
+    library = logging.getLogger("rag")
+    if not any(isinstance(handler.formatter, _Plain) for handler in library.handlers):
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(_Plain())
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)
+
+
 def main() -> None:
+    show_library_messages()
     app()
 
 

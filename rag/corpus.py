@@ -131,13 +131,6 @@ def document_from_bytes(data: bytes, suffix: str, doc_id: str, *, label: str, fi
     return replace(document, **kept)  # type: ignore[arg-type]
 
 
-def read_document(path: Path, doc_id: str, max_bytes: int, *, name: str = "", file: str | None = None,
-                  overrides: Mapping[str, object] | None = None) -> Document:  # fmt: skip
-    label = name or path.name
-    data = read_bytes(path, max_bytes, label)
-    return document_from_bytes(data, path.suffix.lower(), doc_id, label=label, file=file or path.name, name=name, overrides=overrides)
-
-
 _ID_NUMBER = re.compile(r"^(\d+)_")
 
 

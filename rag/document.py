@@ -72,11 +72,6 @@ class DocumentSummary:
     date: str | None
     characters: int
 
-    @classmethod
-    def of(cls, document: Document) -> DocumentSummary:
-        return cls(document.id, document.original_name, document.format, document.title, document.script,
-                   document.source, document.date, len(document.text))  # fmt: skip
-
 
 def from_entry(entry: Mapping[str, object], text: str) -> Document:
     """A document from a manifest entry and its text (unknown keys of older manifests ignored)."""

@@ -69,10 +69,6 @@ class ModelMissingError(RagError):
     """The embedding model has not been prepared on this machine, or its files are damaged."""
 
 
-class IndexMissingError(RagError):
-    """No index has been built yet."""
-
-
 class IndexCorruptError(RagError):
     """An index file is truncated, altered or unreadable."""
 

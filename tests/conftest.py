@@ -26,12 +26,13 @@ def seed_raw(prefix: str) -> str:
 def seed_documents():
     """The seed articles as the corpus reads them (no model needed), keyed by their number."""
     from rag.config import Settings
-    from rag.corpus import CorpusFolder, read_document
+    from rag.corpus import CorpusFolder, document_from_bytes, read_bytes
 
-    folder = CorpusFolder(CORPUS)
     documents = {}
-    for entry in folder.read_manifest().entries:
-        document = read_document(CORPUS / str(entry["file"]), str(entry["id"]), Settings().max_document_bytes, overrides=entry)
+    for entry in CorpusFolder(CORPUS).read_manifest().entries:
+        path = CORPUS / str(entry["file"])
+        data = read_bytes(path, Settings().max_document_bytes, path.name)
+        document = document_from_bytes(data, path.suffix, str(entry["id"]), label=path.name, file=path.name, overrides=entry)
         documents[document.id[:3]] = document
     return documents
 

@@ -139,3 +139,21 @@ def test_pdf_and_word_files_are_added_and_bad_ones_refused_with_the_reason(proje
     (tmp_path / "scan.pdf").write_bytes(scanned_pdf())
     refused = run("add", str(tmp_path / "scan.pdf"), home=project_copy)
     assert refused.returncode == 2 and "scan.pdf: the PDF has no text layer" in refused.stderr
+
+
+def test_the_librarys_warnings_print_on_stderr_as_the_commands_own_lines(capsys):
+    import logging
+
+    from rag import cli
+
+    library = logging.getLogger("rag")
+    before = list(library.handlers), library.level
+    try:
+        cli.show_library_messages()
+        cli.show_library_messages()  # once per process, however often it is called
+        logging.getLogger("rag.abstention").warning("%s was fitted on other features", "abstention.json")
+        logging.getLogger("rag.collection").info("Indexed 2 documents.")
+        logging.getLogger("rag.collection").debug("not shown")
+    finally:
+        library.handlers, library.level = before
+    assert capsys.readouterr().err == "warning: abstention.json was fitted on other features\nIndexed 2 documents.\n"

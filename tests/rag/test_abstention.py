@@ -1,0 +1,47 @@
+"""The abstention model: P(the articles answer) from its features, hand-computed; its file; a model
+fitted on other features is not used, and the warning says how to refit it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import pytest
+
+from rag.abstention import FEATURES, Abstainer
+
+
+def test_the_probability_is_the_logistic_of_the_weighted_features():
+    abstainer = Abstainer(weights=(2.0, 1.0, -3.0), bias=-1.0)
+    features = {"top_dense": 0.5, "top_sentence": 1.0, "answer_type_mismatch": 1.0}
+    # z = -1 + 2·0.5 + 1·1 - 3·1 = -2, and 1 / (1 + e²) = 0.1192
+    assert abstainer.probability(features) == pytest.approx(1 / (1 + math.exp(2)))
+
+
+def test_never_abstains_on_any_features():
+    never = Abstainer.never()
+    assert never.probability(dict.fromkeys(FEATURES, 1.0)) > never.threshold and never.probability(dict.fromkeys(FEATURES, 0.0)) > 0.99
+
+
+def test_a_saved_model_loads_as_it_was(tmp_path):
+    path = tmp_path / "abstention.json"
+    Abstainer((0.5, -0.25, 1.0), 0.125, 0.4).save(path)
+    assert Abstainer.load(path) == Abstainer((0.5, -0.25, 1.0), 0.125, 0.4)
+    assert Abstainer.load(tmp_path / "missing.json") == Abstainer.never()
+
+
+def test_a_model_fitted_on_other_features_is_not_used_and_a_warning_says_how_to_refit(tmp_path, caplog):
+    path = tmp_path / "abstention.json"
+    path.write_text(json.dumps({"features": ["top_dense"], "weights": [1.0], "bias": 0.0}))
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        assert Abstainer.load(path) == Abstainer.never()
+    (record,) = caplog.records
+    assert record.name == "rag.abstention" and record.levelno == logging.WARNING
+    assert "fitted on other features" in record.getMessage() and "rag-eval fit-abstention" in record.getMessage()
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5])
+def test_the_threshold_is_a_probability(threshold):
+    with pytest.raises(ValueError, match=r"threshold is a probability: it must be in \[0, 1\]"):
+        Abstainer((0.0, 0.0, 0.0), 0.0, threshold)
