@@ -1,7 +1,8 @@
 """A separate process using the library with the fake encoder, for tests of what several processes
 do to one collection at once: ``python fake_process.py ROOT add FILE…`` / ``remove ID…`` / ``load N`` /
-``slow-add DELAY FILE`` (embedding pauses DELAY seconds per batch, so a test can kill it midway) /
-``serve PORT DELAY`` (the page and the API on 127.0.0.1:PORT, embedding DELAY seconds per batch)."""
+``add-blocked-at POINT FILE`` (an add that stops for good at POINT, ``embedding`` or ``publishing``,
+after printing "blocked": the test kills it there) / ``serve PORT DELAY`` (the page and the API on
+127.0.0.1:PORT, embedding DELAY seconds per batch)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from fakes import FakeEncoder
 
 from rag import Assistant, ChunkSettings, Settings
+from rag.corpus import CorpusFolder
 
 
 class SlowEncoder(FakeEncoder):
@@ -25,14 +27,35 @@ class SlowEncoder(FakeEncoder):
         return super().encode_passages(texts, progress)
 
 
+def block(*_: object, **__: object) -> None:
+    print("blocked", flush=True)
+    time.sleep(3600)
+
+
+class BlockingEncoder(FakeEncoder):
+    """Blocks in the first batch it embeds once ``armed``: opening the collection never gets there."""
+
+    armed = False
+
+    def encode_passages(self, texts, progress=False):
+        if self.armed:
+            block()
+        return super().encode_passages(texts, progress)
+
+
 def main(root: str, action: str, *args: str) -> None:
     settings = Settings(root=Path(root), cache_dir=Path(root) / "cache", store=None, chunk=ChunkSettings(size=40, overlap=10))
-    encoder = SlowEncoder(float(args[0 if action == "slow-add" else 1])) if action in ("slow-add", "serve") else FakeEncoder()
+    encoder = SlowEncoder(float(args[1])) if action == "serve" else BlockingEncoder() if action == "add-blocked-at" else FakeEncoder()
     assistant = Assistant.load(settings, encoder=encoder)
-    if action in ("add", "slow-add"):
-        files = args[1:] if action == "slow-add" else args
-        results = assistant.add([Path(f) for f in files])
-        print(json.dumps([r.document.id for r in results]))
+    if action == "add":
+        print(json.dumps([r.document.id for r in assistant.add([Path(f) for f in args])]))
+    elif action == "add-blocked-at":
+        point, file = args
+        if point == "embedding":  # nothing is committed yet
+            encoder.armed = True  # type: ignore[attr-defined]
+        elif point == "publishing":  # the index committed; the corpus folder is not published yet
+            CorpusFolder.publish = block  # type: ignore[method-assign, assignment]
+        print(json.dumps([r.document.id for r in assistant.add([Path(file)])]))
     elif action == "remove":
         print(json.dumps([d.id for d in assistant.remove(list(args))]))
     elif action == "serve":
