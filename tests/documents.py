@@ -9,6 +9,7 @@ from pathlib import Path
 
 import docx
 import pypdf
+import pytest
 from PIL import Image
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -17,6 +18,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+from rag.errors import DocumentError
 
 SIMPLIFIED = [
     "人工智能公司深夜宣布新一轮融资,估值较去年翻了一倍。",
@@ -131,3 +134,12 @@ def scanned_pdf() -> bytes:
     page.showPage()
     page.save()
     return buffer.getvalue()
+
+
+def refusal(extract, data: bytes, name: str) -> str:
+    """The message of the DocumentError ``extract`` raises for ``data``; it names the file first."""
+    with pytest.raises(DocumentError) as caught:
+        extract(data, name)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ")
+    return message

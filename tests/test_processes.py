@@ -16,7 +16,7 @@ import pytest
 
 from rag import Assistant
 
-SCRIPT = Path(__file__).resolve().parents[1] / "fake_process.py"
+SCRIPT = Path(__file__).resolve().parent / "fake_process.py"
 
 
 def start(root: Path, *args: str) -> subprocess.Popen[str]:

@@ -1,5 +1,6 @@
 """The abstention model: P(the articles answer) from its features, hand-computed; its file; a model
-fitted on other features is not used, and the warning says how to refit it."""
+fitted on other features is not used, and the warning says how to refit it. On the seed articles:
+unrelated questions abstain, with the reason, and answerable ones do not."""
 
 from __future__ import annotations
 
@@ -45,3 +46,23 @@ def test_a_model_fitted_on_other_features_is_not_used_and_a_warning_says_how_to_
 def test_the_threshold_is_a_probability(threshold):
     with pytest.raises(ValueError, match=r"threshold is a probability: it must be in \[0, 1\]"):
         Abstainer((0.0, 0.0, 0.0), 0.0, threshold)
+
+
+def test_offtopic_question_abstains_but_lists_closest_passages(news):
+    answer = news.ask("红烧肉怎么做才好吃?", top_k=3)
+    abstainer = Abstainer.load()
+    assert answer.abstained and answer.text is None and answer.citations == []
+    assert len(answer.passages) == 3 and answer.confidence < abstainer.threshold
+    assert answer.reason == "None of the passages is close enough to the question to answer it."
+    assert tuple(answer.features) == FEATURES  # what the decision was made on, for the eval harness
+    assert abstainer.probability(answer.features) == pytest.approx(answer.confidence, abs=1e-4)
+
+
+def test_abstention_says_which_kind_of_answer_the_passages_lack(news):
+    answer = news.ask("陈信翰是哪一年出生的?", top_k=3)  # the articles never give his birth year
+    assert answer.abstained and answer.reason == "The question asks for a year, and the closest passages give none."
+
+
+def test_answerable_question_does_not_abstain(news):
+    answer = news.ask("OpenAI预计年亏损多少?", top_k=5)
+    assert not answer.abstained and "50亿" in answer.text and answer.reason is None

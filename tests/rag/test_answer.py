@@ -1,11 +1,11 @@
-"""The answer's text and citations, built from a hand-made ranking (no model)."""
+"""The answer's sentences, text and citations, built from hand-made rankings (no model)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from rag.abstention import Abstainer
-from rag.answer import Citation, answer_text, assemble
+from rag.answer import Citation, answer_sentences, answer_text, assemble
 from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.query import Query
@@ -78,3 +78,20 @@ def test_a_confident_reading_of_the_cited_sentence_is_the_span_with_document_off
     unsure = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.2, 0.1)})
     refused = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.9, 0.7)})
     assert unsure.span is None and refused.span is None and unsure.text == refused.text == "穆拉蒂将离开公司。"
+
+
+def _passages(*sentence_scores: list[tuple[int, float]]) -> Ranking:
+    query = Query("?", "zh-Hans", np.zeros(2, dtype=np.float32), np.zeros(2, dtype=np.float32), ())
+    candidates = [Candidate(i, 1.0, tuple(scored)) for i, scored in enumerate(sentence_scores)]
+    return Ranking(query, candidates, {}, {}, {}, Closeness(0.0, 0.0))
+
+
+def test_answer_sentence_comes_from_any_top_passage_lower_ranks_paying_a_little():
+    settings = RetrievalSettings(answer_passages=5, answer_rank_penalty=0.01, second_sentence_margin=0.03)
+    # passage 3's sentence is clearly closer: it is the answer, passage 1's follows within the margin
+    assert answer_sentences(_passages([(10, 0.40)], [(20, 0.38)], [(30, 0.45)]), settings) == [(3, 30), (1, 10)]
+    # a near tie goes to the higher passage: 0.405 - 2 × 0.01 < 0.40
+    assert answer_sentences(_passages([(10, 0.40)], [(20, 0.30)], [(30, 0.405)]), settings)[0] == (1, 10)
+    # passages beyond answer_passages are not read; the runner-up is dropped when too far behind
+    lower = _passages([(10, 0.40)], [(20, 0.30)], [(30, 0.30)], [(40, 0.30)], [(50, 0.30)], [(60, 0.90)])
+    assert answer_sentences(lower, settings) == [(1, 10)]

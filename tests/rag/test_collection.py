@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import ARTICLES
 
-from rag import Assistant, DocumentError, StorageError, UnknownDocumentError, VectorIndexSettings
+from rag import Assistant, CancelledError, DocumentError, StorageError, UnknownDocumentError, VectorIndexSettings
 from rag.store.local import CURRENT
 
 
@@ -380,3 +381,16 @@ def test_an_index_written_by_another_version_is_rebuilt_not_a_traceback(tiny, ca
     capsys.readouterr()
     assert open_assistant(settings, encoder).info().documents == 2
     assert "written by another version" in capsys.readouterr().err
+
+
+def test_a_cancelled_add_changes_nothing(tiny):
+    settings, encoder = tiny
+    assistant = Assistant.load(settings, encoder=encoder)
+    cancel = threading.Event()
+    cancel.set()
+    late = settings.root / "late.txt"
+    late.write_text("一篇来不及保存的文章。内容在这里。", encoding="utf-8")
+    with pytest.raises(CancelledError, match="nothing was added"):
+        assistant.add([late], cancel=cancel)
+    assert [d.id for d in assistant.documents()] == ["a", "b"]
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt", "b.txt", "manifest.json"]

@@ -1,4 +1,4 @@
-"""Tokenisation, fusion, the answer sentence, vector search choices, and abstention."""
+"""Ranking: the fusion of the dense and lexical runs, by hand and against ranx."""
 
 from __future__ import annotations
 
@@ -7,58 +7,7 @@ import pytest
 from ranx import Run
 from ranx import fuse as ranx_fuse
 
-from rag.abstention import FEATURES, Abstainer
-from rag.answer import answer_sentences
-from rag.config import RetrievalSettings, VectorIndexSettings
-from rag.expand import english_to_chinese
-from rag.lexical import tokenize
-from rag.query import Query
-from rag.retrieve import Candidate, Closeness, Ranking, fuse
-from rag.vectors import build_ivf, choose_kind, search_exact, search_ivf
-
-
-def test_mixed_script_tokens_are_simplified_lowercased_and_content_only():
-    tokens = tokenize("OpenAI首席技術官Mira Murati宣布離職了嗎?你好")
-    assert "openai" in tokens and "mira" in tokens and "murati" in tokens
-    assert "首席" in tokens or "首席技术官" in tokens  # Traditional folded to Simplified
-    assert "离职" in tokens and "離職" not in tokens
-    assert not {"了", "吗", "你好", "?"} & set(tokens)
-    assert tokenize("ＧＰＴ－４ｏ 的 1500亿") == tokenize("GPT-4o 的 1500亿")
-
-
-def _ranking(*sentence_scores: list[tuple[int, float]]) -> Ranking:
-    query = Query("?", "zh-Hans", np.zeros(2, dtype=np.float32), np.zeros(2, dtype=np.float32), ())
-    candidates = [Candidate(i, 1.0, tuple(scored)) for i, scored in enumerate(sentence_scores)]
-    return Ranking(query, candidates, {}, {}, {}, Closeness(0.0, 0.0))
-
-
-def test_answer_sentence_comes_from_any_top_passage_lower_ranks_paying_a_little():
-    settings = RetrievalSettings(answer_passages=5, answer_rank_penalty=0.01, second_sentence_margin=0.03)
-    # passage 3's sentence is clearly closer: it is the answer, passage 1's follows within the margin
-    assert answer_sentences(_ranking([(10, 0.40)], [(20, 0.38)], [(30, 0.45)]), settings) == [(3, 30), (1, 10)]
-    # a near tie goes to the higher passage: 0.405 - 2 × 0.01 < 0.40
-    assert answer_sentences(_ranking([(10, 0.40)], [(20, 0.30)], [(30, 0.405)]), settings)[0] == (1, 10)
-    # passages beyond answer_passages are not read; the runner-up is dropped when too far behind
-    lower = _ranking([(10, 0.40)], [(20, 0.30)], [(30, 0.30)], [(40, 0.30)], [(50, 0.30)], [(60, 0.90)])
-    assert answer_sentences(lower, settings) == [(1, 10)]
-
-
-class Vocabulary:
-    def __init__(self, words: set[str]) -> None:
-        self.words = words
-
-    def known(self, words: set[str]) -> set[str]:
-        return words & self.words
-
-    def name_translations(self, words: set[str]) -> dict[str, set[str]]:
-        return {}
-
-
-def test_each_dictionary_sense_links_words_on_its_own():
-    vocabulary = Vocabulary({"摧毁", "员工"})
-    assert "摧毁" in english_to_chinese("destroy", vocabulary)  # CC-CEDICT: /to destroy; to wreck/
-    assert "摧毁" in english_to_chinese("wreck", vocabulary)
-    assert "员工" in english_to_chinese("employees", vocabulary)  # "employees" → "employee"
+from rag.retrieve import fuse, min_max
 
 
 def test_fusion_matches_ranx_wsum_with_min_max():
@@ -72,48 +21,12 @@ def test_fusion_matches_ranx_wsum_with_min_max():
     assert ours == pytest.approx({3: 0.7, 1: 0.3, 2: 0.225, 4: 0.7 * 6 / 11})
 
 
-def _vectors(count: int) -> np.ndarray:
-    vectors = np.random.default_rng(0).normal(size=(count, 16)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+def test_min_max_scales_a_run_to_0_1_and_a_flat_run_to_ones():
+    assert min_max(np.array([2.0, 4.0, 3.0])).tolist() == [0.0, 1.0, 0.5]
+    assert min_max(np.array([7.0, 7.0])).tolist() == [1.0, 1.0]  # nothing to tell apart: each counts fully
+    assert min_max(np.array([])).size == 0
 
 
-def test_index_kind_is_chosen_by_size():
-    settings = VectorIndexSettings(exact_max=100)
-    assert choose_kind(100, settings) == "exact" and choose_kind(101, settings) == "ivf-sq8"
-
-
-def test_exact_and_ivf_search_find_a_vector_and_skip_deleted_rows():
-    vectors = _vectors(400)
-    index = build_ivf(vectors, VectorIndexSettings(exact_max=100))
-    assert index.nlist == int(4 * 20) and index.nprobe == 128 and index.ntotal == 400
-    for row in (7, 250):
-        rows, scores = search_ivf(index, vectors, vectors[row], 5, None)
-        assert rows[0] == row and scores[0] == pytest.approx(1.0, abs=1e-5)  # re-scored exactly
-        rows, _ = search_ivf(index, vectors, vectors[row], 5, np.array([row]))
-        assert row not in rows and len(rows) == 5
-        rows, scores = search_exact(vectors, vectors[row], 3, None)
-        assert rows[0] == row and scores[0] == pytest.approx(1.0, abs=1e-5)
-        deleted = np.zeros(400, dtype=bool)
-        deleted[row] = True
-        rows, _ = search_exact(vectors, vectors[row], 3, deleted)
-        assert row not in rows and len(rows) == 3
-
-
-def test_offtopic_question_abstains_but_lists_closest_passages(news):
-    answer = news.ask("红烧肉怎么做才好吃?", top_k=3)
-    abstainer = Abstainer.load()
-    assert answer.abstained and answer.text is None and answer.citations == []
-    assert len(answer.passages) == 3 and answer.confidence < abstainer.threshold
-    assert answer.reason == "None of the passages is close enough to the question to answer it."
-    assert tuple(answer.features) == FEATURES  # what the decision was made on, for the eval harness
-    assert abstainer.probability(answer.features) == pytest.approx(answer.confidence, abs=1e-4)
-
-
-def test_abstention_says_which_kind_of_answer_the_passages_lack(news):
-    answer = news.ask("陈信翰是哪一年出生的?", top_k=3)  # the articles never give his birth year
-    assert answer.abstained and answer.reason == "The question asks for a year, and the closest passages give none."
-
-
-def test_answerable_question_does_not_abstain(news):
-    answer = news.ask("OpenAI预计年亏损多少?", top_k=5)
-    assert not answer.abstained and "50亿" in answer.text and answer.reason is None
+def test_a_run_with_weight_zero_or_no_items_adds_nothing():
+    # run 1 by hand: (0.5 - 0.1) / 0.4 = 1 and 0; the empty run and the weight-0 run add nothing
+    assert fuse([{1: 0.5, 2: 0.1}, {}, {3: 9.0}], [1.0, 0.5, 0.0]) == {1: 1.0, 2: 0.0}
