@@ -1,5 +1,5 @@
 """A separate process using the library with the fake encoder, for tests of what several processes
-do to one collection at once: ``python fake_process.py ROOT add FILE…`` / ``remove ID…`` / ``load N`` /
+do to one collection at once: ``python fake_process.py ROOT add FILE…`` / ``remove ID…`` / ``load`` (until stdin closes) /
 ``add-blocked-at POINT FILE`` (an add that stops for good at POINT, ``embedding`` or ``publishing``,
 after printing "blocked": the test kills it there) / ``serve PORT DELAY`` (the page and the API on
 127.0.0.1:PORT, embedding DELAY seconds per batch)."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,10 +63,16 @@ def main(root: str, action: str, *args: str) -> None:
         from rag_ui.server import serve
 
         serve(assistant, port=int(args[0]))
-    elif action == "load":  # open and ask repeatedly while others write
-        for _ in range(int(args[0])):
+    elif action == "load":  # open and ask again and again while others write, until stdin closes
+        stop = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+        print("loading", flush=True)
+        loads = 0
+        while not stop.is_set():
             Assistant.load(settings, encoder=encoder).ask("穆拉蒂辞职了吗?")
-        print(json.dumps("ok"))
+            loads += 1
+            stop.wait(0.2)  # often enough to meet every commit, without taking a core from the writers
+        print(json.dumps(loads))
 
 
 if __name__ == "__main__":
