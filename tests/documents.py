@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -120,6 +121,15 @@ def news_docx() -> bytes:
     document.add_paragraph(TRADITIONAL[0])
     buffer = io.BytesIO()
     document.save(buffer)
+    return buffer.getvalue()
+
+
+def docx_with_part(part: str, xml: bytes) -> bytes:
+    """news_docx() with one part's XML replaced, deflated as Word does (for what no writer makes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(news_docx())) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in source.infolist():
+            out.writestr(member.filename, xml if member.filename == part else source.read(member))
     return buffer.getvalue()
 
 
