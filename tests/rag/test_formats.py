@@ -28,6 +28,7 @@ from documents import (
     handmade_pdf,
     hanzi_pdf,
     news_docx,
+    pdf_declaring,
     reportlab_pdf,
     scanned_pdf,
     stream,
@@ -150,6 +151,28 @@ def test_pdf_over_the_page_or_character_limit_is_refused(monkeypatch):
     monkeypatch.setattr(pdf_module, "MAX_PDF_PAGES", pages)
     monkeypatch.setattr(pdf_module, "MAX_TEXT_CHARS", 1000)
     assert "more than 1,000 characters of text" in refusal(pdf_text, pdf, "book.pdf")
+
+
+@pytest.mark.parametrize(
+    "size_entry",
+    [b"/Size %d", b"/Si#7Ae %d", b"/Size %% a comment\n%d", b"/Size 7 /Index [0 %d]", b"/Note (/N %%) /Size %d"],
+    ids=["size", "escaped name", "comment", "index", "percent sign in a string"],
+)
+def test_pdf_declaring_millions_of_objects_is_refused_before_pdfium_reads_it(monkeypatch, size_entry):
+    """Issue 23: PDFium enters every object a cross-reference stream declares in a table before it
+    reads a page (3 million took a second and some 200 MB), however the count is written."""
+    crafted = pdf_declaring(3_000_000, size_entry)
+    assert len(crafted) < 50_000
+    monkeypatch.setattr(pdf_module.pypdfium2, "PdfDocument", lambda *args: pytest.fail("PDFium read the file"))
+    assert "declares more than 2,000,000 objects" in refusal(pdf_text, crafted, "objects.pdf")
+
+
+def test_pdf_objects_are_counted_as_the_file_declares_them(monkeypatch):
+    pdf = pdf_declaring(1_000)
+    monkeypatch.setattr(pdf_module, "MAX_PDF_OBJECTS", 1_000)
+    assert pdf_text(pdf, "objects.pdf") == "Hello"
+    monkeypatch.setattr(pdf_module, "MAX_PDF_OBJECTS", 999)
+    assert "declares more than 999 objects" in refusal(pdf_text, pdf, "objects.pdf")
 
 
 # --- DOCX ---------------------------------------------------------------------------------------
