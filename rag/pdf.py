@@ -258,11 +258,12 @@ def _page_lines(textpage: pypdfium2.PdfTextPage, page: int) -> list[_Line]:
 
 def _drop_page_furniture(lines: list[_Line]) -> list[_Line]:
     """Drop running headers and footers: a line at the top or bottom of its page whose text (page
-    numbers aside) recurs at the same height on half of the pages or more (and two). They
-    would otherwise split a paragraph that goes on over a page break, and the first page's header
-    would become the document's title."""
+    numbers aside) recurs at the same height on most pages of a document of three pages or more.
+    They would otherwise split a paragraph that goes on over a page break, and the first page's
+    header would become the document's title. On two pages, lines that differ in their digits alone
+    (numbered items, dates) would look the same, so every line is kept."""
     pages = len({line.page for line in lines})
-    if pages < 2:
+    if pages < 3:
         return lines
     heights: dict[int, set[float]] = {}
     for line in lines:
@@ -272,7 +273,7 @@ def _drop_page_furniture(lines: list[_Line]) -> list[_Line]:
     seen_on: dict[tuple[str, int], set[int]] = {}
     for line in candidates:
         seen_on.setdefault(_furniture_key(line), set()).add(line.page)
-    repeated = {key for key, on in seen_on.items() if len(on) >= max(2, pages / 2)}
+    repeated = {key for key, on in seen_on.items() if len(on) > pages / 2}
     return [line for line in lines if line.baseline not in edges[line.page] or _furniture_key(line) not in repeated]
 
 

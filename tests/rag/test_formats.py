@@ -67,6 +67,28 @@ def test_seed_articles_over_many_pages_come_back_paragraph_for_paragraph(seed_do
         assert [re.sub(r"\s", "", line) for line in lines] == [re.sub(r"\s", "", text) for text in paragraphs]
 
 
+def test_running_header_and_footer_are_dropped_from_three_pages_on(seed_documents):
+    paragraphs = seed_documents["002"].text.split("\n")[:26]
+    pdf = reportlab_pdf([("STSong-Light", html.escape(text)) for text in paragraphs], furniture=True)
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 3
+    lines = pdf_text(pdf, "seed.pdf").split("\n")
+    assert [re.sub(r"\s", "", line) for line in lines] == [re.sub(r"\s", "", text) for text in paragraphs]
+
+
+def test_two_page_pdf_keeps_every_line_even_those_that_differ_in_their_digits_alone():
+    """Issue 23: the first lines of both pages, "1. 第1期…" and "29. 第29期…", looked like a running
+    header once their digits were set aside, and 4 of the 42 lines were lost. Two pages cannot tell
+    them apart, so a 2-page PDF keeps every line, a running header too."""
+    dates = [f"{n}. 第{n}期报名截止日期为2024年{n % 12 + 1}月{n % 28 + 1}日。" for n in range(1, 41)]
+    paragraphs = dates[:10] + [SIMPLIFIED[1]] + dates[10:32] + [SIMPLIFIED[2]] + dates[32:]
+    pdf = hanzi_pdf(paragraphs)
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 2
+    assert pdf_text(pdf, "schedule.pdf").split("\n") == paragraphs
+    furnished = hanzi_pdf(SIMPLIFIED * 8, furniture=True)
+    assert len(pypdf.PdfReader(io.BytesIO(furnished)).pages) == 2
+    assert pdf_text(furnished, "news.pdf").split("\n").count("新闻资料库 · 内部参考") == 2
+
+
 def test_pdf_with_embedded_cjk_font_and_a_character_beyond_the_bmp():
     if not NOTO_CJK.exists():
         pytest.skip("fonts-noto-cjk is not installed (make browser installs it)")
