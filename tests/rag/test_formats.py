@@ -12,13 +12,27 @@ import pypdf
 import pytest
 from docx.oxml import parse_xml
 from fpdf import FPDF
+from lxml import etree
 
 from rag import pdf as pdf_module
 from rag import word
 from rag.corpus import read_document
 from rag.errors import DocumentError
 from rag.formats import SUPPORTED_SUFFIXES, docx_text, pdf_text
-from documents import NOTO_CJK, SIMPLIFIED, TRADITIONAL, encrypted, handmade_pdf, hanzi_pdf, news_docx, reportlab_pdf, scanned_pdf, stream
+from documents import (
+    NOTO_CJK,
+    SIMPLIFIED,
+    TRADITIONAL,
+    docx_with_part,
+    encrypted,
+    handmade_pdf,
+    hanzi_pdf,
+    news_docx,
+    pdf_declaring,
+    reportlab_pdf,
+    scanned_pdf,
+    stream,
+)
 
 def refusal(extract, data: bytes, name: str) -> str:
     with pytest.raises(DocumentError) as caught:
@@ -51,6 +65,28 @@ def test_seed_articles_over_many_pages_come_back_paragraph_for_paragraph(seed_do
         assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) >= 5
         lines = pdf_text(pdf, "seed.pdf").split("\n")
         assert [re.sub(r"\s", "", line) for line in lines] == [re.sub(r"\s", "", text) for text in paragraphs]
+
+
+def test_running_header_and_footer_are_dropped_from_three_pages_on(seed_documents):
+    paragraphs = seed_documents["002"].text.split("\n")[:26]
+    pdf = reportlab_pdf([("STSong-Light", html.escape(text)) for text in paragraphs], furniture=True)
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 3
+    lines = pdf_text(pdf, "seed.pdf").split("\n")
+    assert [re.sub(r"\s", "", line) for line in lines] == [re.sub(r"\s", "", text) for text in paragraphs]
+
+
+def test_two_page_pdf_keeps_every_line_even_those_that_differ_in_their_digits_alone():
+    """Issue 23: the first lines of both pages, "1. 第1期…" and "29. 第29期…", looked like a running
+    header once their digits were set aside, and 4 of the 42 lines were lost. Two pages cannot tell
+    them apart, so a 2-page PDF keeps every line, a running header too."""
+    dates = [f"{n}. 第{n}期报名截止日期为2024年{n % 12 + 1}月{n % 28 + 1}日。" for n in range(1, 41)]
+    paragraphs = dates[:10] + [SIMPLIFIED[1]] + dates[10:32] + [SIMPLIFIED[2]] + dates[32:]
+    pdf = hanzi_pdf(paragraphs)
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 2
+    assert pdf_text(pdf, "schedule.pdf").split("\n") == paragraphs
+    furnished = hanzi_pdf(SIMPLIFIED * 8, furniture=True)
+    assert len(pypdf.PdfReader(io.BytesIO(furnished)).pages) == 2
+    assert pdf_text(furnished, "news.pdf").split("\n").count("新闻资料库 · 内部参考") == 2
 
 
 def test_pdf_with_embedded_cjk_font_and_a_character_beyond_the_bmp():
@@ -139,6 +175,28 @@ def test_pdf_over_the_page_or_character_limit_is_refused(monkeypatch):
     assert "more than 1,000 characters of text" in refusal(pdf_text, pdf, "book.pdf")
 
 
+@pytest.mark.parametrize(
+    "size_entry",
+    [b"/Size %d", b"/Si#7Ae %d", b"/Size %% a comment\n%d", b"/Size 7 /Index [0 %d]", b"/Note (/N %%) /Size %d"],
+    ids=["size", "escaped name", "comment", "index", "percent sign in a string"],
+)
+def test_pdf_declaring_millions_of_objects_is_refused_before_pdfium_reads_it(monkeypatch, size_entry):
+    """Issue 23: PDFium enters every object a cross-reference stream declares in a table before it
+    reads a page (3 million took a second and some 200 MB), however the count is written."""
+    crafted = pdf_declaring(3_000_000, size_entry)
+    assert len(crafted) < 50_000
+    monkeypatch.setattr(pdf_module.pypdfium2, "PdfDocument", lambda *args: pytest.fail("PDFium read the file"))
+    assert "declares more than 2,000,000 objects" in refusal(pdf_text, crafted, "objects.pdf")
+
+
+def test_pdf_objects_are_counted_as_the_file_declares_them(monkeypatch):
+    pdf = pdf_declaring(1_000)
+    monkeypatch.setattr(pdf_module, "MAX_PDF_OBJECTS", 1_000)
+    assert pdf_text(pdf, "objects.pdf") == "Hello"
+    monkeypatch.setattr(pdf_module, "MAX_PDF_OBJECTS", 999)
+    assert "declares more than 999 objects" in refusal(pdf_text, pdf, "objects.pdf")
+
+
 # --- DOCX ---------------------------------------------------------------------------------------
 
 
@@ -224,6 +282,72 @@ def test_docx_with_an_oversized_xml_part_is_refused_before_it_is_parsed(monkeypa
     buffer = io.BytesIO()
     padded.save(buffer)
     assert "unpacks to too much data (word/document.xml)" in refusal(docx_text, buffer.getvalue(), "long.docx")
+
+
+W_MAIN = b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+BODY = b"<w:document xmlns:w=%s><w:body>%%s</w:body></w:document>" % W_MAIN
+
+
+def test_docx_of_millions_of_empty_paragraphs_is_refused_while_it_is_unpacked(monkeypatch):
+    """Issue 23: 60 MB of "<w:p/>" in a 120 KB file. python-docx built their tree (1.3 GB, 25 s)
+    only for the file to be refused as empty; counted as it is unpacked, it is refused 6 MB in."""
+    crafted = docx_with_part("word/document.xml", BODY % (b"<w:p/>" * 10_000_000))
+    assert len(crafted) < 200_000
+    monkeypatch.setattr(word, "open_docx", lambda *args: pytest.fail("python-docx parsed the file"))
+    unpacked = []
+    read = zipfile.ZipExtFile.read
+
+    def counting_read(part: zipfile.ZipExtFile, size: int = -1) -> bytes:
+        data = read(part, size)
+        unpacked.append(len(data))
+        return data
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counting_read)
+    message = refusal(docx_text, crafted, "empty.docx")
+    assert "more than 1,000,000 paragraphs, table rows and cells (word/document.xml)" in message
+    assert sum(unpacked) < 8_000_000  # a megabyte past the millionth paragraph, not the part's 60 MB
+
+
+@pytest.mark.parametrize(
+    ("part", "xml", "unit", "count", "limit"),
+    [
+        ("word/document.xml", BODY % b"<w:p>%s</w:p>", b"<w:r/>", 4_100_000, "4,000,000 XML elements and attributes"),
+        (
+            "word/styles.xml",
+            b"<w:styles xmlns:w=%s>%%s</w:styles>" % W_MAIN,
+            b"<w:style %s/>" % b" ".join(b'w:a%d=""' % n for n in range(1_000)),
+            4_100,
+            "4,000,000 XML elements and attributes",
+        ),
+        (
+            "word/document.xml",
+            b"<document xmlns=%s><body>%%s</body></document>" % W_MAIN,
+            b"<p/>",
+            1_100_000,
+            "1,000,000 paragraphs, table rows and cells",
+        ),
+    ],
+    ids=["runs", "attributes in another part", "paragraphs without a prefix"],
+)
+def test_docx_inflated_in_any_part_or_form_is_refused_before_python_docx_parses_it(
+    monkeypatch, part, xml, unit, count, limit
+):
+    crafted = docx_with_part(part, xml % (unit * count))
+    assert len(crafted) < 500_000  # a tenth of the upload limit
+    monkeypatch.setattr(word, "open_docx", lambda *args: pytest.fail("python-docx parsed the file"))
+    assert f"more than {limit} ({part})" in refusal(docx_text, crafted, "inflated.docx")
+
+
+def test_docx_paragraphs_rows_and_cells_are_counted_exactly(monkeypatch):
+    data = news_docx()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = [etree.fromstring(archive.read(name)) for name in archive.namelist() if name.endswith((".xml", ".rels"))]
+    names = [etree.QName(element).localname for root in xml for element in root.iter(etree.Element)]
+    blocks = sum(name in {"p", "tr", "tc"} for name in names)
+    monkeypatch.setattr(word, "MAX_BLOCKS", blocks)
+    assert docx_text(data, "news.docx")
+    monkeypatch.setattr(word, "MAX_BLOCKS", blocks - 1)
+    assert f"more than {blocks - 1:,} paragraphs" in refusal(docx_text, data, "news.docx")
 
 
 def test_docx_without_text_is_refused():
