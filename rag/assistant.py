@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rag import lexical
 from rag.abstention import Abstainer
-from rag.answer import Answer, Reading, assemble
+from rag.answer import Answer, assemble, judge_candidates
 from rag.collection import AddResult, Collection
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.corpus import Document, DocumentSummary
@@ -23,6 +23,7 @@ from rag.expand import cedict_glosses
 from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
+from rag.judge import Judge, JudgedSentence, Reading
 from rag.reader import Reader
 from rag.rerank import read_sentence_ids, rerank
 from rag.retrieve import Ranking, rank
@@ -61,6 +62,7 @@ class Trace:
     milliseconds: dict[str, float]
     language: str
     keywords: tuple[str, ...]
+    sentences: tuple[JudgedSentence, ...] = ()  # the candidate sentences as the judge rated them, most likely first
 
 
 class Assistant:
@@ -73,6 +75,7 @@ class Assistant:
         self._store = collection.store
         self._encoder = encoder
         self._abstainer = abstainer
+        self._judge = Judge.load()
         self._reader_loaded = reader  # kept for with_retrieval, which may turn the reader back on
         self._reader = reader if settings.retrieval.reader else None
         self._write_lock = write_lock or threading.Lock()  # one writer per process; the store's lock covers processes
@@ -172,15 +175,16 @@ class Assistant:
         if readings is not None:
             ranking = rerank(ranking, readings, retrieval)
         read = time.perf_counter()
-        answer = assemble(ranking, retrieval, self._abstainer, readings)
+        judged = judge_candidates(ranking, retrieval, readings or {}, self._judge)
+        answer = assemble(ranking, retrieval, self._abstainer, judged, readings)
         done = time.perf_counter()
         milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000, "read": (read - ranked) * 1000,
                         "answer": (done - read) * 1000, "total": (done - started) * 1000}  # fmt: skip
         keywords = query.tokens[len(lexical.tokenize(text)) :] if query.language == "en" else ()
-        return Trace(answer, milliseconds, query.language, tuple(keywords))
+        return Trace(answer, milliseconds, query.language, tuple(keywords), tuple(judged))
 
     def _read(self, ranking: Ranking, retrieval: RetrievalSettings) -> dict[int, Reading]:
-        """The reader on the best sentence of each top passage, in one batch."""
+        """The reader on the sentences ``read_sentence_ids`` picks, in one batch."""
         assert self._reader is not None
         sentence_ids = read_sentence_ids(ranking, retrieval)
         spans = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])

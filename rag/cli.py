@@ -105,7 +105,10 @@ def ask(
         out.print(f"[bold]Not found in the documents.[/bold] {escape(answer.reason or '')} Closest passages:")
     else:
         exact = f"[bold reverse]{escape(answer.span.text)}[/bold reverse] — " if answer.span else ""
-        out.print(f"{exact}[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]")
+        out.print(f"{exact}[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]  "
+                  f"confidence {answer.confidence:.2f} ({answer.reliability})")  # fmt: skip
+        for citation in answer.supporting:
+            out.print(f"  also: {escape(citation.text)}  [dim][{citation.rank}][/dim]")
     for passage in answer.passages:
         text = escape(passage.text)
         if passage.highlight:

@@ -29,8 +29,9 @@ class QuestionResult:
     answer_overlaps_evidence: bool
     features: dict[str, float]
     latency_ms: float
-    confidence: float = 1.0  # the abstention model's probability that the question is answerable
+    confidence: float = 1.0  # the confidence shown (P(the answer is right)); for an abstention, P(answerable)
     span_inside_evidence: bool | None = None  # None when no span was shown
+    first_sentence_holds_evidence: bool = False  # the answer's own sentence, before any supporting one
 
 
 def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
@@ -114,8 +115,46 @@ def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, Ques
         "abstain_f1": round(f1, 4),
         "false_abstention": round(false_pos / len(answerable), 4) if answerable else 0.0,
         "answer_contains_evidence": share(lambda r: r.answer_contains_evidence),
+        "first_sentence_holds_evidence": share(lambda r: r.first_sentence_holds_evidence),
         "answer_overlaps_evidence": share(lambda r: r.answer_overlaps_evidence),
     }
+
+
+RELIABILITY_BINS = 10
+
+
+def right(question: GoldQuestion, result: QuestionResult) -> bool:
+    """The answer shown is right: the question is answerable and the answer's own sentence holds the evidence."""
+    return question.answerable and not result.abstained and result.first_sentence_holds_evidence
+
+
+def reliability(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> list[dict[str, float]]:
+    """The answers shown, in ten bins of confidence: how many, their mean confidence, the share right."""
+    shown = [(results[q.id].confidence, right(q, results[q.id])) for q in questions if not results[q.id].abstained]
+    bins = []
+    for number in range(RELIABILITY_BINS):
+        low, high = number / RELIABILITY_BINS, (number + 1) / RELIABILITY_BINS
+        group = [(c, r) for c, r in shown if low <= c < high or (number == RELIABILITY_BINS - 1 and c == 1.0)]
+        if group:
+            bins.append({"low": low, "high": high, "answers": len(group), "confidence": round(statistics.mean(c for c, _ in group), 4),
+                         "right": round(statistics.mean(r for _, r in group), 4)})  # fmt: skip
+    return bins
+
+
+def confidence_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    """Of the answers shown: expected calibration error (ten bins) and the ROC AUC of the confidence for
+    "right" against "wrong or should have abstained"."""
+    from sklearn.metrics import roc_auc_score
+
+    shown = [q for q in questions if not results[q.id].abstained]
+    if not shown:
+        return {}
+    bins = reliability(questions, results)
+    ece = sum(b["answers"] * abs(b["right"] - b["confidence"]) for b in bins) / len(shown)
+    labels = [int(right(q, results[q.id])) for q in shown]
+    auc = roc_auc_score(labels, [results[q.id].confidence for q in shown]) if 0 < sum(labels) < len(labels) else 0.0
+    return {"confidence_ece": round(ece, 4), "confidence_auroc": round(float(auc), 4), "answers_shown": len(shown),
+            "answers_right": round(statistics.mean(labels), 4)}  # fmt: skip
 
 
 def latency_scores(results: Sequence[QuestionResult]) -> dict[str, float]:
@@ -138,7 +177,9 @@ def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionRe
     return {
         "overall": retrieval_scores(questions, results)
         | abstention_scores(questions, results)
+        | confidence_scores(questions, results)
         | latency_scores([results[q.id] for q in questions]),
+        "reliability": reliability(questions, results),
         **groups,
     }
 
@@ -150,7 +191,7 @@ def separation(questions: Sequence[GoldQuestion], results: dict[str, QuestionRes
     from sklearn.metrics import roc_auc_score
 
     answerable = [q for q in questions if q.answerable]
-    signs = {name: 1.0 if weight >= 0 else -1.0 for name, weight in zip(FEATURES, abstainer.weights, strict=True)}
+    signs = {name: 1.0 if weight >= 0 else -1.0 for name, weight in zip(FEATURES, abstainer.answerable.weights, strict=True)}
     scores: dict[str, Callable[[QuestionResult], float]] = {
         **{name: lambda r, name=name: signs[name] * r.features[name] for name in FEATURES},
         "confidence": lambda r: r.confidence,

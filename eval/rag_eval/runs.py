@@ -22,7 +22,7 @@ from tqdm import tqdm
 from rag import Assistant, ChunkSettings, Settings
 from rag.encoder import Encoder
 from rag_eval.datasets import Dataset
-from rag_eval.gold import GoldQuestion, load_gold
+from rag_eval.gold import GoldQuestion, Span, load_gold
 from rag_eval.metrics import QuestionResult, covered_evidence, score_split, separation
 
 TOP_K = 10
@@ -65,15 +65,26 @@ def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionRes
     answer = assistant.ask(question.question, TOP_K)
     latency = (time.perf_counter() - started) * 1000
     passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
-    text = answer.text or ""
-    spans = [(c.doc_id, c.start, c.end) for c in answer.citations]
     places = [place for e in question.evidence for place in e.places]
-    contains = answer.text and any(assistant.document(p.doc_id).text[p.start : p.end] in text for p in places)
-    overlaps = any(d == p.doc_id and min(s_end, p.end) > max(s, p.start) for d, s, s_end in spans for p in places)
+    holding = [any(holds_evidence(c.doc_id, c.start, c.end, c.text, p, assistant) for p in places) for c in answer.citations]
+    overlaps = any(c.doc_id == p.doc_id and min(c.end, p.end) > max(c.start, p.start) for c in answer.citations for p in places)
     span = answer.span
     inside = None if span is None else any(span.doc_id == p.doc_id and p.start <= span.start and span.end <= p.end for p in places)
-    return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, bool(contains),
-                          overlaps and not answer.abstained, answer.features, latency, answer.confidence, inside)  # fmt: skip
+    return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, any(holding),
+                          overlaps and not answer.abstained, answer.features, latency, answer.confidence, inside,
+                          bool(holding) and holding[0])  # fmt: skip
+
+
+def holds_evidence(doc_id: str, start: int, end: int, text: str, place: Span, assistant: Assistant) -> bool:
+    """A quoted sentence holds an evidence place when it contains the place's words, or lies inside a
+    place that spans several sentences."""
+    if doc_id == place.doc_id and place.start <= start and end <= place.end:
+        return True
+    return _text(assistant, place) in text
+
+
+def _text(assistant: Assistant, place: Span) -> str:
+    return assistant.document(place.doc_id).text[place.start : place.end]
 
 
 def run_questions(assistant: Assistant, questions: Sequence[GoldQuestion], label: str) -> dict[str, QuestionResult]:
@@ -82,7 +93,9 @@ def run_questions(assistant: Assistant, questions: Sequence[GoldQuestion], label
 
 
 def gold_questions(news: Assistant, path: Path, limit: int | None = None) -> list[GoldQuestion]:
-    questions = load_gold(path, lambda doc_id: news.document(doc_id).text)
+    """The gold questions asked on their own: not the follow-ups, which only make sense after their
+    conversation's earlier questions (scored apart)."""
+    questions = [q for q in load_gold(path, lambda doc_id: news.document(doc_id).text) if not q.follow_up]
     return questions[:limit] if limit else questions
 
 
@@ -114,6 +127,17 @@ def evaluate_gold(news: Assistant, base: Settings, encoder: Encoder, questions: 
     }
     report["query_encoding_p50_ms"] = query_encoding_ms(encoder, [q.question for q in questions])
     return report
+
+
+def evaluate_distractors(news: Assistant, base: Settings, encoder: Encoder, questions: Sequence[GoldQuestion],
+                         paths: Sequence[Path]) -> dict[str, Any]:  # fmt: skip
+    """The default configuration on the seed articles among the distractors at ``paths``."""
+    from rag_eval.distractors import with_distractors
+
+    assistant, count = with_distractors(news, base, paths, encoder)
+    results = run_questions(assistant, questions, "distractors")
+    return {"documents": count, "passages": assistant.info().chunks, "paths": [str(p) for p in paths],
+            **{split: score_split([q for q in questions if split == "all" or q.split == split], results) for split in ("dev", "test", "all")}}  # fmt: skip
 
 
 def query_encoding_ms(encoder: Encoder, questions: Sequence[str]) -> float:

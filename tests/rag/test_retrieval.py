@@ -1,4 +1,4 @@
-"""Tokenisation, fusion, the answer sentence, vector search choices, and abstention."""
+"""Tokenisation, fusion, query expansion, vector search choices, and abstention."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from ranx import Run
 from ranx import fuse as ranx_fuse
 
 from rag.abstention import FEATURES, Abstainer
-from rag.answer import answer_sentences
 from rag.config import RetrievalSettings, VectorIndexSettings
 from rag.expand import english_to_chinese
 from rag.lexical import tokenize
@@ -24,23 +23,6 @@ def test_mixed_script_tokens_are_simplified_lowercased_and_content_only():
     assert "离职" in tokens and "離職" not in tokens
     assert not {"了", "吗", "你好", "?"} & set(tokens)
     assert tokenize("ＧＰＴ－４ｏ 的 1500亿") == tokenize("GPT-4o 的 1500亿")
-
-
-def _ranking(*sentence_scores: list[tuple[int, float]]) -> Ranking:
-    query = Query("?", "zh-Hans", np.zeros(2, dtype=np.float32), np.zeros(2, dtype=np.float32), ())
-    candidates = [Candidate(i, 1.0, tuple(scored)) for i, scored in enumerate(sentence_scores)]
-    return Ranking(query, candidates, {}, {}, {}, Closeness(0.0, 0.0))
-
-
-def test_answer_sentence_comes_from_any_top_passage_lower_ranks_paying_a_little():
-    settings = RetrievalSettings(answer_passages=5, answer_rank_penalty=0.01, second_sentence_margin=0.03)
-    # passage 3's sentence is clearly closer: it is the answer, passage 1's follows within the margin
-    assert answer_sentences(_ranking([(10, 0.40)], [(20, 0.38)], [(30, 0.45)]), settings) == [(3, 30), (1, 10)]
-    # a near tie goes to the higher passage: 0.405 - 2 × 0.01 < 0.40
-    assert answer_sentences(_ranking([(10, 0.40)], [(20, 0.30)], [(30, 0.405)]), settings)[0] == (1, 10)
-    # passages beyond answer_passages are not read; the runner-up is dropped when too far behind
-    lower = _ranking([(10, 0.40)], [(20, 0.30)], [(30, 0.30)], [(40, 0.30)], [(50, 0.30)], [(60, 0.90)])
-    assert answer_sentences(lower, settings) == [(1, 10)]
 
 
 class Vocabulary:

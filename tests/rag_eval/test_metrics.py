@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.abstention import Abstainer
+from rag.abstention import FEATURES, Abstainer, Logistic
 from rag_eval.gold import Evidence, GoldQuestion, Span
 from rag_eval.metrics import QuestionResult, covered_evidence, covers, ranked_run, retrieval_scores, separation
 
@@ -39,7 +39,7 @@ def test_separation_reports_how_well_features_split_answerable_from_unanswerable
         return GoldQuestion(qid, "?", "en", "date", False, None, evidence, topic)
 
     def scored(qid: str, top: float, mismatch: float, confidence: float) -> QuestionResult:
-        features = {"top_dense": top, "top_sentence": top, "answer_type_mismatch": mismatch}
+        features = dict.fromkeys(FEATURES, 0.0) | {"top_dense": top, "top_sentence": top, "answer_type_mismatch": mismatch}
         return QuestionResult(qid, (), False, False, False, features, 1.0, confidence)
 
     questions = [question("a1", True), question("a2", True), question("on", False, "on"), question("off", False, "off")]
@@ -49,7 +49,8 @@ def test_separation_reports_how_well_features_split_answerable_from_unanswerable
         "on": scored("on", 0.89, 1.0, 0.85),  # as close as the answerable ones, but lacks the asked type
         "off": scored("off", 0.80, 0.0, 0.1),
     }
-    table = separation(questions, results, Abstainer(weights=(1.0, 1.0, -2.0), bias=0.0))
+    weights = tuple({"top_dense": 1.0, "top_sentence": 1.0, "answer_type_mismatch": -2.0}.get(name, 0.0) for name in FEATURES)
+    table = separation(questions, results, Abstainer(Logistic(weights, 0.0), 0.5, Logistic(weights, 0.0)))
     assert table["top_dense"] == {"on_topic": 0.5, "off_topic": 1.0}
     assert table["answer_type_mismatch"] == {"on_topic": 1.0, "off_topic": 0.5}  # turned: a mismatch means "no"
     assert table["confidence"] == {"on_topic": 0.5, "off_topic": 1.0}
