@@ -22,7 +22,8 @@ from rag.encoder import Encoder, load_encoder
 from rag.expand import cedict_glosses
 from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.formats import SUPPORTED_SUFFIXES
-from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
+from rag.followup import leans_on_context
+from rag.query import TOP_K_RANGE, Query, build_query, validate_history, validate_question, validate_top_k, with_context
 from rag.judge import Judge, JudgedSentence, Reading
 from rag.reader import Reader
 from rag.rerank import read_sentence_ids, rerank
@@ -154,20 +155,27 @@ class Assistant:
         retrieval = RetrievalSettings(query_adapter=adapter, query_expansion=expansion)
         return build_query(text, self._encoder, self._store.view(), retrieval)
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None) -> Answer:
         """Ranked passages and the extractive answer (or an abstention) for ``question``.
-        ``InvalidQuestionError`` (a ``ValueError``) for an unusable question or ``top_k``."""
-        return self.explain(question, top_k).answer
+        ``history``: the conversation's earlier questions, oldest first; a question that leans on them
+        ("她是哪一年加入的?") is asked with them, any other as if alone.
+        ``InvalidQuestionError`` (a ``ValueError``) for an unusable question, ``top_k`` or history."""
+        return self.explain(question, top_k, history=history).answer
 
-    def explain(self, question: str, top_k: int = 5) -> Trace:
+    def explain(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None) -> Trace:
         """``ask``, with the time each stage took and what the question became."""
         started = time.perf_counter()
         text = validate_question(question, self._settings.max_question_chars)
         top_k = validate_top_k(top_k)
+        earlier = validate_history(history, self._settings.max_question_chars)
         self._store.refresh()  # another process may have added or removed articles
         view = self._store.view()
         retrieval = self._settings.retrieval
         query = self._encode(text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
+        if earlier and retrieval.context_turns and leans_on_context(text):
+            turns = [self._encode(turn, retrieval.query_adapter, retrieval.query_expansion, view.generation)
+                     for turn in earlier[-retrieval.context_turns :]]  # fmt: skip
+            query = with_context(query, turns, retrieval.history_weight)
         encoded = time.perf_counter()
         ranking = rank(view, query, retrieval, top_k)
         ranked = time.perf_counter()

@@ -89,13 +89,14 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in Chinese (either script) or English.")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="How many passages to return.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    history: Annotated[list[str] | None, typer.Option("--history", help="An earlier question of the conversation (repeat, oldest first).")] = None,
 ) -> None:
-    """Answer a question with cited passages."""
+    """Answer a question with cited passages (a follow-up with --history)."""
     from rag import validate_question
 
     try:
         validate_question(question, Settings().max_question_chars)  # before the model loads
-        answer = _assistant(context).ask(question, top_k=top_k)
+        answer = _assistant(context).ask(question, top_k=top_k, history=history)
     except RagError as error:
         _fail(error)
     if as_json:

@@ -103,6 +103,10 @@ class RetrievalSettings:
     # Chinese questions go through the query tower with the adapter (rag/query_adapter.npz)
     query_adapter: bool = True
     abstain: bool = True
+    # A follow-up question (rag/followup.py) is asked with the last context_turns earlier questions, the
+    # last one weighing history_weight against the question's 1 (tuned on dev's follow-ups: experiments.md)
+    context_turns: int = 3
+    history_weight: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from rag import Assistant, ChunkSettings, Settings
 from rag.encoder import Encoder
 from rag_eval.datasets import Dataset
 from rag_eval.gold import GoldQuestion, Span, load_gold
-from rag_eval.metrics import QuestionResult, covered_evidence, score_split, separation
+from rag_eval.metrics import QuestionResult, covered_evidence, retrieval_scores, score_split, separation
 
 TOP_K = 10
 
@@ -60,9 +60,9 @@ def open_configuration(configuration: Configuration, news: Assistant, base: Sett
     return Assistant.over([news.document(d.id) for d in news.documents()], settings, encoder=encoder)
 
 
-def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionResult:
+def answer_question(assistant: Assistant, question: GoldQuestion, history: Sequence[str] = ()) -> QuestionResult:
     started = time.perf_counter()
-    answer = assistant.ask(question.question, TOP_K)
+    answer = assistant.ask(question.question, TOP_K, history=list(history) or None)
     latency = (time.perf_counter() - started) * 1000
     passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
     places = [place for e in question.evidence for place in e.places]
@@ -85,6 +85,41 @@ def holds_evidence(doc_id: str, start: int, end: int, text: str, place: Span, as
 
 def _text(assistant: Assistant, place: Span) -> str:
     return assistant.document(place.doc_id).text[place.start : place.end]
+
+
+def conversation_questions(news: Assistant, path: Path) -> list[GoldQuestion]:
+    """The gold questions asked in a conversation: the follow-ups, and self-contained ones asked after one."""
+    return [q for q in load_gold(path, lambda doc_id: news.document(doc_id).text) if q.history]
+
+
+def evaluate_conversations(assistant: Assistant, questions: Sequence[GoldQuestion]) -> dict[str, Any]:
+    """Follow-ups asked with their history against the same questions written out in full (and
+    alone, for reference); self-contained questions asked after a history against asked alone."""
+    follow_ups = [q for q in questions if q.follow_up]
+    alone = [q for q in questions if not q.follow_up]
+    report: dict[str, Any] = {}
+    for split in ("dev", "test", "all"):
+        chosen = [q for q in follow_ups if split == "all" or q.split == split]
+        others = [q for q in alone if split == "all" or q.split == split]
+        runs = {
+            "follow-up, with history": {q.id: _asked(assistant, q, q.question, q.history) for q in chosen},
+            "written out in full": {q.id: _asked(assistant, q, q.standalone or q.question, ()) for q in chosen},
+            "follow-up, without history": {q.id: _asked(assistant, q, q.question, ()) for q in chosen},
+            "self-contained, with history": {q.id: _asked(assistant, q, q.question, q.history) for q in others},
+            "self-contained, alone": {q.id: _asked(assistant, q, q.question, ()) for q in others},
+        }
+        report[split] = {name: retrieval_scores(chosen if name.startswith(("follow", "written")) else others, results)
+                         | {"first_sentence_holds_evidence": _share(results, "first_sentence_holds_evidence")}
+                         for name, results in runs.items()}  # fmt: skip
+    return report
+
+
+def _asked(assistant: Assistant, question: GoldQuestion, text: str, history: Sequence[str]) -> QuestionResult:
+    return answer_question(assistant, replace(question, question=text), history)
+
+
+def _share(results: dict[str, QuestionResult], flag: str) -> float:
+    return round(statistics.mean(getattr(r, flag) for r in results.values()), 4) if results else 0.0
 
 
 def run_questions(assistant: Assistant, questions: Sequence[GoldQuestion], label: str) -> dict[str, QuestionResult]:
