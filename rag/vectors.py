@@ -17,6 +17,9 @@ import numpy as np
 from rag.config import VectorIndexSettings
 
 IndexKind = Literal["exact", "ivf-sq8"]
+# Bump when ``build_ivf`` builds another structure: indexes then rebuild their approximate indexes from
+# the stored float32 vectors, without the encoder.
+VECTOR_INDEX_VERSION = 1
 
 
 def choose_kind(count: int, settings: VectorIndexSettings) -> IndexKind:

@@ -7,40 +7,15 @@ assigns once and never changes; documents are known by their string ids.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from rag.corpus import Document, DocumentSummary
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """Everything that decides what an index holds: a change to any of it means rebuilding."""
-
-    model_id: str
-    model_sha256: str
-    dimension: int
-    encoder_backend: str
-    chunk_size: int
-    chunk_overlap: int
-    exact_max: int  # the vector index settings decide which structure each segment gets
-    ivf_lists_per_sqrt: float
-    ivf_probe: int
-    code: str  # digest of the modules that turn files into pieces, tokens and vectors
-
-    def differences(self, other: Fingerprint) -> list[str]:
-        return [f"{f.name} changed" for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
-
-    def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Fingerprint:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+from rag.fingerprint import Fingerprint
 
 
 @dataclass(frozen=True)
@@ -74,6 +49,19 @@ class IndexedDocument:
     chunk_vectors: np.ndarray = field(repr=False)
     sentence_vectors: np.ndarray = field(repr=False)
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Latin name word → Chinese tokens
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a document's text gives without the encoder (``rag.ingest.derive_terms``): per chunk its
+    term counts and its length in tokens, and the names it writes both in Chinese and Latin letters."""
+
+    chunk_terms: tuple[Mapping[int, int], ...]
+    chunk_lengths: tuple[int, ...]
+    names: Mapping[str, tuple[str, ...]]
+
+
+TermsOf = Callable[[str, Sequence[tuple[int, int]]], Terms]  # (text, chunk offsets) → Terms
 
 
 @dataclass(frozen=True)
@@ -182,6 +170,12 @@ class Store(Protocol):
 
     def commit(self, change: Change) -> None:
         """Apply ``change`` atomically: readers see all of it or none of it."""
+        ...
+
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """Make the index one made with ``fingerprint`` where that needs no encoder, atomically: the
+        vector indexes rebuilt from the stored vectors; with ``derive``, every chunk's terms and every
+        document's names derived again from the stored texts. The caller holds ``writer()``."""
         ...
 
     def writer(self) -> AbstractContextManager[None]:

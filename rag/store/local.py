@@ -18,12 +18,13 @@ manifest; leftovers are removed by the next writer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -44,9 +45,10 @@ from rag.store.base import (
     SentenceRecord,
     StoredDocument,
     StoreInfo,
+    TermsOf,
     top_k,
 )
-from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter
+from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
 from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
@@ -95,7 +97,7 @@ class LocalManifest:
                 raise ValueError(f"format {payload.get('format')} is not {FORMAT}")
             manifest = cls(
                 generation=int(payload["generation"]), created=str(payload["created"]),
-                fingerprint=Fingerprint.from_dict(payload["fingerprint"]), corpus_state=str(payload["corpus_state"]),
+                fingerprint=Fingerprint.from_dict(payload["fingerprint"], payload.get("libraries")), corpus_state=str(payload["corpus_state"]),
                 segments=tuple(str(name) for name in payload["segments"]),
                 removed={str(name): tuple(int(row) for row in rows) for name, rows in payload["removed"].items()},
                 next_chunk_id=int(payload["next_chunk_id"]), next_sentence_id=int(payload["next_sentence_id"]),
@@ -392,31 +394,81 @@ class LocalStore:
         next_chunk = view.manifest.next_chunk_id if view.manifest else 0
         next_sentence = view.manifest.next_sentence_id if view.manifest else 0
         generation = max(view.generation, self._highest_generation()) + 1
-        try:
+        with self._saving():
             added, next_chunk, next_sentence = self._write_segment(change, generation, next_chunk, next_sentence)
             segments = [name for name in base if self._live_documents(name, removed) > 0]
             if added is not None:
                 segments.append(added)
             segments, removed = self._merge(segments, removed, generation)
-            manifest = LocalManifest(
-                generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=change.fingerprint,
-                corpus_state=change.corpus_state, segments=tuple(segments),
-                removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
-                next_chunk_id=next_chunk, next_sentence_id=next_sentence,
-            )  # fmt: skip
-            new_view = self._view_of(manifest)
-            manifest = LocalManifest(**{**manifest.__dict__, "counts": {
-                "documents": len(new_view.locations), "chunks": new_view.chunk_count,
-                "sentences": sum(p.live_sentences for p in new_view.parts)}})  # fmt: skip
-            name = f"manifest-{generation:08d}.json"
-            write_atomic(self.directory / name, manifest.to_json())
-            write_atomic(self.directory / CURRENT, name.encode())  # the commit point
+            self._publish(generation, change.fingerprint, change.corpus_state, segments, removed, next_chunk, next_sentence)
+        self._collect_garbage()
+
+    @contextlib.contextmanager
+    def _saving(self) -> Iterator[None]:
+        """A write that fails for want of space or permissions leaves nothing behind and says so."""
+        try:
+            yield
         except OSError as error:
             self.remove_leftovers()
             raise StorageError(f"could not save the index in {self.directory} ({error.strerror or error}); "
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
+
+    def _publish(self, generation: int, fingerprint: Fingerprint, corpus_state: str, segments: Sequence[str],
+                 removed: dict[str, set[int]], next_chunk: int, next_sentence: int) -> None:  # fmt: skip
+        """Write the manifest of ``segments`` (open in ``_segments``) and point ``CURRENT`` at it."""
+        manifest = LocalManifest(
+            generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=fingerprint,
+            corpus_state=corpus_state, segments=tuple(segments),
+            removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
+            next_chunk_id=next_chunk, next_sentence_id=next_sentence,
+        )  # fmt: skip
+        new_view = self._view_of(manifest)
+        manifest = LocalManifest(**{**manifest.__dict__, "counts": {
+            "documents": len(new_view.locations), "chunks": new_view.chunk_count,
+            "sentences": sum(p.live_sentences for p in new_view.parts)}})  # fmt: skip
+        name = f"manifest-{generation:08d}.json"
+        write_atomic(self.directory / name, manifest.to_json())
+        write_atomic(self.directory / CURRENT, name.encode())  # the commit point
         self._view = LocalView(manifest, new_view.parts)
         self._current = ((self.directory / CURRENT).stat().st_ino, (self.directory / CURRENT).stat().st_mtime_ns)
+
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """Segments whose vector indexes are not what the settings give are written again sharing
+        their files (hard links) but those indexes; with ``derive``, every segment is written again
+        with its live documents' terms and names derived anew (vectors copied, never encoded).
+        One new manifest: readers see the old segments or the new ones."""
+        self.refresh()
+        view, manifest = self._view, self._view.manifest
+        assert manifest is not None, "nothing to rework in an empty index"
+        self.remove_leftovers()
+        generation = max(view.generation, self._highest_generation()) + 1
+        segments: list[str] = []
+        removed = {name: set(rows) for name, rows in manifest.removed.items()}
+        with self._saving():
+            for number, part in enumerate(view.parts, 1):
+                segment = part.segment
+                if derive is None and has_current_indexes(segment, self.settings.vectors):
+                    segments.append(segment.name)
+                    continue
+                name = f"seg-{generation:08d}-r{number}"
+                staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
+                try:
+                    if derive is None:
+                        link_with_new_indexes(segment, staging, name, self.settings.vectors)
+                    else:
+                        writer = SegmentWriter(staging, segment.description["dimension"])
+                        writer.copy_documents(segment, (row for row in range(len(segment.stored)) if row not in part.removed_rows), derive)
+                        writer.finish(name, self.settings.vectors)
+                        removed.pop(segment.name, None)
+                    staging.rename(self.segments_dir / name)
+                    fsync_dir(self.segments_dir)
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
+                self._segments[name] = Segment(self.segments_dir / name)
+                if segment.name in removed:
+                    removed[name] = removed.pop(segment.name)
+                segments.append(name)
+            self._publish(generation, fingerprint, manifest.corpus_state, segments, removed, manifest.next_chunk_id, manifest.next_sentence_id)
         self._collect_garbage()
 
     def _highest_generation(self) -> int:

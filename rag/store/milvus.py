@@ -101,6 +101,8 @@ from rag.store.base import (
     SentenceRecord,
     StoredDocument,
     StoreInfo,
+    Terms,
+    TermsOf,
     top_k,
 )
 
@@ -739,6 +741,22 @@ def approximate_index(rows: int, vectors: VectorIndexSettings) -> dict[str, Any]
     return {"type": "IVF_FLAT", "nlist": nlist, "nprobe": min(vectors.ivf_probe, nlist)}
 
 
+class _Rows:
+    """Rows in document-key order, taken a document at a time."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]]) -> None:
+        self._rows = rows
+        self._next: dict[str, Any] | None = next(rows, None)
+
+    def take(self, dkey: int) -> list[dict[str, Any]]:
+        taken = []
+        while self._next is not None and int(self._next["dkey"]) <= dkey:
+            if int(self._next["dkey"]) == dkey:
+                taken.append(self._next)
+            self._next = next(self._rows, None)
+        return taken
+
+
 def _described(index: Mapping[str, Any]) -> str:
     return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {index['nprobe']})" if "nlist" in index else "")
 
@@ -915,6 +933,52 @@ class MilvusStore:
         self._publish(state)
         self._adopt(MilvusView(self, state, docs))
         self._after_publish(old, state)
+
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """A rebuild into new tables from what the tables hold: offsets, vectors and texts are read
+        back (never encoded again), terms and names kept or derived again by ``derive``. Milvus
+        changes neither a table's index nor its rows in place while readers use it: new tables,
+        named at the commit point, as for any rebuild."""
+        self.refresh()
+        state = self._view.state
+        assert state is not None, "nothing to rework in an empty index"
+        self.commit(Change(self._stored(self._view, derive), frozenset(), fingerprint, state.corpus_state, rebuild=True))
+
+    def _stored(self, view: MilvusView, derive: TermsOf | None) -> Iterator[IndexedDocument]:
+        """The view's documents as ingestion made them, in document-key order. Pieces are read a
+        window of ids at a time, as ``_copy`` does: a document's ids follow one another, and later
+        documents have higher ids."""
+        assert view.state is not None
+        state = view.state
+        chunks = _Rows(self._rows(state, "chunks", ["id", "dkey", "start", "end", "length", "sentences", "terms", "dense"], state.next_chunk_id))
+        sentences = _Rows(self._rows(state, "sentences", ["id", "dkey", "start", "end", "dense"], state.next_sentence_id))
+        docs = sorted(view.docs.values(), key=lambda doc: doc.dkey)
+        for start in range(0, len(docs), 100):
+            batch = docs[start : start + 100]
+            texts = view.documents([doc.stored.id for doc in batch])
+            for doc in batch:
+                document = texts[doc.stored.id]
+                chunk_rows, sentence_rows = chunks.take(doc.dkey), sentences.take(doc.dkey)
+                spans = [(int(row["start"]), int(row["end"])) for row in chunk_rows]
+                position = {int(row["id"]): n for n, row in enumerate(sentence_rows)}
+                terms = derive(document.text, spans) if derive else Terms(
+                    tuple(dict(zip(row["terms"]["t"], row["terms"]["c"], strict=True)) for row in chunk_rows),
+                    tuple(int(row["length"]) for row in chunk_rows), doc.names)  # fmt: skip
+                yield IndexedDocument(
+                    document=document, chunks=tuple(spans), sentences=tuple((int(r["start"]), int(r["end"])) for r in sentence_rows),
+                    chunk_sentences=tuple(tuple(position[int(i)] for i in row["sentences"]["ids"]) for row in chunk_rows),
+                    chunk_terms=terms.chunk_terms, chunk_lengths=terms.chunk_lengths,
+                    chunk_vectors=np.asarray([row["dense"] for row in chunk_rows], dtype=np.float32).reshape(-1, state.dimension),
+                    sentence_vectors=np.asarray([row["dense"] for row in sentence_rows], dtype=np.float32).reshape(-1, state.dimension),
+                    names=terms.names,
+                )  # fmt: skip
+
+    def _rows(self, state: _State, kind: str, fields: list[str], end: int) -> Iterator[dict[str, Any]]:
+        """The visible rows of a table of ``state`` in id order."""
+        for start in range(0, end, BATCH_ROWS):
+            rows = self.milvus.call("read pieces", self.milvus.client.query, state.tables[kind], output_fields=fields,
+                                    filter=f"id >= {start} and id < {start + BATCH_ROWS} and {state.visible}", **_reads(state))  # fmt: skip
+            yield from sorted(rows, key=lambda row: int(row["id"]))
 
     def _term_changes(self, writer: _Writer, removed: list[_Doc], base: _State | None) -> Counter[int]:
         """Each term's df change: +1 per added chunk holding it, −1 per removed one."""

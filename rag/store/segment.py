@@ -24,7 +24,7 @@ from rag.config import VectorIndexSettings
 from rag.corpus import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError
 from rag.files import file_sha256, fsync_dir
-from rag.store.base import IndexedDocument, StoredDocument
+from rag.store.base import IndexedDocument, StoredDocument, TermsOf
 from rag.vectors import IndexKind, build_ivf, choose_kind
 
 SEGMENT_FILE = "segment.json"
@@ -135,26 +135,35 @@ class SegmentWriter:
             self._postings.append((terms, np.full(len(counts), chunk_row + offset, dtype=np.int32), values))
         self._documents += 1
 
-    def copy_documents(self, segment: Segment, rows: Iterable[int]) -> None:
-        """Append documents of another segment as they are (same ids, vectors, postings)."""
+    def copy_documents(self, segment: Segment, rows: Iterable[int], derive: TermsOf | None = None) -> None:
+        """Append documents of another segment as they are (same ids, vectors, postings), or with
+        their chunks' terms and their names derived again from their texts by ``derive``."""
         for row in rows:
             stored = segment.stored[row]
-            self._entries.append({"entry": dict(stored.entry), "checksum": stored.checksum, "characters": stored.characters,
-                                  "text_sha256": stored.text_sha256, "names": {w: list(t) for w, t in segment.names[row].items()}})  # fmt: skip
-            self._texts.append(segment.text(row))
-            self._manifest_lines.append(stored.manifest_line)
+            text = segment.text(row)
             chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
+            derived = derive(text, [(int(s), int(e)) for s, e in segment.chunk_spans[chunks]]) if derive else None
+            names = derived.names if derived else segment.names[row]
+            self._entries.append({"entry": dict(stored.entry), "checksum": stored.checksum, "characters": stored.characters,
+                                  "text_sha256": stored.text_sha256, "names": {w: list(t) for w, t in names.items()}})  # fmt: skip
+            self._texts.append(text)
+            self._manifest_lines.append(stored.manifest_line)
             sentence_row, chunk_row = self.sentences, self.chunks
             self._append_pieces(
                 chunk_ids=segment.chunk_ids[chunks], chunk_spans=segment.chunk_spans[chunks],
-                chunk_lengths=segment.chunk_lengths[chunks], sentence_ids=segment.sentence_ids[sentences],
-                sentence_spans=segment.sentence_spans[sentences], chunk_vectors=segment.chunk_vectors[chunks],
-                sentence_vectors=segment.sentence_vectors[sentences],
+                chunk_lengths=np.asarray(derived.chunk_lengths, dtype=np.int32) if derived else segment.chunk_lengths[chunks],
+                sentence_ids=segment.sentence_ids[sentences], sentence_spans=segment.sentence_spans[sentences],
+                chunk_vectors=segment.chunk_vectors[chunks], sentence_vectors=segment.sentence_vectors[sentences],
             )  # fmt: skip
             first_sentence = sentences[0] if len(sentences) else 0
             self._chunk_sentences += [segment.sentences_of_chunk(c) - first_sentence + sentence_row for c in chunks]
             for offset, chunk in enumerate(chunks):
-                terms, counts = segment.terms_of_chunk(int(chunk))
+                if derived:
+                    counted = derived.chunk_terms[offset]
+                    terms = np.fromiter(counted.keys(), dtype=np.uint32, count=len(counted))
+                    counts = np.fromiter(counted.values(), dtype=np.int32, count=len(counted))
+                else:
+                    terms, counts = segment.terms_of_chunk(int(chunk))
                 self._postings.append((terms, np.full(len(terms), chunk_row + offset, dtype=np.int32), counts))
             self._documents += 1
 
@@ -181,24 +190,49 @@ class SegmentWriter:
             writer = _Column(self.folder / f"{column}.bin", values.dtype.str)
             writer.append(values)
             files[f"{column}.bin"] = writer.finish()
-        kinds: dict[str, IndexKind] = {}
-        for part, count in (("chunk", self.chunks), ("sentence", self.sentences)):
-            kinds[part] = choose_kind(count, vector_settings)
-            if kinds[part] == "ivf-sq8":
-                vectors = _map(self.folder / f"{part}_vectors.bin", files[f"{part}_vectors.bin"])
-                path = self.folder / f"{part}_vectors.ivf"
-                faiss.write_index(build_ivf(vectors, vector_settings), str(path))
-                files[path.name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         description = {
             "format": FORMAT, "name": name, "documents": self._documents, "chunks": self.chunks,
-            "sentences": self.sentences, "dimension": self.dimension, "kinds": kinds, "files": files,
+            "sentences": self.sentences, "dimension": self.dimension, "files": files,
         }  # fmt: skip
-        (self.folder / SEGMENT_FILE).write_text(json.dumps(description, indent=1), encoding="utf-8")
-        for path in self.folder.iterdir():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        fsync_dir(self.folder)
-        return description
+        return _seal(self.folder, description, vector_settings)
+
+
+def _seal(folder: Path, description: dict[str, Any], vector_settings: VectorIndexSettings) -> dict[str, Any]:
+    """Build the vector indexes ``vector_settings`` ask for, then write ``segment.json`` and sync."""
+    files = dict(description["files"])
+    kinds: dict[str, IndexKind] = {}
+    for part in ("chunk", "sentence"):
+        kinds[part] = choose_kind(description[f"{part}s"], vector_settings)
+        if kinds[part] == "ivf-sq8":
+            vectors = _map(folder / f"{part}_vectors.bin", files[f"{part}_vectors.bin"])
+            path = folder / f"{part}_vectors.ivf"
+            faiss.write_index(build_ivf(vectors, vector_settings), str(path))
+            files[path.name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    description = {**description, "kinds": kinds, "files": files}
+    (folder / SEGMENT_FILE).write_text(json.dumps(description, indent=1), encoding="utf-8")
+    for path in folder.iterdir():
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    fsync_dir(folder)
+    return description
+
+
+def has_current_indexes(segment: Segment, vector_settings: VectorIndexSettings) -> bool:
+    """Whether the segment's vector indexes are what ``vector_settings`` give: exact search where it
+    stays exact; an IVF index was built with the settings' lists, which it does not record, so a
+    segment holding one is rebuilt."""
+    kinds = segment.description["kinds"]
+    return not segment.ann and all(kinds[part] == choose_kind(segment.description[f"{part}s"], vector_settings) for part in kinds)
+
+
+def link_with_new_indexes(segment: Segment, folder: Path, name: str, vector_settings: VectorIndexSettings) -> dict[str, Any]:
+    """``segment`` again as ``name`` in the empty ``folder``: its files shared (hard links: segments
+    are never modified) but its vector indexes, built again from its float32 vectors."""
+    files = {file: spec for file, spec in segment.description["files"].items() if not file.endswith(".ivf")}
+    for file in files:
+        os.link(segment.folder / file, folder / file)
+    description = {key: value for key, value in segment.description.items() if key != "kinds"}
+    return _seal(folder, description | {"name": name, "files": files}, vector_settings)
 
 
 def _csr(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -39,53 +39,102 @@ def test_a_saved_index_is_reused_without_embedding_anything(tiny, capsys):
 
 
 def test_manifest_records_what_the_index_depends_on(tiny):
+    from rag.ingest import LIBRARIES, VERSIONS
+
     settings, encoder = tiny
     open_assistant(settings, encoder)
     manifest = current_manifest(settings)
     fingerprint = manifest["fingerprint"]
     assert fingerprint["dimension"] == 64 and (fingerprint["chunk_size"], fingerprint["chunk_overlap"]) == (40, 10)
-    assert fingerprint["exact_max"] == settings.vectors.exact_max and len(fingerprint["code"]) == 16
+    assert fingerprint["exact_max"] == settings.vectors.exact_max and fingerprint["versions"] == VERSIONS
+    assert set(fingerprint["libraries"]) == set(LIBRARIES) and "code" not in fingerprint and "ivf_probe" not in fingerprint
     assert manifest["counts"]["documents"] == 2 and manifest["generation"] == 1
     (segment,) = manifest["segments"]
     files = json.loads((settings.index_dir / "segments" / segment / "segment.json").read_text())["files"]
     assert all(len(entry["sha256"]) == 64 and entry["bytes"] >= 0 for entry in files.values())
 
 
-def test_changed_document_is_embedded_again_alone(tiny, capsys):
+def test_changed_chunk_settings_embed_everything_again_saying_how_long_it_takes(tiny, capsys):
     settings, encoder = tiny
     open_assistant(settings, encoder)
     embedded = encoder.passages
-    (settings.corpus_dir / "b.txt").write_text(ARTICLES["b.txt"] + "台積電總部位於新竹。", encoding="utf-8")
-    assert open_assistant(settings, encoder).document("b").text == ARTICLES["b.txt"]  # edited in place: the folder looks the same
-    second = Assistant.load(settings, encoder=encoder, rescan=True)  # rag build reads every file
-    assert "indexing 1 document" in capsys.readouterr().err
-    assert second.document("b").text.endswith("新竹。")
-    assert 0 < encoder.passages - embedded < embedded  # only b's pieces
+    capsys.readouterr()
+    reopened = open_assistant(replace(settings, chunk=replace(settings.chunk, size=60, overlap=0)), encoder)
+    err = capsys.readouterr().err
+    assert "chunk_size 40 → 60" in err and "re-embed every document (about 1 min)" in err
+    assert encoder.passages - embedded == reopened.info().chunks + reopened.info().sentences
 
 
-@pytest.mark.parametrize(
-    "change",
-    [lambda s: replace(s, chunk=replace(s.chunk, size=60, overlap=0)), lambda s: replace(s, vectors=VectorIndexSettings(exact_max=10))],
-    ids=["chunk settings", "vector index settings"],
-)
-def test_changed_settings_rebuild_the_index(tiny, capsys, change):
+def _generation(settings) -> int:
+    return current_manifest(settings)["generation"]
+
+
+def test_vector_index_settings_rebuild_the_vector_indexes_from_the_stored_vectors(tiny, capsys):
+    settings, encoder = tiny
+    built = open_assistant(settings, encoder)
+    embedded, answers = encoder.passages, built.ask("谁辞去了首席技术官?").passages
+    capsys.readouterr()
+    changed = replace(settings, vectors=VectorIndexSettings(exact_max=4, ivf_lists_per_sqrt=0.5))  # 5 sentences: IVF, one list
+    reopened = open_assistant(changed, encoder)
+    assert "exact_max 50000 → 4" in capsys.readouterr().err and encoder.passages == embedded and _generation(settings) == 2
+    assert reopened.info().details["sentence vectors"] == "ivf-sq8" and reopened.ask("谁辞去了首席技术官?").passages == answers
+    open_assistant(changed, encoder)
+    assert _generation(settings) == 2  # current now
+
+
+def test_a_tokeniser_change_recomputes_postings_and_names_without_the_encoder(tiny, monkeypatch):
+    from rag import ingest
+    from rag.lexical import term_id
+    from rag.store import open_store
+
     settings, encoder = tiny
     open_assistant(settings, encoder)
+    embedded = encoder.passages
+    monkeypatch.setitem(ingest.VERSIONS, "tokens", ingest.VERSIONS["tokens"] + 1)
+    monkeypatch.setattr(ingest, "tokenize", lambda text: ["新词", *text.split("。")])  # what another tokeniser might give
+    reopened = open_assistant(settings, encoder)
+    assert encoder.passages == embedded and _generation(settings) == 2
+    assert current_manifest(settings)["fingerprint"]["versions"]["tokens"] == ingest.VERSIONS["tokens"]
+    store = open_store(settings)
+    store.refresh()
+    ids, _ = store.view().lexical_search([term_id("新词")], 10)
+    assert len(ids) == reopened.info().chunks  # every chunk holds the new token
+    assert reopened.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
+
+
+def test_an_extraction_change_reads_those_files_again_and_embeds_only_changed_texts(tiny, monkeypatch, capsys):
+    from rag import formats, ingest
+
+    settings, encoder = tiny
+    (settings.corpus_dir / "c.md").write_text("# 月球基地\n\n航天局宣布,月球南极基地将于2031年建成。", encoding="utf-8")
+    open_assistant(settings, encoder)
+    embedded = encoder.passages
+    decode = formats.EXTRACTORS[".txt"]
+    monkeypatch.setitem(ingest.VERSIONS, "extract.txt", ingest.VERSIONS["extract.txt"] + 1)
+    monkeypatch.setitem(formats.EXTRACTORS, ".txt", lambda data, name: decode(data, name).replace("36座", "三十六座"))
+    monkeypatch.setitem(formats.EXTRACTORS, ".md", lambda data, name: pytest.fail("a .md file was read again"))
     capsys.readouterr()
-    open_assistant(change(settings), encoder)
-    assert "built differently" in capsys.readouterr().err
+    reopened = open_assistant(settings, encoder)
+    assert "versions.extract.txt 1 → 2): re-read the .txt files" in capsys.readouterr().err
+    assert "三十六座" in reopened.document("b").text and reopened.document("a").text == ARTICLES["a.txt"]
+    info = reopened.info()
+    assert 0 < encoder.passages - embedded < info.chunks + info.sentences  # b alone
+    assert current_manifest(settings)["fingerprint"]["versions"]["extract.txt"] == ingest.VERSIONS["extract.txt"]
 
 
-def test_code_version_covers_every_module_that_decides_what_the_index_holds(monkeypatch):
-    from rag import embed, ingest, vectors
-
-    before = ingest.code_version()
-    for module in (embed, vectors):
-        original = Path.read_bytes
-        path = Path(module.__file__)
-        monkeypatch.setattr(Path, "read_bytes", lambda self, p=path, o=original: o(self) + b"#" if self == p else o(self))
-        assert ingest.code_version() != before, module.__name__
-        monkeypatch.undo()
+def test_an_index_of_an_unknown_development_build_is_embedded_again_saying_so(tiny, capsys):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    manifest = settings.index_dir / (settings.index_dir / CURRENT).read_text()
+    payload = json.loads(manifest.read_text())
+    legacy = {key: value for key, value in payload["fingerprint"].items() if key not in ("versions", "libraries")}
+    manifest.write_text(json.dumps(payload | {"fingerprint": legacy | {"ivf_probe": 128, "code": "0123456789abcdef"}}))
+    embedded = encoder.passages
+    capsys.readouterr()
+    reopened = open_assistant(settings, encoder)
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "0123456789abcdef" in line]
+    assert "development build" in line and "re-embed every document" in line
+    assert encoder.passages - embedded == reopened.info().chunks + reopened.info().sentences
 
 
 def test_added_file_is_embedded_alone_and_answerable(tiny):

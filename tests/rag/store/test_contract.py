@@ -345,6 +345,25 @@ def test_beyond_exact_max_vectors_get_an_approximate_index(engine, local_twin):
     assert not engine.leftovers()
 
 
+def test_a_vector_index_or_tokeniser_change_is_made_from_what_the_store_holds_without_the_encoder(engine, monkeypatch):
+    from rag import ingest
+
+    assistant = engine.open()
+    assistant.add([article(engine, "c.txt", NEW_ARTICLE)])
+    assistant.remove(["a"])
+    before, generation = answers(assistant), engine.store().view().generation
+    encoder = FakeEncoder()
+    approximate = VectorIndexSettings(exact_max=3, ivf_lists_per_sqrt=0.5)  # one list: every vector is found
+    reshaped = engine.open(encoder=encoder, vectors=approximate)
+    assert encoder.passages == 0 and engine.store().view().generation == generation + 1
+    assert "IVF" in indexes(reshaped)[1].upper() and answers(reshaped) == before
+    monkeypatch.setitem(ingest.VERSIONS, "tokens", ingest.VERSIONS["tokens"] + 1)
+    retokenised = engine.open(encoder=encoder, vectors=approximate)
+    assert encoder.passages == 0 and engine.store().view().generation == generation + 2
+    assert answers(retokenised) == before and sorted(d.id for d in retokenised.documents()) == sorted(d.id for d in assistant.documents())
+    assert not engine.leftovers()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
