@@ -128,12 +128,13 @@ class _Part:
         self.live_sentences = len(segment.sentence_ids) - (len(self.deleted_sentence_rows) if self.deleted_sentence_rows is not None else 0)
         self.live_documents = len(segment.stored) - len(self.removed_rows)
 
-    def search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, part: str, vector: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         segment = self.segment
         ids = segment.chunk_ids if part == "chunk" else segment.sentence_ids
         if part in segment.ann:
             vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
-            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows)
+            deleted = self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows
+            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, deleted, nprobe)
         else:
             vectors = segment.exact_chunk_vectors if part == "chunk" else segment.exact_sentence_vectors
             rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
@@ -156,9 +157,10 @@ class _Part:
 class LocalView:
     """A consistent snapshot: a manifest and its segments."""
 
-    def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part]) -> None:
+    def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part], nprobe: int) -> None:
         self.manifest = manifest
         self.parts = tuple(parts)
+        self.nprobe = nprobe  # IVF lists probed per search: a setting, not part of the index files
         self.locations = {
             stored.id: (index, row)
             for index, part in enumerate(self.parts)
@@ -192,7 +194,7 @@ class LocalView:
         return found
 
     def _search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        results = [p.search(part, vector, k) for p in self.parts]
+        results = [p.search(part, vector, k, self.nprobe) for p in self.parts]
         if not results:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
@@ -295,7 +297,7 @@ class LocalView:
         kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}
         for part in self.parts:
             for piece, kind in part.segment.description["kinds"].items():
-                kinds[f"{piece} vectors"].add(kind)
+                kinds[f"{piece} vectors"].add(kind + (f" (nprobe {self.nprobe})" if kind == "ivf-sq8" else ""))
         return {name: ", ".join(sorted(found)) or "—" for name, found in kinds.items()} | {"segments": str(len(self.parts))}
 
 
@@ -307,7 +309,7 @@ class LocalStore:
         self.settings = settings
         self._segments: dict[str, Segment] = {}
         self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when last read
-        self._view = LocalView(None, [])
+        self._view = LocalView(None, [], settings.vectors.ivf_probe)
 
     @property
     def segments_dir(self) -> Path:
@@ -361,7 +363,7 @@ class LocalStore:
             self._segments[name] = segment
             parts.append(_Part(segment, manifest.removed.get(name, ())))
         self._segments = {name: self._segments[name] for name in manifest.segments}
-        return LocalView(manifest, parts)
+        return LocalView(manifest, parts, self.settings.vectors.ivf_probe)
 
     def info(self) -> StoreInfo:
         view = self._view
@@ -380,7 +382,7 @@ class LocalStore:
         except IndexCorruptError:
             if not change.rebuild:
                 raise
-            self._view = LocalView(None, [])
+            self._view = LocalView(None, [], self.settings.vectors.ivf_probe)
         self.remove_leftovers()
         view = self._view
         base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
@@ -429,7 +431,7 @@ class LocalStore:
         name = f"manifest-{generation:08d}.json"
         write_atomic(self.directory / name, manifest.to_json())
         write_atomic(self.directory / CURRENT, name.encode())  # the commit point
-        self._view = LocalView(manifest, new_view.parts)
+        self._view = LocalView(manifest, new_view.parts, self.settings.vectors.ivf_probe)
         self._current = ((self.directory / CURRENT).stat().st_ino, (self.directory / CURRENT).stat().st_mtime_ns)
 
     def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
@@ -550,7 +552,7 @@ class LocalStore:
 
     def drop(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-        self._segments, self._current, self._view = {}, None, LocalView(None, [])
+        self._segments, self._current, self._view = {}, None, LocalView(None, [], self.settings.vectors.ivf_probe)
 
     def close(self) -> None:
         self._segments.clear()

@@ -57,8 +57,8 @@ candidates are re-scored by ``rag.bm25`` from their stored term counts with the 
 average length and df, so they equal the local store's.
 
 **Indexes.** Dense vectors are searched exactly (FLAT) up to ``Settings.vectors.exact_max`` rows a
-table, and beyond through an inverted file with the local store's lists and probes (4·√N lists,
-nprobe 128), which kept recall@10 at 0.973 at 100k and 0.965 at 1M with FAISS where HNSW32 with
+table, and beyond through an inverted file with the local store's lists and probes (4·√N lists;
+nprobe 128 by default, passed with each search), which kept recall@10 at 0.973 at 100k and 0.965 at 1M with FAISS where HNSW32 with
 ef 128 had 0.92 and 0.70 (eval/reports/bench.md). IVF_FLAT rather than the local store's SQ8: the
 cosines it returns are exact, so fusion sees the same scores as with FLAT; a server holds the raw
 vectors in memory anyway. Measured in Milvus: docs/milvus-notes.md §11.
@@ -284,7 +284,7 @@ class _State:
     serial: int  # the highest table number used
     dimension: int
     lexical: Lexical
-    index: dict[str, dict[str, Any]]  # "chunks", "sentences" → FLAT, or IVF_FLAT with its nlist and nprobe
+    index: dict[str, dict[str, Any]]  # "chunks", "sentences" → FLAT, or IVF_FLAT with its nlist (nprobe: per search)
     next_dkey: int
     removed: tuple[int, ...]  # document keys this commit removed (their rows go at the next commit)
     next_chunk_id: int
@@ -465,7 +465,7 @@ class MilvusView:
         if state is None or k <= 0 or not state.documents:
             return []
         index = state.index[table]
-        params = {"metric_type": "IP", "params": {"nprobe": index["nprobe"]} if index["type"] == "IVF_FLAT" else {}}
+        params = {"metric_type": "IP", "params": {"nprobe": _nprobe(index, self._store.settings.vectors)} if index["type"] == "IVF_FLAT" else {}}
         milvus = self._store.milvus
         hits = milvus.call("search", milvus.client.search, state.tables[table], data=[np.asarray(vector, dtype=np.float32)],
                            anns_field="dense", limit=min(k, MAX_LIMIT), filter=state.visible, output_fields=output,
@@ -736,9 +736,14 @@ def _schema(client: MilvusClient, kind: str, dimension: int, sparse: bool) -> An
 
 def approximate_index(rows: int, vectors: VectorIndexSettings) -> dict[str, Any]:
     """IVF_FLAT for a table of ``rows`` vectors with the lists of ``rag.vectors.build_ivf``: 4·√N,
-    yet at least 39 vectors a list (FAISS's minimum for training); nprobe 128."""
+    yet at least 39 vectors a list (FAISS's minimum for training). Searches pass their nprobe."""
     nlist = max(1, min(int(vectors.ivf_lists_per_sqrt * math.sqrt(rows)), rows // 39, 65_536))
-    return {"type": "IVF_FLAT", "nlist": nlist, "nprobe": min(vectors.ivf_probe, nlist)}
+    return {"type": "IVF_FLAT", "nlist": nlist}
+
+
+def _nprobe(index: Mapping[str, Any], vectors: VectorIndexSettings) -> int:
+    """The lists a search probes: a search-time setting (an older state's stored nprobe is ignored)."""
+    return min(vectors.ivf_probe, int(index["nlist"]))
 
 
 class _Rows:
@@ -757,8 +762,8 @@ class _Rows:
         return taken
 
 
-def _described(index: Mapping[str, Any]) -> str:
-    return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {index['nprobe']})" if "nlist" in index else "")
+def _described(index: Mapping[str, Any], vectors: VectorIndexSettings) -> str:
+    return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {_nprobe(index, vectors)})" if "nlist" in index else "")
 
 
 def _index_params(client: MilvusClient, kind: str, sparse: bool, index: Mapping[str, Any] = FLAT) -> Any:
@@ -1143,7 +1148,8 @@ class MilvusStore:
         if state is None:
             return StoreInfo(backend, self.location.shown, 0, 0, 0, "", 0)
         lexical = "sparse vectors (SPARSE_INVERTED_INDEX), re-scored exactly" if state.lexical == "sparse" else "BM25 re-ranks the dense candidates (Milvus < 2.4)"
-        details = {"chunk vectors": _described(state.index["chunks"]), "sentence vectors": _described(state.index["sentences"]), "lexical": lexical,
+        details = {"chunk vectors": _described(state.index["chunks"], self.settings.vectors),
+                   "sentence vectors": _described(state.index["sentences"], self.settings.vectors), "lexical": lexical,
                    "collections": ", ".join([self.meta, *state.tables.values()])}  # fmt: skip
         return StoreInfo(backend, self.location.shown, state.documents, state.chunks, state.sentences, state.updated, state.generation, details)
 

@@ -364,6 +364,16 @@ def test_a_vector_index_or_tokeniser_change_is_made_from_what_the_store_holds_wi
     assert not engine.leftovers()
 
 
+def test_nprobe_is_read_by_each_search_and_rebuilds_nothing(engine):
+    approximate = VectorIndexSettings(exact_max=3, ivf_lists_per_sqrt=0.5)
+    before = answers(engine.open(vectors=approximate))
+    generation = engine.store().view().generation
+    encoder = FakeEncoder()
+    probing = engine.open(encoder=encoder, vectors=replace(approximate, ivf_probe=1))
+    assert encoder.passages == 0 and engine.store().view().generation == generation
+    assert "nprobe 1)" in indexes(probing)[1] and answers(probing) == before  # one list: all is found with one probe
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
