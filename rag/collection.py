@@ -41,7 +41,7 @@ from rag.files import sha256_bytes, write_atomic
 from rag.fingerprint import Fingerprint, Work, settled, work
 from rag.formats import extraction_kind
 from rag.ingest import derive_terms, fingerprint, index_documents
-from rag.store.base import Change, Store, StoredDocument, StoreInfo
+from rag.store.base import Change, Damage, Store, StoredDocument, StoreInfo
 
 JOURNAL = "PENDING.json"
 ENCODE_PIECES_PER_S = 55  # the real model on 2 CPU cores (eval/reports/bench.md: 54.8 pieces/s while building)
@@ -59,6 +59,24 @@ def say(message: str) -> None:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """What ``Assistant.verify`` found: damage, and what ``rag build`` will redo (nothing: current)."""
+
+    collection: str
+    store: str
+    location: str
+    checked: str  # what was read
+    damage: tuple[Damage, ...]
+    redo: tuple[str, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Nothing is damaged (the index may still be out of date: ``redo``)."""
+        return not self.damage
+
+
+@dataclass(frozen=True)
 class _Problem:
     kind: Literal["damaged", "missing", "stale", "corpus"]  # "corpus": only the folder changed
     message: str
@@ -66,9 +84,11 @@ class _Problem:
 
 
 def _encoding_time(info: StoreInfo) -> str:
-    """How long embedding an index's pieces again takes at ``ENCODE_PIECES_PER_S``."""
+    """How long embedding an index's pieces again takes at ``ENCODE_PIECES_PER_S`` ("" unknown)."""
+    if not info.chunks:
+        return ""
     minutes = (info.chunks + info.sentences) / ENCODE_PIECES_PER_S / 60
-    return f"{minutes / 60:,.1f} hours" if minutes >= 90 else f"{max(1, round(minutes))} min"
+    return f" (about {minutes / 60:,.1f} hours)" if minutes >= 90 else f" (about {max(1, round(minutes))} min)"
 
 
 @dataclass
@@ -119,8 +139,13 @@ class Collection:
 
     def _make_current(self, progress: bool, rebuild: bool = False, rescan: bool = False) -> None:
         """What ``open`` does once it holds the lock (and every write before its change: another
-        process may have left the index stale or damaged meanwhile)."""
+        process may have left the index stale or damaged meanwhile). ``rescan`` (``rag build``)
+        also reads every byte of the index against its checksums."""
         problem = self._problem()
+        if not rebuild and (rescan or (problem is not None and problem.kind == "damaged")):
+            if self._repair(progress, checksums=rescan):
+                return
+            problem = self._problem()
         if rebuild or (problem is not None and problem.kind != "corpus" and problem.work.embed):
             if problem is not None:
                 say(problem.message)
@@ -131,6 +156,50 @@ class Collection:
             self._upgrade(problem.work, progress)
         if rescan or self._problem() is not None:
             self._sync(progress)
+
+    def _repair(self, progress: bool, checksums: bool) -> bool:
+        """Repair what the store finds damaged with the least work: a damaged part's documents are
+        indexed again from the folder (or the vector index rebuilt from the stored vectors); the
+        whole index only when its manifest is lost. True when everything was rebuilt."""
+        found = self.store.check(checksums)
+        if not found.damage:
+            return False
+        problems = "; ".join(f"{item.part}: {item.problem}" for item in found.damage)
+        say(f"warning: the index is damaged ({problems}): {'; '.join(self._redo(item) for item in found.damage)} …")
+        if any(item.redo == "everything" for item in found.damage):
+            self._build(progress)
+            return True
+        self.store.repair(found.damage)  # records no corpus state: the sync that follows re-reads what went missing
+        return False
+
+    def _redo(self, damage: Damage) -> str:
+        if damage.redo == "vector index":
+            return f"rebuild the vector index of {damage.part} from its stored vectors (no embedding)"
+        if damage.redo == "documents":
+            held = "the documents" if damage.documents is None else f"the {damage.documents:,} documents"
+            return f"embed again {held} of {damage.part} (read from {self._source()})"
+        return f"re-embed every document{_encoding_time(self.store.info())}"
+
+    def _source(self) -> str:
+        return "the evaluation set" if self.fixed is not None else str(self.corpus.directory)
+
+    def verify(self) -> Verification:
+        """Read the whole index against its checksums and compare it with the settings, the code and
+        the corpus folder, changing nothing: what is damaged and what ``rag build`` will redo."""
+        started = time.perf_counter()
+        found = self.store.check(checksums=True)
+        redo = [self._redo(item) for item in found.damage]
+        if not any(item.redo == "everything" for item in found.damage):  # a rebuild replaces all the rest
+            problem = None if found.damage else self._problem()  # damaged parts hide the rest until repaired
+            if problem is not None:
+                redo.append({"missing": f"build the index of {self._source()}", "damaged": f"build the index again ({problem.message})",
+                             "stale": f"{problem.work.describe()} ({'; '.join(problem.work.reasons)})",
+                             "corpus": f"index what changed in {self._source()}"}[problem.kind])  # fmt: skip
+            if self._leftovers():
+                redo.append("finish or undo a change that was interrupted")
+        info = self.store.info()
+        return Verification(self.settings.collection, info.backend, info.location, found.checked, found.damage, tuple(redo),
+                            round(time.perf_counter() - started, 2))  # fmt: skip
 
     def _leftovers(self) -> bool:
         """A journal or files of an interrupted write: the next open cleans them up."""
@@ -148,7 +217,7 @@ class Collection:
             return _Problem("missing", f"Building the index of {source} in {self.settings.index_dir} …")
         needed = work(view.fingerprint, self.fingerprint)
         if not needed.nothing:
-            cost = f" (about {_encoding_time(self.store.info())})" if needed.embed else ""
+            cost = _encoding_time(self.store.info()) if needed.embed else ""
             return _Problem("stale", f"The index of {self.settings.collection} was made differently ({'; '.join(needed.reasons)}): "
                                      f"{needed.describe()}{cost} …", needed)  # fmt: skip
         return _Problem("corpus", "") if view.corpus_state != self._source_state() else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -100,6 +100,24 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Damage:
+    """A damaged part of an index and what repairing it redoes."""
+
+    part: str  # a segment, the manifest, a Milvus collection …
+    problem: str
+    redo: Literal["vector index", "documents", "everything"]  # rebuilt from the stored vectors / its documents embedded again / all
+    documents: int | None = None  # how many documents the part holds (None: unknown)
+
+
+@dataclass(frozen=True)
+class Check:
+    """What ``Store.check`` read and found."""
+
+    damage: tuple[Damage, ...]
+    checked: str  # what was read, e.g. "2 segments, 46 files, 1.2 MB, every byte against its checksum"
+
+
+@dataclass(frozen=True)
 class StoreInfo:
     backend: str  # e.g. "local files", "Milvus Lite", "Milvus 2.3.5 server"
     location: str
@@ -176,6 +194,18 @@ class Store(Protocol):
         """Make the index one made with ``fingerprint`` where that needs no encoder, atomically: the
         vector indexes rebuilt from the stored vectors; with ``derive``, every chunk's terms and every
         document's names derived again from the stored texts. The caller holds ``writer()``."""
+        ...
+
+    def check(self, checksums: bool) -> Check:
+        """Look for damage without changing anything: what a cheap check can see (sizes, the state
+        being readable), or with ``checksums`` everything that can be verified."""
+        ...
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """Remove what ``check`` found damaged short of "everything", in one commit that records no
+        corpus state (so the next open indexes the documents that went missing from the folder):
+        parts holding documents are dropped, vector indexes rebuilt from the stored vectors. The
+        caller holds ``writer()``."""
         ...
 
     def writer(self) -> AbstractContextManager[None]:

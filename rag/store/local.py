@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,9 @@ from rag.files import fsync_dir, write_atomic
 from rag.locking import writer_lock
 from rag.store.base import (
     Change,
+    Check,
     ChunkRecord,
+    Damage,
     Fingerprint,
     SentenceRecord,
     StoredDocument,
@@ -48,11 +52,12 @@ from rag.store.base import (
     TermsOf,
     top_k,
 )
-from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
+from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, examine, has_current_indexes, link_with_new_indexes
 from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
 CURRENT = "CURRENT"
+log = logging.getLogger(__name__)
 _LIBRARIES = ("faiss-cpu", "numpy", "jieba", "opencc", "langchain-text-splitters", "onnxruntime")
 _LOAD_ATTEMPTS = 5  # a writer may replace the generation while we read it: read the new one
 
@@ -325,14 +330,15 @@ class LocalStore:
         return writer_lock(self.directory / "LOCK", self.settings.lock_timeout_s, f"the index in {self.directory}")
 
     def refresh(self) -> bool:
-        """Re-read ``CURRENT`` when it changed; segments already open are reused, not re-read."""
+        """Re-read ``CURRENT`` when it changed, or a segment whose mapped files changed since they were
+        opened; segments already open are reused, not re-read."""
         pointer = self.directory / CURRENT
         for attempt in range(_LOAD_ATTEMPTS):
             try:
                 status = pointer.stat()
             except FileNotFoundError:
                 return False
-            if (status.st_ino, status.st_mtime_ns) == self._current:
+            if (status.st_ino, status.st_mtime_ns) == self._current and not self._changed_under_us():
                 return False
             try:
                 self._view = self._load(pointer)
@@ -344,7 +350,24 @@ class LocalStore:
                     raise  # damaged for real, not replaced while we read it
         return False
 
+    def _changed_under_us(self) -> bool:
+        """Whether a mapped file of the view changed since it was opened (a stat per file, on every
+        refresh, so a file truncated under a running server is found before a read past its end
+        kills the process). Its segment is opened again, which checks the sizes: a truncated file is
+        an ``IndexCorruptError`` (and repaired), a file only touched is mapped afresh."""
+        changed = False
+        for part in self._view.parts:
+            problem = part.segment.changed_under_us()
+            if problem is not None:
+                log.warning("%s: opening its segment again", problem)
+                self._segments.pop(part.segment.name, None)
+                changed = True
+        return changed
+
     def _load(self, pointer: Path) -> LocalView:
+        return self._view_of(self._read_manifest(pointer))
+
+    def _read_manifest(self, pointer: Path) -> LocalManifest:
         name = pointer.read_bytes().decode("ascii", errors="replace").strip()
         path = self.directory / name
         if not name.startswith("manifest-") or "/" in name:
@@ -353,8 +376,7 @@ class LocalStore:
             data = path.read_bytes()
         except FileNotFoundError:
             raise IndexCorruptError(f"{pointer} names a missing manifest {name}: {REBUILD_HINT}") from None
-        manifest = LocalManifest.from_json(data, path)
-        return self._view_of(manifest)
+        return LocalManifest.from_json(data, path)
 
     def _view_of(self, manifest: LocalManifest) -> LocalView:
         parts = []
@@ -453,20 +475,12 @@ class LocalStore:
                     segments.append(segment.name)
                     continue
                 name = f"seg-{generation:08d}-r{number}"
-                staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
-                try:
-                    if derive is None:
-                        link_with_new_indexes(segment, staging, name, self.settings.vectors)
-                    else:
-                        writer = SegmentWriter(staging, segment.description["dimension"])
-                        writer.copy_documents(segment, (row for row in range(len(segment.stored)) if row not in part.removed_rows), derive)
-                        writer.finish(name, self.settings.vectors)
-                        removed.pop(segment.name, None)
-                    staging.rename(self.segments_dir / name)
-                    fsync_dir(self.segments_dir)
-                finally:
-                    shutil.rmtree(staging, ignore_errors=True)
-                self._segments[name] = Segment(self.segments_dir / name)
+                if derive is None:
+                    self._new_segment(name, partial(link_with_new_indexes, segment.folder, vector_settings=self.settings.vectors))
+                else:
+                    live = [row for row in range(len(segment.stored)) if row not in part.removed_rows]
+                    self._new_segment(name, partial(_copy, [(segment, live)], settings=self.settings, derive=derive))
+                    removed.pop(segment.name, None)
                 if segment.name in removed:
                     removed[name] = removed.pop(segment.name)
                 segments.append(name)
@@ -511,23 +525,71 @@ class LocalStore:
             pair = min(range(len(segments) - 1), key=lambda i: sizes[i] + sizes[i + 1])
             first, second = segments[pair], segments[pair + 1]
             merges += 1
-            name = f"seg-{generation:08d}-m{merges}"
-            staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
-            try:
-                writer = SegmentWriter(staging, self._segments[first].description["dimension"])
-                for source in (first, second):
-                    segment = self._segments[source]
-                    writer.copy_documents(segment, (row for row in range(len(segment.stored)) if row not in removed.get(source, ())))
-                writer.finish(name, self.settings.vectors)
-                staging.rename(self.segments_dir / name)
-                fsync_dir(self.segments_dir)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            self._segments[name] = Segment(self.segments_dir / name)
+            live = [(self._segments[source], [row for row in range(len(self._segments[source].stored)) if row not in removed.get(source, ())])
+                    for source in (first, second)]  # fmt: skip
+            name = self._new_segment(f"seg-{generation:08d}-m{merges}", partial(_copy, live, settings=self.settings, derive=None))
             segments[pair : pair + 2] = [name]
             removed.pop(first, None)
             removed.pop(second, None)
         return segments, removed
+
+    def _new_segment(self, name: str, write: Callable[[Path, str], object]) -> str:
+        """A segment written by ``write(staging folder, name)``, moved into place and opened."""
+        staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
+        try:
+            write(staging, name)
+            staging.rename(self.segments_dir / name)
+            fsync_dir(self.segments_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self._segments[name] = Segment(self.segments_dir / name)
+        return name
+
+    def check(self, checksums: bool) -> Check:
+        """The manifest, then each segment's files (sizes, or every byte against its checksum) and
+        whether it opens; a damaged segment costs its own documents, a damaged IVF file nothing
+        but rebuilding it from the stored vectors."""
+        if not self.exists():
+            return Check((), "no index yet")
+        try:
+            manifest = self._read_manifest(self.directory / CURRENT)
+        except IndexCorruptError as error:
+            return Check((Damage("manifest", str(error), "everything"),), "the manifest")
+        damage, files, size = [], 0, 0
+        for name in manifest.segments:
+            found = examine(self.segments_dir / name, checksums)
+            files, size = files + found.files, size + found.bytes
+            if found.problems:
+                problem = "; ".join(f"{file} {why}" for file, why in found.problems.items())
+                documents = None if found.documents is None else found.documents - len(manifest.removed.get(name, ()))
+                damage.append(Damage(name, problem, "vector index" if found.only_vector_indexes else "documents", documents))
+        how = "every byte against its checksum" if checksums else "sizes"
+        return Check(tuple(damage), f"{len(manifest.segments)} segments, {files} files, {size / 2**20:,.1f} MB ({how})")
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """A new manifest without the segments whose documents are damaged and with new vector
+        indexes for the others ``damage`` names; its corpus state is empty, so the collection
+        indexes again the documents that went missing (from the corpus folder)."""
+        manifest = self._read_manifest(self.directory / CURRENT)
+        redo = {item.part: item.redo for item in damage}
+        generation = max(manifest.generation, self._highest_generation()) + 1
+        segments, removed = [], {name: set(rows) for name, rows in manifest.removed.items()}
+        self.remove_leftovers()
+        with self._saving():
+            for number, name in enumerate(manifest.segments, 1):
+                if redo.get(name) is None:
+                    if name not in self._segments:
+                        self._segments[name] = Segment(self.segments_dir / name)
+                    segments.append(name)
+                    continue
+                self._segments.pop(name, None)
+                if redo[name] == "vector index":
+                    segments.append(self._new_segment(f"seg-{generation:08d}-r{number}", partial(
+                        link_with_new_indexes, self.segments_dir / name, vector_settings=self.settings.vectors)))  # fmt: skip
+                    if name in removed:
+                        removed[segments[-1]] = removed.pop(name)
+            self._publish(generation, manifest.fingerprint, "", segments, removed, manifest.next_chunk_id, manifest.next_sentence_id)
+        self._collect_garbage()
 
     def has_leftovers(self) -> bool:
         return any(self.directory.glob("segments/.staging-*")) or any(self.directory.glob(".*.tmp"))
@@ -556,3 +618,12 @@ class LocalStore:
 
     def close(self) -> None:
         self._segments.clear()
+
+
+def _copy(sources: Sequence[tuple[Segment, Sequence[int]]], folder: Path, name: str, *, settings: Settings, derive: TermsOf | None) -> None:
+    """The given rows of segments as one new segment: as they are, or with their terms and names
+    derived again by ``derive``."""
+    writer = SegmentWriter(folder, sources[0][0].description["dimension"])
+    for segment, rows in sources:
+        writer.copy_documents(segment, rows, derive)
+    writer.finish(name, settings.vectors)

@@ -95,7 +95,9 @@ from rag.errors import IndexCorruptError, RagError, StoreUnavailableError, Unkno
 from rag.locking import writer_lock
 from rag.store.base import (
     Change,
+    Check,
     ChunkRecord,
+    Damage,
     Fingerprint,
     IndexedDocument,
     SentenceRecord,
@@ -1133,6 +1135,35 @@ class MilvusStore:
         self._clean(state)
         if self._load_tables([self.meta], missing_ok=True):
             self._fence(state.generation if state else 0)  # nothing is under way any more
+
+    # ---- checking
+
+    def check(self, checksums: bool) -> Check:
+        """The state row readable and every collection it names present; with ``checksums``, their
+        visible rows as many as it counts. Milvus keeps its own checksums of what it stores: any
+        damage found here is repaired by rebuilding the index."""
+        try:
+            state = self._read_state("Strong")
+        except IndexCorruptError as error:
+            return Check((Damage(self.meta, str(error), "everything"),), "the state row")
+        if state is None:
+            return Check((), "no index yet")
+        present = set(self.milvus.call("list collections", self.milvus.client.list_collections))
+        damage = [Damage(name, "is missing", "everything") for name in state.tables.values() if name not in present]
+        if checksums and not damage:
+            self._load_tables(state.tables.values())
+            expected = {"chunks": (state.chunks, state.visible), "sentences": (state.sentences, state.visible),
+                        "aux": (state.documents, f'kind == "doc" and {state.visible}')}  # fmt: skip
+            for kind, (count, condition) in expected.items():
+                rows = self.milvus.call("count rows", self.milvus.client.query, state.tables[kind], filter=condition,
+                                        output_fields=["count(*)"], **_reads(state))  # fmt: skip
+                if int(rows[0]["count(*)"]) != count:
+                    damage.append(Damage(state.tables[kind], f"holds {rows[0]['count(*)']:,} rows where the state counts {count:,}", "everything"))
+        what = "the state row and its collections" + (" with their row counts" if checksums else "")
+        return Check(tuple(damage), what)
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """Nothing to remove: ``check`` finds only damage that a rebuild repairs."""
 
     # ---- the rest
 

@@ -12,6 +12,7 @@ import pytest
 from conftest import ARTICLES
 
 from rag import Assistant, DocumentError, StorageError, UnknownDocumentError, VectorIndexSettings
+from rag.chunk import split_sentences
 from rag.store.local import CURRENT
 
 
@@ -77,7 +78,7 @@ def test_vector_index_settings_rebuild_the_vector_indexes_from_the_stored_vector
     changed = replace(settings, vectors=VectorIndexSettings(exact_max=4, ivf_lists_per_sqrt=0.5))  # 5 sentences: IVF, one list
     reopened = open_assistant(changed, encoder)
     assert "exact_max 50000 → 4" in capsys.readouterr().err and encoder.passages == embedded and _generation(settings) == 2
-    assert reopened.info().details["sentence vectors"] == "ivf-sq8" and reopened.ask("谁辞去了首席技术官?").passages == answers
+    assert reopened.info().details["sentence vectors"] == "ivf-sq8 (nprobe 128)" and reopened.ask("谁辞去了首席技术官?").passages == answers
     open_assistant(changed, encoder)
     assert _generation(settings) == 2  # current now
 
@@ -295,24 +296,80 @@ def test_a_crash_before_the_commit_leaves_the_old_state(tiny, monkeypatch):
     assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt", "b.txt", "manifest.json"]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
-@pytest.mark.parametrize("name", ["chunk_vectors.bin", "sentence_vectors.bin", "texts.jsonl", "posting_rows.bin", "segment.json"])
-def test_a_damaged_index_is_rebuilt_with_a_message(tiny, capsys, damage, name):
-    settings, encoder = tiny
-    open_assistant(settings, encoder)
-    (segment,) = current_manifest(settings)["segments"]
-    path = settings.index_dir / "segments" / segment / name
+def _two_segments(settings, encoder) -> tuple[Assistant, list[str], str]:
+    """a and b in the first segment, c in the second."""
+    assistant = open_assistant(settings, encoder)
+    article = settings.root / "c.txt"
+    article.write_text("Sora是OpenAI的视频生成模型。它尚未公开推出。", encoding="utf-8")
+    (added,) = assistant.add([article])
+    return assistant, current_manifest(settings)["segments"], added.document.id
+
+
+def _damage(path: Path, how: str) -> None:
     data = path.read_bytes()
-    if damage == "truncate":
+    if how == "truncate":
         path.write_bytes(data[: len(data) // 2])
-    elif damage == "flip":
+    elif how == "flip":
         path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
     else:
         path.unlink()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+@pytest.mark.parametrize("name", ["chunk_vectors.bin", "sentence_vectors.bin", "texts.jsonl", "posting_rows.bin", "segment.json"])
+def test_a_damaged_segment_found_on_open_costs_only_its_own_documents(tiny, capsys, damage, name):
+    settings, encoder = tiny
+    _, (first, second), added = _two_segments(settings, encoder)
+    _damage(settings.index_dir / "segments" / first / name, damage)
+    embedded = encoder.passages
     capsys.readouterr()
     repaired = open_assistant(settings, encoder)
-    assert "damaged" in capsys.readouterr().err and repaired.info().documents == 2
-    assert repaired.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
+    err = capsys.readouterr().err
+    held = "the documents" if name == "segment.json" else "the 2 documents"
+    assert "damaged" in err and f"{first}: {name} " in err and f"embed again {held} of {first}" in err
+    assert repaired.info().documents == 3 and second in current_manifest(settings)["segments"]  # c's segment is kept
+    c = repaired.document(added)
+    assert encoder.passages - embedded == repaired.info().chunks + repaired.info().sentences - 1 - len(split_sentences(c.text))  # a and b only
+    assert repaired.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a" and repaired.verify().ok
+
+
+@pytest.mark.parametrize("name", ["chunk_vectors.bin", "texts.jsonl", "posting_rows.bin"])
+def test_a_flipped_byte_is_left_to_verify_which_changes_nothing_and_build_repairs_it(tiny, name):
+    settings, encoder = tiny
+    _, (first, _), _ = _two_segments(settings, encoder)
+    path = settings.index_dir / "segments" / first / name
+    _damage(path, "flip")
+    damaged, embedded, generation = path.read_bytes(), encoder.passages, _generation(settings)
+    opened = open_assistant(settings, encoder)  # a cheap open: sizes, no checksums
+    assert encoder.passages == embedded and _generation(settings) == generation
+    report = opened.verify()
+    assert not report.ok and [(d.part, d.redo, d.documents) for d in report.damage] == [(first, "documents", 2)]
+    assert f"{name} does not match its checksum" in report.damage[0].problem
+    assert report.redo == (f"embed again the 2 documents of {first} (read from {settings.corpus_dir})",)
+    assert path.read_bytes() == damaged and _generation(settings) == generation  # verify changes nothing
+    rebuilt = Assistant.load(settings, encoder=encoder, rescan=True)  # rag build
+    assert rebuilt.verify().ok and rebuilt.verify().redo == () and rebuilt.info().documents == 3
+    assert rebuilt.document("b").text == ARTICLES["b.txt"]
+
+
+def test_a_damaged_vector_index_is_rebuilt_from_the_stored_vectors(tiny):
+    settings, encoder = tiny
+    settings = replace(settings, vectors=VectorIndexSettings(exact_max=4, ivf_lists_per_sqrt=0.5))  # 5 sentences: IVF
+    built = open_assistant(settings, encoder)
+    before, embedded = built.ask("谁辞去了首席技术官?").passages, encoder.passages
+    (segment,) = current_manifest(settings)["segments"]
+    _damage(settings.index_dir / "segments" / segment / "sentence_vectors.ivf", "truncate")
+    assert built.verify().redo == (f"rebuild the vector index of {segment} from its stored vectors (no embedding)",)
+    repaired = open_assistant(settings, encoder)
+    assert encoder.passages == embedded and repaired.ask("谁辞去了首席技术官?").passages == before
+    assert repaired.info().details["sentence vectors"].startswith("ivf-sq8") and repaired.verify().ok
+
+
+def test_verify_says_what_build_will_redo_for_a_stale_index(tiny):
+    settings, encoder = tiny
+    assert open_assistant(settings, encoder).verify().redo == ()
+    report = Assistant.load(replace(settings, vectors=VectorIndexSettings(exact_max=10)), encoder=encoder, build=False).verify()
+    assert report.ok and report.redo == ("rebuild the vector indexes from the stored vectors (no embedding) (exact_max 50000 → 10)",)
 
 
 @pytest.mark.parametrize("damage", [b"\xff\xfe\x00binary", b"manifest-99999999.json", b""])

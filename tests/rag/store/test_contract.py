@@ -374,6 +374,27 @@ def test_nprobe_is_read_by_each_search_and_rebuilds_nothing(engine):
     assert "nprobe 1)" in indexes(probing)[1] and answers(probing) == before  # one list: all is found with one probe
 
 
+def test_verify_finds_damage_changing_nothing_and_opening_repairs_it(engine):
+    assistant = engine.open()
+    before = answers(assistant)
+    assert assistant.verify().ok and assistant.verify().redo == ()
+    if engine.name == "local":  # a lost file: its segment's documents are embedded again
+        (segment,) = (engine.settings.index_dir / "segments").iterdir()
+        (segment / "chunk_vectors.bin").unlink()
+        expected = (segment.name, "documents", 2)
+    else:  # a garbled state row: Milvus checks what it stores itself, so this is what can be found
+        from rag.store.milvus import DUMMY, STATE_ID
+
+        store = engine.store()
+        store.milvus.client.upsert(store.meta, [{"id": STATE_ID, "state": {"format": 99}, "dummy": DUMMY}])
+        expected = (store.meta, "everything", None)
+    report = Assistant.load(engine.settings, encoder=FakeEncoder(), build=False).verify()
+    assert not report.ok and [(d.part, d.redo, d.documents) for d in report.damage] == [expected] and len(report.redo) == 1
+    assert not Assistant.load(engine.settings, encoder=FakeEncoder(), build=False).verify().ok  # nothing was changed
+    repaired = engine.open()
+    assert answers(repaired) == before and repaired.verify().ok and repaired.verify().redo == ()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
