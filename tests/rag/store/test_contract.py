@@ -374,6 +374,25 @@ def test_nprobe_is_read_by_each_search_and_rebuilds_nothing(engine):
     assert "nprobe 1)" in indexes(probing)[1] and answers(probing) == before  # one list: all is found with one probe
 
 
+def test_an_index_with_the_last_releases_fingerprint_opens_without_embedding(engine):
+    """The release wrote a digest of its code instead of versions (migrated: rag/fingerprint.py)."""
+    before = answers(engine.open())
+    store = engine.store()
+    legacy = {key: value for key, value in store.view().fingerprint.as_dict().items() if key not in ("versions", "libraries")}
+    legacy |= {"ivf_probe": 128, "code": "6fcc244d15ba39be"}
+    if engine.name == "local":
+        manifest = engine.settings.index_dir / (engine.settings.index_dir / "CURRENT").read_text()
+        manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"fingerprint": legacy}))
+    else:
+        from rag.store.milvus import DUMMY, STATE_ID
+
+        state = store.view().state.to_json() | {"fingerprint": legacy}
+        store.milvus.client.upsert(store.meta, [{"id": STATE_ID, "state": state, "dummy": DUMMY}])
+    encoder = FakeEncoder()
+    reopened = engine.open(encoder=encoder)
+    assert encoder.passages == 0 and answers(reopened) == before and reopened.verify().redo == ()
+
+
 def test_verify_finds_damage_changing_nothing_and_opening_repairs_it(engine):
     assistant = engine.open()
     before = answers(assistant)
