@@ -4,6 +4,7 @@ nothing else."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -15,12 +16,19 @@ from pathlib import Path
 from rag import lexical
 from rag.abstention import Abstainer
 from rag.answer import Answer, assemble, judge_candidates
-from rag.collection import AddResult, Collection
+from rag.collection import AddResult, Collection, Verification
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.corpus import Document, DocumentSummary
 from rag.encoder import Encoder, load_encoder
+from rag.errors import (
+    IndexCorruptError,
+    InvalidCollectionError,
+    ModelMissingError,
+    RagError,
+    UnknownCollectionError,
+    UnknownDocumentError,
+)
 from rag.expand import cedict_glosses
-from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.followup import leans_on_context
 from rag.query import TOP_K_RANGE, Query, build_query, validate_history, validate_question, validate_top_k, with_context
@@ -30,6 +38,7 @@ from rag.rerank import read_sentence_ids, rerank
 from rag.retrieve import Ranking, rank
 from rag.store import open_store
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Limits:
@@ -84,13 +93,16 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, collection: str | None = None, encoder: Encoder | None = None,
-             progress: bool = False, rebuild: bool = False, create: bool = True, rescan: bool = False) -> Assistant:  # fmt: skip
+             progress: bool = False, rebuild: bool = False, create: bool = True, rescan: bool = False,
+             build: bool = True) -> Assistant:  # fmt: skip
         """Open a collection (default: ``news``, the folder ``corpus/``), building or refreshing its
         index when it is missing, stale or damaged. ``rebuild``: embed everything again even when
         the index is current; the old index answers until the new one is saved.
         ``encoder``: an already loaded model to share between assistants. ``create``: a collection
         that does not exist yet is created (empty); otherwise ``UnknownCollectionError``.
-        ``rescan``: read every file of the corpus folder (finds articles edited in place)."""
+        ``rescan``: read every file of the corpus folder (finds articles edited in place) and every
+        byte of the index against its checksums (``rag build``). ``build=False``: take the index as
+        it is, neither building, updating nor repairing it (``verify`` reports on it)."""
         settings = settings or Settings()
         if collection is not None:
             settings = settings.for_collection(collection)
@@ -104,7 +116,7 @@ class Assistant:
             dictionary.result()
             glossary.result()
             loaded_reader = reader.result()
-        opened = _open_collection(settings, encoder, create, rebuild=rebuild, progress=progress, rescan=rescan)
+        opened = _open_collection(settings, encoder, create, build, rebuild=rebuild, progress=progress, rescan=rescan)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, loaded_reader)
 
     def for_collection(self, name: str, *, create: bool = False) -> Assistant:
@@ -113,7 +125,7 @@ class Assistant:
         if name == self.collection:
             return self
         settings = self._settings.for_collection(name)
-        opened = _open_collection(settings, self._encoder, create)
+        opened = _open_collection(settings, self._encoder, create, build=True)
         return Assistant(settings, opened, self._encoder, self._abstainer, self._reader)
 
     def collections(self) -> list[str]:
@@ -168,7 +180,7 @@ class Assistant:
         text = validate_question(question, self._settings.max_question_chars)
         top_k = validate_top_k(top_k)
         earlier = validate_history(history, self._settings.max_question_chars)
-        self._store.refresh()  # another process may have added or removed articles
+        self._refresh()  # another process may have added or removed articles
         view = self._store.view()
         retrieval = self._settings.retrieval
         query = self._encode(text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
@@ -217,16 +229,33 @@ class Assistant:
             return self._collection.remove(doc_ids)
 
     def documents(self) -> list[DocumentSummary]:
-        self._store.refresh()
+        self._refresh()
         return sorted((stored.summary() for stored in self._store.view().stored_documents()), key=lambda d: d.id)
 
     def document(self, doc_id: str) -> Document:
         """A document with its full cleaned text (what every offset refers to)."""
-        self._store.refresh()
+        self._refresh()
         found = self._store.view().documents([doc_id])
         if doc_id not in found:
             raise UnknownDocumentError(f"no document {doc_id!r} in the collection {self._settings.collection!r}")
         return found[doc_id]
+
+    def _refresh(self) -> None:
+        """Adopt what another process committed. An index damaged under this process (a file
+        truncated while in use) is repaired first, as opening repairs it (``IndexCorruptError``
+        when that fails too): never a read past a mapped file's end."""
+        try:
+            self._store.refresh()
+        except IndexCorruptError as error:
+            log.warning("%s; repairing the index", error)
+            with self._write_lock:
+                self._collection.open()
+
+    def verify(self) -> Verification:
+        """Read every part of the index (local files: every byte against its checksum) and compare
+        it with the settings, the code and the corpus folder, changing nothing: what is damaged and
+        what ``rag build`` (``Assistant.load(rescan=True)``) will redo."""
+        return self._collection.verify()
 
     # ---- describing
 
@@ -243,7 +272,7 @@ class Assistant:
         return Limits(self._settings.max_question_chars, self._settings.max_document_bytes, TOP_K_RANGE, SUPPORTED_SUFFIXES)
 
     def info(self) -> Info:
-        self._store.refresh()
+        self._refresh()
         store = self._store.info()
         return Info(self.collection, store.documents, store.chunks, store.sentences, self.model_id, store.backend,
                     store.location, store.updated, dict(store.details))  # fmt: skip
@@ -255,14 +284,15 @@ class Assistant:
         return f"Assistant(collection={self.collection!r}, model={self.model_id!r})"
 
 
-def _open_collection(settings: Settings, encoder: Encoder, create: bool, **opening: bool) -> Collection:
-    """``settings.collection``, made current; ``UnknownCollectionError`` when it does not exist and
-    ``create`` is false (the default collection always exists)."""
+def _open_collection(settings: Settings, encoder: Encoder, create: bool, build: bool, **opening: bool) -> Collection:
+    """``settings.collection``, made current when ``build``; ``UnknownCollectionError`` when it does
+    not exist and ``create`` is false (the default collection always exists)."""
     opened = Collection(settings, open_store(settings), encoder)
     if not create and settings.collection != DEFAULT_COLLECTION and not opened.exists():
         name = settings.collection
         raise UnknownCollectionError(f"no collection named {name!r}; its first `add` creates it (rag --collection {name} add FILE)")
-    opened.open(**opening)
+    if build:
+        opened.open(**opening)
     return opened
 
 
@@ -287,4 +317,4 @@ def _is_slug(name: str) -> bool:
     return True
 
 
-__all__ = ["AddResult", "Assistant", "Info", "Limits", "Trace"]
+__all__ = ["AddResult", "Assistant", "Info", "Limits", "Trace", "Verification"]

@@ -57,11 +57,13 @@ class ChunkSettings:
 @dataclass(frozen=True)
 class VectorIndexSettings:
     """Which FAISS index holds a segment's chunk or sentence vectors: exact search while it is cheap
-    (≈ 7 ms a query at 50,000), IVF-SQ8 beyond. ``eval/reports/bench.md`` has the measurements."""
+    (≈ 7 ms a query at 50,000), IVF-SQ8 beyond. ``eval/reports/bench.md`` has the measurements.
+    ``exact_max`` and the list count decide what is built (a change rebuilds the indexes from the
+    stored vectors); ``ivf_probe`` is read by every search and changes nothing stored."""
 
     exact_max: int = 50_000
     ivf_lists_per_sqrt: float = 4.0  # lists = 4·√N
-    ivf_probe: int = 128
+    ivf_probe: int = 128  # lists probed per search (Milvus: nprobe), at most the list count
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,16 @@ EXTRACTORS: dict[str, Callable[[bytes, str], str]] = {
     ".docx": docx_text,  # rag.word
 }
 SUPPORTED_SUFFIXES = tuple(EXTRACTORS)
+# Bump an extractor's version when it returns other text for some file (rag.pdf and rag.word too):
+# indexes then read the files of that kind again and embed the documents whose text changed
+# (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+EXTRACTION_VERSIONS = {"txt": 1, "md": 1, "html": 1, "pdf": 1, "docx": 1}
+
+
+def extraction_kind(suffix: str) -> str:
+    """The key of ``EXTRACTION_VERSIONS`` for a file suffix (``.htm`` is read as HTML)."""
+    kind = suffix.lower().lstrip(".")
+    return "html" if kind == "htm" else kind
 
 
 def extract_text(data: bytes, suffix: str, name: str) -> str:

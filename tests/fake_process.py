@@ -1,7 +1,9 @@
 """A separate process using the library with the fake encoder, for tests of what several processes
 do to one collection at once: ``python fake_process.py ROOT add FILE…`` / ``remove ID…`` / ``load N`` /
 ``slow-add DELAY FILE`` (embedding pauses DELAY seconds per batch, so a test can kill it midway) /
-``serve PORT DELAY`` (the page and the API on 127.0.0.1:PORT, embedding DELAY seconds per batch)."""
+``serve PORT DELAY`` (the page and the API on 127.0.0.1:PORT, embedding DELAY seconds per batch) /
+``answer`` (print "ready", then answer each question read from stdin with one line of JSON: the
+passages' document ids, or the error)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from fakes import FakeEncoder
 
-from rag import Assistant, ChunkSettings, Settings
+from rag import Assistant, ChunkSettings, RagError, Settings
 
 
 class SlowEncoder(FakeEncoder):
@@ -39,6 +41,14 @@ def main(root: str, action: str, *args: str) -> None:
         from rag_ui.server import serve
 
         serve(assistant, port=int(args[0]))
+    elif action == "answer":
+        print("ready", flush=True)
+        for question in sys.stdin:
+            try:
+                answer = {"documents": [p.doc_id for p in assistant.ask(question.strip(), top_k=3).passages]}
+            except RagError as error:
+                answer = {"error": f"{type(error).__name__}: {error}"}
+            print(json.dumps(answer | {"embedded": encoder.passages}, ensure_ascii=False), flush=True)
     elif action == "load":  # open and ask repeatedly while others write
         for _ in range(int(args[0])):
             Assistant.load(settings, encoder=encoder).ask("穆拉蒂辞职了吗?")
