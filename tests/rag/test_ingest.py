@@ -135,6 +135,7 @@ def test_the_probe_of_every_versioned_step_matches_its_snapshot_or_names_the_con
 def test_the_probe_fails_with_the_constant_to_bump_when_a_step_changes_its_output(monkeypatch):
     from rag import lexical
 
+    monkeypatch.delenv("RAG_UPDATE_PROBE", raising=False)  # else the mutant's outputs would become the snapshot
     tokenize_before = lexical.tokenize
     monkeypatch.setattr("rag.ingest.tokenize", lambda text: [token.upper() for token in tokenize_before(text)])
     monkeypatch.setattr(sys.modules[__name__], "tokenize", lambda text: [token.upper() for token in tokenize_before(text)])
