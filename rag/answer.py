@@ -18,6 +18,7 @@ from rag.answer_types import AnswerType, expected_type, fold, holds, missing_typ
 from rag.config import RetrievalSettings
 from rag.judge import Judge, JudgedSentence, Reading, candidate_sentences, judged_sentences
 from rag.retrieve import Ranking
+from rag.when import article_date, asked, spoken_of
 
 # What the confidence means to a reader (``Answer.reliability``): on the dev split, answers at or above
 # RELIABLE were right 9 times in 10 (eval/reports/experiments.md, "A confidence that means something").
@@ -35,6 +36,7 @@ class Passage:
     end: int
     score: float
     highlight: tuple[int, int] | None  # the answering (or best) sentence, as offsets inside ``text``
+    date: str | None = None  # its article's date (ISO), when the article states one
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Citation:
     passage_start: int  # and inside the passage's text
     passage_end: int
     text: str = ""  # the quoted sentence: ``document.text[start:end]``
+    time: str | None = None  # the time it speaks of (ISO prefix): a date or year it states, else its article's date
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def _passages(ranking: Ranking, chosen: list[JudgedSentence]) -> list[Passage]:
             sentence = ranking.sentences[sid]
             highlight = (max(sentence.start, chunk.start) - chunk.start, min(sentence.end, chunk.end) - chunk.start)
         passages.append(Passage(rank, chunk.doc_id, document.title, document.source, ranking.text(chunk), chunk.start,
-                                chunk.end, round(candidate.score, 4), highlight))  # fmt: skip
+                                chunk.end, round(candidate.score, 4), highlight, article_date(document.date)))  # fmt: skip
     return passages
 
 
@@ -140,7 +143,7 @@ def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
     sentence = ranking.sentences[sid]
     start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
     text = ranking.documents[passage.doc_id].text[start:end]
-    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text)
+    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, spoken_of(text, passage.date))
 
 
 def _span(ranking: Ranking, answer: JudgedSentence, reading: Reading | None, settings: RetrievalSettings,
@@ -173,6 +176,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     chosen = choose_sentences(ranking, judged, settings)
     passages = _passages(ranking, chosen)
     citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
+    if asked(question).current:  # a state that changes: what other periods said, newest first
+        citations[1:] = sorted(citations[1:], key=lambda c: c.time or "", reverse=True)
     first = chosen[0] if chosen else None
     reading = readings.get(first.sentence_id) if first is not None else None
     missing = missing_type(question, citations[0].text) if citations else None

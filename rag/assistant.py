@@ -37,6 +37,7 @@ from rag.reader import Reader
 from rag.rerank import read_sentence_ids, rerank
 from rag.retrieve import Ranking, rank
 from rag.store import open_store
+from rag.when import asked, rerank_by_time
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ class Assistant:
         readings = self._read(ranking, retrieval) if self._reader is not None else None
         if readings is not None:
             ranking = rerank(ranking, readings, retrieval)
+        ranking = rerank_by_time(ranking, asked(text), retrieval.time_passages, retrieval.period_weight, retrieval.recency_weight)
         read = time.perf_counter()
         judged = judge_candidates(ranking, retrieval, readings or {}, self._judge)
         answer = assemble(ranking, retrieval, self._abstainer, judged, readings)

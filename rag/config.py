@@ -109,6 +109,13 @@ class RetrievalSettings:
     # last one weighing history_weight against the question's 1 (tuned on dev's follow-ups: experiments.md)
     context_turns: int = 3
     history_weight: float = 0.5
+    # A question that names a time, or asks about now, re-scores the top time_passages passages by the
+    # time they speak of (rag/when.py): + period_weight in the period asked, + recency_weight × how new.
+    # Dev (13 such questions): 0.846 of them find the asked period's evidence first at every weight up to
+    # 0.3, and MRR@10 over dev falls from 0.874 beyond 0.15: the weights stay at that harmless level.
+    time_passages: int = 10
+    period_weight: float = 0.15
+    recency_weight: float = 0.15
 
 
 @dataclass(frozen=True)

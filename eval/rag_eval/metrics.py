@@ -157,6 +157,19 @@ def confidence_scores(questions: Sequence[GoldQuestion], results: dict[str, Ques
             "answers_right": round(statistics.mean(labels), 4)}  # fmt: skip
 
 
+def period_first(result: QuestionResult) -> bool:
+    """For a question about a state that changes: the first passage that covers any of its evidence
+    covers the first, the asked period's (or the newest)."""
+    return next(("e0" in keys for keys in result.covered if keys), False)
+
+
+def time_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    timed = [q for q in questions if q.time and q.answerable]
+    if not timed:
+        return {}
+    return {"time_questions": len(timed), "right_period_first": round(statistics.mean(period_first(results[q.id]) for q in timed), 4)}
+
+
 def latency_scores(results: Sequence[QuestionResult]) -> dict[str, float]:
     latencies = sorted(r.latency_ms for r in results)
     return {
@@ -178,6 +191,7 @@ def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionRe
         "overall": retrieval_scores(questions, results)
         | abstention_scores(questions, results)
         | confidence_scores(questions, results)
+        | time_scores(questions, results)
         | latency_scores([results[q.id] for q in questions]),
         "reliability": reliability(questions, results),
         **groups,

@@ -44,6 +44,7 @@ def _cite_attributes(passage: Passage) -> str:
 
 def passage_card(passage: Passage, cited: bool, span: Span | None = None) -> str:
     source = f" · {escape(passage.source)}" if passage.source else ""
+    source += f" · {escape(passage.date)}" if passage.date else ""
     label = "cited" if cited else "closest match"
     return (
         f'<div class="card{" cited" if cited else ""}" data-rank="{passage.rank}">'
@@ -62,6 +63,10 @@ def _citation_button(citation: Citation) -> str:
             f'title="Open the article at this sentence">[{citation.rank}]</button>')  # fmt: skip
 
 
+def _time(citation: Citation) -> str:
+    return f'<span class="time">{escape(citation.time)}</span> ' if citation.time else ""
+
+
 def confidence_label(answer: Answer) -> str:
     word = RELIABILITY[answer.reliability]
     return (f'<span class="confidence {answer.reliability}" title="confidence {answer.confidence:.2f}: '
@@ -77,7 +82,7 @@ def answer_bubble(answer: Answer) -> str:
     else:
         first, *supporting = answer.citations
         exact = f'<strong class="span">{escape(answer.span.text)}</strong> — ' if answer.span else ""
-        support = "".join(f'<li><span class="support-text">{escape(c.text)}</span> {_citation_button(c)}</li>' for c in supporting)
+        support = "".join(f'<li>{_time(c)}<span class="support-text">{escape(c.text)}</span> {_citation_button(c)}</li>' for c in supporting)
         support = f'<div class="supporting">Also in the articles:<ul>{support}</ul></div>' if support else ""
         head = (f'<div class="bubble answer">{exact}<span class="answer-text">{escape(answer.text or "")}</span> '
                 f"{_citation_button(first)} {confidence_label(answer)}{support}</div>")  # fmt: skip
@@ -166,4 +171,5 @@ button.remove:hover { background: #ffebee; border-radius: 4px; }
 .confidence.uncertain { background: #eceff1; color: #455a64; }
 .supporting { margin-top: 6px; font-size: 13px; color: #444; }
 .supporting ul { margin: 2px 0 0 18px; padding: 0; }
+.supporting .time { color: #555; font-variant-numeric: tabular-nums; margin-right: 4px; }
 """
