@@ -180,6 +180,9 @@ def _pdf_declaring_objects() -> bytes:
     return bytes(out)
 
 
+CRAFTED = {"docx": "60 MB of empty paragraphs unpacked", "pdf": "declaring 10 million objects"}
+
+
 def crafted_file_refusals() -> dict[str, dict[str, Any]]:
     """Seconds and peak extra memory to refuse crafted files (issue 23), each in a new process: the
     .docx of 60 MB of empty paragraphs and the PDF declaring 10 million objects. Before their limits
@@ -364,6 +367,8 @@ def run(million: bool = False) -> dict[str, Any]:
     report["int8_over_fp32"] = int8_over_fp32(report["encoding"])
     print("ingest …", file=sys.stderr)
     report["ingest"] = ingest(news, encoder)
+    print("crafted files …", file=sys.stderr)
+    report["crafted"] = crafted_file_refusals()
     print("scale …", file=sys.stderr)
     report["scale"] = scale(news, encoder, questions, [10_000, 100_000] + ([1_000_000] if million else []))
     previous = reports_dir() / "bench.json"
@@ -397,6 +402,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| cold start: new process → first answer (built index; median of {', '.join(map(str, c['cold_start_runs_s']))} s) | **{c['cold_start_s']} s** (`Assistant.load()` {c['assistant_load_s']} s) | ≤ {t['cold_start_s']} s | {_verdict(c['cold_start_s'] <= t['cold_start_s'])} |",
         f"| build throughput / bare `encode` throughput | {i['build_pieces_per_s']} / {i['bare_pieces_per_s']} pieces/s = **{i['build_over_encode']}** | ≥ {t['build_over_encode']} | {_verdict(i['build_over_encode'] >= t['build_over_encode'])} |",
         f"| `add` of one article, beyond its own encoding | {i['add_s']} s − {i['add_own_encode_s']} s = **{i['add_overhead_s']} s** ({i['add_pieces']} pieces) | ≤ {t['add_overhead_s']} s | {_verdict(i['add_overhead_s'] <= t['add_overhead_s'])} |",
+        *(f"| a crafted .{kind} ({r['file_kb']} KB: {CRAFTED[kind]}) refused: time, extra memory | **{r['refuse_s']} s, {r['extra_rss_mb']} MB** | ≤ 1 s, ≤ 100 MB | "
+          f"{_verdict(r['refuse_s'] <= 1.0 and r['extra_rss_mb'] <= 100)} |" for kind, r in report.get("crafted", {}).items()),
     ]
     if million:
         row = million[0]
