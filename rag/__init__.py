@@ -13,7 +13,7 @@ for _name, _value in (("ORT_DISABLE_TELEMETRY", "1"), ("HF_HUB_OFFLINE", "1"), (
     os.environ.setdefault(_name, _value)
 
 from rag.answer import Answer, Citation, Passage, Span  # noqa: E402
-from rag.assistant import Assistant, Info, Limits, Trace  # noqa: E402
+from rag.assistant import Assistant, Info, Limits, Trace, Verification  # noqa: E402
 from rag.collection import AddResult  # noqa: E402
 from rag.config import ChunkSettings, RetrievalSettings, Settings, VectorIndexSettings  # noqa: E402
 from rag.document import Document, DocumentSummary  # noqa: E402
@@ -69,6 +69,7 @@ __all__ = [
     "Trace",
     "UnknownDocumentError",
     "RetrievalSettings",
+    "Verification",
     "VectorIndexSettings",
     "load_encoder",
     "prepare_model",

@@ -3,11 +3,13 @@
 Two kinds, one class each: ``FolderCollection`` here, whose documents are the files of a corpus
 folder (every collection of the product), and ``rag.fixed_collection.FixedCollection``, whose
 documents are given when it opens (the evaluation's re-chunked copies of the news, public
-benchmarks), read-only.
+benchmarks), read-only. ``Collection``, their base, holds what they share: opening, repairing,
+upgrading and verifying an index.
 
-- **Open**: the index is built when missing, rebuilt when it was made with another model, other
-  settings or other indexing code, or when it is damaged, and synchronised when the corpus folder
-  changed by hand (a file dropped in, edited, or its manifest edited). Each of these is a write.
+- **Open**: the index is built when missing, repaired when it is damaged, brought up to date with
+  the least work when it was made with another model, other settings or other versions of the
+  indexing steps (``rag.fingerprint``), and synchronised when the corpus folder changed by hand (a
+  file dropped in, edited, or its manifest edited). Each of these is a write.
 - **Writes** (build, sync, add, remove) hold the store's writer lock, re-read the folder after
   taking it, and go through a journal (``PENDING.json`` in the index folder): new files are staged
   in ``corpus/.staging``, the index commits, then the files are published and the manifest
@@ -36,10 +38,13 @@ from rag.document import Document, text_fingerprint
 from rag.encoder import Encoder
 from rag.errors import DocumentError, IndexCorruptError, StorageError, UnknownDocumentError
 from rag.files import sha256_bytes, write_atomic
-from rag.ingest import fingerprint, index_documents
-from rag.store.base import Change, Store, StoredDocument
+from rag.fingerprint import Fingerprint, Work, settled, work
+from rag.formats import extraction_kind
+from rag.ingest import derive_terms, fingerprint, index_documents
+from rag.store.base import Change, Damage, Store, StoredDocument, StoreInfo
 
 JOURNAL = "PENDING.json"
+ENCODE_PIECES_PER_S = 55  # the real model on 2 CPU cores (eval/reports/bench.md: 54.8 pieces/s while building)
 Status = Literal["added", "updated", "unchanged"]
 
 
@@ -62,6 +67,48 @@ class _Upload(NamedTuple):
     document: Document  # without its id and file, which are given under the lock
 
 
+@dataclass(frozen=True)
+class Verification:
+    """What ``Assistant.verify`` found: damage, and what ``rag build`` will redo (nothing: current)."""
+
+    collection: str
+    store: str
+    location: str
+    checked: str  # what was read
+    damage: tuple[Damage, ...]
+    redo: tuple[str, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Nothing is damaged (the index may still be out of date: ``redo``)."""
+        return not self.damage
+
+
+class Needs(Enum):
+    """What an index needs before it can answer (nothing: ``Collection._problem`` is None)."""
+
+    SYNC = "sync"  # only the source changed: index the difference
+    UPGRADE = "upgrade"  # made with another model, other settings or other versions: the least work (rag.fingerprint)
+    REPAIR = "repair"  # it cannot be opened: the damaged parts are repaired, or everything indexed again
+    BUILD = "build"  # missing: index everything
+
+
+@dataclass(frozen=True)
+class _Problem:
+    needs: Needs
+    message: str  # in words for the user ("" for SYNC)
+    work: Work = Work(embed=True)  # what makes it current: for UPGRADE, the fingerprint's difference
+
+
+def _encoding_time(info: StoreInfo) -> str:
+    """How long embedding an index's pieces again takes at ``ENCODE_PIECES_PER_S`` ("" unknown)."""
+    if not info.chunks:
+        return ""
+    minutes = (info.chunks + info.sentences) / ENCODE_PIECES_PER_S / 60
+    return f" (about {minutes / 60:,.1f} hours)" if minutes >= 90 else f" (about {max(1, round(minutes))} min)"
+
+
 @dataclass
 class _Plan:
     """What a write changes: documents to (re-)index, ids to drop, files to publish or delete."""
@@ -77,20 +124,6 @@ class _Plan:
         return not (self.index or self.remove or self.publish or self.delete)
 
 
-class Needs(Enum):
-    """What an index needs before it can answer."""
-
-    NOTHING = "nothing"  # it reflects its source
-    SYNC = "sync"  # only the source changed: index the difference
-    BUILD = "build"  # missing, damaged, or built by another model, other settings or other code: index all
-
-
-@dataclass(frozen=True)
-class Check:
-    needs: Needs
-    reason: str = ""  # for BUILD: what is wrong, in words for the user
-
-
 class Collection(ABC):
     """A store kept in agreement with a source of documents (see the module's docstring)."""
 
@@ -101,34 +134,106 @@ class Collection(ABC):
     # ---- opening
 
     def open(self, rebuild: bool = False, progress: bool = False, rescan: bool = False) -> None:
-        """Make the index current, writing only when something is missing, stale or damaged.
-        ``rebuild``: index everything again. ``rescan``: read every document of the source (an
-        article edited in place keeps the folder's state; ``rag build`` finds it)."""
-        check = self._check()
-        if check.needs is Needs.NOTHING and not rebuild and not rescan and not self._leftovers():
+        """Make the index current, writing only when something is missing, stale or damaged, and
+        doing the least that makes it current (``rag.fingerprint``). ``rebuild``: index everything
+        again. ``rescan``: read every document of the source (an article edited in place keeps the
+        folder's state; ``rag build`` finds it) and every byte of the index against its checksums."""
+        problem = self._problem()
+        if problem is None and not rebuild and not rescan and not self._leftovers():
             return
         with self.store.writer():
-            check = self._check()  # another process may have fixed it meanwhile
             self._clean_up()
-            if rebuild or check.needs is Needs.BUILD:
-                if check.needs is Needs.BUILD:
-                    say(check.reason)
-                self._build(progress)
-            elif check.needs is Needs.SYNC or rescan:
-                self._sync(progress)
+            self._make_current(progress, rebuild, rescan)
 
-    def _check(self) -> Check:
+    def _make_current(self, progress: bool, rebuild: bool = False, rescan: bool = False) -> None:
+        """What ``open`` does once it holds the lock (and every write before its change: another
+        process may have left the index stale or damaged meanwhile). ``rescan`` (``rag build``)
+        also reads every byte of the index against its checksums."""
+        problem = self._problem()
+        if not rebuild and (rescan or (problem is not None and problem.needs is Needs.REPAIR)):
+            if self._repair(progress, checksums=rescan):
+                return
+            problem = self._problem()
+        if rebuild or (problem is not None and problem.needs is not Needs.SYNC and problem.work.embed):
+            if problem is not None:
+                say(problem.message)
+            self._build(progress)
+            return
+        if problem is not None and problem.needs is Needs.UPGRADE:
+            say(problem.message)
+            self._upgrade(problem.work, progress)
+        if rescan or self._problem() is not None:
+            self._sync(progress)
+
+    def _repair(self, progress: bool, checksums: bool) -> bool:
+        """Repair what the store finds damaged with the least work: a damaged part's documents are
+        indexed again from the source (or the vector index rebuilt from the stored vectors); the
+        whole index only when its manifest is lost. True when everything was rebuilt."""
+        found = self.store.check(checksums)
+        if not found.damage:
+            return False
+        problems = "; ".join(f"{item.part}: {item.problem}" for item in found.damage)
+        say(f"warning: the index is damaged ({problems}): {'; '.join(self._redo(item) for item in found.damage)} …")
+        if any(item.redo == "everything" for item in found.damage):
+            self._build(progress)
+            return True
+        self.store.repair(found.damage)  # records no source state: the sync that follows re-reads what went missing
+        return False
+
+    def _redo(self, damage: Damage) -> str:
+        if damage.redo == "vector index":
+            return f"rebuild the vector index of {damage.part} from its stored vectors (no embedding)"
+        if damage.redo == "documents":
+            held = "the documents" if damage.documents is None else f"the {damage.documents:,} documents"
+            return f"embed again {held} of {damage.part} (read from {self._source})"
+        return f"re-embed every document{_encoding_time(self.store.info())}"
+
+    def verify(self) -> Verification:
+        """Read the whole index against its checksums and compare it with the settings, the code and
+        the source, changing nothing: what is damaged and what ``rag build`` will redo."""
+        started = time.perf_counter()
+        found = self.store.check(checksums=True)
+        redo = [self._redo(item) for item in found.damage]
+        if not any(item.redo == "everything" for item in found.damage):  # a rebuild replaces all the rest
+            problem = None if found.damage else self._problem()  # damaged parts hide the rest until repaired
+            if problem is not None:
+                redo.append({Needs.BUILD: f"build the index of {self._source}", Needs.REPAIR: f"build the index again ({problem.message})",
+                             Needs.UPGRADE: f"{problem.work.describe()} ({'; '.join(problem.work.reasons)})",
+                             Needs.SYNC: f"index what changed in {self._source}"}[problem.needs])  # fmt: skip
+            if self._leftovers():
+                redo.append("finish or undo a change that was interrupted")
+        info = self.store.info()
+        return Verification(self.settings.collection, info.backend, info.location, found.checked, found.damage, tuple(redo),
+                            round(time.perf_counter() - started, 2))  # fmt: skip
+
+    def _problem(self) -> _Problem | None:
+        """Why the index cannot be used as it is, and what makes it current (None: nothing)."""
         try:
             self.store.refresh()
             view = self.store.view()
         except IndexCorruptError as error:
-            return Check(Needs.BUILD, f"The index cannot be used, it is damaged or outdated ({error}); rebuilding it from {self._source} …")
+            return _Problem(Needs.REPAIR, f"The index cannot be used, it is damaged or outdated ({error}); rebuilding it from {self._source} …")
         if view.fingerprint is None:
-            return Check(Needs.BUILD, f"Building the index of {self._source} in {self.settings.index_dir} …")
-        differences = view.fingerprint.differences(self.fingerprint)
-        if differences:
-            return Check(Needs.BUILD, f"The index was built differently ({'; '.join(differences)}); rebuilding it …")
-        return Check(Needs.SYNC if view.corpus_state != self._source_state() else Needs.NOTHING)
+            return _Problem(Needs.BUILD, f"Building the index of {self._source} in {self.settings.index_dir} …")
+        needed = work(view.fingerprint, self.fingerprint)
+        if not needed.nothing:
+            cost = _encoding_time(self.store.info()) if needed.embed else ""
+            return _Problem(Needs.UPGRADE, f"The index of {self.settings.collection} was made differently ({'; '.join(needed.reasons)}): "
+                                           f"{needed.describe()}{cost} …", needed)  # fmt: skip
+        return _Problem(Needs.SYNC, "") if view.corpus_state != self._source_state() else None
+
+    def _upgrade(self, needed: Work, progress: bool) -> None:
+        """The work of a changed fingerprint short of embedding everything: documents read again
+        first (recorded with the old tokens and vector-index parts, so a crash before the rest leaves
+        the rest to do), then what the store derives without the encoder."""
+        old = self.store.view().fingerprint
+        assert old is not None
+        if needed.reread:
+            self._sync(progress, reread=needed.reread, fingerprint=settled(old, self.fingerprint, {"reread"}))
+        if needed.tokens or needed.ann:
+            self.store.rework(self.fingerprint, derive_terms if needed.tokens else None)
+
+    # ---- what each kind of source does
 
     @property
     @abstractmethod
@@ -148,10 +253,15 @@ class Collection(ABC):
         """Finish or undo what dead writes left behind (the caller holds the writer lock)."""
 
     @abstractmethod
-    def _build(self, progress: bool) -> None: ...
+    def _build(self, progress: bool) -> None:
+        """Index every document of the source anew."""
 
     @abstractmethod
-    def _sync(self, progress: bool) -> None: ...
+    def _sync(self, progress: bool, reread: frozenset[str] = frozenset(), fingerprint: Fingerprint | None = None) -> None:
+        """Index what changed in the source. ``reread``: formats whose files are read again even when
+        unchanged (their extraction or cleaning changed): only documents whose text changed are
+        embedded. ``fingerprint``: what the index is made with afterwards, when not all of
+        ``self.fingerprint`` (``_upgrade``)."""
 
     # ---- changing
 
@@ -230,8 +340,10 @@ class FolderCollection(Collection):
         except IndexCorruptError:
             return -1
 
-    def _commit(self, plan: _Plan, rebuild: bool, progress: bool, cancel: threading.Event | None = None) -> None:
-        """Stage, journal, commit, publish: the folder and the index change together."""
+    def _commit(self, plan: _Plan, rebuild: bool, progress: bool, cancel: threading.Event | None = None,
+                fingerprint: Fingerprint | None = None) -> None:  # fmt: skip
+        """Stage, journal, commit, publish: the folder and the index change together. ``fingerprint``:
+        what the index is made with afterwards, when not all of ``self.fingerprint`` (``_upgrade``)."""
         view = self.store.view()
         manifest = self.corpus.manifest_bytes(doc.manifest_line() if isinstance(doc, Document) else doc.manifest_line
                                               for doc in plan.keep.values())  # fmt: skip
@@ -251,7 +363,7 @@ class FolderCollection(Collection):
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
         try:
             added = index_documents(plan.index, self.encoder, self.settings, progress, len(plan.index), cancel)
-            self.store.commit(Change(added, frozenset(plan.remove), self.fingerprint, state, rebuild=rebuild))
+            self.store.commit(Change(added, frozenset(plan.remove), fingerprint or self.fingerprint, state, rebuild=rebuild))
         except BaseException:
             if self._generation() <= view.generation:  # not committed: undo the staging
                 self.corpus.discard_staging()
@@ -267,14 +379,16 @@ class FolderCollection(Collection):
         info = self.store.info()
         say(f"Indexed {info.documents} documents: {info.chunks} chunks and {info.sentences} sentences.")
 
-    def _sync(self, progress: bool) -> None:
-        plan = self._scan(self._stored_or_empty(), full=False)
-        if plan.empty and self._check().needs is Needs.NOTHING:
+    def _sync(self, progress: bool, reread: frozenset[str] = frozenset(), fingerprint: Fingerprint | None = None) -> None:
+        """Index what changed in the folder. ``reread``: formats whose files are read again even when
+        unchanged (their extraction or cleaning changed): only documents whose text changed are embedded."""
+        plan = self._scan(self._stored_or_empty(), full=False, reread=reread)
+        if plan.empty and self._problem() is None:
             return  # a rescan that found nothing to change
         if not plan.empty:
             say(f"The corpus folder {self.corpus.directory} changed: indexing {len(plan.index)} document(s), "
                 f"removing {len(plan.remove - {d.id for d in plan.index})} …")  # fmt: skip
-        self._commit(plan, rebuild=False, progress=progress)
+        self._commit(plan, rebuild=False, progress=progress, fingerprint=fingerprint)
 
     def _stored_or_empty(self) -> dict[str, StoredDocument]:
         try:
@@ -282,8 +396,9 @@ class FolderCollection(Collection):
         except IndexCorruptError:
             return {}
 
-    def _scan(self, stored: dict[str, StoredDocument], full: bool) -> _Plan:
-        """Compare the folder with the index. ``full``: re-read every document (a rebuild)."""
+    def _scan(self, stored: dict[str, StoredDocument], full: bool, reread: frozenset[str] = frozenset()) -> _Plan:
+        """Compare the folder with the index. ``full``: re-read every document (a rebuild);
+        ``reread``: formats whose files are read again, indexed again when their document changed."""
         plan = _Plan()
         read = self.corpus.read_manifest()
         entries = read.entries
@@ -306,7 +421,7 @@ class FolderCollection(Collection):
                 else:
                     say(f"warning: {file} is listed in the manifest but missing; skipped")
                 continue
-            document = self._read(self.corpus.directory / file, doc_id, entry, old, full)
+            document = self._read(self.corpus.directory / file, doc_id, entry, old, full or extraction_kind(Path(file).suffix) in reread)
             if document is None:
                 if old is not None:
                     plan.keep[doc_id] = old
@@ -341,12 +456,12 @@ class FolderCollection(Collection):
         return plan
 
     def _read(self, path: Path, doc_id: str, entry: dict[str, object], old: StoredDocument | None,
-              full: bool) -> Document | StoredDocument | None:  # fmt: skip
-        """The document of a file; the stored one when the file is unchanged; None (with a
-        warning) when the file cannot be used."""
+              again: bool) -> Document | StoredDocument | None:  # fmt: skip
+        """The document of a file; the stored one when the file is unchanged (unless read ``again``);
+        None (with a warning) when the file cannot be used."""
         try:
             data = read_bytes(path, self.settings.max_document_bytes, path.name)
-            if not full and old is not None and old.entry.get("sha256") == sha256_bytes(data) and _same_fields(entry, old):
+            if not again and old is not None and old.entry.get("sha256") == sha256_bytes(data) and _same_fields(entry, old):
                 return old
             return document_from_bytes(data, path.suffix.lower(), doc_id, label=path.name, file=path.name,
                                        name=str(entry.get("name") or ""), overrides=entry)  # fmt: skip
@@ -380,8 +495,8 @@ class FolderCollection(Collection):
                 raise DocumentError(f"{upload.name}: the same article as {twin} in this upload; add one of them")
         with self.store.writer():
             self._recover()
-            if self.exists() and self._check().needs is not Needs.NOTHING:  # a new collection's first commit is this add's
-                self._sync(progress)
+            if self.exists():  # a new collection's first commit is this add's
+                self._make_current(progress)
             stored = {doc.id: doc for doc in self.store.view().stored_documents()}
             plan, results = self._plan_additions(uploads, stored)
             if not plan.empty:
@@ -425,8 +540,7 @@ class FolderCollection(Collection):
         """Remove documents from the index and the corpus folder; all or nothing."""
         with self.store.writer():
             self._recover()
-            if self._check().needs is not Needs.NOTHING:
-                self._sync(progress)
+            self._make_current(progress)
             view = self.store.view()
             documents = view.documents(doc_ids)
             unknown = [doc_id for doc_id in doc_ids if doc_id not in documents]

@@ -28,6 +28,10 @@ MANIFEST_NAME = "manifest.json"
 STAGING = ".staging"
 STAGED_MANIFEST = ".manifest.json"  # inside the staging folder
 MIN_TEXT_CHARACTERS = 4  # letters or digits: a file of punctuation or control codes is no article
+# Bump when ``describe`` says something else of some article (its title, script, source or date):
+# indexes then read every file again and index again the documents whose row changed
+# (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+DESCRIPTION_VERSION = 1
 
 
 def detect_script(text: str) -> Script:
@@ -70,6 +74,12 @@ def detect_source(raw: str) -> str | None:
             start, end = match.span(1)
             return raw[start:end] if len(raw) == len(simplified) else match.group(1)
     return None
+
+
+def describe(raw: str, text: str) -> dict[str, str | None]:
+    """What an article says of itself, read from its extracted text (``raw``) and its cleaned text:
+    its title (the first line), script, source and date (versioned: ``DESCRIPTION_VERSION``)."""
+    return {"title": text.split("\n", 1)[0][:80], "script": detect_script(text), "source": detect_source(raw), "date": detect_date(raw)}
 
 
 MAX_NAME_CHARS = 255
@@ -116,17 +126,7 @@ def document_from_bytes(data: bytes, suffix: str, doc_id: str, *, label: str, fi
     text = clean_text(raw, drop_from=str(drop_from) if drop_from else None)
     if sum(unicodedata.category(c)[0] in "LN" for c in text) < MIN_TEXT_CHARACTERS:
         raise DocumentError(f"{label}: no article text left after cleaning (empty, only punctuation or boilerplate)")
-    document = Document(
-        id=doc_id,
-        file=file,
-        title=text.split("\n", 1)[0][:80],
-        script=detect_script(text),
-        sha256=sha256_bytes(data),
-        text=text,
-        source=detect_source(raw),
-        date=detect_date(raw),
-        name=name,
-    )
+    document = Document(id=doc_id, file=file, sha256=sha256_bytes(data), text=text, name=name, **describe(raw, text))  # type: ignore[arg-type]
     kept = {key: value for key, value in overrides.items() if key in {"title", "script", "source", "date", "drop_from", "name"}}
     return replace(document, **kept)  # type: ignore[arg-type]
 

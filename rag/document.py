@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Literal
 
 Script = Literal["zh-Hans", "zh-Hant"]
+# Bump when the row a store keeps of a document changes for some document: its fields, its manifest
+# entry (``Document.entry``), its ``checksum`` or ``text_fingerprint``. Indexes then read every file
+# again and index again the documents whose row changed (``rag.fingerprint``; tests/rag/test_ingest.py
+# compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+DOCUMENT_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from rag.document import Document
 from rag.encoder import Encoder
 from rag.errors import DocumentError
 from rag.files import sha256_bytes
+from rag.fingerprint import Fingerprint
 from rag.ingest import index_documents
 from rag.store.base import Change, Store
 
@@ -28,7 +29,7 @@ class FixedCollection(Collection):
 
     @property
     def _source(self) -> str:
-        return f"{len(self.documents)} documents"
+        return f"the evaluation set ({len(self.documents)} documents)"
 
     def _source_state(self) -> str:
         return sha256_bytes("\n".join(sorted(f"{doc.id} {doc.checksum}" for doc in self.documents)).encode())
@@ -43,12 +44,14 @@ class FixedCollection(Collection):
         self.store.commit(Change(index_documents(self.documents, self.encoder, self.settings, progress, len(self.documents)),
                                  frozenset(), self.fingerprint, self._source_state(), rebuild=True))  # fmt: skip
 
-    def _sync(self, progress: bool) -> None:
+    def _sync(self, progress: bool, reread: frozenset[str] = frozenset(), fingerprint: Fingerprint | None = None) -> None:
+        """The documents are given already read: ``reread`` asks nothing more of them (a changed
+        extraction shows as a changed checksum); those whose checksum changed are indexed again."""
         stored = {doc.id: doc.checksum for doc in self.store.view().stored_documents()}
         changed = [doc for doc in self.documents if stored.get(doc.id) != doc.checksum]
         remove = (set(stored) - {doc.id for doc in self.documents}) | {doc.id for doc in changed if doc.id in stored}
         self.store.commit(Change(index_documents(changed, self.encoder, self.settings, progress, len(changed)),
-                                 frozenset(remove), self.fingerprint, self._source_state()))  # fmt: skip
+                                 frozenset(remove), fingerprint or self.fingerprint, self._source_state()))  # fmt: skip
 
     def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
             names: Sequence[str] | None = None) -> list[AddResult]:  # fmt: skip

@@ -55,6 +55,7 @@ class Ranking:
     sentences: dict[int, SentenceRecord]
     documents: dict[str, Document]
     closeness: Closeness
+    known_terms: frozenset[int] = frozenset()  # the question's term ids that some chunk of the collection holds
 
     def text(self, record: ChunkRecord | SentenceRecord) -> str:
         return self.documents[record.doc_id].text[record.start : record.end]
@@ -160,7 +161,8 @@ def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int)
             scores[chunk_id] += settings.sentence_weight * float(value)
         shortlist.sort(key=lambda chunk_id: -scores[chunk_id])
     candidates = [Candidate(chunk_id, scores[chunk_id], scored[chunk_id]) for chunk_id in shortlist[:top_k]]
-    return Ranking(query, candidates, chunks, sentences, documents, _closeness(view, query, dense, candidates, vectors))
+    closeness = _closeness(view, query, dense, candidates, vectors)
+    return Ranking(query, candidates, chunks, sentences, documents, closeness, frozenset(known))
 
 
 def _closeness(view: StoreView, query: Query, dense: dict[int, float], candidates: list[Candidate],

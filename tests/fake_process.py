@@ -2,7 +2,8 @@
 do to one collection at once: ``python fake_process.py ROOT add FILE…`` / ``remove ID…`` / ``load`` (until stdin closes) /
 ``add-blocked-at POINT FILE`` (an add that stops for good at POINT, ``embedding`` or ``publishing``,
 after printing "blocked": the test kills it there) / ``serve PORT DELAY`` (the page and the API on
-127.0.0.1:PORT, embedding DELAY seconds per batch)."""
+127.0.0.1:PORT, embedding DELAY seconds per batch) / ``answer`` (print "ready", then answer each
+question read from stdin with one line of JSON: the passages' document ids, or the error)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from fakes import FakeEncoder
 
-from rag import Assistant, ChunkSettings, Settings
+from rag import Assistant, ChunkSettings, RagError, Settings
 from rag.corpus import CorpusFolder
 
 
@@ -63,6 +64,14 @@ def main(root: str, action: str, *args: str) -> None:
         from rag_ui.server import serve
 
         serve(assistant, port=int(args[0]))
+    elif action == "answer":
+        print("ready", flush=True)
+        for question in sys.stdin:
+            try:
+                answer = {"documents": [p.doc_id for p in assistant.ask(question.strip(), top_k=3).passages]}
+            except RagError as error:
+                answer = {"error": f"{type(error).__name__}: {error}"}
+            print(json.dumps(answer | {"embedded": encoder.passages}, ensure_ascii=False), flush=True)
     elif action == "load":  # open and ask again and again while others write, until stdin closes
         stop = threading.Event()
         threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()

@@ -104,3 +104,37 @@ def test_a_writer_killed_at_a_known_point_leaves_the_state_that_point_decides(ti
     other.write_text("之后的一篇文章。内容完整。", encoding="utf-8")
     reopened.add([other])  # the next writer works, and leaves nothing behind
     assert not list(settings.index_dir.glob("segments/.staging-*")) and not list(settings.index_dir.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("name", ["sentence_vectors.bin", "texts.jsonl"])
+def test_a_file_truncated_under_a_running_assistant_is_repaired_not_a_crash(tiny, name):
+    """The file is mapped by the serving process; a read past its new end would kill it (SIGBUS).
+    The next question finds it changed, repairs the index (the segment's documents embedded again
+    from the corpus folder) and answers."""
+    settings, encoder = tiny
+    Assistant.load(settings, encoder=encoder)
+    serving = start(settings.root, "answer")
+    assert serving.stdin is not None and serving.stdout is not None
+    try:
+        assert serving.stdout.readline().strip() == "ready"
+
+        def ask(question: str) -> dict:
+            serving.stdin.write(question + "\n")  # type: ignore[union-attr]
+            serving.stdin.flush()  # type: ignore[union-attr]
+            line = serving.stdout.readline()  # type: ignore[union-attr]
+            assert line, f"the serving process died (exit {serving.wait(timeout=30)}; -7 is SIGBUS)"
+            return json.loads(line)
+
+        first = ask("穆拉蒂辞职了吗?")
+        assert first["documents"][0] == "a" and first["embedded"] == 0
+        (segment,) = (settings.index_dir / "segments").iterdir()
+        path = segment / name
+        with path.open("r+b") as handle:
+            handle.truncate(0)  # every page past the end: a read there is SIGBUS
+        again = ask("台积电要建多少座晶圆厂?")
+        assert again.get("documents", [None])[0] == "b" and again["embedded"] > 0, again  # repaired: a and b embedded again
+        assert ask("穆拉蒂辞职了吗?")["documents"][0] == "a"
+    finally:
+        out, err = serving.communicate(timeout=60)
+    assert serving.returncode == 0, f"{serving.returncode}: {err[-3000:]}"
+    assert f"{name} changed while in use" in err and "repairing" in err

@@ -42,6 +42,11 @@ class Dataset:
         ]
 
 
+def normalized_text(raw: str) -> str:
+    """A passage's lines normalised as the corpus normalises article lines, the empty ones dropped."""
+    return "\n".join(filter(None, (normalize_line(part) for part in raw.splitlines())))
+
+
 def is_dataset(folder: Path) -> bool:
     return (folder / "passages.jsonl").is_file() and (folder / "queries.jsonl").is_file()
 
@@ -67,7 +72,7 @@ def load_dataset(folder: Path) -> Dataset:
     passages, titles = {}, {}
     for row in _rows(folder / "passages.jsonl"):
         pid = str(row["pid"])
-        passages[pid] = "\n".join(filter(None, (normalize_line(part) for part in str(row["text"]).splitlines())))
+        passages[pid] = normalized_text(str(row["text"]))
         titles[pid] = str(row.get("title") or pid)
     queries = [
         DatasetQuery(str(row["qid"]), str(row["question"]), str(row["pid"]), tuple(str(a) for a in row.get("answers", ())))  # type: ignore[union-attr]

@@ -7,40 +7,15 @@ assigns once and never changes; documents are known by their string ids.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, fields
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 import numpy as np
 
 from rag.document import Document, DocumentSummary
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """Everything that decides what an index holds: a change to any of it means rebuilding."""
-
-    model_id: str
-    model_sha256: str
-    dimension: int
-    encoder_backend: str
-    chunk_size: int
-    chunk_overlap: int
-    exact_max: int  # the vector index settings decide which structure each segment gets
-    ivf_lists_per_sqrt: float
-    ivf_probe: int
-    code: str  # digest of the modules that turn files into pieces, tokens and vectors
-
-    def differences(self, other: Fingerprint) -> list[str]:
-        return [f"{f.name} changed" for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
-
-    def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Fingerprint:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+from rag.fingerprint import Fingerprint
 
 
 @dataclass(frozen=True)
@@ -77,6 +52,19 @@ class IndexedDocument:
 
 
 @dataclass(frozen=True)
+class Terms:
+    """What a document's text gives without the encoder (``rag.ingest.derive_terms``): per chunk its
+    term counts and its length in tokens, and the names it writes both in Chinese and Latin letters."""
+
+    chunk_terms: tuple[Mapping[int, int], ...]
+    chunk_lengths: tuple[int, ...]
+    names: Mapping[str, tuple[str, ...]]
+
+
+TermsOf = Callable[[str, Sequence[tuple[int, int]]], Terms]  # (text, chunk offsets) → Terms
+
+
+@dataclass(frozen=True)
 class StoredDocument:
     """What a store keeps of a document besides its text."""
 
@@ -109,6 +97,24 @@ class Change:
     fingerprint: Fingerprint
     corpus_state: str  # ``CorpusFolder.state()`` once the change is published
     rebuild: bool = False  # drop everything else
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A damaged part of an index and what repairing it redoes."""
+
+    part: str  # a segment, the manifest, a Milvus collection …
+    problem: str
+    redo: Literal["vector index", "documents", "everything"]  # rebuilt from the stored vectors / its documents embedded again / all
+    documents: int | None = None  # how many documents the part holds (None: unknown)
+
+
+@dataclass(frozen=True)
+class Check:
+    """What ``Store.check`` read and found."""
+
+    damage: tuple[Damage, ...]
+    checked: str  # what was read, e.g. "2 segments, 46 files, 1.2 MB, every byte against its checksum"
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,24 @@ class Store(Protocol):
 
     def commit(self, change: Change) -> None:
         """Apply ``change`` atomically: readers see all of it or none of it."""
+        ...
+
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """Make the index one made with ``fingerprint`` where that needs no encoder, atomically: the
+        vector indexes rebuilt from the stored vectors; with ``derive``, every chunk's terms and every
+        document's names derived again from the stored texts. The caller holds ``writer()``."""
+        ...
+
+    def check(self, checksums: bool) -> Check:
+        """Look for damage without changing anything: what a cheap check can see (sizes, the state
+        being readable), or with ``checksums`` everything that can be verified."""
+        ...
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """Remove what ``check`` found damaged short of "everything", in one commit that records no
+        corpus state (so the next open indexes the documents that went missing from the folder):
+        parts holding documents are dropped, vector indexes rebuilt from the stored vectors. The
+        caller holds ``writer()``."""
         ...
 
     def writer(self) -> AbstractContextManager[None]:

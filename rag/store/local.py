@@ -18,13 +18,16 @@ manifest; leftovers are removed by the next writer.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,18 +42,22 @@ from rag.files import fsync_dir, write_atomic
 from rag.locking import writer_lock
 from rag.store.base import (
     Change,
+    Check,
     ChunkRecord,
+    Damage,
     Fingerprint,
     SentenceRecord,
     StoredDocument,
     StoreInfo,
+    TermsOf,
     top_k,
 )
-from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter
+from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, examine, has_current_indexes, link_with_new_indexes
 from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
 CURRENT = "CURRENT"
+log = logging.getLogger(__name__)
 _LIBRARIES = ("faiss-cpu", "numpy", "jieba", "opencc", "langchain-text-splitters", "onnxruntime")
 _LOAD_ATTEMPTS = 5  # a writer may replace the generation while we read it: read the new one
 
@@ -95,7 +102,7 @@ class LocalManifest:
                 raise ValueError(f"format {payload.get('format')} is not {FORMAT}")
             manifest = cls(
                 generation=int(payload["generation"]), created=str(payload["created"]),
-                fingerprint=Fingerprint.from_dict(payload["fingerprint"]), corpus_state=str(payload["corpus_state"]),
+                fingerprint=Fingerprint.from_dict(payload["fingerprint"], payload.get("libraries")), corpus_state=str(payload["corpus_state"]),
                 segments=tuple(str(name) for name in payload["segments"]),
                 removed={str(name): tuple(int(row) for row in rows) for name, rows in payload["removed"].items()},
                 next_chunk_id=int(payload["next_chunk_id"]), next_sentence_id=int(payload["next_sentence_id"]),
@@ -126,12 +133,13 @@ class _Part:
         self.live_sentences = len(segment.sentence_ids) - (len(self.deleted_sentence_rows) if self.deleted_sentence_rows is not None else 0)
         self.live_documents = len(segment.stored) - len(self.removed_rows)
 
-    def search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, part: str, vector: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         segment = self.segment
         ids = segment.chunk_ids if part == "chunk" else segment.sentence_ids
         if part in segment.ann:
             vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
-            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows)
+            deleted = self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows
+            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, deleted, nprobe)
         else:
             vectors = segment.exact_chunk_vectors if part == "chunk" else segment.exact_sentence_vectors
             rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
@@ -154,9 +162,10 @@ class _Part:
 class LocalView:
     """A consistent snapshot: a manifest and its segments."""
 
-    def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part]) -> None:
+    def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part], nprobe: int) -> None:
         self.manifest = manifest
         self.parts = tuple(parts)
+        self.nprobe = nprobe  # IVF lists probed per search: a setting, not part of the index files
         self.locations = {
             stored.id: (index, row)
             for index, part in enumerate(self.parts)
@@ -190,7 +199,7 @@ class LocalView:
         return found
 
     def _search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        results = [p.search(part, vector, k) for p in self.parts]
+        results = [p.search(part, vector, k, self.nprobe) for p in self.parts]
         if not results:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
@@ -293,7 +302,7 @@ class LocalView:
         kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}
         for part in self.parts:
             for piece, kind in part.segment.description["kinds"].items():
-                kinds[f"{piece} vectors"].add(kind)
+                kinds[f"{piece} vectors"].add(kind + (f" (nprobe {self.nprobe})" if kind == "ivf-sq8" else ""))
         return {name: ", ".join(sorted(found)) or "—" for name, found in kinds.items()} | {"segments": str(len(self.parts))}
 
 
@@ -305,7 +314,7 @@ class LocalStore:
         self.settings = settings
         self._segments: dict[str, Segment] = {}
         self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when last read
-        self._view = LocalView(None, [])
+        self._view = LocalView(None, [], settings.vectors.ivf_probe)
 
     @property
     def segments_dir(self) -> Path:
@@ -321,14 +330,15 @@ class LocalStore:
         return writer_lock(self.directory / "LOCK", self.settings.lock_timeout_s, f"the index in {self.directory}")
 
     def refresh(self) -> bool:
-        """Re-read ``CURRENT`` when it changed; segments already open are reused, not re-read."""
+        """Re-read ``CURRENT`` when it changed, or a segment whose mapped files changed since they were
+        opened; segments already open are reused, not re-read."""
         pointer = self.directory / CURRENT
         for attempt in range(_LOAD_ATTEMPTS):
             try:
                 status = pointer.stat()
             except FileNotFoundError:
                 return False
-            if (status.st_ino, status.st_mtime_ns) == self._current:
+            if (status.st_ino, status.st_mtime_ns) == self._current and not self._changed_under_us():
                 return False
             try:
                 self._view = self._load(pointer)
@@ -340,7 +350,24 @@ class LocalStore:
                     raise  # damaged for real, not replaced while we read it
         return False
 
+    def _changed_under_us(self) -> bool:
+        """Whether a mapped file of the view changed since it was opened (a stat per file, on every
+        refresh, so a file truncated under a running server is found before a read past its end
+        kills the process). Its segment is opened again, which checks the sizes: a truncated file is
+        an ``IndexCorruptError`` (and repaired), a file only touched is mapped afresh."""
+        changed = False
+        for part in self._view.parts:
+            problem = part.segment.changed_under_us()
+            if problem is not None:
+                log.warning("%s: opening its segment again", problem)
+                self._segments.pop(part.segment.name, None)
+                changed = True
+        return changed
+
     def _load(self, pointer: Path) -> LocalView:
+        return self._view_of(self._read_manifest(pointer))
+
+    def _read_manifest(self, pointer: Path) -> LocalManifest:
         name = pointer.read_bytes().decode("ascii", errors="replace").strip()
         path = self.directory / name
         if not name.startswith("manifest-") or "/" in name:
@@ -349,8 +376,7 @@ class LocalStore:
             data = path.read_bytes()
         except FileNotFoundError:
             raise IndexCorruptError(f"{pointer} names a missing manifest {name}: {REBUILD_HINT}") from None
-        manifest = LocalManifest.from_json(data, path)
-        return self._view_of(manifest)
+        return LocalManifest.from_json(data, path)
 
     def _view_of(self, manifest: LocalManifest) -> LocalView:
         parts = []
@@ -359,7 +385,7 @@ class LocalStore:
             self._segments[name] = segment
             parts.append(_Part(segment, manifest.removed.get(name, ())))
         self._segments = {name: self._segments[name] for name in manifest.segments}
-        return LocalView(manifest, parts)
+        return LocalView(manifest, parts, self.settings.vectors.ivf_probe)
 
     def info(self) -> StoreInfo:
         view = self._view
@@ -378,7 +404,7 @@ class LocalStore:
         except IndexCorruptError:
             if not change.rebuild:
                 raise
-            self._view = LocalView(None, [])
+            self._view = LocalView(None, [], self.settings.vectors.ivf_probe)
         self.remove_leftovers()
         view = self._view
         base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
@@ -392,31 +418,73 @@ class LocalStore:
         next_chunk = view.manifest.next_chunk_id if view.manifest else 0
         next_sentence = view.manifest.next_sentence_id if view.manifest else 0
         generation = max(view.generation, self._highest_generation()) + 1
-        try:
+        with self._saving():
             added, next_chunk, next_sentence = self._write_segment(change, generation, next_chunk, next_sentence)
             segments = [name for name in base if self._live_documents(name, removed) > 0]
             if added is not None:
                 segments.append(added)
             segments, removed = self._merge(segments, removed, generation)
-            manifest = LocalManifest(
-                generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=change.fingerprint,
-                corpus_state=change.corpus_state, segments=tuple(segments),
-                removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
-                next_chunk_id=next_chunk, next_sentence_id=next_sentence,
-            )  # fmt: skip
-            new_view = self._view_of(manifest)
-            manifest = LocalManifest(**{**manifest.__dict__, "counts": {
-                "documents": len(new_view.locations), "chunks": new_view.chunk_count,
-                "sentences": sum(p.live_sentences for p in new_view.parts)}})  # fmt: skip
-            name = f"manifest-{generation:08d}.json"
-            write_atomic(self.directory / name, manifest.to_json())
-            write_atomic(self.directory / CURRENT, name.encode())  # the commit point
+            self._publish(generation, change.fingerprint, change.corpus_state, segments, removed, next_chunk, next_sentence)
+        self._collect_garbage()
+
+    @contextlib.contextmanager
+    def _saving(self) -> Iterator[None]:
+        """A write that fails for want of space or permissions leaves nothing behind and says so."""
+        try:
+            yield
         except OSError as error:
             self.remove_leftovers()
             raise StorageError(f"could not save the index in {self.directory} ({error.strerror or error}); "
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
-        self._view = LocalView(manifest, new_view.parts)
+
+    def _publish(self, generation: int, fingerprint: Fingerprint, corpus_state: str, segments: Sequence[str],
+                 removed: dict[str, set[int]], next_chunk: int, next_sentence: int) -> None:  # fmt: skip
+        """Write the manifest of ``segments`` (open in ``_segments``) and point ``CURRENT`` at it."""
+        manifest = LocalManifest(
+            generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=fingerprint,
+            corpus_state=corpus_state, segments=tuple(segments),
+            removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
+            next_chunk_id=next_chunk, next_sentence_id=next_sentence,
+        )  # fmt: skip
+        new_view = self._view_of(manifest)
+        manifest = LocalManifest(**{**manifest.__dict__, "counts": {
+            "documents": len(new_view.locations), "chunks": new_view.chunk_count,
+            "sentences": sum(p.live_sentences for p in new_view.parts)}})  # fmt: skip
+        name = f"manifest-{generation:08d}.json"
+        write_atomic(self.directory / name, manifest.to_json())
+        write_atomic(self.directory / CURRENT, name.encode())  # the commit point
+        self._view = LocalView(manifest, new_view.parts, self.settings.vectors.ivf_probe)
         self._current = ((self.directory / CURRENT).stat().st_ino, (self.directory / CURRENT).stat().st_mtime_ns)
+
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """Segments whose vector indexes are not what the settings give are written again sharing
+        their files (hard links) but those indexes; with ``derive``, every segment is written again
+        with its live documents' terms and names derived anew (vectors copied, never encoded).
+        One new manifest: readers see the old segments or the new ones."""
+        self.refresh()
+        view, manifest = self._view, self._view.manifest
+        assert manifest is not None, "nothing to rework in an empty index"
+        self.remove_leftovers()
+        generation = max(view.generation, self._highest_generation()) + 1
+        segments: list[str] = []
+        removed = {name: set(rows) for name, rows in manifest.removed.items()}
+        with self._saving():
+            for number, part in enumerate(view.parts, 1):
+                segment = part.segment
+                if derive is None and has_current_indexes(segment, self.settings.vectors):
+                    segments.append(segment.name)
+                    continue
+                name = f"seg-{generation:08d}-r{number}"
+                if derive is None:
+                    self._new_segment(name, partial(link_with_new_indexes, segment.folder, vector_settings=self.settings.vectors))
+                else:
+                    live = [row for row in range(len(segment.stored)) if row not in part.removed_rows]
+                    self._new_segment(name, partial(_copy, [(segment, live)], settings=self.settings, derive=derive))
+                    removed.pop(segment.name, None)
+                if segment.name in removed:
+                    removed[name] = removed.pop(segment.name)
+                segments.append(name)
+            self._publish(generation, fingerprint, manifest.corpus_state, segments, removed, manifest.next_chunk_id, manifest.next_sentence_id)
         self._collect_garbage()
 
     def _highest_generation(self) -> int:
@@ -457,23 +525,71 @@ class LocalStore:
             pair = min(range(len(segments) - 1), key=lambda i: sizes[i] + sizes[i + 1])
             first, second = segments[pair], segments[pair + 1]
             merges += 1
-            name = f"seg-{generation:08d}-m{merges}"
-            staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
-            try:
-                writer = SegmentWriter(staging, self._segments[first].description["dimension"])
-                for source in (first, second):
-                    segment = self._segments[source]
-                    writer.copy_documents(segment, (row for row in range(len(segment.stored)) if row not in removed.get(source, ())))
-                writer.finish(name, self.settings.vectors)
-                staging.rename(self.segments_dir / name)
-                fsync_dir(self.segments_dir)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            self._segments[name] = Segment(self.segments_dir / name)
+            live = [(self._segments[source], [row for row in range(len(self._segments[source].stored)) if row not in removed.get(source, ())])
+                    for source in (first, second)]  # fmt: skip
+            name = self._new_segment(f"seg-{generation:08d}-m{merges}", partial(_copy, live, settings=self.settings, derive=None))
             segments[pair : pair + 2] = [name]
             removed.pop(first, None)
             removed.pop(second, None)
         return segments, removed
+
+    def _new_segment(self, name: str, write: Callable[[Path, str], object]) -> str:
+        """A segment written by ``write(staging folder, name)``, moved into place and opened."""
+        staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
+        try:
+            write(staging, name)
+            staging.rename(self.segments_dir / name)
+            fsync_dir(self.segments_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self._segments[name] = Segment(self.segments_dir / name)
+        return name
+
+    def check(self, checksums: bool) -> Check:
+        """The manifest, then each segment's files (sizes, or every byte against its checksum) and
+        whether it opens; a damaged segment costs its own documents, a damaged IVF file nothing
+        but rebuilding it from the stored vectors."""
+        if not self.exists():
+            return Check((), "no index yet")
+        try:
+            manifest = self._read_manifest(self.directory / CURRENT)
+        except IndexCorruptError as error:
+            return Check((Damage("manifest", str(error), "everything"),), "the manifest")
+        damage, files, size = [], 0, 0
+        for name in manifest.segments:
+            found = examine(self.segments_dir / name, checksums)
+            files, size = files + found.files, size + found.bytes
+            if found.problems:
+                problem = "; ".join(f"{file} {why}" for file, why in found.problems.items())
+                documents = None if found.documents is None else found.documents - len(manifest.removed.get(name, ()))
+                damage.append(Damage(name, problem, "vector index" if found.only_vector_indexes else "documents", documents))
+        how = "every byte against its checksum" if checksums else "sizes"
+        return Check(tuple(damage), f"{len(manifest.segments)} segments, {files} files, {size / 2**20:,.1f} MB ({how})")
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """A new manifest without the segments whose documents are damaged and with new vector
+        indexes for the others ``damage`` names; its corpus state is empty, so the collection
+        indexes again the documents that went missing (from the corpus folder)."""
+        manifest = self._read_manifest(self.directory / CURRENT)
+        redo = {item.part: item.redo for item in damage}
+        generation = max(manifest.generation, self._highest_generation()) + 1
+        segments, removed = [], {name: set(rows) for name, rows in manifest.removed.items()}
+        self.remove_leftovers()
+        with self._saving():
+            for number, name in enumerate(manifest.segments, 1):
+                if redo.get(name) is None:
+                    if name not in self._segments:
+                        self._segments[name] = Segment(self.segments_dir / name)
+                    segments.append(name)
+                    continue
+                self._segments.pop(name, None)
+                if redo[name] == "vector index":
+                    segments.append(self._new_segment(f"seg-{generation:08d}-r{number}", partial(
+                        link_with_new_indexes, self.segments_dir / name, vector_settings=self.settings.vectors)))  # fmt: skip
+                    if name in removed:
+                        removed[segments[-1]] = removed.pop(name)
+            self._publish(generation, manifest.fingerprint, "", segments, removed, manifest.next_chunk_id, manifest.next_sentence_id)
+        self._collect_garbage()
 
     def has_leftovers(self) -> bool:
         return any(self.directory.glob("segments/.staging-*")) or any(self.directory.glob(".*.tmp"))
@@ -498,7 +614,16 @@ class LocalStore:
 
     def drop(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-        self._segments, self._current, self._view = {}, None, LocalView(None, [])
+        self._segments, self._current, self._view = {}, None, LocalView(None, [], self.settings.vectors.ivf_probe)
 
     def close(self) -> None:
         self._segments.clear()
+
+
+def _copy(sources: Sequence[tuple[Segment, Sequence[int]]], folder: Path, name: str, *, settings: Settings, derive: TermsOf | None) -> None:
+    """The given rows of segments as one new segment: as they are, or with their terms and names
+    derived again by ``derive``."""
+    writer = SegmentWriter(folder, sources[0][0].description["dimension"])
+    for segment, rows in sources:
+        writer.copy_documents(segment, rows, derive)
+    writer.finish(name, settings.vectors)

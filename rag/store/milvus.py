@@ -57,8 +57,8 @@ candidates are re-scored by ``rag.bm25`` from their stored term counts with the 
 average length and df, so they equal the local store's.
 
 **Indexes.** Dense vectors are searched exactly (FLAT) up to ``Settings.vectors.exact_max`` rows a
-table, and beyond through an inverted file with the local store's lists and probes (4·√N lists,
-nprobe 128), which kept recall@10 at 0.973 at 100k and 0.965 at 1M with FAISS where HNSW32 with
+table, and beyond through an inverted file with the local store's lists and probes (4·√N lists;
+nprobe 128 by default, passed with each search), which kept recall@10 at 0.973 at 100k and 0.965 at 1M with FAISS where HNSW32 with
 ef 128 had 0.92 and 0.70 (eval/reports/bench.md). IVF_FLAT rather than the local store's SQ8: the
 cosines it returns are exact, so fusion sees the same scores as with FLAT; a server holds the raw
 vectors in memory anyway. Measured in Milvus: docs/milvus-notes.md §11.
@@ -95,12 +95,16 @@ from rag.errors import IndexCorruptError, RagError, StoreUnavailableError, Unkno
 from rag.locking import writer_lock
 from rag.store.base import (
     Change,
+    Check,
     ChunkRecord,
+    Damage,
     Fingerprint,
     IndexedDocument,
     SentenceRecord,
     StoredDocument,
     StoreInfo,
+    Terms,
+    TermsOf,
     top_k,
 )
 
@@ -282,7 +286,7 @@ class _State:
     serial: int  # the highest table number used
     dimension: int
     lexical: Lexical
-    index: dict[str, dict[str, Any]]  # "chunks", "sentences" → FLAT, or IVF_FLAT with its nlist and nprobe
+    index: dict[str, dict[str, Any]]  # "chunks", "sentences" → FLAT, or IVF_FLAT with its nlist (nprobe: per search)
     next_dkey: int
     removed: tuple[int, ...]  # document keys this commit removed (their rows go at the next commit)
     next_chunk_id: int
@@ -463,7 +467,7 @@ class MilvusView:
         if state is None or k <= 0 or not state.documents:
             return []
         index = state.index[table]
-        params = {"metric_type": "IP", "params": {"nprobe": index["nprobe"]} if index["type"] == "IVF_FLAT" else {}}
+        params = {"metric_type": "IP", "params": {"nprobe": _nprobe(index, self._store.settings.vectors)} if index["type"] == "IVF_FLAT" else {}}
         milvus = self._store.milvus
         hits = milvus.call("search", milvus.client.search, state.tables[table], data=[np.asarray(vector, dtype=np.float32)],
                            anns_field="dense", limit=min(k, MAX_LIMIT), filter=state.visible, output_fields=output,
@@ -734,13 +738,34 @@ def _schema(client: MilvusClient, kind: str, dimension: int, sparse: bool) -> An
 
 def approximate_index(rows: int, vectors: VectorIndexSettings) -> dict[str, Any]:
     """IVF_FLAT for a table of ``rows`` vectors with the lists of ``rag.vectors.build_ivf``: 4·√N,
-    yet at least 39 vectors a list (FAISS's minimum for training); nprobe 128."""
+    yet at least 39 vectors a list (FAISS's minimum for training). Searches pass their nprobe."""
     nlist = max(1, min(int(vectors.ivf_lists_per_sqrt * math.sqrt(rows)), rows // 39, 65_536))
-    return {"type": "IVF_FLAT", "nlist": nlist, "nprobe": min(vectors.ivf_probe, nlist)}
+    return {"type": "IVF_FLAT", "nlist": nlist}
 
 
-def _described(index: Mapping[str, Any]) -> str:
-    return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {index['nprobe']})" if "nlist" in index else "")
+def _nprobe(index: Mapping[str, Any], vectors: VectorIndexSettings) -> int:
+    """The lists a search probes: a search-time setting (an older state's stored nprobe is ignored)."""
+    return min(vectors.ivf_probe, int(index["nlist"]))
+
+
+class _Rows:
+    """Rows in document-key order, taken a document at a time."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]]) -> None:
+        self._rows = rows
+        self._next: dict[str, Any] | None = next(rows, None)
+
+    def take(self, dkey: int) -> list[dict[str, Any]]:
+        taken = []
+        while self._next is not None and int(self._next["dkey"]) <= dkey:
+            if int(self._next["dkey"]) == dkey:
+                taken.append(self._next)
+            self._next = next(self._rows, None)
+        return taken
+
+
+def _described(index: Mapping[str, Any], vectors: VectorIndexSettings) -> str:
+    return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {_nprobe(index, vectors)})" if "nlist" in index else "")
 
 
 def _index_params(client: MilvusClient, kind: str, sparse: bool, index: Mapping[str, Any] = FLAT) -> Any:
@@ -916,6 +941,52 @@ class MilvusStore:
         self._adopt(MilvusView(self, state, docs))
         self._after_publish(old, state)
 
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """A rebuild into new tables from what the tables hold: offsets, vectors and texts are read
+        back (never encoded again), terms and names kept or derived again by ``derive``. Milvus
+        changes neither a table's index nor its rows in place while readers use it: new tables,
+        named at the commit point, as for any rebuild."""
+        self.refresh()
+        state = self._view.state
+        assert state is not None, "nothing to rework in an empty index"
+        self.commit(Change(self._stored(self._view, derive), frozenset(), fingerprint, state.corpus_state, rebuild=True))
+
+    def _stored(self, view: MilvusView, derive: TermsOf | None) -> Iterator[IndexedDocument]:
+        """The view's documents as ingestion made them, in document-key order. Pieces are read a
+        window of ids at a time, as ``_copy`` does: a document's ids follow one another, and later
+        documents have higher ids."""
+        assert view.state is not None
+        state = view.state
+        chunks = _Rows(self._rows(state, "chunks", ["id", "dkey", "start", "end", "length", "sentences", "terms", "dense"], state.next_chunk_id))
+        sentences = _Rows(self._rows(state, "sentences", ["id", "dkey", "start", "end", "dense"], state.next_sentence_id))
+        docs = sorted(view.docs.values(), key=lambda doc: doc.dkey)
+        for start in range(0, len(docs), 100):
+            batch = docs[start : start + 100]
+            texts = view.documents([doc.stored.id for doc in batch])
+            for doc in batch:
+                document = texts[doc.stored.id]
+                chunk_rows, sentence_rows = chunks.take(doc.dkey), sentences.take(doc.dkey)
+                spans = [(int(row["start"]), int(row["end"])) for row in chunk_rows]
+                position = {int(row["id"]): n for n, row in enumerate(sentence_rows)}
+                terms = derive(document.text, spans) if derive else Terms(
+                    tuple(dict(zip(row["terms"]["t"], row["terms"]["c"], strict=True)) for row in chunk_rows),
+                    tuple(int(row["length"]) for row in chunk_rows), doc.names)  # fmt: skip
+                yield IndexedDocument(
+                    document=document, chunks=tuple(spans), sentences=tuple((int(r["start"]), int(r["end"])) for r in sentence_rows),
+                    chunk_sentences=tuple(tuple(position[int(i)] for i in row["sentences"]["ids"]) for row in chunk_rows),
+                    chunk_terms=terms.chunk_terms, chunk_lengths=terms.chunk_lengths,
+                    chunk_vectors=np.asarray([row["dense"] for row in chunk_rows], dtype=np.float32).reshape(-1, state.dimension),
+                    sentence_vectors=np.asarray([row["dense"] for row in sentence_rows], dtype=np.float32).reshape(-1, state.dimension),
+                    names=terms.names,
+                )  # fmt: skip
+
+    def _rows(self, state: _State, kind: str, fields: list[str], end: int) -> Iterator[dict[str, Any]]:
+        """The visible rows of a table of ``state`` in id order."""
+        for start in range(0, end, BATCH_ROWS):
+            rows = self.milvus.call("read pieces", self.milvus.client.query, state.tables[kind], output_fields=fields,
+                                    filter=f"id >= {start} and id < {start + BATCH_ROWS} and {state.visible}", **_reads(state))  # fmt: skip
+            yield from sorted(rows, key=lambda row: int(row["id"]))
+
     def _term_changes(self, writer: _Writer, removed: list[_Doc], base: _State | None) -> Counter[int]:
         """Each term's df change: +1 per added chunk holding it, −1 per removed one."""
         changes = Counter(writer.deltas)
@@ -1065,6 +1136,35 @@ class MilvusStore:
         if self._load_tables([self.meta], missing_ok=True):
             self._fence(state.generation if state else 0)  # nothing is under way any more
 
+    # ---- checking
+
+    def check(self, checksums: bool) -> Check:
+        """The state row readable and every collection it names present; with ``checksums``, their
+        visible rows as many as it counts. Milvus keeps its own checksums of what it stores: any
+        damage found here is repaired by rebuilding the index."""
+        try:
+            state = self._read_state("Strong")
+        except IndexCorruptError as error:
+            return Check((Damage(self.meta, str(error), "everything"),), "the state row")
+        if state is None:
+            return Check((), "no index yet")
+        present = set(self.milvus.call("list collections", self.milvus.client.list_collections))
+        damage = [Damage(name, "is missing", "everything") for name in state.tables.values() if name not in present]
+        if checksums and not damage:
+            self._load_tables(state.tables.values())
+            expected = {"chunks": (state.chunks, state.visible), "sentences": (state.sentences, state.visible),
+                        "aux": (state.documents, f'kind == "doc" and {state.visible}')}  # fmt: skip
+            for kind, (count, condition) in expected.items():
+                rows = self.milvus.call("count rows", self.milvus.client.query, state.tables[kind], filter=condition,
+                                        output_fields=["count(*)"], **_reads(state))  # fmt: skip
+                if int(rows[0]["count(*)"]) != count:
+                    damage.append(Damage(state.tables[kind], f"holds {rows[0]['count(*)']:,} rows where the state counts {count:,}", "everything"))
+        what = "the state row and its collections" + (" with their row counts" if checksums else "")
+        return Check(tuple(damage), what)
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """Nothing to remove: ``check`` finds only damage that a rebuild repairs."""
+
     # ---- the rest
 
     def exists(self) -> bool:
@@ -1079,7 +1179,8 @@ class MilvusStore:
         if state is None:
             return StoreInfo(backend, self.location.shown, 0, 0, 0, "", 0)
         lexical = "sparse vectors (SPARSE_INVERTED_INDEX), re-scored exactly" if state.lexical == "sparse" else "BM25 re-ranks the dense candidates (Milvus < 2.4)"
-        details = {"chunk vectors": _described(state.index["chunks"]), "sentence vectors": _described(state.index["sentences"]), "lexical": lexical,
+        details = {"chunk vectors": _described(state.index["chunks"], self.settings.vectors),
+                   "sentence vectors": _described(state.index["sentences"], self.settings.vectors), "lexical": lexical,
                    "collections": ", ".join([self.meta, *state.tables.values()])}  # fmt: skip
         return StoreInfo(backend, self.location.shown, state.documents, state.chunks, state.sentences, state.updated, state.generation, details)
 

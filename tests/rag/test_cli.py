@@ -60,7 +60,7 @@ def test_serving_on_a_busy_port_is_refused_before_anything_loads(tmp_path):
 
 def test_the_product_cli_lists_only_product_commands():
     commands = run("--help").stdout
-    for command in ("ask", "add", "remove", "documents", "info", "build", "serve", "model"):
+    for command in ("ask", "add", "remove", "documents", "info", "build", "verify", "serve", "model"):
         assert f" {command} " in commands
     assert " eval " not in commands and " bench " not in commands and " adapter " not in commands
 
@@ -107,6 +107,24 @@ def test_build_repairs_a_damaged_index_without_force(project_copy):
     (segment / "chunk_vectors.bin").write_bytes(b"garbage")
     result = run("build", home=project_copy)
     assert result.returncode == 0 and "damaged" in result.stderr and "index ready: 5 documents" in result.stdout
+
+
+def test_verify_reports_damage_changing_nothing_and_build_repairs_it(project_copy):
+    assert run("verify", home=project_copy).stdout.strip().endswith("nothing to redo")
+    segment = next((project_copy / "index" / "news" / "segments").iterdir())
+    path = segment / "sentence_vectors.bin"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit: the size is right, the checksum is not
+    path.write_bytes(bytes(data))
+    result = run("verify", "--json", home=project_copy)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and not report["ok"] and path.read_bytes() == bytes(data)
+    assert [(d["part"], d["redo"], d["documents"]) for d in report["damage"]] == [(segment.name, "documents", 5)]
+    assert "sentence_vectors.bin does not match its checksum" in report["damage"][0]["problem"]
+    assert report["redo"] == [f"embed again the 5 documents of {segment.name} (read from {project_copy / 'corpus'})"]
+    built = run("build", home=project_copy)
+    assert built.returncode == 0 and "damaged" in built.stderr and "index ready: 5 documents" in built.stdout
+    assert run("verify", home=project_copy).returncode == 0
 
 
 def test_info_lists_documents_model_and_store(news):

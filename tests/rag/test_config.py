@@ -37,10 +37,17 @@ def test_a_collection_name_is_a_slug(name):
         ({"overlap_weight": -0.1}, "overlap_weight must be ≥ 0"),
         ({"reader_rerank_weight": -0.6}, "reader_rerank_weight must be ≥ 0"),
         ({"answer_rank_penalty": -0.01}, "answer_rank_penalty must be ≥ 0"),
-        ({"second_sentence_margin": -0.03}, "second_sentence_margin must be ≥ 0"),
+        ({"answer_read": -1}, "answer_read must be a whole number ≥ 0"),
+        ({"supporting_sentences": 1.5}, "supporting_sentences must be a whole number ≥ 0"),
+        ({"context_turns": -1}, "context_turns must be a whole number ≥ 0"),
+        ({"time_passages": -3}, "time_passages must be a whole number ≥ 0"),
+        ({"history_weight": -0.5}, "history_weight must be ≥ 0"),
+        ({"period_weight": -0.15}, "period_weight must be ≥ 0"),
+        ({"recency_weight": -0.15}, "recency_weight must be ≥ 0"),
         ({"span_min_score": 1.5}, r"span_min_score is a probability: it must be in \[0, 1\]"),
         ({"span_min_score": -0.1}, r"span_min_score is a probability: it must be in \[0, 1\]"),
-        ({"answer_passages": 6, "reader_passages": 5}, "answer_passages .6. must not exceed reader_passages .5."),
+        ({"span_min_judged": 1.2}, r"span_min_judged is a probability: it must be in \[0, 1\]"),
+        ({"supporting_probability": -0.2}, r"supporting_probability is a probability: it must be in \[0, 1\]"),
     ],
 )
 def test_retrieval_settings_that_cannot_work_are_refused_naming_the_setting(changes, message):
@@ -50,9 +57,9 @@ def test_retrieval_settings_that_cannot_work_are_refused_naming_the_setting(chan
         Settings().with_retrieval(**changes)  # a changed copy is checked too
 
 
-def test_more_answer_passages_than_the_reader_reads_is_fine_without_the_reader():
-    # the rule exists so that the answer's first sentence is one the reader read (rag.rerank)
-    assert RetrievalSettings(reader=False, answer_passages=8, reader_passages=5).answer_passages == 8
+def test_more_answer_passages_than_the_reader_reads_is_fine():
+    # the reader also reads the answer_read best sentences of the answer passages (rag.rerank.read_sentence_ids)
+    assert RetrievalSettings(answer_passages=8, reader_passages=5).answer_passages == 8
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """PDF extraction on real files written here: text that round-trips paragraph for paragraph, and
-clear refusals (no text layer, a password, damage, a file that is something else, limits)."""
+clear refusals (no text layer, a password, damage, a file that is something else, limits); running
+headers and footers dropped only from three pages on."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ import pypdf
 import pytest
 from fpdf import FPDF
 
-from documents import NOTO_CJK, SIMPLIFIED, TRADITIONAL, encrypted, handmade_pdf, hanzi_pdf, refusal, reportlab_pdf, scanned_pdf, stream
+from documents import (
+    NOTO_CJK,
+    SIMPLIFIED,
+    TRADITIONAL,
+    encrypted,
+    handmade_pdf,
+    hanzi_pdf,
+    pdf_declaring,
+    refusal,
+    reportlab_pdf,
+    scanned_pdf,
+    stream,
+)
 from rag import pdf as pdf_module
 from rag.pdf import pdf_text
 
@@ -39,6 +52,28 @@ def test_seed_articles_over_many_pages_come_back_paragraph_for_paragraph(seed_do
         assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) >= 5
         lines = pdf_text(pdf, "seed.pdf").split("\n")
         assert [re.sub(r"\s", "", line) for line in lines] == [re.sub(r"\s", "", text) for text in paragraphs]
+
+
+def test_running_header_and_footer_are_dropped_from_three_pages_on(seed_documents):
+    paragraphs = seed_documents["002"].text.split("\n")[:26]
+    pdf = reportlab_pdf([("STSong-Light", html.escape(text)) for text in paragraphs], furniture=True)
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 3
+    lines = pdf_text(pdf, "seed.pdf").split("\n")
+    assert [re.sub(r"\s", "", line) for line in lines] == [re.sub(r"\s", "", text) for text in paragraphs]
+
+
+def test_two_page_pdf_keeps_every_line_even_those_that_differ_in_their_digits_alone():
+    """Issue 23: the first lines of both pages, "1. 第1期…" and "29. 第29期…", looked like a running
+    header once their digits were set aside, and 4 of the 42 lines were lost. Two pages cannot tell
+    them apart, so a 2-page PDF keeps every line, a running header too."""
+    dates = [f"{n}. 第{n}期报名截止日期为2024年{n % 12 + 1}月{n % 28 + 1}日。" for n in range(1, 41)]
+    paragraphs = dates[:10] + [SIMPLIFIED[1]] + dates[10:32] + [SIMPLIFIED[2]] + dates[32:]
+    pdf = hanzi_pdf(paragraphs)
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 2
+    assert pdf_text(pdf, "schedule.pdf").split("\n") == paragraphs
+    furnished = hanzi_pdf(SIMPLIFIED * 8, furniture=True)
+    assert len(pypdf.PdfReader(io.BytesIO(furnished)).pages) == 2
+    assert pdf_text(furnished, "news.pdf").split("\n").count("新闻资料库 · 内部参考") == 2
 
 
 def test_pdf_with_embedded_cjk_font_and_a_character_beyond_the_bmp():
@@ -125,3 +160,25 @@ def test_pdf_over_the_page_or_character_limit_is_refused(monkeypatch):
     monkeypatch.setattr(pdf_module, "MAX_PDF_PAGES", pages)
     monkeypatch.setattr(pdf_module, "MAX_TEXT_CHARS", 1000)
     assert "more than 1,000 characters of text" in refusal(pdf_text, pdf, "book.pdf")
+
+
+@pytest.mark.parametrize(
+    "size_entry",
+    [b"/Size %d", b"/Si#7Ae %d", b"/Size %% a comment\n%d", b"/Size 7 /Index [0 %d]", b"/Note (/N %%) /Size %d"],
+    ids=["size", "escaped name", "comment", "index", "percent sign in a string"],
+)
+def test_pdf_declaring_millions_of_objects_is_refused_before_pdfium_reads_it(monkeypatch, size_entry):
+    """Issue 23: PDFium enters every object a cross-reference stream declares in a table before it
+    reads a page (3 million took a second and some 200 MB), however the count is written."""
+    crafted = pdf_declaring(3_000_000, size_entry)
+    assert len(crafted) < 50_000
+    monkeypatch.setattr(pdf_module.pypdfium2, "PdfDocument", lambda *args: pytest.fail("PDFium read the file"))
+    assert "declares more than 2,000,000 objects" in refusal(pdf_text, crafted, "objects.pdf")
+
+
+def test_pdf_objects_are_counted_as_the_file_declares_them(monkeypatch):
+    pdf = pdf_declaring(1_000)
+    monkeypatch.setattr(pdf_module, "MAX_PDF_OBJECTS", 1_000)
+    assert pdf_text(pdf, "objects.pdf") == "Hello"
+    monkeypatch.setattr(pdf_module, "MAX_PDF_OBJECTS", 999)
+    assert "declares more than 999 objects" in refusal(pdf_text, pdf, "objects.pdf")

@@ -1,5 +1,6 @@
 """.docx extraction on real files written here: paragraphs, headings, tables and tracked changes in
-document order, and clear refusals (damage, a file that is something else, zip bombs, no text)."""
+document order, and clear refusals (damage, a file that is something else, zip bombs, parts inflated
+to millions of paragraphs or elements, no text)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import zipfile
 import docx
 import pytest
 from docx.oxml import parse_xml
+from lxml import etree
 
-from documents import SIMPLIFIED, TRADITIONAL, news_docx, refusal
+from documents import SIMPLIFIED, TRADITIONAL, docx_with_part, news_docx, refusal
 from rag import word
 from rag.word import docx_text
 
@@ -97,6 +99,72 @@ def test_docx_with_an_oversized_xml_part_is_refused_before_it_is_parsed(monkeypa
     buffer = io.BytesIO()
     padded.save(buffer)
     assert "unpacks to too much data (word/document.xml)" in refusal(docx_text, buffer.getvalue(), "long.docx")
+
+
+W_MAIN = b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+BODY = b"<w:document xmlns:w=%s><w:body>%%s</w:body></w:document>" % W_MAIN
+
+
+def test_docx_of_millions_of_empty_paragraphs_is_refused_while_it_is_unpacked(monkeypatch):
+    """Issue 23: 60 MB of "<w:p/>" in a 120 KB file. python-docx built their tree (1.3 GB, 25 s)
+    only for the file to be refused as empty; counted as it is unpacked, it is refused 6 MB in."""
+    crafted = docx_with_part("word/document.xml", BODY % (b"<w:p/>" * 10_000_000))
+    assert len(crafted) < 200_000
+    monkeypatch.setattr(word, "open_docx", lambda *args: pytest.fail("python-docx parsed the file"))
+    unpacked = []
+    read = zipfile.ZipExtFile.read
+
+    def counting_read(part: zipfile.ZipExtFile, size: int = -1) -> bytes:
+        data = read(part, size)
+        unpacked.append(len(data))
+        return data
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counting_read)
+    message = refusal(docx_text, crafted, "empty.docx")
+    assert "more than 1,000,000 paragraphs, table rows and cells (word/document.xml)" in message
+    assert sum(unpacked) < 8_000_000  # a megabyte past the millionth paragraph, not the part's 60 MB
+
+
+@pytest.mark.parametrize(
+    ("part", "xml", "unit", "count", "limit"),
+    [
+        ("word/document.xml", BODY % b"<w:p>%s</w:p>", b"<w:r/>", 4_100_000, "4,000,000 XML elements and attributes"),
+        (
+            "word/styles.xml",
+            b"<w:styles xmlns:w=%s>%%s</w:styles>" % W_MAIN,
+            b"<w:style %s/>" % b" ".join(b'w:a%d=""' % n for n in range(1_000)),
+            4_100,
+            "4,000,000 XML elements and attributes",
+        ),
+        (
+            "word/document.xml",
+            b"<document xmlns=%s><body>%%s</body></document>" % W_MAIN,
+            b"<p/>",
+            1_100_000,
+            "1,000,000 paragraphs, table rows and cells",
+        ),
+    ],
+    ids=["runs", "attributes in another part", "paragraphs without a prefix"],
+)
+def test_docx_inflated_in_any_part_or_form_is_refused_before_python_docx_parses_it(
+    monkeypatch, part, xml, unit, count, limit
+):
+    crafted = docx_with_part(part, xml % (unit * count))
+    assert len(crafted) < 500_000  # a tenth of the upload limit
+    monkeypatch.setattr(word, "open_docx", lambda *args: pytest.fail("python-docx parsed the file"))
+    assert f"more than {limit} ({part})" in refusal(docx_text, crafted, "inflated.docx")
+
+
+def test_docx_paragraphs_rows_and_cells_are_counted_exactly(monkeypatch):
+    data = news_docx()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = [etree.fromstring(archive.read(name)) for name in archive.namelist() if name.endswith((".xml", ".rels"))]
+    names = [etree.QName(element).localname for root in xml for element in root.iter(etree.Element)]
+    blocks = sum(name in {"p", "tr", "tc"} for name in names)
+    monkeypatch.setattr(word, "MAX_BLOCKS", blocks)
+    assert docx_text(data, "news.docx")
+    monkeypatch.setattr(word, "MAX_BLOCKS", blocks - 1)
+    assert f"more than {blocks - 1:,} paragraphs" in refusal(docx_text, data, "news.docx")
 
 
 def test_docx_without_text_is_refused():

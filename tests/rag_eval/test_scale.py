@@ -63,7 +63,7 @@ def test_a_small_archive_is_built_once_measured_and_rebuilt_when_its_fingerprint
     (again,) = scale.run([300], [], tmp_path, questions)
     assert built.read_text() == first_build and again["build_s"] == row["build_s"]  # reused, not rebuilt
     record = json.loads(first_build)
-    record["fingerprint"]["code"] = "older code"
+    record["fingerprint"]["versions"]["chunk"] = 0  # older chunking
     built.write_text(json.dumps(record))
     scale.run([300], [], tmp_path, questions)
-    assert json.loads(built.read_text())["fingerprint"]["code"] != "older code"  # stale: built again
+    assert json.loads(built.read_text())["fingerprint"]["versions"]["chunk"] != 0  # stale: built again

@@ -21,7 +21,7 @@ import pytest
 from fakes import FakeEncoder
 
 from rag import Assistant, ChunkSettings, Settings, StoreUnavailableError, VectorIndexSettings
-from rag.corpus import Document
+from rag.document import Document
 from rag.ingest import fingerprint, index_documents
 from rag.lexical import term_id
 from rag.store import open_store
@@ -343,6 +343,75 @@ def test_beyond_exact_max_vectors_get_an_approximate_index(engine, local_twin):
     assert indexes(assistant) == ("IVF_FLAT (nlist 1, nprobe 1)", "IVF_FLAT (nlist 1, nprobe 1)")
     assert answers(assistant) == answers(reference) and answers(engine.open(vectors=VectorIndexSettings(exact_max=3))) == answers(reference)
     assert not engine.leftovers()
+
+
+def test_a_vector_index_or_tokeniser_change_is_made_from_what_the_store_holds_without_the_encoder(engine, monkeypatch):
+    from rag import ingest
+
+    assistant = engine.open()
+    assistant.add([article(engine, "c.txt", NEW_ARTICLE)])
+    assistant.remove(["a"])
+    before, generation = answers(assistant), engine.store().view().generation
+    encoder = FakeEncoder()
+    approximate = VectorIndexSettings(exact_max=3, ivf_lists_per_sqrt=0.5)  # one list: every vector is found
+    reshaped = engine.open(encoder=encoder, vectors=approximate)
+    assert encoder.passages == 0 and engine.store().view().generation == generation + 1
+    assert "IVF" in indexes(reshaped)[1].upper() and answers(reshaped) == before
+    monkeypatch.setitem(ingest.VERSIONS, "tokens", ingest.VERSIONS["tokens"] + 1)
+    retokenised = engine.open(encoder=encoder, vectors=approximate)
+    assert encoder.passages == 0 and engine.store().view().generation == generation + 2
+    assert answers(retokenised) == before and sorted(d.id for d in retokenised.documents()) == sorted(d.id for d in assistant.documents())
+    assert not engine.leftovers()
+
+
+def test_nprobe_is_read_by_each_search_and_rebuilds_nothing(engine):
+    approximate = VectorIndexSettings(exact_max=3, ivf_lists_per_sqrt=0.5)
+    before = answers(engine.open(vectors=approximate))
+    generation = engine.store().view().generation
+    encoder = FakeEncoder()
+    probing = engine.open(encoder=encoder, vectors=replace(approximate, ivf_probe=1))
+    assert encoder.passages == 0 and engine.store().view().generation == generation
+    assert "nprobe 1)" in indexes(probing)[1] and answers(probing) == before  # one list: all is found with one probe
+
+
+def test_an_index_with_the_last_releases_fingerprint_opens_without_embedding(engine):
+    """The release wrote a digest of its code instead of versions (migrated: rag/fingerprint.py)."""
+    before = answers(engine.open())
+    store = engine.store()
+    legacy = {key: value for key, value in store.view().fingerprint.as_dict().items() if key not in ("versions", "libraries")}
+    legacy |= {"ivf_probe": 128, "code": "6fcc244d15ba39be"}
+    if engine.name == "local":
+        manifest = engine.settings.index_dir / (engine.settings.index_dir / "CURRENT").read_text()
+        manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"fingerprint": legacy}))
+    else:
+        from rag.store.milvus import DUMMY, STATE_ID
+
+        state = store.view().state.to_json() | {"fingerprint": legacy}
+        store.milvus.client.upsert(store.meta, [{"id": STATE_ID, "state": state, "dummy": DUMMY}])
+    encoder = FakeEncoder()
+    reopened = engine.open(encoder=encoder)
+    assert encoder.passages == 0 and answers(reopened) == before and reopened.verify().redo == ()
+
+
+def test_verify_finds_damage_changing_nothing_and_opening_repairs_it(engine):
+    assistant = engine.open()
+    before = answers(assistant)
+    assert assistant.verify().ok and assistant.verify().redo == ()
+    if engine.name == "local":  # a lost file: its segment's documents are embedded again
+        (segment,) = (engine.settings.index_dir / "segments").iterdir()
+        (segment / "chunk_vectors.bin").unlink()
+        expected = (segment.name, "documents", 2)
+    else:  # a garbled state row: Milvus checks what it stores itself, so this is what can be found
+        from rag.store.milvus import DUMMY, STATE_ID
+
+        store = engine.store()
+        store.milvus.client.upsert(store.meta, [{"id": STATE_ID, "state": {"format": 99}, "dummy": DUMMY}])
+        expected = (store.meta, "everything", None)
+    report = Assistant.load(engine.settings, encoder=FakeEncoder(), build=False).verify()
+    assert not report.ok and [(d.part, d.redo, d.documents) for d in report.damage] == [expected] and len(report.redo) == 1
+    assert not Assistant.load(engine.settings, encoder=FakeEncoder(), build=False).verify().ok  # nothing was changed
+    repaired = engine.open()
+    assert answers(repaired) == before and repaired.verify().ok and repaired.verify().redo == ()
 
 
 def _free_port() -> int:
