@@ -277,6 +277,19 @@ def _map(path: Path, spec: dict[str, Any]) -> np.ndarray:
     return np.memmap(path, dtype=np.dtype(spec["dtype"]), mode="r", shape=shape)
 
 
+def _mapped_ivf(path: Path) -> faiss.Index:
+    """An IVF index whose lists stay in the mapped file. FAISS maps them as OnDiskInvertedLists,
+    which by default starts 32 threads per search to read the probed lists ahead, still reading
+    after the search returned: on 2 cores they compete with the search itself, and one reading a
+    file truncated meanwhile killed the process (SIGBUS, in tests/rag/test_collection.py's damaged
+    vector index test). The search reads the lists it probes anyway."""
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(index).invlists)
+    if isinstance(lists, faiss.OnDiskInvertedLists):
+        lists.prefetch_nthread = 0
+    return index
+
+
 def _stamp(path: Path) -> tuple[int, int, int]:
     status = os.stat(path)
     return status.st_ino, status.st_size, status.st_mtime_ns
@@ -387,8 +400,7 @@ class Segment:
                     self.name_rows.setdefault(word, []).append(row)
             # mapped, not read: the inverted lists a question probes are paged in (1.3% of them at 10k
             # lists and nprobe 128), so opening costs milliseconds and memory is the page cache's
-            self.ann = {part: faiss.read_index(str(folder / f"{part}_vectors.ivf"), faiss.IO_FLAG_MMAP)
-                        for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}  # fmt: skip
+            self.ann = {part: _mapped_ivf(folder / f"{part}_vectors.ivf") for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}
         except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
             raise _corrupt(folder, f"holds unusable data ({error})") from None
         if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:
