@@ -54,7 +54,8 @@ from rag.store.base import (
     TermsOf,
     top_k,
 )
-from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, examine, has_current_indexes, link_with_new_indexes
+from rag.store.checks import examine
+from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
 from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
@@ -170,9 +171,9 @@ class LocalView:
         self.parts = tuple(parts)
         self.nprobe = nprobe  # IVF lists probed per search: a setting, not part of the index files
         self.locations = {
-            stored.id: (index, row)
+            doc_id: (index, row)
             for index, part in enumerate(self.parts)
-            for row, stored in enumerate(part.segment.stored)
+            for row, doc_id in enumerate(part.segment.stored.ids)
             if row not in part.removed_rows
         }
         self.chunk_count = sum(part.live_chunks for part in self.parts)
@@ -263,7 +264,7 @@ class LocalView:
             segment = part.segment
             start, end = (int(v) for v in segment.chunk_spans[row])
             sentence_ids = segment.sentence_ids[segment.sentences_of_chunk(row)]
-            doc_id = segment.stored[int(segment.chunk_docs[row])].id
+            doc_id = segment.stored.ids[int(segment.chunk_docs[row])]
             records[chunk_id] = ChunkRecord(chunk_id, doc_id, start, end, tuple(sentence_ids.tolist()))
         return records
 
@@ -273,7 +274,7 @@ class LocalView:
             segment = part.segment
             start, end = (int(v) for v in segment.sentence_spans[row])
             chunk_ids = segment.chunk_ids[segment.chunks_of_sentence(row)]
-            doc_id = segment.stored[int(segment.sentence_docs[row])].id
+            doc_id = segment.stored.ids[int(segment.sentence_docs[row])]
             records[sentence_id] = SentenceRecord(sentence_id, doc_id, start, end, tuple(chunk_ids.tolist()))
         return records
 
