@@ -588,7 +588,8 @@ class LocalStore:
                 documents = None if found.documents is None else found.documents - len(manifest.removed.get(name, ()))
                 damage.append(Damage(name, problem, "vector index" if found.only_vector_indexes else "documents", documents))
         how = "every byte against its checksum" if checksums else "sizes"
-        return Check(tuple(damage), f"{len(manifest.segments)} segments, {files} files, {size / 2**20:,.1f} MB ({how})")
+        count = len(manifest.segments)
+        return Check(tuple(damage), f"{count} segment{'s' * (count != 1)}, {files} files, {size / 2**20:,.1f} MB ({how})")
 
     def repair(self, damage: Sequence[Damage]) -> None:
         """A new manifest without the segments whose documents are damaged and with new vector
