@@ -50,11 +50,29 @@ def _assistant(context: typer.Context, progress: bool = False, rebuild: bool = F
     return Assistant.load(_settings(context), progress=progress, rebuild=rebuild, create=create, rescan=rescan, build=build)
 
 
+class _Lines(logging.Formatter):
+    """The library's log records as the command's own lines on stderr: "warning: …" or the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"warning: {record.getMessage()}" if record.levelno >= logging.WARNING else record.getMessage()
+
+
+def _log_to_stderr() -> None:
+    library = logging.getLogger("rag")
+    if not library.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Lines())
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)
+        library.propagate = False
+
+
 @app.callback()
 def main_options(
     context: typer.Context,
     collection: Annotated[str, typer.Option(help="The collection to use (created by its first `add`).")] = DEFAULT_COLLECTION,
 ) -> None:
+    _log_to_stderr()  # what the library does to a collection (building, repairing, skipped files)
     context.obj = collection
 
 

@@ -21,8 +21,8 @@ upgrading and verifying an index.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -44,6 +44,7 @@ from rag.ingest import derive_terms, fingerprint, index_documents
 from rag.store.base import Change, Damage, Store, StoredDocument, StoreInfo
 
 JOURNAL = "PENDING.json"
+log = logging.getLogger(__name__)  # what happens to the collection: the CLI prints it, a server logs it
 ENCODE_PIECES_PER_S = 55  # the real model on 2 CPU cores (eval/reports/bench.md: 54.8 pieces/s while building)
 Status = Literal["added", "updated", "unchanged"]
 
@@ -52,10 +53,6 @@ Status = Literal["added", "updated", "unchanged"]
 class AddResult:
     status: Status
     document: Document
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class _Upload(NamedTuple):
@@ -156,11 +153,11 @@ class Collection(ABC):
             problem = self._problem()
         if rebuild or (problem is not None and problem.needs is not Needs.SYNC and problem.work.embed):
             if problem is not None:
-                say(problem.message)
+                log.log(logging.INFO if problem.needs is Needs.BUILD else logging.WARNING, problem.message)
             self._build(progress)
             return
         if problem is not None and problem.needs is Needs.UPGRADE:
-            say(problem.message)
+            log.warning(problem.message)
             self._upgrade(problem.work, progress)
         if rescan or self._problem() is not None:
             self._sync(progress)
@@ -173,7 +170,7 @@ class Collection(ABC):
         if not found.damage:
             return False
         problems = "; ".join(f"{item.part}: {item.problem}" for item in found.damage)
-        say(f"warning: the index is damaged ({problems}): {'; '.join(self._redo(item) for item in found.damage)} …")
+        log.warning("the index is damaged (%s): %s …", problems, "; ".join(self._redo(item) for item in found.damage))
         if any(item.redo == "everything" for item in found.damage):
             self._build(progress)
             return True
@@ -312,7 +309,7 @@ class FolderCollection(Collection):
     def _recover(self) -> None:
         """Finish or undo a write that a crash interrupted (the caller holds the lock)."""
         if self._finish_journal():
-            say(f"Completed an interrupted change of {self.corpus.directory}.")
+            log.info("Completed an interrupted change of %s.", self.corpus.directory)
 
     def _finish_journal(self) -> bool:
         """Publish the journal's files if the index committed its change, else discard them.
@@ -324,13 +321,37 @@ class FolderCollection(Collection):
             pending = json.loads(self.journal.read_text(encoding="utf-8"))
             generation, publish, delete = int(pending["generation"]), list(pending["publish"]), list(pending["delete"])
             stamp = int(pending["stamp_ns"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pending = None
-        committed = pending is not None and self._generation() >= generation
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return self._repair_journal(error)
+        committed = self._generation() >= generation
         if committed:
             self.corpus.publish(publish, delete, stamp)
         self.corpus.discard_staging()
         self.journal.unlink(missing_ok=True)
+        return committed
+
+    def _repair_journal(self, error: Exception) -> bool:
+        """A journal that cannot be read (a damaged disk, a hand edit): whether its change committed
+        is read from the index, which holds exactly the staged manifest's documents (each id with
+        its file and checksum) when it did. Then the staged files are published and the replaced
+        ones deleted, or the staging is discarded; the folder's state is new, so the next open
+        compares it with the index."""
+        try:
+            staged = json.loads((self.corpus.staging / STAGED_MANIFEST).read_text(encoding="utf-8"))["documents"]
+            intended = {str(e["id"]): (e["file"], e["sha256"]) for e in staged}
+        except (OSError, ValueError, KeyError, TypeError):
+            intended = None
+        stored = {doc.id: (doc.entry.get("file"), doc.entry.get("sha256")) for doc in self._stored_or_empty().values()}
+        committed = intended is not None and intended == stored
+        if committed:
+            kept = {file for file, _ in intended.values()}  # type: ignore[union-attr]
+            listed = {str(entry["file"]) for entry in self.corpus.read_manifest().entries}
+            staged_files = [path.name for path in self.corpus.staging.iterdir() if path.name != STAGED_MANIFEST]
+            self.corpus.publish([f for f in staged_files if f in kept], listed - kept, time.time_ns())
+        self.corpus.discard_staging()
+        self.journal.unlink(missing_ok=True)
+        outcome = "the index holds its change: completed it" if committed else "the index does not hold its change: undid it"
+        log.warning("%s is damaged (%s); %s", self.journal, error, outcome)
         return committed
 
     def _generation(self) -> int:
@@ -377,7 +398,7 @@ class FolderCollection(Collection):
         plan = self._scan(self._stored_or_empty(), full=True)
         self._commit(plan, rebuild=True, progress=progress)
         info = self.store.info()
-        say(f"Indexed {info.documents} documents: {info.chunks} chunks and {info.sentences} sentences.")
+        log.info("Indexed %d documents: %d chunks and %d sentences.", info.documents, info.chunks, info.sentences)
 
     def _sync(self, progress: bool, reread: frozenset[str] = frozenset(), fingerprint: Fingerprint | None = None) -> None:
         """Index what changed in the folder. ``reread``: formats whose files are read again even when
@@ -386,8 +407,8 @@ class FolderCollection(Collection):
         if plan.empty and self._problem() is None:
             return  # a rescan that found nothing to change
         if not plan.empty:
-            say(f"The corpus folder {self.corpus.directory} changed: indexing {len(plan.index)} document(s), "
-                f"removing {len(plan.remove - {d.id for d in plan.index})} …")  # fmt: skip
+            log.info("The corpus folder %s changed: indexing %d document(s), removing %d …", self.corpus.directory, len(plan.index),
+                     len(plan.remove - {d.id for d in plan.index}))  # fmt: skip
         self._commit(plan, rebuild=False, progress=progress, fingerprint=fingerprint)
 
     def _stored_or_empty(self) -> dict[str, StoredDocument]:
@@ -404,7 +425,7 @@ class FolderCollection(Collection):
         entries = read.entries
         problem = read.problem or (f"{self.corpus.manifest_path} is missing" if stored and not self.corpus.manifest_path.exists() else None)
         if problem:
-            say(f"warning: {problem}; rewriting it from the index")
+            log.warning("%s; rewriting it from the index", problem)
             entries = [dict(document.entry) for document in stored.values()]
         files = self.corpus.files()
         texts = {}
@@ -413,13 +434,13 @@ class FolderCollection(Collection):
             old = stored.get(doc_id)
             if file not in files:
                 if old is not None:
-                    say(f"warning: {file} of {doc_id} is missing from {self.corpus.directory}; the indexed text is kept "
-                        f"(`rag remove {doc_id}` removes it)")  # fmt: skip
+                    log.warning("%s of %s is missing from %s; the indexed text is kept (`rag remove %s` removes it)",
+                                file, doc_id, self.corpus.directory, doc_id)  # fmt: skip
                     plan.keep[doc_id] = old
                     if full:
                         plan.index.append(self._indexed_document(old))
                 else:
-                    say(f"warning: {file} is listed in the manifest but missing; skipped")
+                    log.warning("%s is listed in the manifest but missing; skipped", file)
                 continue
             document = self._read(self.corpus.directory / file, doc_id, entry, old, full or extraction_kind(Path(file).suffix) in reread)
             if document is None:
@@ -442,7 +463,7 @@ class FolderCollection(Collection):
             twin = texts.get(text_fingerprint(document.text)) or next(
                 (d for d, s in plan.keep.items() if not isinstance(s, Document) and s.text_sha256 == text_fingerprint(document.text)), None)
             if twin is not None:
-                say(f"warning: {file} holds the same article as {twin}; skipped (delete it, or `rag remove {twin}` first)")
+                log.warning("%s holds the same article as %s; skipped (delete it, or `rag remove %s` first)", file, twin, twin)
                 continue
             texts[text_fingerprint(document.text)] = doc_id
             plan.keep[doc_id] = document
@@ -467,7 +488,7 @@ class FolderCollection(Collection):
                                        name=str(entry.get("name") or ""), overrides=entry)  # fmt: skip
         except DocumentError as error:
             kept = "; the indexed version is kept" if old is not None else "; skipped"
-            say(f"warning: {error}{kept}")
+            log.warning("%s%s", error, kept)
             return None
 
     def _indexed_document(self, stored: StoredDocument) -> Document:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +103,23 @@ def tiny(tmp_path):
         (corpus / name).write_text(text, encoding="utf-8")
     settings = Settings(root=tmp_path, cache_dir=tmp_path / "cache", store=None, chunk=ChunkSettings(size=40, overlap=10))
     return settings, FakeEncoder()
+
+
+class Messages:
+    """What the library logged (``rag`` loggers, INFO and up): what the CLI prints on stderr."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self.caplog = caplog
+
+    def take(self) -> str:
+        """The messages since the last ``take``, one a line."""
+        text = "\n".join(record.getMessage() for record in self.caplog.records)
+        self.caplog.clear()
+        return text
+
+
+@pytest.fixture()
+def messages(caplog):
+    caplog.set_level(logging.INFO, logger="rag")
+    return Messages(caplog)
+

@@ -24,7 +24,9 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,7 +54,8 @@ from rag.store.base import (
     TermsOf,
     top_k,
 )
-from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, examine, has_current_indexes, link_with_new_indexes
+from rag.store.checks import examine
+from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
 from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
@@ -83,10 +86,11 @@ class LocalManifest:
     next_chunk_id: int
     next_sentence_id: int
     counts: dict[str, int] = field(default_factory=dict)
+    instance: str = ""  # new when an index is created again (after a drop): its generations start over
 
     def to_json(self) -> bytes:
         payload = {
-            "format": FORMAT, "generation": self.generation, "created": self.created,
+            "format": FORMAT, "instance": self.instance, "generation": self.generation, "created": self.created,
             "fingerprint": self.fingerprint.as_dict(), "corpus_state": self.corpus_state,
             "segments": list(self.segments), "removed": {name: list(rows) for name, rows in self.removed.items()},
             "next_chunk_id": self.next_chunk_id, "next_sentence_id": self.next_sentence_id,
@@ -106,7 +110,7 @@ class LocalManifest:
                 segments=tuple(str(name) for name in payload["segments"]),
                 removed={str(name): tuple(int(row) for row in rows) for name, rows in payload["removed"].items()},
                 next_chunk_id=int(payload["next_chunk_id"]), next_sentence_id=int(payload["next_sentence_id"]),
-                counts={str(k): int(v) for k, v in payload.get("counts", {}).items()},
+                counts={str(k): int(v) for k, v in payload.get("counts", {}).items()}, instance=str(payload.get("instance", "")),
             )  # fmt: skip
             if any(value is None for value in manifest.fingerprint.as_dict().values()):
                 raise ValueError("the fingerprint has empty fields")
@@ -167,9 +171,9 @@ class LocalView:
         self.parts = tuple(parts)
         self.nprobe = nprobe  # IVF lists probed per search: a setting, not part of the index files
         self.locations = {
-            stored.id: (index, row)
+            doc_id: (index, row)
             for index, part in enumerate(self.parts)
-            for row, stored in enumerate(part.segment.stored)
+            for row, doc_id in enumerate(part.segment.stored.ids)
             if row not in part.removed_rows
         }
         self.chunk_count = sum(part.live_chunks for part in self.parts)
@@ -260,7 +264,7 @@ class LocalView:
             segment = part.segment
             start, end = (int(v) for v in segment.chunk_spans[row])
             sentence_ids = segment.sentence_ids[segment.sentences_of_chunk(row)]
-            doc_id = segment.stored[int(segment.chunk_docs[row])].id
+            doc_id = segment.stored.ids[int(segment.chunk_docs[row])]
             records[chunk_id] = ChunkRecord(chunk_id, doc_id, start, end, tuple(sentence_ids.tolist()))
         return records
 
@@ -270,7 +274,7 @@ class LocalView:
             segment = part.segment
             start, end = (int(v) for v in segment.sentence_spans[row])
             chunk_ids = segment.chunk_ids[segment.chunks_of_sentence(row)]
-            doc_id = segment.stored[int(segment.sentence_docs[row])].id
+            doc_id = segment.stored.ids[int(segment.sentence_docs[row])]
             records[sentence_id] = SentenceRecord(sentence_id, doc_id, start, end, tuple(chunk_ids.tolist()))
         return records
 
@@ -312,8 +316,13 @@ class LocalStore:
     def __init__(self, settings: Settings) -> None:
         self.directory = settings.index_dir
         self.settings = settings
-        self._segments: dict[str, Segment] = {}
-        self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when last read
+        # Threads share these; ``_lock`` guards them, and a view is adopted only if no newer one
+        # was meanwhile (``_adopt``): a slow refresh never puts back a generation older than a commit
+        self._lock = threading.Lock()
+        # open segments, reused by the next views; by instance too: an index created again after a
+        # drop names its segments as the dropped one did
+        self._segments: dict[tuple[str, str], Segment] = {}
+        self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when the view was read
         self._view = LocalView(None, [], settings.vectors.ivf_probe)
 
     @property
@@ -341,9 +350,7 @@ class LocalStore:
             if (status.st_ino, status.st_mtime_ns) == self._current and not self._changed_under_us():
                 return False
             try:
-                self._view = self._load(pointer)
-                self._current = (status.st_ino, status.st_mtime_ns)
-                return True
+                return self._adopt(self._load(pointer), (status.st_ino, status.st_mtime_ns))
             except IndexCorruptError:
                 again = pointer.stat()
                 if attempt == _LOAD_ATTEMPTS - 1 or (again.st_ino, again.st_mtime_ns) == (status.st_ino, status.st_mtime_ns):
@@ -360,9 +367,33 @@ class LocalStore:
             problem = part.segment.changed_under_us()
             if problem is not None:
                 log.warning("%s: opening its segment again", problem)
-                self._segments.pop(part.segment.name, None)
+                with self._lock:
+                    self._segments = {key: segment for key, segment in self._segments.items() if segment is not part.segment}
                 changed = True
         return changed
+
+    def _adopt(self, view: LocalView, current: tuple[int, int] | None) -> bool:
+        """Make ``view`` the store's unless a newer one came meanwhile (another thread's commit or
+        refresh); segments no longer in use are forgotten. True when adopted."""
+        with self._lock:
+            old = self._view.manifest
+            new = view.manifest
+            if new is not None and old is not None and new.instance == old.instance and new.generation < old.generation:
+                return False
+            self._view, self._current = view, current
+            kept = {(new.instance, name) for name in new.segments} if new else set()
+            self._segments = {key: segment for key, segment in self._segments.items() if key in kept}
+            return True
+
+    def _segment(self, instance: str, name: str) -> Segment:
+        """An open segment: the one already open, or opened now (sizes checked)."""
+        with self._lock:
+            found = self._segments.get((instance, name))
+        if found is None:
+            opened = Segment(self.segments_dir / name)
+            with self._lock:
+                found = self._segments.setdefault((instance, name), opened)
+        return found
 
     def _load(self, pointer: Path) -> LocalView:
         return self._view_of(self._read_manifest(pointer))
@@ -379,12 +410,7 @@ class LocalStore:
         return LocalManifest.from_json(data, path)
 
     def _view_of(self, manifest: LocalManifest) -> LocalView:
-        parts = []
-        for name in manifest.segments:
-            segment = self._segments.get(name) or Segment(self.segments_dir / name)
-            self._segments[name] = segment
-            parts.append(_Part(segment, manifest.removed.get(name, ())))
-        self._segments = {name: self._segments[name] for name in manifest.segments}
+        parts = [_Part(self._segment(manifest.instance, name), manifest.removed.get(name, ())) for name in manifest.segments]
         return LocalView(manifest, parts, self.settings.vectors.ivf_probe)
 
     def info(self) -> StoreInfo:
@@ -404,7 +430,8 @@ class LocalStore:
         except IndexCorruptError:
             if not change.rebuild:
                 raise
-            self._view = LocalView(None, [], self.settings.vectors.ivf_probe)
+            with self._lock:  # replaced whole: nothing of the damaged index is read
+                self._view, self._current = LocalView(None, [], self.settings.vectors.ivf_probe), None
         self.remove_leftovers()
         view = self._view
         base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
@@ -418,13 +445,14 @@ class LocalStore:
         next_chunk = view.manifest.next_chunk_id if view.manifest else 0
         next_sentence = view.manifest.next_sentence_id if view.manifest else 0
         generation = max(view.generation, self._highest_generation()) + 1
+        instance = view.manifest.instance if view.manifest else uuid.uuid4().hex
         with self._saving():
             added, next_chunk, next_sentence = self._write_segment(change, generation, next_chunk, next_sentence)
-            segments = [name for name in base if self._live_documents(name, removed) > 0]
+            segments = [name for name in base if len(self._segment(instance, name).stored) > len(removed.get(name, ()))]
             if added is not None:
                 segments.append(added)
-            segments, removed = self._merge(segments, removed, generation)
-            self._publish(generation, change.fingerprint, change.corpus_state, segments, removed, next_chunk, next_sentence)
+            segments, removed = self._merge(segments, removed, generation, instance)
+            self._publish(generation, change.fingerprint, change.corpus_state, segments, removed, next_chunk, next_sentence, instance)
         self._collect_garbage()
 
     @contextlib.contextmanager
@@ -438,13 +466,13 @@ class LocalStore:
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
 
     def _publish(self, generation: int, fingerprint: Fingerprint, corpus_state: str, segments: Sequence[str],
-                 removed: dict[str, set[int]], next_chunk: int, next_sentence: int) -> None:  # fmt: skip
-        """Write the manifest of ``segments`` (open in ``_segments``) and point ``CURRENT`` at it."""
+                 removed: dict[str, set[int]], next_chunk: int, next_sentence: int, instance: str) -> None:  # fmt: skip
+        """Write the manifest of ``segments`` and point ``CURRENT`` at it."""
         manifest = LocalManifest(
             generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=fingerprint,
             corpus_state=corpus_state, segments=tuple(segments),
             removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
-            next_chunk_id=next_chunk, next_sentence_id=next_sentence,
+            next_chunk_id=next_chunk, next_sentence_id=next_sentence, instance=instance,
         )  # fmt: skip
         new_view = self._view_of(manifest)
         manifest = LocalManifest(**{**manifest.__dict__, "counts": {
@@ -453,8 +481,8 @@ class LocalStore:
         name = f"manifest-{generation:08d}.json"
         write_atomic(self.directory / name, manifest.to_json())
         write_atomic(self.directory / CURRENT, name.encode())  # the commit point
-        self._view = LocalView(manifest, new_view.parts, self.settings.vectors.ivf_probe)
-        self._current = ((self.directory / CURRENT).stat().st_ino, (self.directory / CURRENT).stat().st_mtime_ns)
+        status = (self.directory / CURRENT).stat()
+        self._adopt(LocalView(manifest, new_view.parts, self.settings.vectors.ivf_probe), (status.st_ino, status.st_mtime_ns))
 
     def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
         """Segments whose vector indexes are not what the settings give are written again sharing
@@ -484,16 +512,14 @@ class LocalStore:
                 if segment.name in removed:
                     removed[name] = removed.pop(segment.name)
                 segments.append(name)
-            self._publish(generation, fingerprint, manifest.corpus_state, segments, removed, manifest.next_chunk_id, manifest.next_sentence_id)
+            self._publish(generation, fingerprint, manifest.corpus_state, segments, removed, manifest.next_chunk_id,
+                          manifest.next_sentence_id, manifest.instance)  # fmt: skip
         self._collect_garbage()
 
     def _highest_generation(self) -> int:
         numbers = [name.removeprefix("manifest-").removesuffix(".json") for name in os.listdir(self.directory)
                    if name.startswith("manifest-")] if self.directory.is_dir() else []  # fmt: skip
         return max((int(number) for number in numbers if number.isdigit()), default=0)
-
-    def _live_documents(self, name: str, removed: dict[str, set[int]]) -> int:
-        return len(self._segments[name].stored) - len(removed.get(name, ()))
 
     def _write_segment(self, change: Change, generation: int, next_chunk: int, next_sentence: int) -> tuple[str | None, int, int]:
         self.segments_dir.mkdir(parents=True, exist_ok=True)
@@ -512,21 +538,20 @@ class LocalStore:
             writer.finish(name, self.settings.vectors)
             staging.rename(self.segments_dir / name)
             fsync_dir(self.segments_dir)
-            self._segments[name] = Segment(self.segments_dir / name)
             return name, next_chunk, next_sentence
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _merge(self, segments: list[str], removed: dict[str, set[int]], generation: int) -> tuple[list[str], dict[str, set[int]]]:
+    def _merge(self, segments: list[str], removed: dict[str, set[int]], generation: int, instance: str) -> tuple[list[str], dict[str, set[int]]]:
         """Merge the neighbours with the fewest live pieces until at most ``max_segments`` remain."""
         merges = 0
         while len(segments) > self.settings.max_segments:
-            sizes = [self._segments[name].description["chunks"] for name in segments]
+            sizes = [self._segment(instance, name).description["chunks"] for name in segments]
             pair = min(range(len(segments) - 1), key=lambda i: sizes[i] + sizes[i + 1])
             first, second = segments[pair], segments[pair + 1]
             merges += 1
-            live = [(self._segments[source], [row for row in range(len(self._segments[source].stored)) if row not in removed.get(source, ())])
-                    for source in (first, second)]  # fmt: skip
+            live = [(segment, [row for row in range(len(segment.stored)) if row not in removed.get(source, ())])
+                    for source, segment in ((name, self._segment(instance, name)) for name in (first, second))]  # fmt: skip
             name = self._new_segment(f"seg-{generation:08d}-m{merges}", partial(_copy, live, settings=self.settings, derive=None))
             segments[pair : pair + 2] = [name]
             removed.pop(first, None)
@@ -542,7 +567,6 @@ class LocalStore:
             fsync_dir(self.segments_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        self._segments[name] = Segment(self.segments_dir / name)
         return name
 
     def check(self, checksums: bool) -> Check:
@@ -564,7 +588,8 @@ class LocalStore:
                 documents = None if found.documents is None else found.documents - len(manifest.removed.get(name, ()))
                 damage.append(Damage(name, problem, "vector index" if found.only_vector_indexes else "documents", documents))
         how = "every byte against its checksum" if checksums else "sizes"
-        return Check(tuple(damage), f"{len(manifest.segments)} segments, {files} files, {size / 2**20:,.1f} MB ({how})")
+        count = len(manifest.segments)
+        return Check(tuple(damage), f"{count} segment{'s' * (count != 1)}, {files} files, {size / 2**20:,.1f} MB ({how})")
 
     def repair(self, damage: Sequence[Damage]) -> None:
         """A new manifest without the segments whose documents are damaged and with new vector
@@ -578,17 +603,17 @@ class LocalStore:
         with self._saving():
             for number, name in enumerate(manifest.segments, 1):
                 if redo.get(name) is None:
-                    if name not in self._segments:
-                        self._segments[name] = Segment(self.segments_dir / name)
                     segments.append(name)
                     continue
-                self._segments.pop(name, None)
+                with self._lock:
+                    self._segments.pop((manifest.instance, name), None)
                 if redo[name] == "vector index":
                     segments.append(self._new_segment(f"seg-{generation:08d}-r{number}", partial(
                         link_with_new_indexes, self.segments_dir / name, vector_settings=self.settings.vectors)))  # fmt: skip
                     if name in removed:
                         removed[segments[-1]] = removed.pop(name)
-            self._publish(generation, manifest.fingerprint, "", segments, removed, manifest.next_chunk_id, manifest.next_sentence_id)
+            self._publish(generation, manifest.fingerprint, "", segments, removed, manifest.next_chunk_id, manifest.next_sentence_id,
+                          manifest.instance)  # fmt: skip
         self._collect_garbage()
 
     def has_leftovers(self) -> bool:
@@ -614,10 +639,12 @@ class LocalStore:
 
     def drop(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-        self._segments, self._current, self._view = {}, None, LocalView(None, [], self.settings.vectors.ivf_probe)
+        with self._lock:
+            self._segments, self._current, self._view = {}, None, LocalView(None, [], self.settings.vectors.ivf_probe)
 
     def close(self) -> None:
-        self._segments.clear()
+        with self._lock:
+            self._segments.clear()
 
 
 def _copy(sources: Sequence[tuple[Segment, Sequence[int]]], folder: Path, name: str, *, settings: Settings, derive: TermsOf | None) -> None:

@@ -13,7 +13,6 @@ import json
 import mmap
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from rag.config import VectorIndexSettings
 from rag.document import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError
 from rag.files import file_sha256, fsync_dir
-from rag.store.base import IndexedDocument, StoredDocument, TermsOf
+from rag.store.base import IndexedDocument, TermsOf
+from rag.store.entries import Stored
 from rag.vectors import IndexKind, build_ivf, choose_kind
 
 SEGMENT_FILE = "segment.json"
@@ -277,6 +277,19 @@ def _map(path: Path, spec: dict[str, Any]) -> np.ndarray:
     return np.memmap(path, dtype=np.dtype(spec["dtype"]), mode="r", shape=shape)
 
 
+def _mapped_ivf(path: Path) -> faiss.Index:
+    """An IVF index whose lists stay in the mapped file. FAISS maps them as OnDiskInvertedLists,
+    which by default starts 32 threads per search to read the probed lists ahead, still reading
+    after the search returned: on 2 cores they compete with the search itself, and one reading a
+    file truncated meanwhile killed the process (SIGBUS, in tests/rag/test_collection.py's damaged
+    vector index test). The search reads the lists it probes anyway."""
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(index).invlists)
+    if isinstance(lists, faiss.OnDiskInvertedLists):
+        lists.prefetch_nthread = 0
+    return index
+
+
 def _stamp(path: Path) -> tuple[int, int, int]:
     status = os.stat(path)
     return status.st_ino, status.st_size, status.st_mtime_ns
@@ -303,48 +316,11 @@ def file_problems(folder: Path, files: dict[str, Any], checksums: bool) -> dict[
     return problems
 
 
-@dataclass(frozen=True)
-class Examination:
-    """What a full or cheap check found in a segment's folder (``examine``)."""
-
-    problems: dict[str, str]  # file → what is wrong with it
-    documents: int | None  # how many documents segment.json says it holds (None: unreadable)
-    files: int
-    bytes: int
-
-    @property
-    def only_vector_indexes(self) -> bool:
-        """Only approximate indexes are damaged: they are rebuilt from the stored vectors."""
-        return all(name.endswith(".ivf") for name in self.problems)
-
-
-def examine(folder: Path, checksums: bool) -> Examination:
-    """Check a segment's files against ``segment.json`` and, when they pass, open it (which parses
-    its entries and maps): sizes only, or every byte against its checksum."""
-    try:
-        description = json.loads((folder / SEGMENT_FILE).read_text(encoding="utf-8"))
-        files = description["files"]
-        if description.get("format") != FORMAT:
-            raise ValueError(f"written by another version: format {description.get('format')}, this version reads {FORMAT}")
-    except FileNotFoundError:
-        return Examination({SEGMENT_FILE: "is missing"}, None, 1, 0)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return Examination({SEGMENT_FILE: f"is unreadable ({error})"}, None, 1, 0)
-    problems = file_problems(folder, files, checksums)
-    if not problems:
-        try:
-            Segment(folder)
-        except IndexCorruptError as error:
-            problems[SEGMENT_FILE] = f"describes data that cannot be used ({error})"
-    size = sum(int(spec["bytes"]) for spec in files.values())
-    return Examination(problems, int(description.get("documents", 0)), len(files) + 1, size)
-
-
 class Segment:
     """A sealed segment, opened read-only. Opening checks that every file has its recorded size, so
     nothing is mapped past a file's end (a truncated mapped file kills the process with SIGBUS);
-    checksums are read by ``examine`` (``rag build``, ``rag verify``), not on every open: hashing a
-    1M-chunk index took 16 s of its 16.3 s load."""
+    checksums are read by ``rag.store.checks.examine`` (``rag build``, ``rag verify``), not on every
+    open: the 100k-chunk archive (1.1 GB) took 2.1 s to open when every open hashed every file."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -376,24 +352,20 @@ class Segment:
             self.sentence_chunk_ptr, self.sentence_chunk_rows = arrays["sentence_chunk_ptr"], arrays["sentence_chunk_rows"]
             self.terms, self.term_ptr = arrays["terms"], arrays["term_ptr"]
             self.posting_rows, self.posting_counts = arrays["posting_rows"], arrays["posting_counts"]
-            lines = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
-            manifest_lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-            self.stored = [StoredDocument(line["entry"], line["checksum"], line["characters"], line["text_sha256"], manifest_line)
-                           for line, manifest_line in zip(lines, manifest_lines, strict=True)]  # fmt: skip
-            self.names: list[dict[str, tuple[str, ...]]] = [{w: tuple(t) for w, t in line["names"].items()} for line in lines]
+            self.stored = Stored((folder / "entries.jsonl").read_text(encoding="utf-8").splitlines(),
+                                  (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines())  # fmt: skip
+            self.names = self.stored.names()
             self.name_rows: dict[str, list[int]] = {}  # Latin name word → the documents writing it both ways
             for row, names in enumerate(self.names):
                 for word in names:
                     self.name_rows.setdefault(word, []).append(row)
             # mapped, not read: the inverted lists a question probes are paged in (1.3% of them at 10k
             # lists and nprobe 128), so opening costs milliseconds and memory is the page cache's
-            self.ann = {part: faiss.read_index(str(folder / f"{part}_vectors.ivf"), faiss.IO_FLAG_MMAP)
-                        for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}  # fmt: skip
+            self.ann = {part: _mapped_ivf(folder / f"{part}_vectors.ivf") for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}
         except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
             raise _corrupt(folder, f"holds unusable data ({error})") from None
         if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:
             raise _corrupt(folder, "has rows that disagree with segment.json")
-        self.rows_of = {document.id: row for row, document in enumerate(self.stored)}
         self._texts  # noqa: B018 - map the texts now, while the folder certainly exists
         mapped = [name for name in files if name in ("texts.jsonl", *MAPPED) or name.endswith(".ivf")]
         self._stamps = {folder / name: _stamp(folder / name) for name in mapped}

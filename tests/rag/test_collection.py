@@ -30,16 +30,16 @@ def current_manifest(settings) -> dict:
     return json.loads((settings.index_dir / (settings.index_dir / CURRENT).read_text()).read_text())
 
 
-def test_a_saved_index_is_reused_without_embedding_anything(tiny, capsys):
+def test_a_saved_index_is_reused_without_embedding_anything(tiny, messages):
     settings, encoder = tiny
     built = open_assistant(settings, encoder)
-    assert "Building" in capsys.readouterr().err
+    assert "Building" in messages.take()
     embedded = encoder.passages
     info = built.info()
     assert embedded == info.chunks + info.sentences and info.documents == 2
     generation = (settings.index_dir / CURRENT).read_text()
     again = open_assistant(settings, encoder)
-    assert encoder.passages == embedded and capsys.readouterr().err == ""
+    assert encoder.passages == embedded and messages.take() == ""
     assert (settings.index_dir / CURRENT).read_text() == generation  # the folder's recorded state matched: nothing read
     assert again.documents() == built.documents()
     assert again.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
@@ -61,13 +61,13 @@ def test_manifest_records_what_the_index_depends_on(tiny):
     assert all(len(entry["sha256"]) == 64 and entry["bytes"] >= 0 for entry in files.values())
 
 
-def test_changed_chunk_settings_embed_everything_again_saying_how_long_it_takes(tiny, capsys):
+def test_changed_chunk_settings_embed_everything_again_saying_how_long_it_takes(tiny, messages):
     settings, encoder = tiny
     open_assistant(settings, encoder)
     embedded = encoder.passages
-    capsys.readouterr()
+    messages.take()
     reopened = open_assistant(replace(settings, chunk=replace(settings.chunk, size=60, overlap=0)), encoder)
-    err = capsys.readouterr().err
+    err = messages.take()
     assert "chunk_size 40 → 60" in err and "re-embed every document (about 1 min)" in err
     assert encoder.passages - embedded == reopened.info().chunks + reopened.info().sentences
 
@@ -76,14 +76,14 @@ def _generation(settings) -> int:
     return current_manifest(settings)["generation"]
 
 
-def test_vector_index_settings_rebuild_the_vector_indexes_from_the_stored_vectors(tiny, capsys):
+def test_vector_index_settings_rebuild_the_vector_indexes_from_the_stored_vectors(tiny, messages):
     settings, encoder = tiny
     built = open_assistant(settings, encoder)
     embedded, answers = encoder.passages, built.ask("谁辞去了首席技术官?").passages
-    capsys.readouterr()
+    messages.take()
     changed = replace(settings, vectors=VectorIndexSettings(exact_max=4, ivf_lists_per_sqrt=0.5))  # 5 sentences: IVF, one list
     reopened = open_assistant(changed, encoder)
-    assert "exact_max 50000 → 4" in capsys.readouterr().err and encoder.passages == embedded and _generation(settings) == 2
+    assert "exact_max 50000 → 4" in messages.take() and encoder.passages == embedded and _generation(settings) == 2
     assert reopened.info().details["sentence vectors"] == "ivf-sq8 (nprobe 128)" and reopened.ask("谁辞去了首席技术官?").passages == answers
     open_assistant(changed, encoder)
     assert _generation(settings) == 2  # current now
@@ -109,7 +109,7 @@ def test_a_tokeniser_change_recomputes_postings_and_names_without_the_encoder(ti
     assert reopened.ask("谁辞去了首席技术官?", top_k=1).passages[0].doc_id == "a"
 
 
-def test_an_extraction_change_reads_those_files_again_and_embeds_only_changed_texts(tiny, monkeypatch, capsys):
+def test_an_extraction_change_reads_those_files_again_and_embeds_only_changed_texts(tiny, monkeypatch, messages):
     from rag import formats, ingest
 
     settings, encoder = tiny
@@ -120,16 +120,16 @@ def test_an_extraction_change_reads_those_files_again_and_embeds_only_changed_te
     monkeypatch.setitem(ingest.VERSIONS, "extract.txt", ingest.VERSIONS["extract.txt"] + 1)
     monkeypatch.setitem(formats.EXTRACTORS, ".txt", lambda data, name: decode(data, name).replace("36座", "三十六座"))
     monkeypatch.setitem(formats.EXTRACTORS, ".md", lambda data, name: pytest.fail("a .md file was read again"))
-    capsys.readouterr()
+    messages.take()
     reopened = open_assistant(settings, encoder)
-    assert "versions.extract.txt 1 → 2): re-read the .txt files" in capsys.readouterr().err
+    assert "versions.extract.txt 1 → 2): re-read the .txt files" in messages.take()
     assert "三十六座" in reopened.document("b").text and reopened.document("a").text == ARTICLES["a.txt"]
     info = reopened.info()
     assert 0 < encoder.passages - embedded < info.chunks + info.sentences  # b alone
     assert current_manifest(settings)["fingerprint"]["versions"]["extract.txt"] == ingest.VERSIONS["extract.txt"]
 
 
-def test_an_index_of_an_unknown_development_build_is_embedded_again_saying_so(tiny, capsys):
+def test_an_index_of_an_unknown_development_build_is_embedded_again_saying_so(tiny, messages):
     settings, encoder = tiny
     open_assistant(settings, encoder)
     manifest = settings.index_dir / (settings.index_dir / CURRENT).read_text()
@@ -137,9 +137,9 @@ def test_an_index_of_an_unknown_development_build_is_embedded_again_saying_so(ti
     legacy = {key: value for key, value in payload["fingerprint"].items() if key not in ("versions", "libraries")}
     manifest.write_text(json.dumps(payload | {"fingerprint": legacy | {"ivf_probe": 128, "code": "0123456789abcdef"}}))
     embedded = encoder.passages
-    capsys.readouterr()
+    messages.take()
     reopened = open_assistant(settings, encoder)
-    (line,) = [line for line in capsys.readouterr().err.splitlines() if "0123456789abcdef" in line]
+    (line,) = [line for line in messages.take().splitlines() if "0123456789abcdef" in line]
     assert "development build" in line and "re-embed every document" in line
     assert encoder.passages - embedded == reopened.info().chunks + reopened.info().sentences
 
@@ -269,7 +269,7 @@ def test_a_failed_save_changes_nothing_and_says_what_to_fix(tiny, monkeypatch, e
     assert added.status == "added"
 
 
-def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypatch, capsys):
+def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypatch, messages):
     settings, encoder = tiny
     assistant = open_assistant(settings, encoder)
     monkeypatch.setattr("rag.collection.FolderCollection._finish_journal", lambda self: False)  # dies right after the commit
@@ -279,9 +279,44 @@ def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypa
     monkeypatch.undo()
     assert not (settings.corpus_dir / added.document.file).exists() and (settings.index_dir / "PENDING.json").exists()
     reopened = open_assistant(settings, encoder)
-    assert "Completed an interrupted change" in capsys.readouterr().err
+    assert "Completed an interrupted change" in messages.take()
     assert (settings.corpus_dir / added.document.file).exists() and reopened.info().documents == 3
     assert added.document.id in {e["id"] for e in json.loads((settings.corpus_dir / "manifest.json").read_text())["documents"]}
+
+
+def test_a_damaged_journal_is_reported_and_its_committed_change_completed(tiny, monkeypatch, messages):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    monkeypatch.setattr("rag.collection.Collection._finish_journal", lambda self: False)  # dies right after the commit
+    article = settings.root / "c.txt"
+    article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
+    (added,) = assistant.add([article])
+    monkeypatch.undo()
+    (settings.index_dir / "PENDING.json").write_bytes(b'{"generation": 2, "publ')  # a torn write, a bad sector
+    messages.take()
+    reopened = open_assistant(settings, encoder)
+    logged = messages.take()
+    assert f"{settings.index_dir / 'PENDING.json'} is damaged" in logged and "the index holds its change: completed it" in logged
+    assert (settings.corpus_dir / added.document.file).exists() and reopened.info().documents == 3
+    assert added.document.id in {e["id"] for e in json.loads((settings.corpus_dir / "manifest.json").read_text())["documents"]}
+    assert not (settings.corpus_dir / ".staging").exists() and not (settings.index_dir / "PENDING.json").exists()
+    assert open_assistant(settings, encoder).info().documents == 3  # and stays so
+
+
+def test_a_damaged_journal_of_a_change_that_never_committed_is_reported_and_undone(tiny, messages):
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    staging = settings.corpus_dir / ".staging"  # what a writer killed before its commit leaves
+    staging.mkdir()
+    (staging / "005_x.txt").write_text("一篇没有保存的文章。", encoding="utf-8")
+    (staging / ".manifest.json").write_text('{"documents": []}', encoding="utf-8")
+    (settings.index_dir / "PENDING.json").write_bytes(b"\x00\x00garbage")
+    messages.take()
+    reopened = open_assistant(settings, encoder)
+    logged = messages.take()
+    assert f"{settings.index_dir / 'PENDING.json'} is damaged" in logged and "the index does not hold its change: undid it" in logged
+    assert reopened.info().documents == 2 and not staging.exists() and not (settings.index_dir / "PENDING.json").exists()
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt", "b.txt", "manifest.json"]
 
 
 def test_a_crash_before_the_commit_leaves_the_old_state(tiny, monkeypatch):
@@ -323,14 +358,14 @@ def _damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("damage", ["truncate", "delete"])
 @pytest.mark.parametrize("name", ["chunk_vectors.bin", "sentence_vectors.bin", "texts.jsonl", "posting_rows.bin", "segment.json"])
-def test_a_damaged_segment_found_on_open_costs_only_its_own_documents(tiny, capsys, damage, name):
+def test_a_damaged_segment_found_on_open_costs_only_its_own_documents(tiny, messages, damage, name):
     settings, encoder = tiny
     _, (first, second), added = _two_segments(settings, encoder)
     _damage(settings.index_dir / "segments" / first / name, damage)
     embedded = encoder.passages
-    capsys.readouterr()
+    messages.take()
     repaired = open_assistant(settings, encoder)
-    err = capsys.readouterr().err
+    err = messages.take()
     held = "the documents" if name == "segment.json" else "the 2 documents"
     assert "damaged" in err and f"{first}: {name} " in err and f"embed again {held} of {first}" in err
     assert repaired.info().documents == 3 and second in current_manifest(settings)["segments"]  # c's segment is kept
@@ -436,7 +471,7 @@ def test_the_release_fixture_is_as_the_release_wrote_it():
 
 
 @pytest.mark.parametrize("damage", [b"\xff\xfe\x00binary", b"manifest-99999999.json", b""])
-def test_a_damaged_pointer_or_manifest_is_rebuilt(tiny, capsys, damage):
+def test_a_damaged_pointer_or_manifest_is_rebuilt(tiny, messages, damage):
     settings, encoder = tiny
     open_assistant(settings, encoder)
     (settings.index_dir / CURRENT).write_bytes(damage)
@@ -445,33 +480,33 @@ def test_a_damaged_pointer_or_manifest_is_rebuilt(tiny, capsys, damage):
     payload = json.loads(manifest.read_text())
     payload["fingerprint"]["model_id"] = None
     manifest.write_text(json.dumps(payload))
-    capsys.readouterr()
+    messages.take()
     assert open_assistant(settings, encoder).info().documents == 2
-    assert "damaged" in capsys.readouterr().err
+    assert "damaged" in messages.take()
 
 
-def test_bad_files_in_the_folder_are_skipped_with_a_warning(tiny, capsys):
+def test_bad_files_in_the_folder_are_skipped_with_a_warning(tiny, messages):
     settings, encoder = tiny
     (settings.corpus_dir / "gbk.txt").write_bytes("国家的新闻报道内容".encode("gbk"))
     (settings.corpus_dir / "copy-of-a.txt").write_text(ARTICLES["a.txt"], encoding="utf-8")
     assistant = open_assistant(settings, encoder)
-    err = capsys.readouterr().err
+    err = messages.take()
     assert "gbk.txt: not valid UTF-8" in err and "copy-of-a.txt holds the same article as a" in err
     assert [d.id for d in assistant.documents()] == ["a", "b"]
 
 
-def test_a_deleted_article_file_keeps_its_indexed_text(tiny, capsys):
+def test_a_deleted_article_file_keeps_its_indexed_text(tiny, messages):
     settings, encoder = tiny
     open_assistant(settings, encoder)
     (settings.corpus_dir / "a.txt").unlink()
-    capsys.readouterr()
+    messages.take()
     assistant = open_assistant(settings, encoder)
-    assert "a.txt of a is missing" in capsys.readouterr().err
+    assert "a.txt of a is missing" in messages.take()
     assert assistant.document("a").text == ARTICLES["a.txt"] and assistant.info().documents == 2
 
 
 @pytest.mark.parametrize("damage", ["delete", "garble"])
-def test_a_lost_corpus_manifest_is_rewritten_from_the_index(tiny, capsys, damage):
+def test_a_lost_corpus_manifest_is_rewritten_from_the_index(tiny, messages, damage):
     settings, encoder = tiny
     assistant = open_assistant(settings, encoder)
     article = settings.root / "report.md"
@@ -480,9 +515,9 @@ def test_a_lost_corpus_manifest_is_rewritten_from_the_index(tiny, capsys, damage
     manifest = settings.corpus_dir / "manifest.json"
     before = json.loads(manifest.read_text())
     manifest.unlink() if damage == "delete" else manifest.write_text("{not json")
-    capsys.readouterr()
+    messages.take()
     reopened = open_assistant(settings, encoder)
-    assert "rewriting it from the index" in capsys.readouterr().err
+    assert "rewriting it from the index" in messages.take()
     assert json.loads(manifest.read_text()) == before
     assert reopened.document(added.document.id).name == "report.md"
 
@@ -540,15 +575,15 @@ def test_bad_pdf_and_word_files_are_refused_with_their_reason_and_change_nothing
     assert sorted(p.name for p in settings.corpus_dir.iterdir()) == ["a.txt", "b.txt", "manifest.json"]
 
 
-def test_an_index_written_by_another_version_is_rebuilt_not_a_traceback(tiny, capsys):
+def test_an_index_written_by_another_version_is_rebuilt_not_a_traceback(tiny, messages):
     settings, encoder = tiny
     open_assistant(settings, encoder)
     (segment,) = current_manifest(settings)["segments"]
     description = settings.index_dir / "segments" / segment / "segment.json"
     description.write_text(description.read_text().replace('"format": 2', '"format": 1'))
-    capsys.readouterr()
+    messages.take()
     assert open_assistant(settings, encoder).info().documents == 2
-    assert "written by another version" in capsys.readouterr().err
+    assert "written by another version" in messages.take()
 
 
 def test_a_cancelled_add_changes_nothing(tiny):

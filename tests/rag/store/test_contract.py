@@ -244,7 +244,7 @@ def _die_at_commit_point(engine: Engine, monkeypatch: pytest.MonkeyPatch, when: 
         monkeypatch.setattr(MilvusStore, "_publish", published)
 
 
-def test_a_write_dying_before_its_commit_point_changes_nothing_and_after_it_is_completed(engine, local_twin, monkeypatch, capsys):
+def test_a_write_dying_before_its_commit_point_changes_nothing_and_after_it_is_completed(engine, local_twin, monkeypatch, messages):
     assistant = engine.open()
     _die_at_commit_point(engine, monkeypatch, "before")
     with pytest.raises(KeyboardInterrupt):
@@ -263,9 +263,9 @@ def test_a_write_dying_before_its_commit_point_changes_nothing_and_after_it_is_c
     with pytest.raises(KeyboardInterrupt):
         reopened.add([path])
     monkeypatch.undo()
-    capsys.readouterr()
+    messages.take()
     completed = engine.open()
-    assert "Completed an interrupted change" in capsys.readouterr().err
+    assert "Completed an interrupted change" in messages.take()
     (added,) = [d for d in completed.documents() if d.name == "c.txt"]
     assert completed.info().documents == 3 and completed.ask("Sora是什么?", top_k=1).passages[0].doc_id == added.id
     assert f"{added.id}.txt" in corpus_files(engine) and not engine.leftovers()
