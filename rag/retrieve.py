@@ -103,8 +103,10 @@ def _sentence_run(view: StoreView, query: Query, depth: int) -> dict[int, float]
 
 
 def _lexical_run(view: StoreView, query: Query, depth: int, candidates: set[int]) -> dict[int, float]:
+    """BM25's run: over the whole collection, or a re-ranking of the dense ``candidates`` where the
+    store cannot find lexical matches by itself (``StoreView.lexical_recall``)."""
     terms = [term_id(token) for token in query.tokens[:MAX_QUERY_TERMS]]
-    ids, scores = view.lexical_search(terms, depth, candidates)
+    ids, scores = view.lexical_search(terms, depth, candidates if view.lexical_recall == "candidates" else ())
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 

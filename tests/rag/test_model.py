@@ -116,12 +116,16 @@ def test_adapter_moves_question_vectors_and_still_finds_the_answer(encoder):
     assert float(vectors.adapted[0] @ answer) > float(vectors.adapted[0] @ distractor)
 
 
-class _NoWords:
-    def known_terms(self, term_ids):
-        return set()
-
+class _NoNames:
     def name_translations(self, words):
         return {}
+
+
+class _NoWords:
+    names = _NoNames()
+
+    def known_terms(self, term_ids):
+        return set()
 
 
 def test_english_questions_skip_the_adapter_chinese_ones_use_it(encoder):

@@ -328,6 +328,22 @@ def test_bm25_scores_equal_the_local_stores_after_adds_and_removals(engine, loca
         store.close()
 
 
+def test_each_store_says_which_chunks_its_lexical_search_scores(engine):
+    """Exact BM25 over every chunk locally, sparse candidates on Lite, only the given dense
+    candidates on 2.3 (no sparse vectors): ``lexical_recall`` says so, and it holds."""
+    engine.open()
+    view = engine.store().view()
+    terms = [term_id("奥特曼")]  # in both articles
+    everywhere = set(view.lexical_search(terms, 10)[0].tolist())
+    (one, *_) = sorted(view.lexical_search(terms, 10, range(1000))[0].tolist())
+    assert view.lexical_recall == {"local": "exact", "lite": "sparse", "server": "candidates"}[engine.name]
+    given = set(view.lexical_search(terms, 10, [one])[0].tolist())
+    if view.lexical_recall == "candidates":
+        assert everywhere == set() and given == {one}
+    else:
+        assert len(everywhere) >= 2 and given == everywhere
+
+
 def indexes(assistant: Assistant) -> tuple[str, str]:
     details = assistant.info().details
     return details["chunk vectors"], details["sentence vectors"]
@@ -384,7 +400,7 @@ def test_an_index_with_the_last_releases_fingerprint_opens_without_embedding(eng
         manifest = engine.settings.index_dir / (engine.settings.index_dir / "CURRENT").read_text()
         manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"fingerprint": legacy}))
     else:
-        from rag.store.milvus import DUMMY, STATE_ID
+        from rag.store.milvus.schema import DUMMY, STATE_ID
 
         state = store.view().state.to_json() | {"fingerprint": legacy}
         store.milvus.client.upsert(store.meta, [{"id": STATE_ID, "state": state, "dummy": DUMMY}])
@@ -402,7 +418,7 @@ def test_verify_finds_damage_changing_nothing_and_opening_repairs_it(engine):
         (segment / "chunk_vectors.bin").unlink()
         expected = (segment.name, "documents", 2)
     else:  # a garbled state row: Milvus checks what it stores itself, so this is what can be found
-        from rag.store.milvus import DUMMY, STATE_ID
+        from rag.store.milvus.schema import DUMMY, STATE_ID
 
         store = engine.store()
         store.milvus.client.upsert(store.meta, [{"id": STATE_ID, "state": {"format": 99}, "dummy": DUMMY}])
