@@ -10,8 +10,11 @@ The rules every store keeps:
   computed from, in one step (the commit point): a reader sees all of a change or none of it. A view
   is one generation and stays so, whatever is committed after it was taken (``refresh`` adopts a
   newer one; views already handed out keep answering from theirs).
-- **One writer at a time.** Every change is made under ``writer()``, exclusive among the processes
-  of this host that write the collection (a file lock in ``index/<collection>/``).
+- **One writer at a time.** Every change is made under ``writer()``, exclusive among every process
+  that writes the collection: on this host (a file lock in ``index/<collection>/``) and, where the
+  engine is shared by several hosts (a Milvus server), on all of them (a lease kept in the engine,
+  ``rag.store.milvus.lease``). A commit never overwrites a generation it did not start from: where
+  another writer published meanwhile it is refused (``ConcurrentWriteError``), nothing published.
 - **Reads.** Besides its documents and dense searches, a view declares how it finds the chunks
   BM25 scores (``lexical_recall``) and hands out the name lexicon apart (``names``): query
   expansion needs it, retrieval does not.
@@ -245,7 +248,8 @@ class Store(Protocol):
 
     def commit(self, change: Change) -> None:
         """Apply ``change`` to the latest generation, atomically, as the next generation: readers see
-        all of it or none of it. The caller holds ``writer()``."""
+        all of it or none of it. The caller holds ``writer()``; a generation another writer published
+        meanwhile is never overwritten (``ConcurrentWriteError``)."""
         ...
 
     def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
@@ -267,8 +271,9 @@ class Store(Protocol):
         ...
 
     def writer(self) -> AbstractContextManager[None]:
-        """Exclusive across the processes that write the collection: held around every change.
-        Waits ``Settings.lock_timeout_s`` at most, then refuses with ``IndexBusyError``."""
+        """Exclusive across every process that writes the collection, on any host sharing the engine:
+        held around every change. Waits ``Settings.lock_timeout_s`` at most, then refuses with
+        ``IndexBusyError``."""
         ...
 
     def info(self) -> StoreInfo: ...

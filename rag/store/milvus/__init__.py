@@ -17,7 +17,8 @@ rebuild (new model, settings or code) writes new ones (a higher ``<n>``), and so
 that grows past ``exact_max`` (its rows are copied into one with an approximate index); the state row
 switches to them at the commit point and the old ones are dropped after it.
 
-**Commit protocol** (one writer at a time, under the file lock in ``index/<slug>/``):
+**Commit protocol** (one writer at a time: under the file lock in ``index/<slug>/`` and, on a
+server, the writer lease kept in the meta collection, ``lease``, so writers on other hosts wait too):
 
 1. clean up: rows of a dead write (document keys at or above the state's ``next_dkey``; term rows
    of a later generation are reverted), rows of the documents the last commit removed, and tables
@@ -31,8 +32,10 @@ switches to them at the commit point and the old ones are dropped after it.
    generation too, so a reader of the previous generation still finds its own df;
 4. flush where needed (``FLUSH_CHUNKS``), switch or move the indexes of tables past ``exact_max``,
    upsert the fence row again and keep its timestamp;
-5. **the commit point**: one upsert of the state row: generation + 1, tables, next ids, counts,
-   total length, the keys it removed, the fence's timestamp.
+5. **the commit point**: on a server, the lease still held and the state row still the generation
+   the change started from (else ``ConcurrentWriteError``, nothing published); then one upsert of
+   the state row: generation + 1, tables, next ids, counts, total length, the keys it removed, the
+   fence's timestamp.
 
 A crash before 5 leaves the old state (step 1 of the next writer removes what was written); after
 5, the change is whole. Removed documents' rows stay until the next commit deletes them, hidden by
@@ -66,7 +69,8 @@ vectors in memory anyway. Measured in Milvus: docs/milvus-notes.md §11.
 **Modules**: ``client`` (the location, names and a bounded client), ``schema`` (fields and vector
 indexes), ``state`` (the state row and the consistency of reads), ``rows`` (aux rows and caches),
 ``view`` (``MilvusView``), ``writer`` (batched inserts, term statistics), ``tables`` (creating,
-copying, cleaning collections) and ``store`` (``MilvusStore``: the commit protocol).
+copying, cleaning collections), ``lease`` (one writer across hosts) and ``store`` (``MilvusStore``:
+the commit protocol).
 """
 
 from rag.store.milvus.client import Location, parse_location

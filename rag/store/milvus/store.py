@@ -17,6 +17,7 @@ from rag.locking import writer_lock
 from rag.store.base import REBUILD_HINT, Change, Check, Damage, Fingerprint, IndexedDocument, StoreInfo, Terms, TermsOf
 from rag.store.commit import read_base, removals
 from rag.store.milvus.client import TABLES, WRITE_TIMEOUT_S, Milvus, meta_name, parse_location, table_name
+from rag.store.milvus.lease import Lease
 from rag.store.milvus.rows import Caches, Doc, Rows
 from rag.store.milvus.schema import DUMMY, FENCE_ID, FLAT, STATE_ID, approximate_index, described
 from rag.store.milvus.state import Lexical, State, newer, visible
@@ -46,6 +47,7 @@ class MilvusStore:
         self._view = self._view_of(None, {})
         self._adopting = threading.Lock()
         self._writing: int | None = None  # the thread holding writer()
+        self._lease: Lease | None = None  # held with writer() on a server
         self._fresh = False  # the view is the latest commit (known while holding writer())
 
     # ---- reading
@@ -100,12 +102,26 @@ class MilvusStore:
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[None]:
-        with writer_lock(self.settings.index_dir / "LOCK", self.settings.lock_timeout_s, f"the index of {self.slug} in {self.location.shown}"):
-            self._writing, self._fresh = threading.get_ident(), False
+        """The file lock (the processes of this host), then on a server the writer lease (every
+        host: ``rag.store.milvus.lease``)."""
+        what = f"the index of {self.slug} in {self.location.shown}"
+        with writer_lock(self.settings.index_dir / "LOCK", self.settings.lock_timeout_s, what):
+            lease = None
+            if not self.location.lite:
+                self.tables.ensure_meta()
+                lease = Lease(self.milvus, self.meta, self.settings.writer_lease_s, what)
+                lease.acquire(self.settings.lock_timeout_s)
+            self._writing, self._fresh, self._lease = threading.get_ident(), False, lease
             try:
                 yield
             finally:
-                self._writing = None
+                self._writing, self._lease = None, None
+                if lease is not None:
+                    lease.release()
+
+    def _check_lease(self) -> None:
+        if self._lease is not None:
+            self._lease.check()
 
     def commit(self, change: Change) -> None:
         """Steps 1–5 of the package's docstring; the caller holds ``writer()``."""
@@ -135,7 +151,7 @@ class MilvusStore:
             if base is None:  # new tables (a first build or a rebuild); otherwise the ones in use
                 self.tables.create(tables, dimension, lexical == "sparse")
             self._fence(generation)  # a write of this generation is under way
-            writer = Writer(self.milvus, tables, lexical == "sparse", base)
+            writer = Writer(self.milvus, tables, lexical == "sparse", base, self._check_lease)
             for indexed in change.add:
                 docs[indexed.document.id] = writer.add(indexed)
             writer.finish()
@@ -167,6 +183,8 @@ class MilvusStore:
             with contextlib.suppress(RagError):
                 self.tables.clean(old)  # what this write left; a crash leaves it to the next writer
             raise
+        if self._lease is not None:  # no rows are removed after this: a writer that took over may own them
+            self._lease.verify(old.generation if old else 0, old.instance if old else None)
         self._publish(state)
         self._adopt(self._view_of(state, docs))
         if old is not None:  # the tables the new state no longer names (a crash here leaves them to the next writer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rag.errors import StoreUnavailableError
 from rag.store.milvus.client import INDEX_TIMEOUT_S, WRITE_TIMEOUT_S, Milvus, in_parallel, owned
 from rag.store.milvus.rows import term_row
 from rag.store.milvus.schema import FLAT, index_params, schema
@@ -33,6 +34,16 @@ class Tables:
 
     def owned(self) -> set[str]:
         return {name for name in self.milvus.call("list collections", self.milvus.client.list_collections) if owned(name, self.slug)}
+
+    def ensure_meta(self) -> None:
+        """The meta collection, created if missing (by whichever writer of any host comes first)."""
+        if self.meta in self.loaded or self.load([self.meta], missing_ok=True):
+            return
+        try:
+            self.create({}, 0, False)
+        except StoreUnavailableError:
+            if not self.load([self.meta], missing_ok=True):  # not created by another host meanwhile
+                raise
 
     def create(self, tables: Mapping[str, str], dimension: int, sparse: bool, index: Mapping[str, Any] = FLAT) -> None:
         """Create (and load) the tables, and the meta collection if missing, in parallel: loading

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,9 @@ EMPTY_SPARSE = {2**32 - 2: 1e-30}  # Milvus refuses an empty sparse row; re-scor
 class Writer:
     """Inserts a change's rows in batches, and counts what it wrote and each term's df change."""
 
-    def __init__(self, milvus: Milvus, tables: Mapping[str, str], sparse: bool, state: State | None) -> None:
-        self.milvus, self.tables, self.sparse = milvus, tables, sparse
+    def __init__(self, milvus: Milvus, tables: Mapping[str, str], sparse: bool, state: State | None, check: Callable[[], None]) -> None:
+        """``check``: called before each batch, raises when this writer may no longer write."""
+        self.milvus, self.tables, self.sparse, self.check = milvus, tables, sparse, check
         self.next_dkey = state.next_dkey if state else 0
         self.ids = Ids(state.next_chunk_id, state.next_sentence_id) if state else Ids()
         self.seen_chunks = state.chunks if state else 0  # for the average length of the sparse weights
@@ -79,6 +80,7 @@ class Writer:
 
     def _insert(self, kind: str) -> None:
         if self._rows[kind]:
+            self.check()
             self.milvus.call("save pieces", self.milvus.client.insert, self.tables[kind], self._rows[kind], timeout=WRITE_TIMEOUT_S)
         self._rows[kind], self._bytes[kind] = [], 0
 

@@ -40,17 +40,6 @@ ENGINES = ["local", pytest.param("lite", marks=pytest.mark.milvus),
 _serial = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def milvus_uri() -> Iterator[str]:
-    pytest.importorskip("milvus", reason="the PyPI `milvus` server package is not installed")
-    if os.geteuid() != 0:
-        pytest.skip("the Milvus test server runs in a private network namespace, which needs root")
-    from rag_eval.milvus_server import MilvusServerProcess
-
-    with MilvusServerProcess(timeout_s=120) as uri:
-        yield uri
-
-
 @dataclass
 class Engine:
     name: str
