@@ -133,9 +133,10 @@ class Settings:
     max_question_chars: int = 2000
     max_document_bytes: int = 5_000_000
     lock_timeout_s: float = 30.0  # how long a write waits for another process's write
-    # A Milvus server's writer lease (rag.store.milvus.lease): renewed every third of it; a dead
-    # writer's passes to the next after it, a live writer that could not renew stops before that
-    writer_lease_s: float = 30.0
+    # A Milvus server's writer lease (rag.store.milvus.lease): renewed every third of it; a writer
+    # dead on another host gives it up after 4/3 of it, within lock_timeout_s (one dead on this host
+    # at once); a live writer that could not renew stops before that
+    writer_lease_s: float = 15.0
     max_segments: int = 8  # the local store merges its smallest segments beyond this many
 
     def __post_init__(self) -> None:

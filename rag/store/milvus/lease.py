@@ -16,6 +16,10 @@ ticket:
    belongs to a dead writer and is deleted by the next one, so no host's clock is trusted;
 4. it deletes its claim when it is done.
 
+A claim also names the file lock its writer holds on its host (``home``): a writer that finds a
+claim of its own host and lock file holds that lock itself, so the claim's writer is dead (killed
+mid-write): it is deleted at once, without waiting for it to expire.
+
 A holder that cannot renew (a frozen process, a lost connection) for two thirds of ``lease_s``
 stops writing (``ConcurrentWriteError``) before the others may take over, and a commit checks at
 its commit point that its claim is still there and that the state row is still the generation it
@@ -32,6 +36,7 @@ import random
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rag.errors import ConcurrentWriteError, IndexBusyError, StoreUnavailableError
@@ -43,6 +48,12 @@ POLL_S = 0.1
 log = logging.getLogger(__name__)
 
 
+def _machine() -> str:
+    """This machine: its host name and, where there is one, its machine id (host names may repeat)."""
+    machine_id = Path("/etc/machine-id")
+    return socket.gethostname() + (f" {machine_id.read_text().strip()}" if machine_id.is_file() else "")
+
+
 def _milliseconds(ts: int) -> int:
     """The physical part of a Milvus hybrid timestamp."""
     return ts >> 18
@@ -51,17 +62,20 @@ def _milliseconds(ts: int) -> int:
 class Lease:
     """One claim of one writer (see the module's docstring): ``acquire``, ``verify``, ``release``."""
 
-    def __init__(self, milvus: Milvus, meta: str, lease_s: float, what: str) -> None:
+    def __init__(self, milvus: Milvus, meta: str, lease_s: float, what: str, lock: Path) -> None:
+        """``lock``: the file lock this writer holds on its host while it claims the lease."""
         self.milvus, self.meta, self.lease_s, self.what = milvus, meta, lease_s, what
         self.id = random.randrange(FIRST_CLAIM, 2**62)
         self.holder = f"{socket.gethostname()} pid {os.getpid()}"
+        self.home = f"{_machine()} {lock.resolve()}"
         self.ticket = 0
         self._renewed_at = 0.0  # time.monotonic() of the last renewal that succeeded
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _write(self, ticket: int, renewed: int) -> int:
-        row = {"id": self.id, "state": {"claim": {"ticket": str(ticket), "renewed": str(renewed), "holder": self.holder}}, "dummy": DUMMY}
+        claim = {"ticket": str(ticket), "renewed": str(renewed), "holder": self.holder, "home": self.home}
+        row = {"id": self.id, "state": {"claim": claim}, "dummy": DUMMY}
         self.milvus.call("claim the writer lease", self.milvus.client.upsert, self.meta, [row], timeout=WRITE_TIMEOUT_S)
         self._renewed_at = time.monotonic()
         return self.milvus.last_write_ts(self.meta)
@@ -101,7 +115,9 @@ class Lease:
             ticket, renewed = int(claim.get("ticket", 0)), int(claim.get("renewed", 0))
             if row["id"] == self.id:
                 continue
-            if not ticket:  # its ticket is being written: it may be older than ours
+            if claim.get("home") == self.home:  # we hold its writer's file lock: it died holding the lease
+                dead.append(row)
+            elif not ticket:  # its ticket is being written: it may be older than ours
                 first = unticketed.setdefault(row["id"], time.monotonic())
                 (dead if time.monotonic() - first > self.lease_s else ahead).append(row)
             elif now - _milliseconds(renewed) > 1000 * self.lease_s * 4 / 3:  # a renewal is due every third: a dead writer's
@@ -109,8 +125,8 @@ class Lease:
             elif (ticket, row["id"]) < (self.ticket, self.id):
                 ahead.append(row)
         if dead:
-            log.warning("%s: removing the writer lease claims of %s, not renewed for %.0f s",
-                        self.what, ", ".join(str(r["state"].get("claim", {}).get("holder")) for r in dead), self.lease_s)  # fmt: skip
+            log.warning("%s: removing the writer lease claims of %s (dead writers)", self.what,
+                        ", ".join(str(r["state"].get("claim", {}).get("holder")) for r in dead))  # fmt: skip
             self.milvus.call("remove dead claims", self.milvus.client.delete, self.meta, ids=[r["id"] for r in dead], timeout=WRITE_TIMEOUT_S)
         return [str(row["state"]["claim"].get("holder", "unknown")) for row in ahead]
 

@@ -104,12 +104,12 @@ class MilvusStore:
     def writer(self) -> Iterator[None]:
         """The file lock (the processes of this host), then on a server the writer lease (every
         host: ``rag.store.milvus.lease``)."""
-        what = f"the index of {self.slug} in {self.location.shown}"
-        with writer_lock(self.settings.index_dir / "LOCK", self.settings.lock_timeout_s, what):
+        what, lock = f"the index of {self.slug} in {self.location.shown}", self.settings.index_dir / "LOCK"
+        with writer_lock(lock, self.settings.lock_timeout_s, what):
             lease = None
             if not self.location.lite:
                 self.tables.ensure_meta()
-                lease = Lease(self.milvus, self.meta, self.settings.writer_lease_s, what)
+                lease = Lease(self.milvus, self.meta, self.settings.writer_lease_s, what, lock)
                 lease.acquire(self.settings.lock_timeout_s)
             self._writing, self._fresh, self._lease = threading.get_ident(), False, lease
             try:
