@@ -64,6 +64,9 @@ class VectorIndexSettings:
     exact_max: int = 50_000
     ivf_lists_per_sqrt: float = 4.0  # lists = 4·√N
     ivf_probe: int = 128  # lists probed per search (Milvus: nprobe), at most the list count
+    # Milvus sentence tables past exact_max are HNSW graphs (rag.store.milvus.schema): candidates
+    # kept per search, at least the k asked; read by every search, nothing stored depends on it
+    hnsw_ef: int = 256
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ class Settings:
     # at once); a live writer that could not renew stops before that
     writer_lease_s: float = 15.0
     max_segments: int = 8  # the local store merges its smallest segments beyond this many
+    # Milvus < 2.4 has no sparse vectors: a collection of at most this many chunks keeps every chunk's
+    # term counts in memory for exact BM25, as local files (the gold set's 165 chunks: the same
+    # figures); a larger one re-ranks the dense candidates (rag.store.base.LexicalRecall)
+    lexical_scan_max: int = 5_000
 
     def __post_init__(self) -> None:
         check_collection_name(self.collection)

@@ -204,11 +204,12 @@ class StoreView(Protocol):
         """The documents with their texts (unknown ids left out)."""
         ...
 
-    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosines) of the ``k`` chunks closest to ``vector``, best first."""
+    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per row of ``vectors`` (one query vector a row), the (ids, cosines) of the ``k`` chunks
+        closest to it, best first: several vectors are one request where the engine allows."""
         ...
 
-    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]: ...
 
     @property
     def lexical_recall(self) -> LexicalRecall:

@@ -226,11 +226,13 @@ class LocalView:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
 
-    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._search("chunk", vector, k)
+    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        # one vector at a time: a product with a matrix of queries rounds otherwise, and the scores
+        # must stay those fused before (the gold figures are unchanged); no round trip to save here
+        return [self._search("chunk", vector, k) for vector in vectors]
 
-    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._search("sentence", vector, k)
+    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self._search("sentence", vector, k) for vector in vectors]
 
     def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """BM25 over the live chunks (every chunk holding a query term: ``candidates`` are not

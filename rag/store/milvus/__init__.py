@@ -53,9 +53,11 @@ there.
 **Capabilities** are read once (``get_server_version``, §7). On Lite and servers ≥ 2.4 chunks carry
 a SPARSE_FLOAT_VECTOR: the document side holds BM25 term weights ``tf / (tf + k1·(1 − b + b·dl/avgdl))``
 (avgdl as it was when written), the query side IDF × occurrences; it finds the lexical candidates.
-2.3 has no sparse vectors and one vector field per collection, so there lexical scores re-rank the
-dense candidates only (see ``rag.store.milvus.view.MilvusView.lexical_search``); a server upgraded past 2.3 keeps doing so
-until a rebuild gives its chunks sparse vectors. Either way the scores returned are exact:
+2.3 has no sparse vectors and one vector field per collection: there a collection of at most
+``Settings.lexical_scan_max`` chunks keeps every chunk's term counts in memory (read once; rows never
+change) for exact BM25, and a larger one re-ranks the dense candidates, whose term counts come with
+the chunk search (``MilvusView.lexical_recall`` says which); a server upgraded past 2.3 keeps doing
+so until a rebuild gives its chunks sparse vectors. Either way the scores returned are exact:
 candidates are re-scored by ``rag.bm25`` from their stored term counts with the current chunk count,
 average length and df, so they equal the local store's.
 
@@ -64,7 +66,13 @@ table, and beyond through an inverted file with the local store's lists and prob
 nprobe 128 by default, passed with each search), which kept recall@10 at 0.973 at 100k and 0.965 at 1M with FAISS where HNSW32 with
 ef 128 had 0.92 and 0.70 (eval/reports/bench.md). IVF_FLAT rather than the local store's SQ8: the
 cosines it returns are exact, so fusion sees the same scores as with FLAT; a server holds the raw
-vectors in memory anyway. Measured in Milvus: docs/milvus-notes.md §11.
+vectors in memory anyway. On a server, sentence tables beyond ``exact_max`` are HNSW graphs instead
+(``ef`` per search): their IVF search was a question's slowest call (121 ms over 550k sentences).
+Measured in Milvus: docs/milvus-notes.md §11–12.
+
+**A question's round trips** (``rag.retrieve.rank``): the term statistics, the chunk search (the
+question's vector and its base vector in one request) and the sentence search at once; then BM25;
+then the shortlist's sentences and texts at once.
 
 **Modules**: ``client`` (the location, names and a bounded client), ``schema`` (fields and vector
 indexes), ``state`` (the state row and the consistency of reads), ``rows`` (aux rows and caches),

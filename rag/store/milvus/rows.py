@@ -102,10 +102,17 @@ class Caches:
         self.records = Cache(200_000)  # (table, id) → (dkey, start, end, related ids)
         self.texts = Cache(256)  # (table, dkey) → the document's text
         self.vectors = Cache(20_000)  # (table, sentence id) → its vector (30 MB at 384 dimensions)
+        # (table, chunk id) → the chunk's row with its term counts, from a chunk search: BM25 re-ranks
+        # those candidates next without reading them again (Milvus 2.3). A few questions' worth.
+        self.terms = Cache(2_000)
+        # table → (the end of the ids read, id → row with term counts): every chunk of a small
+        # collection without sparse vectors, for exact BM25 (``MilvusView.lexical_recall``)
+        self.scanned: dict[str, tuple[int, dict[int, dict[str, Any]]]] = {}
 
     def clear(self) -> None:
-        for cache in (self.records, self.texts, self.vectors):
+        for cache in (self.records, self.texts, self.vectors, self.terms):
             cache.clear()
+        self.scanned.clear()
 
 
 class Rows:

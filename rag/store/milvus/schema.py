@@ -48,9 +48,20 @@ def schema(client: MilvusClient, kind: str, dimension: int, sparse: bool) -> Any
     return schema
 
 
-def approximate_index(rows: int, vectors: VectorIndexSettings) -> dict[str, Any]:
-    """IVF_FLAT for a table of ``rows`` vectors with the lists of ``rag.vectors.build_ivf``: 4·√N,
-    yet at least 39 vectors a list (FAISS's minimum for training). Searches pass their nprobe."""
+# Sentence tables beyond exact_max: an HNSW graph. IVF_FLAT with the local store's lists and 128
+# probes cost 121 ms a search over 550k sentences on the 2.3 server, its largest stage
+# (docs/milvus-notes.md §11); HNSW searched 100k rows in 4.2 ms (§8). Chunks keep IVF_FLAT, whose
+# recall held better at 1M in FAISS (0.965 vs 0.70 for HNSW32 ef 128: eval/reports/bench.md).
+HNSW_M, HNSW_CONSTRUCTION = 16, 200
+
+
+def approximate_index(kind: str, rows: int, vectors: VectorIndexSettings, server: bool) -> dict[str, Any]:
+    """The index of a ``kind`` table of ``rows`` vectors: HNSW for sentences on a server; else
+    IVF_FLAT with the lists of ``rag.vectors.build_ivf``: 4·√N, yet at least 39 vectors a list
+    (FAISS's minimum for training). Lite searches every row in Python whatever the index (§8), so
+    it keeps IVF_FLAT's exact cosines. Searches pass their nprobe or ef."""
+    if kind == "sentences" and server:
+        return {"type": "HNSW", "M": HNSW_M, "efConstruction": HNSW_CONSTRUCTION}
     nlist = max(1, min(int(vectors.ivf_lists_per_sqrt * math.sqrt(rows)), rows // 39, 65_536))
     return {"type": "IVF_FLAT", "nlist": nlist}
 
@@ -60,11 +71,17 @@ def nprobe(index: Mapping[str, Any], vectors: VectorIndexSettings) -> int:
     return min(vectors.ivf_probe, int(index["nlist"]))
 
 
-def search_params(index: Mapping[str, Any], vectors: VectorIndexSettings) -> dict[str, Any]:
-    return {"metric_type": "IP", "params": {"nprobe": nprobe(index, vectors)} if index["type"] == "IVF_FLAT" else {}}
+def search_params(index: Mapping[str, Any], vectors: VectorIndexSettings, k: int) -> dict[str, Any]:
+    if index["type"] == "IVF_FLAT":
+        return {"metric_type": "IP", "params": {"nprobe": nprobe(index, vectors)}}
+    if index["type"] == "HNSW":
+        return {"metric_type": "IP", "params": {"ef": max(k, vectors.hnsw_ef)}}
+    return {"metric_type": "IP", "params": {}}
 
 
 def described(index: Mapping[str, Any], vectors: VectorIndexSettings) -> str:
+    if index["type"] == "HNSW":
+        return f"HNSW (M {index['M']}, efConstruction {index['efConstruction']}, ef ≥ {vectors.hnsw_ef})"
     return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {nprobe(index, vectors)})" if "nlist" in index else "")
 
 
@@ -73,7 +90,8 @@ def index_params(client: MilvusClient, kind: str, sparse: bool, index: Mapping[s
     if kind in ("chunks", "sentences"):
         # pymilvus 3 flattens ``params`` into the request, where Lite does not look (it kept its
         # default of 128 lists); nested once more, they travel as the JSON both engines read
-        params.add_index("dense", index_type=index["type"], metric_type="IP", params={"params": {"nlist": index["nlist"]}} if "nlist" in index else {})
+        built = {key: value for key, value in index.items() if key != "type"}  # nlist, or M and efConstruction
+        params.add_index("dense", index_type=index["type"], metric_type="IP", params={"params": built} if built else {})
         if kind == "chunks" and sparse:
             params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     else:

@@ -56,7 +56,7 @@ class MilvusStore:
         return self._view
 
     def _view_of(self, state: State | None, docs: dict[str, Doc]) -> MilvusView:
-        return MilvusView(self.milvus, self.settings.vectors, self.caches, state, docs)
+        return MilvusView(self.milvus, self.settings.vectors, self.caches, state, docs, self.settings.lexical_scan_max)
 
     def refresh(self) -> bool:
         """One read of the state row: at Session level (sees this process's commits at once), or
@@ -160,7 +160,7 @@ class MilvusStore:
             index = dict(base.index) if base else {"chunks": dict(FLAT), "sentences": dict(FLAT)}
             for kind, count in counts.items():
                 if count > self.settings.vectors.exact_max and index[kind] == FLAT:
-                    index[kind] = approximate_index(count, self.settings.vectors)
+                    index[kind] = approximate_index(kind, count, self.settings.vectors, server=not self.location.lite)
                     if base is None:  # no reader uses this table yet
                         self.tables.switch_index(tables[kind], index[kind])
                     else:  # readers use this table: its rows move to a new one, named at the commit point

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from rag.store.milvus.state import State
 
 BATCH_ROWS = 1_000
 LEXICAL_CANDIDATES = 4  # sparse candidates fetched per chunk asked for, re-scored exactly
+_RERANKED = ("dkey", "start", "end", "sentences", "terms", "length")  # what re-ranking a chunk by BM25 reads of it
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
@@ -42,17 +44,41 @@ class DocumentNames:
         return found
 
 
+class _Postings:
+    """Chunks' term counts as postings (term → (positions, counts)), for exact BM25 over all of them."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.ids = np.array([int(row["id"]) for row in rows], dtype=np.int64)
+        self.lengths = np.array([int(row["length"]) for row in rows], dtype=np.int32)
+        lists: dict[int, tuple[list[int], list[int]]] = {}
+        for position, row in enumerate(rows):
+            for term, count in zip(row["terms"]["t"], row["terms"]["c"], strict=True):
+                positions, counts = lists.setdefault(int(term), ([], []))
+                positions.append(position)
+                counts.append(int(count))
+        self._lists = {term: (np.array(p, dtype=np.int64), np.array(c, dtype=np.int32)) for term, (p, c) in lists.items()}
+
+    def of(self, terms: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        return {term: self._lists[term] for term in set(terms) if term in self._lists}
+
+
 class MilvusView:
     """A consistent snapshot: one state row and the documents it names. Every read passes the
     state's consistency (``State.reads``); rows are cached in ``caches``, shared by the store's views."""
 
-    def __init__(self, milvus: Milvus, vectors: VectorIndexSettings, caches: Caches, state: State | None, docs: Mapping[str, Doc]) -> None:
+    def __init__(self, milvus: Milvus, vectors: VectorIndexSettings, caches: Caches, state: State | None, docs: Mapping[str, Doc],
+                 scan_max: int) -> None:  # fmt: skip
+        """``scan_max``: without sparse vectors, collections of at most this many chunks have exact
+        BM25 from every chunk's term counts, read once (``Settings.lexical_scan_max``)."""
         self._milvus, self._vectors, self._caches = milvus, vectors, caches
         self.state = state
         self.docs = dict(docs)
         self._by_key = {doc.dkey: doc for doc in self.docs.values()}
         self._frequencies = Cache(100_000)
         self.names = DocumentNames(self.docs.values())
+        self._scan = state is not None and state.lexical == "rerank" and state.chunks <= scan_max
+        self._postings: _Postings | None = None
+        self._scanning = threading.Lock()
 
     @property
     def generation(self) -> int:
@@ -68,7 +94,9 @@ class MilvusView:
 
     @property
     def lexical_recall(self) -> LexicalRecall:
-        return "sparse" if self.state is None or self.state.lexical == "sparse" else "candidates"
+        if self.state is None or self.state.lexical == "sparse":
+            return "sparse"
+        return "exact" if self._scan else "candidates"
 
     def _reads(self) -> dict[str, Any]:
         assert self.state is not None
@@ -99,24 +127,29 @@ class MilvusView:
             return []
         return self._milvus.call("read", self._milvus.client.get, self.state.tables[table], ids=list(ids), output_fields=output, **self._reads())
 
-    def _search(self, table: str, vector: np.ndarray, k: int, output: list[str]) -> list[dict[str, Any]]:
+    def _search(self, table: str, vectors: np.ndarray, k: int, output: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One request for every row of ``vectors``; the hits' records are remembered (retrieval asks
+        for them next)."""
         state = self.state
         if state is None or k <= 0 or not state.documents:
-            return []
-        hits = self._milvus.call("search", self._milvus.client.search, state.tables[table], data=[np.asarray(vector, dtype=np.float32)],
+            return [_empty() for _ in vectors]
+        hits = self._milvus.call("search", self._milvus.client.search, state.tables[table], data=list(np.asarray(vectors, dtype=np.float32)),
                                  anns_field="dense", limit=min(k, MAX_LIMIT), filter=state.visible, output_fields=output,
-                                 search_params=search_params(state.index[table], self._vectors), **self._reads())  # fmt: skip
-        return list(hits[0])
+                                 search_params=search_params(state.index[table], self._vectors, k), **self._reads())  # fmt: skip
+        rows = [{"id": hit["id"], **hit["entity"]} for found in hits for hit in found]
+        self._remember(table, rows)
+        if "terms" in output:
+            for row in rows:
+                self._caches.terms.put((state.tables[table], int(row["id"])), row)
+        return [(np.array([hit["id"] for hit in found], np.int64), np.array([hit["distance"] for hit in found], np.float32)) for found in hits]
 
-    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        hits = self._search("chunks", vector, k, ["dkey", "start", "end", "sentences"])
-        self._remember("chunks", [{"id": hit["id"], **hit["entity"]} for hit in hits])
-        return np.array([hit["id"] for hit in hits], np.int64), np.array([hit["distance"] for hit in hits], np.float32)
+    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.lexical_recall != "candidates":
+            return self._search("chunks", vectors, k, ["dkey", "start", "end", "sentences"])
+        return self._search("chunks", vectors, k, list(_RERANKED))  # BM25 re-ranks them next: no read of them again
 
-    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        hits = self._search("sentences", vector, k, ["dkey", "start", "end", "chunks"])
-        self._remember("sentences", [{"id": hit["id"], **hit["entity"]} for hit in hits])
-        return np.array([hit["id"] for hit in hits], np.int64), np.array([hit["distance"] for hit in hits], np.float32)
+    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self._search("sentences", vectors, k, ["dkey", "start", "end", "chunks"])
 
     def _frequencies_of(self, terms: Iterable[int]) -> dict[int, int]:
         """Each term's df in this snapshot (0 for a term no chunk holds)."""
@@ -153,13 +186,23 @@ class MilvusView:
                                      limit=min(LEXICAL_CANDIDATES * k + 50, MAX_LIMIT), filter=state.visible,
                                      output_fields=["terms", "length"], search_params={"metric_type": "IP"}, **self._reads())  # fmt: skip
             rows = [{"id": hit["id"], **hit["entity"]} for hit in hits[0]]
+        elif self._scan:
+            postings = self._scanned()
+            scores = bm25.score(term_ids, postings.of(term_ids), postings.lengths, bm25.idfs(frequencies, state.chunks),
+                                state.total_length / state.chunks)  # fmt: skip
+            if scores is None:
+                return _empty()
+            return top_k(postings.ids[scores > 0], scores[scores > 0], k)
         else:
             # Milvus 2.3: no sparse vectors, one vector field per collection (§3), so nothing can
-            # find lexical matches in the whole store; the dense candidates are re-ranked instead.
+            # find lexical matches in a large store; the dense candidates are re-ranked instead.
             # Their records come along: retrieval asks for the best of them next
-            rows = self._get("chunks", sorted(candidates), ["terms", "length", "dkey", "start", "end", "sentences"])
-            rows = [row for row in rows if int(row["dkey"]) in self._by_key]  # read by key: the snapshot's rows only
+            name = state.tables["chunks"]
+            cached = {int(i): self._caches.terms.get((name, int(i))) for i in candidates}
+            rows = self._get("chunks", sorted(i for i, row in cached.items() if row is None), list(_RERANKED))
             self._remember("chunks", rows)
+            rows = sorted([row for row in cached.values() if row is not None] + rows, key=lambda row: int(row["id"]))
+            rows = [row for row in rows if int(row["dkey"]) in self._by_key]  # read by key: the snapshot's rows only
         return top_k(*self._rescore(term_ids, rows, frequencies), k)
 
     def _rescore(self, term_ids: Sequence[int], rows: list[dict[str, Any]], frequencies: Mapping[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -181,6 +224,22 @@ class MilvusView:
             return _empty()
         keep = scores > 0
         return ids[keep], scores[keep]
+
+    def _scanned(self) -> _Postings:
+        """The postings of every chunk of this snapshot, built once; rows read by an earlier view of
+        the same table are not read again (rows never change)."""
+        assert self.state is not None
+        with self._scanning:
+            if self._postings is None:
+                name, end = self.state.tables["chunks"], self.state.next_chunk_id
+                read, rows = self._caches.scanned.get(name, (0, {}))
+                for start in range(read, end, BATCH_ROWS):
+                    found = self._milvus.call("read pieces", self._milvus.client.query, name, output_fields=["id", *_RERANKED],
+                                              filter=f"id >= {start} and id < {min(end, start + BATCH_ROWS)}", **self._reads())  # fmt: skip
+                    rows.update((int(row["id"]), row) for row in found)
+                self._caches.scanned[name] = (max(read, end), rows)
+                self._postings = _Postings([rows[i] for i in sorted(rows) if int(rows[i]["dkey"]) in self._by_key])
+            return self._postings
 
     def _remember(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Records never change once written (ids are never reused), so a cache of them stays true."""
