@@ -23,6 +23,7 @@ from rag.model import prepare_model  # noqa: E402
 from rag.query import validate_question, validate_top_k  # noqa: E402
 from rag.errors import (  # noqa: E402
     CancelledError,
+    ConcurrentWriteError,
     DocumentError,
     DocumentTooLargeError,
     ErrorKind,
@@ -41,6 +42,7 @@ from rag.errors import (  # noqa: E402
 __all__ = [
     "AddResult",
     "CancelledError",
+    "ConcurrentWriteError",
     "DocumentTooLargeError",
     "ErrorKind",
     "UnknownCollectionError",

@@ -83,6 +83,9 @@ class VectorIndexSettings:
     exact_max: int = 50_000
     ivf_lists_per_sqrt: float = 4.0  # lists = 4·√N
     ivf_probe: int = 128  # lists probed per search (Milvus: nprobe), at most the list count
+    # Milvus sentence tables past exact_max are HNSW graphs (rag.store.milvus.schema): candidates
+    # kept per search, at least the k asked; read by every search, nothing stored depends on it
+    hnsw_ef: int = 256
 
     def __post_init__(self) -> None:
         _whole(self, 0, "exact_max")
@@ -175,7 +178,15 @@ class Settings:
     max_question_chars: int = 2000
     max_document_bytes: int = 5_000_000
     lock_timeout_s: float = 30.0  # how long a write waits for another process's write
+    # A Milvus server's writer lease (rag.store.milvus.lease): renewed every third of it; a writer
+    # dead on another host gives it up after 4/3 of it, within lock_timeout_s (one dead on this host
+    # at once); a live writer that could not renew stops before that
+    writer_lease_s: float = 15.0
     max_segments: int = 8  # the local store merges its smallest segments beyond this many
+    # Milvus < 2.4 has no sparse vectors: a collection of at most this many chunks keeps every chunk's
+    # term counts in memory for exact BM25, as local files (the gold set's 165 chunks: the same
+    # figures); a larger one re-ranks the dense candidates (rag.store.base.LexicalRecall)
+    lexical_scan_max: int = 5_000
 
     def __post_init__(self) -> None:
         check_collection_name(self.collection)

@@ -87,3 +87,10 @@ class StoreUnavailableError(RagError):
     """The configured store (a Milvus URI) is malformed or cannot be reached."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class ConcurrentWriteError(RagError):
+    """Another writer changed the collection while this change was made (a store shared by several
+    hosts): nothing was published; the change can be made again."""
+
+    kind = ErrorKind.BUSY

@@ -106,7 +106,7 @@ class _StoreVocabulary:
         return {by_id[term] for term in self.view.known_terms(by_id)}
 
     def name_translations(self, words: set[str]) -> dict[str, set[str]]:
-        return self.view.name_translations(words)
+        return self.view.names.name_translations(words)
 
 
 def build_query(text: str, encoder: Encoder, view: StoreView, settings: RetrievalSettings) -> Query:

@@ -159,6 +159,7 @@ HARNESS_PAST_THE_FACADE = {
     "adapter": "trains the query adapter inside the model",
     "reader_training": "trains the reader",
     "reader_metrics": "scores the reader alone",
+    "stages": "times each store call of retrieval, one at a time",
     "fitting": "fits the abstention model",
     "datasets": "reads public datasets as the corpus reads articles",
     "perf": "benchmarks the encoder and FAISS alone",

@@ -42,12 +42,15 @@ from rag import Assistant, Encoder, QuestionVectors, Settings, load_encoder
 from rag.chunk import chunk_spans, split_sentences
 from rag.clean import normalize_line
 from rag.ingest import fingerprint
+from rag.store import open_store
 from rag.store.local import LocalStore
+from rag_eval import stages
 from rag_eval.datasets import load_dataset
 from rag_eval.milvus_server import MilvusServerProcess
 from rag_eval.paths import write_whole
 
 SENTENCES_PER_ARTICLE = (25, 45)
+METRICS = "RAG_SCALE_METRICS"  # a Milvus server's metrics URL, for the server side of each stage
 SENTENCE_CHARS = (8, 120)
 
 
@@ -207,15 +210,17 @@ def _exact_top(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], qu
     return [set(row.tolist()) for row in best_ids]
 
 
-def approximate_recall(view: Any, queries: np.ndarray, k: int = 10) -> dict[str, float]:
-    """recall@k of the store's chunk and sentence searches against exact search (local store)."""
+def approximate_recall(view: Any, queries: np.ndarray, k: int = 10, exact: Any = None) -> dict[str, float]:
+    """recall@k of the store's chunk and sentence searches against exact search over the vectors of
+    a local store's view: ``view``'s own, or ``exact``, a local twin holding the same pieces under
+    the same ids (a Milvus server's archive built from the same corpus)."""
     recall = {}
     for part_name, search in (("chunk", view.search_chunks), ("sentence", view.search_sentences)):
         parts = [(getattr(p.segment, f"{part_name}_vectors"), getattr(p.segment, f"{part_name}_ids"),
-                  p.chunk_deleted if part_name == "chunk" else p.sentence_deleted) for p in view.parts]  # fmt: skip
-        exact = _exact_top(parts, queries, k)
-        found = [set(search(query, k)[0].tolist()) for query in queries]
-        recall[part_name] = round(float(np.mean([len(f & e) / k for f, e in zip(found, exact, strict=True)])), 4)
+                  p.chunk_deleted if part_name == "chunk" else p.sentence_deleted) for p in (exact or view).parts]  # fmt: skip
+        best = _exact_top(parts, queries, k)
+        found = [set(search(query.reshape(1, -1), k)[0][0].tolist()) for query in queries]
+        recall[part_name] = round(float(np.mean([len(f & e) / k for f, e in zip(found, best, strict=True)])), 4)
     return recall
 
 
@@ -271,11 +276,28 @@ def measure(root: Path, pool_path: Path, questions: list[str]) -> dict[str, Any]
     result["verify_s"] = round(time.perf_counter() - begin, 2)
     if local:
         result["open_s"] = round(open_s, 2)
-        store = LocalStore(Settings(root=root))
-        store.refresh()
-        vectors = encoder.questions.encode_questions(questions[:100]).base
-        result["recall@10"] = approximate_recall(store.view(), vectors)
+    settings = Settings(root=root)
+    store = open_store(settings)
+    store.refresh()
+    result["stages"] = stages.profile(store.view(), encoder.questions, questions[:50], settings.retrieval, os.environ.get(METRICS))
+    vectors = encoder.questions.encode_questions(questions[:100]).base
+    twin = _local_twin(root, store.view()) if settings.store else store
+    if twin is not None:
+        result["recall@10"] = approximate_recall(store.view(), vectors, exact=twin.view())
     return result
+
+
+def _local_twin(root: Path, view: Any) -> Any:
+    """The local store of the same size built from the same corpus, when its pieces have the ids
+    of ``view``'s (a Milvus server's): its vectors give the exact answers."""
+    folder = root.with_name(root.name.removesuffix("-milvus"))
+    if not (folder / "index").exists():
+        return None
+    twin = LocalStore(Settings(root=folder, store=None))
+    twin.refresh()
+    sample = list(range(0, twin.view().chunk_count, max(1, twin.view().chunk_count // 50)))
+    same = twin.view().chunks(sample) == view.chunks(sample) and twin.view().generation > 0
+    return twin if same else None
 
 
 def _child(command: str, root: Path, pool_path: Path, questions: list[str] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -336,8 +358,9 @@ def run(sizes: Sequence[int], datasets: Sequence[Path], work: Path, questions: l
         root = work / f"scale-{size}-milvus"
         if not (root / "server").exists():  # a new server has none of the built collections
             (root / "built.json").unlink(missing_ok=True)
-        with MilvusServerProcess(root / "server", timeout_s=300) as uri:
-            rows.append(_build_and_measure(size, root, pool, encoder, questions, {"RAG_STORE": uri}))
+        server = MilvusServerProcess(root / "server", timeout_s=300)
+        with server as uri:
+            rows.append(_build_and_measure(size, root, pool, encoder, questions, {"RAG_STORE": uri, METRICS: server.metrics_url}))
     return rows
 
 
@@ -371,6 +394,13 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"| {row['serve_peak_rss_mb']:,} ({row.get('serve_anon_mb', '—')} + {row.get('serve_mapped_mb', '—')} mapped) "
             f"| {row['add_s']} / {row['remove_s']} | {recall.get('chunk', '—')} / {recall.get('sentence', '—')} |"
         )
+    for row in rows:
+        if row.get("stages"):
+            title = f"**{row['chunks']:,} chunks, {row['store']}: each store call of a question alone** (`rag_eval/stages.py`; retrieval issues the independent ones at once)"
+            lines += ["", title, "",
+                      "| stage | calls a question | client p50 ms a question | server ms a question | server requests a question |", "|---|---|---|---|---|"]  # fmt: skip
+            lines += [f"| {name} | {stage['calls']} | {stage['client_p50_ms']} | {stage.get('server_ms', '—')} | {stage.get('server_requests', '—')} |"
+                      for name, stage in row["stages"].items()]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -39,15 +39,17 @@ import numpy as np
 from rag import bm25
 from rag.config import Settings
 from rag.document import Document
-from rag.errors import IndexCorruptError, StorageError, UnknownDocumentError
+from rag.errors import IndexCorruptError, StorageError
 from rag.files import fsync_dir, write_atomic
 from rag.locking import writer_lock
 from rag.store.base import (
+    REBUILD_HINT,
     Change,
     Check,
     ChunkRecord,
     Damage,
     Fingerprint,
+    LexicalRecall,
     SentenceRecord,
     StoredDocument,
     StoreInfo,
@@ -55,7 +57,8 @@ from rag.store.base import (
     top_k,
 )
 from rag.store.checks import examine
-from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
+from rag.store.commit import Ids, read_base, removals
+from rag.store.segment import Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
 from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
@@ -163,8 +166,26 @@ class _Part:
         return self.chunk_deleted is None or bool(len(self.postings(term)[0]))
 
 
+class SegmentNames:
+    """The name lexicon of a snapshot: what its live documents write both in Latin letters and Chinese."""
+
+    def __init__(self, parts: Sequence[_Part]) -> None:
+        self._parts = parts
+
+    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for word in set(words):
+            for part in self._parts:
+                for row in part.segment.name_rows.get(word, ()):
+                    if row not in part.removed_rows:
+                        found.setdefault(word, set()).update(part.segment.names[row][word])
+        return found
+
+
 class LocalView:
     """A consistent snapshot: a manifest and its segments."""
+
+    lexical_recall: LexicalRecall = "exact"
 
     def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part], nprobe: int) -> None:
         self.manifest = manifest
@@ -178,6 +199,7 @@ class LocalView:
         }
         self.chunk_count = sum(part.live_chunks for part in self.parts)
         self.total_length = sum(part.live_length for part in self.parts)
+        self.names = SegmentNames(self.parts)
 
     @property
     def generation(self) -> int:
@@ -208,32 +230,26 @@ class LocalView:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
 
-    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._search("chunk", vector, k)
+    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        # one vector at a time: a product with a matrix of queries rounds otherwise, and the scores
+        # must stay those fused before (the gold figures are unchanged); no round trip to save here
+        return [self._search("chunk", vector, k) for vector in vectors]
 
-    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._search("sentence", vector, k)
+    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self._search("sentence", vector, k) for vector in vectors]
 
     def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """BM25 over the live chunks (every chunk holding a query term: ``candidates`` are not
         needed here): document frequencies summed over the segments, then each segment's rows
-        scored in a dense array (bm25.add_term) and its best kept."""
+        scored in a dense array (``bm25.score``) and its best kept."""
         if not self.chunk_count:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         postings = {term: [part.postings(term) for part in self.parts] for term in set(term_ids)}
-        frequency = {term: sum(len(rows) for rows, _ in parts) for term, parts in postings.items()}
-        idfs = {term: bm25.idf(df, self.chunk_count) for term, df in frequency.items() if df}
+        idfs = bm25.idfs({term: sum(len(rows) for rows, _ in parts) for term, parts in postings.items()}, self.chunk_count)
         average = self.total_length / self.chunk_count
         found_ids, found_scores = [], []
         for index, part in enumerate(self.parts):
-            scores: np.ndarray | None = None
-            for term in term_ids:
-                rows, counts = postings[term][index]
-                if term not in idfs or not len(rows):
-                    continue
-                if scores is None:
-                    scores = np.zeros(len(part.segment.chunk_ids), dtype=np.float32)
-                bm25.add_term(scores, rows, counts, part.segment.chunk_lengths, idfs[term], average)
+            scores = bm25.score(term_ids, {term: parts[index] for term, parts in postings.items()}, part.segment.chunk_lengths, idfs, average)
             if scores is not None:
                 rows = np.flatnonzero(scores > 0)
                 found_ids.append(np.asarray(part.segment.chunk_ids)[rows])
@@ -293,14 +309,6 @@ class LocalView:
                 vectors[at[order]] = part.segment.sentence_vectors[rows[order]]
         return vectors
 
-    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-        for word in set(words):
-            for part in self.parts:
-                for row in part.segment.name_rows.get(word, ()):
-                    if row not in part.removed_rows:
-                        found.setdefault(word, set()).update(part.segment.names[row][word])
-        return found
 
     def details(self) -> dict[str, str]:
         kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}
@@ -425,34 +433,25 @@ class LocalStore:
     def commit(self, change: Change) -> None:
         """Write the change as a new segment and manifest; the caller holds ``writer()``. A rebuild
         also replaces a damaged index, which it does not need to read."""
-        try:
-            self.refresh()
-        except IndexCorruptError:
-            if not change.rebuild:
-                raise
+        if not read_base(self.refresh, change):
             with self._lock:  # replaced whole: nothing of the damaged index is read
                 self._view, self._current = LocalView(None, [], self.settings.vectors.ivf_probe), None
         self.remove_leftovers()
         view = self._view
         base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
         removed = {} if change.rebuild else {name: set(rows) for name, rows in (view.manifest.removed.items() if view.manifest else ())}
-        if not change.rebuild:
-            for doc_id in change.remove:
-                location = view.locations.get(doc_id)
-                if location is None:
-                    raise UnknownDocumentError(f"no document {doc_id!r} in the index")
-                removed.setdefault(view.parts[location[0]].segment.name, set()).add(location[1])
-        next_chunk = view.manifest.next_chunk_id if view.manifest else 0
-        next_sentence = view.manifest.next_sentence_id if view.manifest else 0
+        for index, row in removals(view.locations, change):
+            removed.setdefault(view.parts[index].segment.name, set()).add(row)
+        ids = Ids(view.manifest.next_chunk_id, view.manifest.next_sentence_id) if view.manifest else Ids()
         generation = max(view.generation, self._highest_generation()) + 1
         instance = view.manifest.instance if view.manifest else uuid.uuid4().hex
         with self._saving():
-            added, next_chunk, next_sentence = self._write_segment(change, generation, next_chunk, next_sentence)
+            added = self._write_segment(change, generation, ids)
             segments = [name for name in base if len(self._segment(instance, name).stored) > len(removed.get(name, ()))]
             if added is not None:
                 segments.append(added)
             segments, removed = self._merge(segments, removed, generation, instance)
-            self._publish(generation, change.fingerprint, change.corpus_state, segments, removed, next_chunk, next_sentence, instance)
+            self._publish(generation, change.fingerprint, change.corpus_state, segments, removed, ids.chunk, ids.sentence, instance)
         self._collect_garbage()
 
     @contextlib.contextmanager
@@ -521,7 +520,8 @@ class LocalStore:
                    if name.startswith("manifest-")] if self.directory.is_dir() else []  # fmt: skip
         return max((int(number) for number in numbers if number.isdigit()), default=0)
 
-    def _write_segment(self, change: Change, generation: int, next_chunk: int, next_sentence: int) -> tuple[str | None, int, int]:
+    def _write_segment(self, change: Change, generation: int, ids: Ids) -> str | None:
+        """The added documents as a new segment (None: nothing added); their pieces take ``ids``."""
         self.segments_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
         try:
@@ -529,16 +529,14 @@ class LocalStore:
             for indexed in change.add:
                 if writer is None:
                     writer = SegmentWriter(staging, indexed.chunk_vectors.shape[1])
-                writer.add(indexed, next_chunk, next_sentence)
-                next_chunk += len(indexed.chunks)
-                next_sentence += len(indexed.sentences)
+                writer.add(indexed, *ids.take(indexed))
             if writer is None:
-                return None, next_chunk, next_sentence
+                return None
             name = f"seg-{generation:08d}"
             writer.finish(name, self.settings.vectors)
             staging.rename(self.segments_dir / name)
             fsync_dir(self.segments_dir)
-            return name, next_chunk, next_sentence
+            return name
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -24,7 +24,7 @@ from rag.config import VectorIndexSettings
 from rag.document import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError
 from rag.files import file_sha256, fsync_dir
-from rag.store.base import IndexedDocument, TermsOf
+from rag.store.base import REBUILD_HINT, IndexedDocument, StoredDocument, TermsOf
 from rag.store.entries import Stored
 from rag.vectors import IndexKind, build_ivf, choose_kind
 
@@ -33,7 +33,6 @@ IN_MEMORY = ("chunk_ids", "chunk_docs", "chunk_spans", "chunk_lengths", "sentenc
              "chunk_sentence_ptr", "chunk_sentence_rows", "sentence_chunk_ptr", "sentence_chunk_rows", "terms", "term_ptr")
 MAPPED = ("chunk_vectors.bin", "sentence_vectors.bin", "posting_rows.bin", "posting_counts.bin")  # besides texts and IVF files
 FORMAT = 2  # 2: manifest.jsonl
-REBUILD_HINT = "run `rag build` to rebuild the index"
 
 
 class _Column:
@@ -114,11 +113,10 @@ class SegmentWriter:
         """Append a document; its chunks and sentences get consecutive ids from the given ones."""
         document = indexed.document
         chunk_count, sentence_count = len(indexed.chunks), len(indexed.sentences)
-        self._entries.append({"entry": document.entry(), "checksum": document.checksum, "characters": len(document.text),
-                              "text_sha256": text_fingerprint(document.text),
-                              "names": {word: list(tokens) for word, tokens in indexed.names.items()}})  # fmt: skip
+        stored = StoredDocument.of(document)
+        self._entries.append(stored.row(indexed.names))
         self._texts.append(document.text)
-        self._manifest_lines.append(document.manifest_line())
+        self._manifest_lines.append(stored.manifest_line)
         sentence_row = self.sentences
         self._append_pieces(
             chunk_ids=np.arange(first_chunk_id, first_chunk_id + chunk_count),
@@ -146,8 +144,7 @@ class SegmentWriter:
             chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
             derived = derive(text, [(int(s), int(e)) for s, e in segment.chunk_spans[chunks]]) if derive else None
             names = derived.names if derived else segment.names[row]
-            self._entries.append({"entry": dict(stored.entry), "checksum": stored.checksum, "characters": stored.characters,
-                                  "text_sha256": stored.text_sha256, "names": {w: list(t) for w, t in names.items()}})  # fmt: skip
+            self._entries.append(stored.row(names))
             self._texts.append(text)
             self._manifest_lines.append(stored.manifest_line)
             sentence_row, chunk_row = self.sentences, self.chunks

@@ -33,7 +33,7 @@ def test_each_error_has_the_kind_its_callers_answer_with():
         "UnknownDocumentError": ErrorKind.NOT_FOUND, "InvalidCollectionError": ErrorKind.BAD_INPUT,
         "UnknownCollectionError": ErrorKind.NOT_FOUND, "ModelMissingError": ErrorKind.FAILURE,
         "IndexCorruptError": ErrorKind.FAILURE, "IndexBusyError": ErrorKind.BUSY, "StorageError": ErrorKind.FAILURE,
-        "StoreUnavailableError": ErrorKind.UNAVAILABLE,
+        "StoreUnavailableError": ErrorKind.UNAVAILABLE, "ConcurrentWriteError": ErrorKind.BUSY,
     }  # fmt: skip
 
 

@@ -50,12 +50,16 @@ def test_question_language_counts_latin_words_against_han_characters(question, l
     assert question_language(question) == language
 
 
-class _NoWords:
-    def known_terms(self, term_ids):
-        return set()
-
+class _NoNames:
     def name_translations(self, words):
         return {}
+
+
+class _NoWords:
+    names = _NoNames()
+
+    def known_terms(self, term_ids):
+        return set()
 
 
 def test_english_questions_skip_the_adapter_chinese_ones_use_it(encoder):
@@ -82,11 +86,10 @@ class _Knows:
     def __init__(self, *words: str) -> None:
         self.ids = {term_id(word) for word in words}
 
+    names = _NoNames()
+
     def known_terms(self, term_ids):
         return set(term_ids) & self.ids
-
-    def name_translations(self, words):
-        return {}
 
 
 def test_a_chinese_question_retrieves_with_the_adapted_tower_and_keeps_the_base_vector_for_abstention():
