@@ -16,7 +16,7 @@ import pytest
 from conftest import ARTICLES
 from fakes import FakeEncoder
 
-from rag import Assistant, CancelledError, DocumentError, Settings, StorageError, UnknownDocumentError, VectorIndexSettings
+from rag import AddResult, Assistant, CancelledError, DocumentError, Settings, StorageError, UnknownDocumentError, VectorIndexSettings
 from rag.chunk import split_sentences
 from rag.encoder import QuestionVectors
 from rag.store.local import CURRENT
@@ -269,14 +269,20 @@ def test_a_failed_save_changes_nothing_and_says_what_to_fix(tiny, monkeypatch, e
     assert added.status == "added"
 
 
-def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypatch, messages):
-    settings, encoder = tiny
+def _add_dying_right_after_the_commit(settings, encoder, monkeypatch) -> AddResult:
+    """Add c.txt with a writer that dies between the index's commit and the journal's end."""
     assistant = open_assistant(settings, encoder)
-    monkeypatch.setattr("rag.collection.FolderCollection._finish_journal", lambda self: False)  # dies right after the commit
+    monkeypatch.setattr("rag.collection.FolderCollection._finish_journal", lambda self: False)
     article = settings.root / "c.txt"
     article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
     (added,) = assistant.add([article])
     monkeypatch.undo()
+    return added
+
+
+def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypatch, messages):
+    settings, encoder = tiny
+    added = _add_dying_right_after_the_commit(settings, encoder, monkeypatch)
     assert not (settings.corpus_dir / added.document.file).exists() and (settings.index_dir / "PENDING.json").exists()
     reopened = open_assistant(settings, encoder)
     assert "Completed an interrupted change" in messages.take()
@@ -286,12 +292,7 @@ def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypa
 
 def test_a_damaged_journal_is_reported_and_its_committed_change_completed(tiny, monkeypatch, messages):
     settings, encoder = tiny
-    assistant = open_assistant(settings, encoder)
-    monkeypatch.setattr("rag.collection.FolderCollection._finish_journal", lambda self: False)  # dies right after the commit
-    article = settings.root / "c.txt"
-    article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
-    (added,) = assistant.add([article])
-    monkeypatch.undo()
+    added = _add_dying_right_after_the_commit(settings, encoder, monkeypatch)
     (settings.index_dir / "PENDING.json").write_bytes(b'{"generation": 2, "publ')  # a torn write, a bad sector
     messages.take()
     reopened = open_assistant(settings, encoder)
