@@ -3,6 +3,7 @@ what dead writes left, dropped."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,6 +13,12 @@ from rag.store.milvus.rows import term_row
 from rag.store.milvus.schema import FLAT, index_params, schema
 from rag.store.milvus.state import State
 from rag.store.milvus.writer import BATCH_ROWS, writer_reads
+
+# Two hosts whose first writes start together both find no meta collection: one creates it, and the
+# other's load or create fails until the creation is done (one host's first change was refused, 25 ms
+# in, in one of five runs of tests/rag/store/milvus/test_lease.py). Creating and loading it takes
+# about 2.4 s on 2.3, so the loser tries again for a while before it reports the server unavailable.
+META_WAIT_S = 15.0
 
 
 class Tables:
@@ -35,15 +42,22 @@ class Tables:
     def owned(self) -> set[str]:
         return {name for name in self.milvus.call("list collections", self.milvus.client.list_collections) if owned(name, self.slug)}
 
-    def ensure_meta(self) -> None:
+    def ensure_meta(self, wait_s: float = META_WAIT_S) -> None:
         """The meta collection, created if missing (by whichever writer of any host comes first)."""
-        if self.meta in self.loaded or self.load([self.meta], missing_ok=True):
-            return
-        try:
-            self.create({}, 0, False)
-        except StoreUnavailableError:
-            if not self.load([self.meta], missing_ok=True):  # not created by another host meanwhile
-                raise
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                if self.meta in self.loaded or self.load([self.meta], missing_ok=True):
+                    return
+                self.create({}, 0, False)
+                return
+            except StoreUnavailableError:
+                # another host's creation under way: the collection exists (a server that does not
+                # answer fails this question too, at once)
+                exists = self.milvus.call("look for its collections", self.milvus.client.has_collection, self.meta)
+                if not exists or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def create(self, tables: Mapping[str, str], dimension: int, sparse: bool, index: Mapping[str, Any] = FLAT) -> None:
         """Create (and load) the tables, and the meta collection if missing, in parallel: loading

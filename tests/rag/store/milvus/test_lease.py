@@ -50,7 +50,9 @@ def test_two_hosts_adding_and_removing_at_once_lose_nothing(milvus_uri, tmp_path
     published = sorted((c["published"], name, c["add"], c["remove"]) for name, done in changes.items() for c in done if "published" in c)
     refused = [c for done in changes.values() for c in done if "refused" in c]
     # every change was published or refused with a message saying so
-    assert all(c["refused"] in ("IndexBusyError", "ConcurrentWriteError") and "writer" in c["message"] for c in refused), refused
+    assert all(c["refused"] in ("IndexBusyError", "ConcurrentWriteError") and "writer" in c["message"] for c in refused), [
+        (c["refused"], c["message"]) for c in refused
+    ]
     # no commit overwrote another: each published a generation of its own, one after another
     generations = [generation for generation, *_ in published]
     assert generations == list(range(1, len(published) + 1))
