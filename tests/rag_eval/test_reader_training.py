@@ -53,3 +53,25 @@ def test_same_paragraph_negatives_come_from_the_questions_own_paragraph_only_whe
     # paragraph, and its on-topic negative already comes from its own paragraph
     assert sorted(pair.question for pair in same) == [0, 1]
     assert all(pair.window in QUESTIONS[pair.question].context for pair in same)
+
+
+@pytest.mark.model
+def test_int8_lower_caches_the_frozen_layers_through_the_int8_graph(tmp_path):
+    """The trained layers then learn from what the product's int8 reader gives them: close to the
+    fp32 layers' output, not equal."""
+    import numpy as np
+
+    from rag.config import Settings
+    from rag_eval.reader_training import ReaderModel, lower_session
+
+    outputs = []
+    for int8 in (False, True):
+        model = ReaderModel(Settings().model_dir, TrainSettings(layers=2, frozen=1, int8_lower=int8))
+        session = lower_session(model, tmp_path)
+        vectors = np.random.default_rng(0).normal(size=(1, 6, 384)).astype(np.float32)
+        (hidden,) = session.run(None, {"token_vectors": vectors, "attention_mask": np.ones((1, 6), dtype=np.int64)})
+        outputs.append(hidden.ravel())
+    assert (tmp_path / "lower.int8.onnx").is_file()
+    fp32, int8 = outputs
+    cosine = float(fp32 @ int8 / np.linalg.norm(fp32) / np.linalg.norm(int8))
+    assert 0.98 < cosine < 1.0 - 1e-6
