@@ -105,16 +105,28 @@ def make_batch(questions: Sequence[Sequence[int]], windows: Sequence[EncodedWind
 def best_span(start_logits: np.ndarray, end_logits: np.ndarray, bounds: np.ndarray) -> tuple[int, int, float]:
     """Token positions (start, end) maximising P(start)·P(end) with start ≤ end < start + MAX_SPAN_TOKENS,
     both on allowed positions; and that probability. Softmaxes run over the allowed positions only."""
+    return (best_spans(start_logits, end_logits, bounds, 1) or [(0, 0, 0.0)])[0]
+
+
+def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, bounds: np.ndarray, n: int) -> list[tuple[int, int, float]]:
+    """The ``n`` most probable token spans as ``best_span`` scores them, best first (fewer when
+    fewer fit; none when no position is allowed)."""
     allowed = np.flatnonzero(bounds)
     if allowed.size == 0:
-        return 0, 0, 0.0
+        return []
     starts = _log_softmax(start_logits[allowed].astype(np.float64))
     ends = _log_softmax(end_logits[allowed].astype(np.float64))
     scores = starts[:, None] + ends[None, :]
     gap = allowed[None, :] - allowed[:, None]  # token distance end - start
     scores[(gap < 0) | (gap >= MAX_SPAN_TOKENS)] = -np.inf
-    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return int(allowed[i]), int(allowed[j]), float(np.exp(scores[i, j]))
+    flat = scores.ravel()
+    if n == 1:
+        top = np.array([int(np.argmax(flat))])
+    else:
+        top = np.argpartition(-flat, min(n, flat.size) - 1)[:n]
+        top = top[np.argsort(-flat[top], kind="stable")]
+    rows, columns = np.unravel_index(top[np.isfinite(flat[top])], scores.shape)
+    return [(int(allowed[i]), int(allowed[j]), float(np.exp(scores[i, j]))) for i, j in zip(rows, columns, strict=True)]
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -123,23 +135,29 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 def decode(
-    batch: Batch, windows: Sequence[EncodedWindow], texts: Sequence[str], outputs: Sequence[np.ndarray]
+    batch: Batch, windows: Sequence[EncodedWindow], texts: Sequence[str], outputs: Sequence[np.ndarray], n_best: int = 1
 ) -> list[ReadSpan]:
-    """The best span of each row from the graph's (start, end, no-answer) logits."""
+    """The best span of each row from the graph's (start, end, no-answer) logits; with ``n_best``,
+    up to that many spans of each row, best first, each text once (tokens that differ only by the
+    space before a word give the same text)."""
     start_logits, end_logits, no_answer_logits = outputs
     spans = []
     for row, (window, text) in enumerate(zip(windows, texts, strict=True)):
         no_answer = float(1.0 / (1.0 + np.exp(-no_answer_logits[row])))
-        i, j, score = best_span(start_logits[row], end_logits[row], batch.bounds[row])
-        if score == 0.0:  # nothing readable in the window (empty or only spaces)
+        wanted = 1 if n_best == 1 else 2 * n_best  # room for the texts found twice
+        found = best_spans(start_logits[row], end_logits[row], batch.bounds[row], wanted)
+        if not found:  # nothing readable in the window (empty or only spaces)
             spans.append(ReadSpan(row, 0, 0, 0.0, no_answer))
             continue
-        start, end = window.offsets[i - batch.first[row]][0], window.offsets[j - batch.first[row]][1]
-        while start < end and text[start].isspace():  # "▁word" tokens cover the space before the word
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        spans.append(ReadSpan(row, start, end, score, no_answer))
+        read: dict[tuple[int, int], ReadSpan] = {}
+        for i, j, score in found:
+            start, end = window.offsets[i - batch.first[row]][0], window.offsets[j - batch.first[row]][1]
+            while start < end and text[start].isspace():  # "▁word" tokens cover the space before the word
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            read.setdefault((start, end), ReadSpan(row, start, end, score, no_answer))
+        spans.extend(list(read.values())[:n_best])
     return spans
 
 
@@ -171,15 +189,17 @@ class Reader:
         settings = json.loads((model_dir / "reader.json").read_text())
         return cls(Tokenizer.from_file(str(model_dir / "tokenizer.json")), token_vectors, session, settings["prefixes"])
 
-    def read(self, question: str, windows: Sequence[str]) -> list[ReadSpan]:
-        """The best span of each window, in the windows' order, in one batch."""
+    def read(self, question: str, windows: Sequence[str], n_best: int = 1) -> list[ReadSpan]:
+        """The best span of each window, in the windows' order, in one batch. With ``n_best``, up to
+        that many spans of each window, window by window, best first (``ReadSpan.window`` says
+        whose): for choosing among a window's spans, e.g. the one of the kind the question asks for."""
         if not windows:
             return []
         question_tokens = question_ids(self.tokenizer, question, self.prefixes)
         encoded = [encode_window(self.tokenizer, window, self.prefixes) for window in windows]
         batch = make_batch([question_tokens] * len(encoded), encoded)
         outputs = self.session.run(None, {"token_vectors": self.token_vectors[batch.ids], "attention_mask": batch.mask})
-        return decode(batch, encoded, windows, outputs)
+        return decode(batch, encoded, windows, outputs, n_best)
 
 
 def reader_weights(state: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
