@@ -70,6 +70,7 @@ class TrainSettings:
     window: tuple[int, int] = (40, 140)  # characters: a sentence or two, up to heldout's sliding windows
     same_paragraph: bool = False  # a fourth pair: a window of the question's own paragraph holding no answer (no gain)
     int8_lower: bool = False  # cache the frozen layers through their int8 graph, as the product reads them
+    near_negative: bool = False  # a fourth pair: the closest window of the closest other article (CMRC re-ranking)
     dev_share: float = 0.1
     dev_window: int = 140  # sliding windows for the dev paragraphs
     dev_stride: int = 70
@@ -179,6 +180,32 @@ def on_topic_window(question: Question, others: Sequence[str], length: int, rng:
     return None
 
 
+def nearest_windows(questions: Sequence[Question], chosen: Sequence[int], length: int) -> dict[int, str]:
+    """For each chosen question, the window (sliding, ``length`` characters) of another article's
+    paragraph that shares most of its character bigrams (TF-IDF cosine) and holds no gold answer:
+    the kind of passage retrieval ranks next to the right one, and the reader's re-ranking promoted
+    (CMRC 2018: 38 first passages lost, reader.md)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    windows, articles = [], []
+    for context, article in dict.fromkeys((questions[i].context, questions[i].article) for i in chosen):
+        for start, end in sliding_windows(context, length, length // 2):
+            windows.append(context[start:end])
+            articles.append(article)
+    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(2, 2)).fit(windows)
+    window_vectors = vectoriser.transform(windows).T.tocsc()
+    nearest = {}
+    for at in range(0, len(chosen), 500):  # 500 questions at a time: the products are nearly dense
+        block = chosen[at : at + 500]
+        similarity = (vectoriser.transform([questions[i].question for i in block]) @ window_vectors).toarray()
+        for row, i in enumerate(block):
+            for k in np.argsort(-similarity[row], kind="stable")[:20]:
+                if articles[k] != questions[i].article and not _holds_answer(windows[k], questions[i]):
+                    nearest[i] = windows[k]
+                    break
+    return nearest
+
+
 def build_pairs(
     questions: Sequence[Question], chosen: Sequence[int], settings: TrainSettings, rng: random.Random
 ) -> list[Pair]:
@@ -187,6 +214,7 @@ def build_pairs(
         if questions[i].context not in paragraphs[questions[i].article]:
             paragraphs[questions[i].article].append(questions[i].context)
     articles = sorted(paragraphs)
+    nearest = nearest_windows(questions, chosen, settings.window[1]) if settings.near_negative else {}
     pairs = []
     for i in chosen:
         q = questions[i]
@@ -206,6 +234,8 @@ def build_pairs(
             window = same_paragraph_window(q, rng.randint(*settings.window), rng)
             if window and not _holds_answer(window, q):
                 pairs.append(Pair(i, window, None, "same-paragraph"))
+        if i in nearest:
+            pairs.append(Pair(i, nearest[i], None, "near"))
     return pairs
 
 
@@ -550,6 +580,7 @@ def main() -> None:
     parser.add_argument("--prefixes", action=argparse.BooleanOptionalAction, default=defaults.prefixes)
     parser.add_argument("--same-paragraph", action=argparse.BooleanOptionalAction, default=defaults.same_paragraph)
     parser.add_argument("--int8-lower", action=argparse.BooleanOptionalAction, default=defaults.int8_lower)
+    parser.add_argument("--near-negative", action=argparse.BooleanOptionalAction, default=defaults.near_negative)
     args = parser.parse_args()
     import torch
 

@@ -55,6 +55,20 @@ def test_same_paragraph_negatives_come_from_the_questions_own_paragraph_only_whe
     assert all(pair.window in QUESTIONS[pair.question].context for pair in same)
 
 
+def test_near_negatives_are_the_closest_window_of_another_article_and_hold_no_answer():
+    lookalike = _question("3-0-1", "公司的首席技术官一职由别人担任。", "别人")  # shares the question's words
+    questions = [*QUESTIONS, lookalike]
+    pairs = build_pairs(questions, [0, 1, 2, 3], TrainSettings(near_negative=True), random.Random(0))
+    near = {pair.question: pair.window for pair in pairs if pair.kind == "near"}
+    assert "首席技术官" in near[0] and near[0] in lookalike.context  # not question 1's paragraph: same article
+    for i, window in near.items():
+        assert questions[i].article not in {q.article for q in questions if window in q.context}
+        assert not any(text in window for text, _ in questions[i].answers)
+    plain = build_pairs(questions, [0, 1, 2, 3], TrainSettings(), random.Random(0))
+    assert "near" not in {pair.kind for pair in plain}
+    assert plain == [pair for pair in pairs if pair.kind != "near"]  # the other pairs are drawn as before
+
+
 @pytest.mark.model
 def test_int8_lower_caches_the_frozen_layers_through_the_int8_graph(tmp_path):
     """The trained layers then learn from what the product's int8 reader gives them: close to the
