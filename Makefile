@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install model index serve test eval adapter reader bench bench-full bench-scale load browser clean
+.PHONY: install model index serve test test-fast eval adapter reader bench bench-full bench-scale load browser clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ browser:
 
 test: index browser
 	$(BIN)/python -m pytest -q
+
+# The logic tier: every test that needs no model, browser or Milvus engine, run with an empty model
+# cache so that none can lean on a prepared model (about a minute on 2 cores).
+test-fast: install
+	@cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && \
+	  RAG_CACHE=$$cache $(BIN)/python -m pytest -q -m "not model and not browser and not milvus"
 
 eval: index
 	$(BIN)/rag-eval gold

@@ -13,20 +13,22 @@ for _name, _value in (("ORT_DISABLE_TELEMETRY", "1"), ("HF_HUB_OFFLINE", "1"), (
     os.environ.setdefault(_name, _value)
 
 from rag.answer import Answer, Citation, Passage, Span  # noqa: E402
-from rag.assistant import Assistant, Info, Limits, Trace  # noqa: E402
+from rag.assistant import Assistant, Info, Limits, Trace, Verification  # noqa: E402
 from rag.collection import AddResult  # noqa: E402
 from rag.config import ChunkSettings, RetrievalSettings, Settings, VectorIndexSettings  # noqa: E402
-from rag.corpus import Document, DocumentSummary  # noqa: E402
+from rag.document import Document, DocumentSummary  # noqa: E402
+from rag.embed import load_encoder  # noqa: E402
+from rag.encoder import Encoder, QuestionVectors  # noqa: E402
 from rag.model import prepare_model  # noqa: E402
 from rag.query import validate_question, validate_top_k  # noqa: E402
 from rag.errors import (  # noqa: E402
     CancelledError,
+    ConcurrentWriteError,
     DocumentError,
     DocumentTooLargeError,
     ErrorKind,
     IndexBusyError,
     IndexCorruptError,
-    IndexMissingError,
     InvalidCollectionError,
     InvalidQuestionError,
     ModelMissingError,
@@ -40,6 +42,7 @@ from rag.errors import (  # noqa: E402
 __all__ = [
     "AddResult",
     "CancelledError",
+    "ConcurrentWriteError",
     "DocumentTooLargeError",
     "ErrorKind",
     "UnknownCollectionError",
@@ -50,15 +53,16 @@ __all__ = [
     "Document",
     "DocumentError",
     "DocumentSummary",
+    "Encoder",
     "IndexBusyError",
     "IndexCorruptError",
-    "IndexMissingError",
     "InvalidCollectionError",
     "InvalidQuestionError",
     "Info",
     "Limits",
     "ModelMissingError",
     "Passage",
+    "QuestionVectors",
     "RagError",
     "Settings",
     "Span",
@@ -67,7 +71,9 @@ __all__ = [
     "Trace",
     "UnknownDocumentError",
     "RetrievalSettings",
+    "Verification",
     "VectorIndexSettings",
+    "load_encoder",
     "prepare_model",
     "validate_question",
     "validate_top_k",

@@ -1,19 +1,29 @@
-"""Extractive answers: ranked passages, the answering sentence, citations, and abstention.
+"""Extractive answers: ranked passages, the answering sentence, its supporting sentences, citations,
+a confidence, and abstention.
 
-Nothing is generated: the answer is a sentence copied from a passage, and each citation gives
-its offsets in the document and in the passage. Everything here works on a ``Ranking``; the
-answer stage never searches the store.
+Nothing is generated. The answer is one sentence copied from a passage, the one judged to answer
+(``rag.judge``); another the judge also rates likely follows it as supporting evidence, with its own
+citation, never glued into the answer's text. Each citation gives its offsets in the document and
+in the passage, and the text it quotes. Everything here works on a ``Ranking`` and the reader's
+readings; the answer stage never searches the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from rag.abstention import Abstainer
-from rag.answer_types import AnswerType, missing_type
+from rag.abstention import Abstainer, features
+from rag.answer_types import AnswerType, expected_type, fold, holds, missing_type
 from rag.config import RetrievalSettings
+from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
+from rag.reader import Reading
 from rag.retrieve import Ranking
+from rag.when import article_date, asked, spoken_of
+
+# What the confidence means to a reader (``Answer.reliability``): on the dev split, answers at or above
+# RELIABLE were right 9 times in 10 (eval/reports/experiments.md, "A confidence that means something").
+RELIABLE, LIKELY = 0.8, 0.5
 
 
 @dataclass(frozen=True)
@@ -26,17 +36,20 @@ class Passage:
     start: int
     end: int
     score: float
-    highlight: tuple[int, int] | None  # the answering sentence, as offsets inside ``text``
+    highlight: tuple[int, int] | None  # the answering (or best) sentence, as offsets inside ``text``
+    date: str | None = None  # its article's date (ISO), when the article states one
 
 
 @dataclass(frozen=True)
 class Citation:
     rank: int  # the cited passage's rank
     doc_id: str
-    start: int  # the answer's offsets in the document
+    start: int  # the quoted sentence's offsets in the document
     end: int
     passage_start: int  # and inside the passage's text
     passage_end: int
+    text: str = ""  # the quoted sentence: ``document.text[start:end]``
+    time: str | None = None  # the time it speaks of (ISO prefix): a date or year it states, else its article's date
 
 
 @dataclass(frozen=True)
@@ -51,77 +64,68 @@ class Span:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """What the reader made of a candidate sentence: its best span (offsets inside the sentence),
-    the span's probability, and P(the sentence does not answer the question)."""
-
-    start: int
-    end: int
-    score: float
-    no_answer: float
-
-
-@dataclass(frozen=True)
 class Answer:
     question: str
-    text: str | None
+    text: str | None  # the answering sentence, verbatim (None: abstained)
     passages: list[Passage]
-    citations: list[Citation]
+    citations: list[Citation]  # the answering sentence first, then the supporting ones
     abstained: bool
-    confidence: float  # probability that the documents answer the question
+    confidence: float  # P(the answer shown is right); for an abstention, P(the articles answer at all)
     reason: str | None = None  # why the assistant abstained, in words for the reader
-    features: dict[str, float] = field(default_factory=dict)  # what the abstention model saw
-    span: Span | None = None  # the exact answer inside the first cited sentence, when the reader is confident
+    features: dict[str, float] = field(default_factory=dict)  # what the confidence and abstention models saw
+    span: Span | None = None  # the exact answer inside the answering sentence, when the reader is confident
+
+    @property
+    def supporting(self) -> list[Citation]:
+        """Further sentences that state or support the answer, each with its own citation."""
+        return self.citations[1:]
+
+    @property
+    def reliability(self) -> str:
+        """The confidence in words: "reliable", "likely" or "uncertain" ("" for an abstention)."""
+        if self.abstained:
+            return ""
+        return "reliable" if self.confidence >= RELIABLE else "likely" if self.confidence >= LIKELY else "uncertain"
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return asdict(self) | {"reliability": self.reliability}
 
 
-def candidate_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tuple[float, int, int]]:
-    """(score, passage rank, sentence id) of the top passages' sentences, best first. A sentence's
-    score drops by ``answer_rank_penalty`` for each rank its passage sits below the first."""
-    return sorted(
-        (
-            (score - settings.answer_rank_penalty * (rank - 1), rank, sid)
-            for rank, c in enumerate(ranking.candidates[: settings.answer_passages], start=1)
-            for sid, score in c.sentences
-        ),
-        key=lambda item: (-item[0], item[1]),
-    )
-
-
-def answer_sentences(ranking: Ranking, settings: RetrievalSettings) -> list[tuple[int, int]]:
-    """(passage rank, sentence id) of the answer: the best sentence of the top passages, and the
-    runner-up when it scores within ``second_sentence_margin`` of it."""
-    scored = candidate_sentences(ranking, settings)
-    chosen: list[tuple[float, int, int]] = []
-    for score, rank, sid in scored:
-        if sid in {s for _, _, s in chosen} or (chosen and _same_text(ranking, sid, chosen[0][2])):
+def choose_sentences(ranking: Ranking, judged: Sequence[JudgedSentence], settings: RetrievalSettings) -> list[JudgedSentence]:
+    """The answer: the sentence the judge rates highest, then up to ``supporting_sentences`` more that
+    the judge gives at least ``supporting_probability`` (``judged``: most likely first)."""
+    chosen: list[JudgedSentence] = []
+    for sentence in judged:
+        if any(sentence.sentence_id == c.sentence_id or _same_text(ranking, sentence.sentence_id, c.sentence_id) for c in chosen):
             continue  # the same sentence, or the same words in another article: cited once
-        if chosen and chosen[0][0] - score > settings.second_sentence_margin:
+        if chosen and sentence.probability < settings.supporting_probability:
             break
-        chosen.append((score, rank, sid))
-        if len(chosen) == 2:
+        chosen.append(sentence)
+        if len(chosen) > settings.supporting_sentences:
             break
-    return [(rank, sid) for _, rank, sid in chosen]
+    return chosen
+
+
+def judge_candidates(ranking: Ranking, settings: RetrievalSettings, readings: Mapping[int, Reading], judge: Judge) -> list[JudgedSentence]:
+    """The top passages' sentences as the judge rates them, most likely to hold the answer first."""
+    candidates = candidate_sentences(ranking, settings.answer_passages, settings.answer_rank_penalty)
+    return judged_sentences(ranking, candidates, readings, expected_type(ranking.query.text), judge)
 
 
 def _same_text(ranking: Ranking, first: int, second: int) -> bool:
-    if first not in ranking.sentences or second not in ranking.sentences:
-        return False
     return ranking.text(ranking.sentences[first]) == ranking.text(ranking.sentences[second])
 
 
-def abstention_reason(answer_text: str, missing: AnswerType | None) -> str:
-    if not answer_text:
+def abstention_reason(has_sentence: bool, missing: AnswerType | None) -> str:
+    if not has_sentence:
         return "No passage matches the question."
     if missing is not None:
         return f"The question asks for {missing.noun}, and the closest passages give none."
-    return "None of the passages is close enough to the question to answer it."
+    return "The passages talk about the question's subject but do not say what it asks."
 
 
-def _passages(ranking: Ranking, chosen: list[tuple[int, int]]) -> list[Passage]:
-    cited_in = {rank: sid for rank, sid in reversed(chosen)}
+def _passages(ranking: Ranking, chosen: list[JudgedSentence]) -> list[Passage]:
+    cited_in = {c.rank: c.sentence_id for c in reversed(chosen)}
     passages = []
     for rank, candidate in enumerate(ranking.candidates, start=1):
         chunk = ranking.chunks[candidate.chunk_id]
@@ -132,60 +136,59 @@ def _passages(ranking: Ranking, chosen: list[tuple[int, int]]) -> list[Passage]:
             sentence = ranking.sentences[sid]
             highlight = (max(sentence.start, chunk.start) - chunk.start, min(sentence.end, chunk.end) - chunk.start)
         passages.append(Passage(rank, chunk.doc_id, document.title, document.source, ranking.text(chunk), chunk.start,
-                                chunk.end, round(candidate.score, 4), highlight))  # fmt: skip
+                                chunk.end, round(candidate.score, 4), highlight, article_date(document.date)))  # fmt: skip
     return passages
 
 
-def _span(ranking: Ranking, sid: int, reading: Reading | None, settings: RetrievalSettings) -> Span | None:
-    """The reader's span in the cited sentence, when it is sure enough to show it as the answer."""
+def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
+    sentence = ranking.sentences[sid]
+    start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
+    text = ranking.documents[passage.doc_id].text[start:end]
+    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, spoken_of(text, passage.date))
+
+
+def _span(ranking: Ranking, answer: JudgedSentence, reading: Reading | None, settings: RetrievalSettings,
+          kind: AnswerType | None) -> Span | None:  # fmt: skip
+    """The reader's span in the answer's sentence, when the reader is sure enough of it, the judge of the
+    sentence (a span in a wrong sentence is a wrong answer), and the span agrees with what is asked: it
+    holds the kind of value asked for (a year for "which year"), and it is not something the question
+    already says ("who will lead after Y left" is not answered by Y)."""
     if reading is None or reading.end <= reading.start or reading.no_answer >= 0.5 or reading.score < settings.span_min_score:
         return None
+    if answer.probability < settings.span_min_judged:
+        return None
+    sid = answer.sentence_id
     sentence = ranking.sentences[sid]
     start, end = sentence.start + reading.start, sentence.start + reading.end
     text = ranking.documents[sentence.doc_id].text[start:end]
+    if (kind is not None and kind.checkable and not holds(kind, text)) or fold(text).strip().lower() in fold(ranking.query.text).lower():
+        return None
     return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
 
 
-def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None,
+def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None, judged: Sequence[JudgedSentence],
              readings: Mapping[int, Reading] | None = None) -> Answer:  # fmt: skip
-    """Passages in rank order with their answering sentence marked, the answer and its citations,
-    or an abstention (the passages are then the closest matches). ``readings``: the reader's view of
-    the candidate sentences it read (none without a reader)."""
+    """Passages in rank order with their answering sentence marked, the answer, its supporting
+    sentences and their citations, or an abstention (the passages are then the closest matches).
+    ``judged``: the candidate sentences as the judge rates them (``judge_candidates``); ``readings``:
+    the reader's view of the sentences it read (none without a reader)."""
+    readings = readings or {}
     question = ranking.query.text
-    chosen = answer_sentences(ranking, settings)
+    chosen = choose_sentences(ranking, judged, settings)
     passages = _passages(ranking, chosen)
-    citations = []
-    for rank, sid in sorted(chosen, key=lambda item: (ranking.sentences[item[1]].doc_id, ranking.sentences[item[1]].start)):
-        passage = passages[rank - 1]
-        start = max(ranking.sentences[sid].start, passage.start)
-        end = min(ranking.sentences[sid].end, passage.end)
-        citations.append(Citation(rank, passage.doc_id, start, end, start - passage.start, end - passage.start))
-    chosen_text = " ".join(ranking.text(ranking.sentences[sid]) for _, sid in chosen)
-    missing = missing_type(question, chosen_text)
-    features = {
-        "top_dense": ranking.closeness.top_chunk,
-        "top_sentence": ranking.closeness.top_sentence,
-        "answer_type_mismatch": float(missing is not None),
-    } if abstainer else {}  # fmt: skip
-    confidence = abstainer.probability(features) if abstainer else 1.0
-    if not citations or (abstainer is not None and confidence < abstainer.threshold):
-        reason = abstention_reason(chosen_text, missing)
-        return Answer(question, None, passages, [], True, round(confidence, 4), reason, features=features)
-    text = answer_text(ranking, citations)
-    span = _span(ranking, chosen[0][1], (readings or {}).get(chosen[0][1]), settings)
-    return Answer(question, text, passages, citations, False, round(confidence, 4), features=features, span=span)
-
-
-def answer_text(ranking: Ranking, citations: list[Citation]) -> str:
-    """The cited spans in document order; spans that follow each other in the document read as
-    one stretch of it, the others are joined by " … "."""
-    stretches: list[tuple[str, int, int]] = []
-    for citation in citations:
-        if stretches:
-            doc_id, start, end = stretches[-1]
-            between = ranking.documents[doc_id].text[end : citation.start]
-            if doc_id == citation.doc_id and citation.start >= end and not between.strip():
-                stretches[-1] = (doc_id, start, citation.end)
-                continue
-        stretches.append((citation.doc_id, citation.start, citation.end))
-    return " … ".join(ranking.documents[doc_id].text[start:end] for doc_id, start, end in stretches)
+    citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
+    if asked(question).current:  # a state that changes: what other periods said, newest first
+        citations[1:] = sorted(citations[1:], key=lambda c: c.time or "", reverse=True)
+    first = chosen[0] if chosen else None
+    reading = readings.get(first.sentence_id) if first is not None else None
+    missing = missing_type(question, citations[0].text) if citations else None
+    reads = None if reading is None else 1.0 - reading.no_answer
+    seen = features(ranking, first and first.sentence_id, first and first.rank, reads, missing, first.probability if first else 0.0)
+    if not citations or (abstainer is not None and abstainer.abstains(seen)):
+        answerable = abstainer.answerable.probability(seen) if abstainer else 0.0
+        reason = abstention_reason(bool(citations), missing)
+        return Answer(question, None, passages, [], True, round(answerable, 4), reason, features=seen)
+    assert first is not None
+    confidence = abstainer.correct.probability(seen) if abstainer else 1.0
+    span = _span(ranking, first, reading, settings, expected_type(question))
+    return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)

@@ -4,6 +4,7 @@ nothing else."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -14,20 +15,33 @@ from pathlib import Path
 
 from rag import lexical
 from rag.abstention import Abstainer
-from rag.answer import Answer, Reading, assemble
-from rag.collection import AddResult, Collection
+from rag.answer import Answer, assemble, judge_candidates
+from rag.collection import AddResult, Collection, FolderCollection, Verification
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
-from rag.corpus import Document, DocumentSummary
-from rag.encoder import Encoder, load_encoder
+from rag.document import Document, DocumentSummary
+from rag.embed import load_encoder
+from rag.encoder import Encoder
+from rag.errors import (
+    IndexCorruptError,
+    InvalidCollectionError,
+    ModelMissingError,
+    RagError,
+    UnknownCollectionError,
+    UnknownDocumentError,
+)
 from rag.expand import cedict_glosses
-from rag.errors import InvalidCollectionError, ModelMissingError, RagError, UnknownCollectionError, UnknownDocumentError
+from rag.fixed_collection import FixedCollection
+from rag.followup import leans_on_context
 from rag.formats import SUPPORTED_SUFFIXES
-from rag.query import TOP_K_RANGE, Query, build_query, validate_question, validate_top_k
-from rag.reader import Reader
+from rag.judge import Judge, JudgedSentence
+from rag.query import TOP_K_RANGE, Query, build_query, validate_history, validate_question, validate_top_k, with_context
+from rag.reader import Reader, Reading
 from rag.rerank import read_sentence_ids, rerank
 from rag.retrieve import Ranking, rank
 from rag.store import open_store
+from rag.when import asked, rerank_by_time
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Limits:
@@ -61,6 +75,7 @@ class Trace:
     milliseconds: dict[str, float]
     language: str
     keywords: tuple[str, ...]
+    sentences: tuple[JudgedSentence, ...] = ()  # the candidate sentences as the judge rated them, most likely first
 
 
 class Assistant:
@@ -73,6 +88,7 @@ class Assistant:
         self._store = collection.store
         self._encoder = encoder
         self._abstainer = abstainer
+        self._judge = Judge.load()
         self._reader_loaded = reader  # kept for with_retrieval, which may turn the reader back on
         self._reader = reader if settings.retrieval.reader else None
         self._write_lock = write_lock or threading.Lock()  # one writer per process; the store's lock covers processes
@@ -80,13 +96,16 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, collection: str | None = None, encoder: Encoder | None = None,
-             progress: bool = False, rebuild: bool = False, create: bool = True, rescan: bool = False) -> Assistant:  # fmt: skip
+             progress: bool = False, rebuild: bool = False, create: bool = True, rescan: bool = False,
+             build: bool = True) -> Assistant:  # fmt: skip
         """Open a collection (default: ``news``, the folder ``corpus/``), building or refreshing its
         index when it is missing, stale or damaged. ``rebuild``: embed everything again even when
         the index is current; the old index answers until the new one is saved.
         ``encoder``: an already loaded model to share between assistants. ``create``: a collection
         that does not exist yet is created (empty); otherwise ``UnknownCollectionError``.
-        ``rescan``: read every file of the corpus folder (finds articles edited in place)."""
+        ``rescan``: read every file of the corpus folder (finds articles edited in place) and every
+        byte of the index against its checksums (``rag build``). ``build=False``: take the index as
+        it is, neither building, updating nor repairing it (``verify`` reports on it)."""
         settings = settings or Settings()
         if collection is not None:
             settings = settings.for_collection(collection)
@@ -100,7 +119,7 @@ class Assistant:
             dictionary.result()
             glossary.result()
             loaded_reader = reader.result()
-        opened = _open_collection(settings, encoder, create, rebuild=rebuild, progress=progress, rescan=rescan)
+        opened = _open_collection(settings, encoder, create, build, rebuild=rebuild, progress=progress, rescan=rescan)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, loaded_reader)
 
     def for_collection(self, name: str, *, create: bool = False) -> Assistant:
@@ -109,7 +128,7 @@ class Assistant:
         if name == self.collection:
             return self
         settings = self._settings.for_collection(name)
-        opened = _open_collection(settings, self._encoder, create)
+        opened = _open_collection(settings, self._encoder, create, build=True)
         return Assistant(settings, opened, self._encoder, self._abstainer, self._reader)
 
     def collections(self) -> list[str]:
@@ -132,7 +151,7 @@ class Assistant:
         ``settings.collection``; nothing is written to a corpus folder."""
         reader = _load_reader(settings, encoder is not None)
         encoder = encoder or load_encoder(settings)
-        opened = Collection(settings, open_store(settings), encoder, documents=documents)
+        opened = FixedCollection(settings, open_store(settings), encoder, documents)
         opened.open(progress=progress)
         return cls(settings, opened, encoder, Abstainer.load() if settings.retrieval.abstain else None, reader)
 
@@ -151,40 +170,49 @@ class Assistant:
         retrieval = RetrievalSettings(query_adapter=adapter, query_expansion=expansion)
         return build_query(text, self._encoder, self._store.view(), retrieval)
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None) -> Answer:
         """Ranked passages and the extractive answer (or an abstention) for ``question``.
-        ``InvalidQuestionError`` (a ``ValueError``) for an unusable question or ``top_k``."""
-        return self.explain(question, top_k).answer
+        ``history``: the conversation's earlier questions, oldest first; a question that leans on them
+        ("她是哪一年加入的?") is asked with them, any other as if alone.
+        ``InvalidQuestionError`` (a ``ValueError``) for an unusable question, ``top_k`` or history."""
+        return self.explain(question, top_k, history=history).answer
 
-    def explain(self, question: str, top_k: int = 5) -> Trace:
+    def explain(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None) -> Trace:
         """``ask``, with the time each stage took and what the question became."""
         started = time.perf_counter()
         text = validate_question(question, self._settings.max_question_chars)
         top_k = validate_top_k(top_k)
-        self._store.refresh()  # another process may have added or removed articles
+        earlier = validate_history(history, self._settings.max_question_chars)
+        self._refresh()  # another process may have added or removed articles
         view = self._store.view()
         retrieval = self._settings.retrieval
         query = self._encode(text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
+        if earlier and retrieval.context_turns and leans_on_context(text):
+            turns = [self._encode(turn, retrieval.query_adapter, retrieval.query_expansion, view.generation)
+                     for turn in earlier[-retrieval.context_turns :]]  # fmt: skip
+            query = with_context(query, turns, retrieval.history_weight)
         encoded = time.perf_counter()
         ranking = rank(view, query, retrieval, top_k)
         ranked = time.perf_counter()
         readings = self._read(ranking, retrieval) if self._reader is not None else None
         if readings is not None:
             ranking = rerank(ranking, readings, retrieval)
+        ranking = rerank_by_time(ranking, asked(text), retrieval.time_passages, retrieval.period_weight, retrieval.recency_weight)
         read = time.perf_counter()
-        answer = assemble(ranking, retrieval, self._abstainer, readings)
+        judged = judge_candidates(ranking, retrieval, readings or {}, self._judge)
+        answer = assemble(ranking, retrieval, self._abstainer, judged, readings)
         done = time.perf_counter()
         milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000, "read": (read - ranked) * 1000,
                         "answer": (done - read) * 1000, "total": (done - started) * 1000}  # fmt: skip
         keywords = query.tokens[len(lexical.tokenize(text)) :] if query.language == "en" else ()
-        return Trace(answer, milliseconds, query.language, tuple(keywords))
+        return Trace(answer, milliseconds, query.language, tuple(keywords), tuple(judged))
 
     def _read(self, ranking: Ranking, retrieval: RetrievalSettings) -> dict[int, Reading]:
-        """The reader on the best sentence of each top passage, in one batch."""
+        """The reader on the sentences ``read_sentence_ids`` picks, in one batch."""
         assert self._reader is not None
         sentence_ids = read_sentence_ids(ranking, retrieval)
-        spans = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])
-        return {sid: Reading(s.start, s.end, s.score, s.no_answer) for sid, s in zip(sentence_ids, spans, strict=True)}
+        readings = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])
+        return dict(zip(sentence_ids, readings, strict=True))
 
     # ---- documents
 
@@ -205,16 +233,33 @@ class Assistant:
             return self._collection.remove(doc_ids)
 
     def documents(self) -> list[DocumentSummary]:
-        self._store.refresh()
+        self._refresh()
         return sorted((stored.summary() for stored in self._store.view().stored_documents()), key=lambda d: d.id)
 
     def document(self, doc_id: str) -> Document:
         """A document with its full cleaned text (what every offset refers to)."""
-        self._store.refresh()
+        self._refresh()
         found = self._store.view().documents([doc_id])
         if doc_id not in found:
             raise UnknownDocumentError(f"no document {doc_id!r} in the collection {self._settings.collection!r}")
         return found[doc_id]
+
+    def _refresh(self) -> None:
+        """Adopt what another process committed. An index damaged under this process (a file
+        truncated while in use) is repaired first, as opening repairs it (``IndexCorruptError``
+        when that fails too): never a read past a mapped file's end."""
+        try:
+            self._store.refresh()
+        except IndexCorruptError as error:
+            log.warning("%s; repairing the index", error)
+            with self._write_lock:
+                self._collection.open()
+
+    def verify(self) -> Verification:
+        """Read every part of the index (local files: every byte against its checksum) and compare
+        it with the settings, the code and the corpus folder, changing nothing: what is damaged and
+        what ``rag build`` (``Assistant.load(rescan=True)``) will redo."""
+        return self._collection.verify()
 
     # ---- describing
 
@@ -231,7 +276,7 @@ class Assistant:
         return Limits(self._settings.max_question_chars, self._settings.max_document_bytes, TOP_K_RANGE, SUPPORTED_SUFFIXES)
 
     def info(self) -> Info:
-        self._store.refresh()
+        self._refresh()
         store = self._store.info()
         return Info(self.collection, store.documents, store.chunks, store.sentences, self.model_id, store.backend,
                     store.location, store.updated, dict(store.details))  # fmt: skip
@@ -243,14 +288,15 @@ class Assistant:
         return f"Assistant(collection={self.collection!r}, model={self.model_id!r})"
 
 
-def _open_collection(settings: Settings, encoder: Encoder, create: bool, **opening: bool) -> Collection:
-    """``settings.collection``, made current; ``UnknownCollectionError`` when it does not exist and
-    ``create`` is false (the default collection always exists)."""
-    opened = Collection(settings, open_store(settings), encoder)
+def _open_collection(settings: Settings, encoder: Encoder, create: bool, build: bool, **opening: bool) -> Collection:
+    """``settings.collection``, made current when ``build``; ``UnknownCollectionError`` when it does
+    not exist and ``create`` is false (the default collection always exists)."""
+    opened = FolderCollection(settings, open_store(settings), encoder)
     if not create and settings.collection != DEFAULT_COLLECTION and not opened.exists():
         name = settings.collection
         raise UnknownCollectionError(f"no collection named {name!r}; its first `add` creates it (rag --collection {name} add FILE)")
-    opened.open(**opening)
+    if build:
+        opened.open(**opening)
     return opened
 
 
@@ -275,4 +321,4 @@ def _is_slug(name: str) -> bool:
     return True
 
 
-__all__ = ["AddResult", "Assistant", "Info", "Limits", "Trace"]
+__all__ = ["AddResult", "Assistant", "Info", "Limits", "Trace", "Verification"]

@@ -9,6 +9,8 @@ for step, so the scores equal bm25s's on the same chunks (``tests/rag/test_bm25.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 K1 = 1.5
@@ -34,3 +36,24 @@ def add_term(scores: np.ndarray, rows: np.ndarray, counts: np.ndarray, lengths: 
     """Add one query token's contribution to ``scores`` (float32, one per row) in place. A term's
     postings hold each row once, so a plain indexed add is exact."""
     scores[rows] += term_idf * term_weights(counts, lengths[rows], average_length)
+
+
+def idfs(frequencies: Mapping[int, int], chunks: int) -> dict[int, np.ndarray]:
+    """The idf of each term some chunk holds (a term of df 0 scores nothing)."""
+    return {term: idf(df, chunks) for term, df in frequencies.items() if df}
+
+
+def score(term_ids: Sequence[int], postings: Mapping[int, tuple[np.ndarray, np.ndarray]], lengths: np.ndarray,
+          term_idfs: Mapping[int, np.ndarray], average_length: float) -> np.ndarray | None:  # fmt: skip
+    """BM25 of the ``len(lengths)`` rows whose ``postings`` (term → (rows, counts)) are given: each
+    query token in the query's order, a repeated token again, as bm25s sums. Both stores score
+    through this loop, so their scores are equal bit for bit. None when no row holds a term."""
+    scores: np.ndarray | None = None
+    for term in term_ids:
+        found = postings.get(term)
+        if found is None or term not in term_idfs or not len(found[0]):
+            continue
+        if scores is None:
+            scores = np.zeros(len(lengths), dtype=np.float32)
+        add_term(scores, found[0], found[1], lengths, term_idfs[term], average_length)
+    return scores

@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING
 
 from rag.config import ChunkSettings
 
+# Bump when chunk offsets (``chunk_spans``, or which sentences a chunk holds: rag.ingest.contained_sentences)
+# or sentence offsets (``split_sentences``) change for some text: indexes are embedded again
+# (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+CHUNKING_VERSION = 1
+SENTENCES_VERSION = 1
+
 if TYPE_CHECKING:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 

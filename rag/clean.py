@@ -13,6 +13,10 @@ from functools import lru_cache
 
 from opencc import OpenCC
 
+# Bump when ``clean_text`` returns something else for some input: indexes then read their files
+# again and embed the documents whose text changed (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+CLEANING_VERSION = 1
+
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
 _PINYIN_LETTERS = f"a-zü{_TONED}"
 # initial + vowel cluster + optional final: real words in parentheses such as (café) fail it

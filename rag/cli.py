@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from dataclasses import asdict
@@ -43,10 +44,27 @@ def _settings(context: typer.Context) -> Settings:
 
 
 def _assistant(context: typer.Context, progress: bool = False, rebuild: bool = False, create: bool = False,
-               rescan: bool = False) -> Assistant:  # fmt: skip
+               rescan: bool = False, build: bool = True) -> Assistant:  # fmt: skip
     from rag import Assistant
 
-    return Assistant.load(_settings(context), progress=progress, rebuild=rebuild, create=create, rescan=rescan)
+    return Assistant.load(_settings(context), progress=progress, rebuild=rebuild, create=create, rescan=rescan, build=build)
+
+
+class _Lines(logging.Formatter):
+    """The library's log records as the command's own lines on stderr: "warning: …" or the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"warning: {record.getMessage()}" if record.levelno >= logging.WARNING else record.getMessage()
+
+
+def _log_to_stderr() -> None:
+    library = logging.getLogger("rag")
+    if not library.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Lines())
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)
+        library.propagate = False
 
 
 @app.callback()
@@ -54,6 +72,7 @@ def main_options(
     context: typer.Context,
     collection: Annotated[str, typer.Option(help="The collection to use (created by its first `add`).")] = DEFAULT_COLLECTION,
 ) -> None:
+    _log_to_stderr()  # what the library does to a collection (building, repairing, skipped files)
     context.obj = collection
 
 
@@ -75,7 +94,8 @@ def build(
     force: Annotated[bool, typer.Option(help="Embed everything again even when the index is current.")] = False,
 ) -> None:
     """Build the index of the corpus folder, or bring it up to date: every file is read, so articles
-    edited in place are found; a damaged index is rebuilt."""
+    edited in place are found, and every byte of the index against its checksum: what is damaged is
+    repaired (see `rag verify`)."""
     try:
         info = _assistant(context, progress=True, rebuild=force, rescan=True).info()
     except RagError as error:
@@ -84,18 +104,44 @@ def build(
 
 
 @app.command()
+def verify(
+    context: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the whole index (every byte against its checksum) without changing anything: what is
+    damaged and what `rag build` will redo. Exit code 1 when something is damaged."""
+    try:
+        report = _assistant(context, build=False).verify()
+    except RagError as error:
+        _fail(error)
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(report) | {"ok": report.ok}, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.print(f"checked {escape(report.checked)} of {escape(report.collection)} ({report.store}, {escape(report.location)}) in {report.seconds} s")
+        for damage in report.damage:
+            out.print(f"[bold red]damaged[/bold red] {escape(damage.part)}: {escape(damage.problem)}")
+        if report.redo:
+            out.print("`rag build` will " + "; ".join(escape(line) for line in report.redo))
+        else:
+            out.print("the index is whole and current: `rag build` has nothing to redo")
+    if not report.ok:
+        raise typer.Exit(FAILURE_EXIT)
+
+
+@app.command()
 def ask(
     context: typer.Context,
     question: Annotated[str, typer.Argument(help="The question, in Chinese (either script) or English.")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="How many passages to return.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    history: Annotated[list[str] | None, typer.Option("--history", help="An earlier question of the conversation (repeat, oldest first).")] = None,
 ) -> None:
-    """Answer a question with cited passages."""
+    """Answer a question with cited passages (a follow-up with --history)."""
     from rag import validate_question
 
     try:
         validate_question(question, Settings().max_question_chars)  # before the model loads
-        answer = _assistant(context).ask(question, top_k=top_k)
+        answer = _assistant(context).ask(question, top_k=top_k, history=history)
     except RagError as error:
         _fail(error)
     if as_json:
@@ -105,7 +151,10 @@ def ask(
         out.print(f"[bold]Not found in the documents.[/bold] {escape(answer.reason or '')} Closest passages:")
     else:
         exact = f"[bold reverse]{escape(answer.span.text)}[/bold reverse] — " if answer.span else ""
-        out.print(f"{exact}[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]")
+        out.print(f"{exact}[bold green]{escape(answer.text or '')}[/bold green]  [dim][{answer.citations[0].rank}][/dim]  "
+                  f"confidence {answer.confidence:.2f} ({answer.reliability})")  # fmt: skip
+        for citation in answer.supporting:
+            out.print(f"  also: {escape(citation.text)}  [dim][{citation.rank}][/dim]")
     for passage in answer.passages:
         text = escape(passage.text)
         if passage.highlight:
@@ -243,7 +292,28 @@ def serve(
         _fail(error)
 
 
+class _Plain(logging.Formatter):
+    """What the library logs, as the command prints its own messages: a warning as ``warning: …``, a
+    note (info) as it is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
+
+
+def show_library_messages() -> None:
+    """The library logs to loggers under ``rag`` and prints nothing; the command shows their notes and
+    warnings on stderr, one line each."""
+    library = logging.getLogger("rag")
+    if not any(isinstance(handler.formatter, _Plain) for handler in library.handlers):
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(_Plain())
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)
+
+
 def main() -> None:
+    show_library_messages()
     app()
 
 

@@ -1,8 +1,15 @@
-"""A collection's lifecycle: its corpus folder and its index kept in agreement.
+"""A collection's lifecycle: a source of documents and its index kept in agreement.
 
-- **Open**: the index is built when missing, rebuilt when it was made with another model, other
-  settings or other indexing code, or when it is damaged, and synchronised when the corpus folder
-  changed by hand (a file dropped in, edited, or its manifest edited). Each of these is a write.
+Two kinds, one class each: ``FolderCollection`` here, whose documents are the files of a corpus
+folder (every collection of the product), and ``rag.fixed_collection.FixedCollection``, whose
+documents are given when it opens (the evaluation's re-chunked copies of the news, public
+benchmarks), read-only. ``Collection``, their base, holds what they share: opening, repairing,
+upgrading and verifying an index.
+
+- **Open**: the index is built when missing, repaired when it is damaged, brought up to date with
+  the least work when it was made with another model, other settings or other versions of the
+  indexing steps (``rag.fingerprint``), and synchronised when the corpus folder changed by hand (a
+  file dropped in, edited, or its manifest edited). Each of these is a write.
 - **Writes** (build, sync, add, remove) hold the store's writer lock, re-read the folder after
   taking it, and go through a journal (``PENDING.json`` in the index folder): new files are staged
   in ``corpus/.staging``, the index commits, then the files are published and the manifest
@@ -14,33 +21,31 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from rag.config import DEFAULT_COLLECTION, Settings
-from rag.corpus import (
-    STAGED_MANIFEST,
-    CorpusFolder,
-    Document,
-    document_from_bytes,
-    document_name,
-    new_document_id,
-    read_bytes,
-    text_fingerprint,
-)
+from rag.corpus import STAGED_MANIFEST, CorpusFolder, document_from_bytes, document_name, new_document_id, read_bytes
+from rag.document import Document, text_fingerprint
 from rag.encoder import Encoder
 from rag.errors import DocumentError, IndexCorruptError, StorageError, UnknownDocumentError
 from rag.files import sha256_bytes, write_atomic
-from rag.ingest import fingerprint, index_documents
-from rag.store.base import Change, Store, StoredDocument
+from rag.fingerprint import Fingerprint, Work, settled, work
+from rag.formats import extraction_kind
+from rag.ingest import derive_terms, fingerprint, index_documents
+from rag.store.base import Change, Damage, Store, StoredDocument, StoreInfo
 
 JOURNAL = "PENDING.json"
+log = logging.getLogger(__name__)  # what happens to the collection: the CLI prints it, a server logs it
+ENCODE_PIECES_PER_S = 55  # the real model on 2 CPU cores (eval/reports/bench.md: 54.8 pieces/s while building)
 Status = Literal["added", "updated", "unchanged"]
 
 
@@ -50,10 +55,6 @@ class AddResult:
     document: Document
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 class _Upload(NamedTuple):
     """A file to add, read and checked before the collection is locked."""
 
@@ -61,6 +62,48 @@ class _Upload(NamedTuple):
     suffix: str
     data: bytes
     document: Document  # without its id and file, which are given under the lock
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``Assistant.verify`` found: damage, and what ``rag build`` will redo (nothing: current)."""
+
+    collection: str
+    store: str
+    location: str
+    checked: str  # what was read
+    damage: tuple[Damage, ...]
+    redo: tuple[str, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Nothing is damaged (the index may still be out of date: ``redo``)."""
+        return not self.damage
+
+
+class Needs(Enum):
+    """What an index needs before it can answer (nothing: ``Collection._problem`` is None)."""
+
+    SYNC = "sync"  # only the source changed: index the difference
+    UPGRADE = "upgrade"  # made with another model, other settings or other versions: the least work (rag.fingerprint)
+    REPAIR = "repair"  # it cannot be opened: the damaged parts are repaired, or everything indexed again
+    BUILD = "build"  # missing: index everything
+
+
+@dataclass(frozen=True)
+class _Problem:
+    needs: Needs
+    message: str  # in words for the user ("" for SYNC)
+    work: Work = Work(embed=True)  # what makes it current: for UPGRADE, the fingerprint's difference
+
+
+def _encoding_time(info: StoreInfo) -> str:
+    """How long embedding an index's pieces again takes at ``ENCODE_PIECES_PER_S`` ("" unknown)."""
+    if not info.chunks:
+        return ""
+    minutes = (info.chunks + info.sentences) / ENCODE_PIECES_PER_S / 60
+    return f" (about {minutes / 60:,.1f} hours)" if minutes >= 90 else f" (about {max(1, round(minutes))} min)"
 
 
 @dataclass
@@ -78,70 +121,195 @@ class _Plan:
         return not (self.index or self.remove or self.publish or self.delete)
 
 
-class Collection:
-    """A corpus folder and its store (see the module's docstring)."""
+class Collection(ABC):
+    """A store kept in agreement with a source of documents (see the module's docstring)."""
 
-    def __init__(self, settings: Settings, store: Store, encoder: Encoder, documents: Sequence[Document] | None = None) -> None:
-        """``documents``: a fixed set to index instead of a corpus folder (evaluation collections,
-        which are read-only)."""
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder) -> None:
         self.settings, self.store, self.encoder = settings, store, encoder
-        self.corpus = CorpusFolder(settings.corpus_dir)
-        self.journal = settings.index_dir / JOURNAL
         self.fingerprint = fingerprint(settings, encoder)
-        self.fixed = list(documents) if documents is not None else None
-
-    def _source_state(self) -> str:
-        if self.fixed is None:
-            return self.corpus.state()
-        return sha256_bytes("\n".join(sorted(f"{doc.id} {doc.checksum}" for doc in self.fixed)).encode())
 
     # ---- opening
 
     def open(self, rebuild: bool = False, progress: bool = False, rescan: bool = False) -> None:
-        """Make the index current, writing only when something is missing, stale or damaged.
-        ``rescan``: read every file of the folder (an article edited in place keeps the folder's
-        state; ``rag build`` finds it)."""
-        if self.fixed is None and self.settings.collection != DEFAULT_COLLECTION and not self.exists():
-            return  # a new collection: nothing is written until its first add succeeds
+        """Make the index current, writing only when something is missing, stale or damaged, and
+        doing the least that makes it current (``rag.fingerprint``). ``rebuild``: index everything
+        again. ``rescan``: read every document of the source (an article edited in place keeps the
+        folder's state; ``rag build`` finds it) and every byte of the index against its checksums."""
         problem = self._problem()
         if problem is None and not rebuild and not rescan and not self._leftovers():
             return
         with self.store.writer():
-            problem = self._problem()  # another process may have fixed it meanwhile
-            self._recover()
-            self.store.remove_leftovers()
-            if rebuild or (problem and problem != "corpus"):
-                if problem and problem != "corpus":
-                    say(problem)
-                self._build(progress)
-            elif problem == "corpus" or rescan:
-                self._sync(progress)
+            self._clean_up()
+            self._make_current(progress, rebuild, rescan)
+
+    def _make_current(self, progress: bool, rebuild: bool = False, rescan: bool = False) -> None:
+        """What ``open`` does once it holds the lock (and every write before its change: another
+        process may have left the index stale or damaged meanwhile). ``rescan`` (``rag build``)
+        also reads every byte of the index against its checksums."""
+        problem = self._problem()
+        if not rebuild and (rescan or (problem is not None and problem.needs is Needs.REPAIR)):
+            if self._repair(progress, checksums=rescan):
+                return
+            problem = self._problem()
+        if rebuild or (problem is not None and problem.needs is not Needs.SYNC and problem.work.embed):
+            if problem is not None:
+                log.log(logging.INFO if problem.needs is Needs.BUILD else logging.WARNING, problem.message)
+            self._build(progress)
+            return
+        if problem is not None and problem.needs is Needs.UPGRADE:
+            log.warning(problem.message)
+            self._upgrade(problem.work, progress)
+        if rescan or self._problem() is not None:
+            self._sync(progress)
+
+    def _repair(self, progress: bool, checksums: bool) -> bool:
+        """Repair what the store finds damaged with the least work: a damaged part's documents are
+        indexed again from the source (or the vector index rebuilt from the stored vectors); the
+        whole index only when its manifest is lost. True when everything was rebuilt."""
+        found = self.store.check(checksums)
+        if not found.damage:
+            return False
+        problems = "; ".join(f"{item.part}: {item.problem}" for item in found.damage)
+        log.warning("the index is damaged (%s): %s …", problems, "; ".join(self._redo(item) for item in found.damage))
+        if any(item.redo == "everything" for item in found.damage):
+            self._build(progress)
+            return True
+        self.store.repair(found.damage)  # records no source state: the sync that follows re-reads what went missing
+        return False
+
+    def _redo(self, damage: Damage) -> str:
+        if damage.redo == "vector index":
+            return f"rebuild the vector index of {damage.part} from its stored vectors (no embedding)"
+        if damage.redo == "documents":
+            held = "the documents" if damage.documents is None else f"the {damage.documents:,} documents"
+            return f"embed again {held} of {damage.part} (read from {self._source})"
+        return f"re-embed every document{_encoding_time(self.store.info())}"
+
+    def verify(self) -> Verification:
+        """Read the whole index against its checksums and compare it with the settings, the code and
+        the source, changing nothing: what is damaged and what ``rag build`` will redo."""
+        started = time.perf_counter()
+        found = self.store.check(checksums=True)
+        redo = [self._redo(item) for item in found.damage]
+        if not any(item.redo == "everything" for item in found.damage):  # a rebuild replaces all the rest
+            problem = None if found.damage else self._problem()  # damaged parts hide the rest until repaired
+            if problem is not None:
+                redo.append({Needs.BUILD: f"build the index of {self._source}", Needs.REPAIR: f"build the index again ({problem.message})",
+                             Needs.UPGRADE: f"{problem.work.describe()} ({'; '.join(problem.work.reasons)})",
+                             Needs.SYNC: f"index what changed in {self._source}"}[problem.needs])  # fmt: skip
+            if self._leftovers():
+                redo.append("finish or undo a change that was interrupted")
+        info = self.store.info()
+        return Verification(self.settings.collection, info.backend, info.location, found.checked, found.damage, tuple(redo),
+                            round(time.perf_counter() - started, 2))  # fmt: skip
+
+    def _problem(self) -> _Problem | None:
+        """Why the index cannot be used as it is, and what makes it current (None: nothing)."""
+        try:
+            self.store.refresh()
+            view = self.store.view()
+        except IndexCorruptError as error:
+            return _Problem(Needs.REPAIR, f"The index cannot be used, it is damaged or outdated ({error}); rebuilding it from {self._source} …")
+        if view.fingerprint is None:
+            return _Problem(Needs.BUILD, f"Building the index of {self._source} in {self.settings.index_dir} …")
+        needed = work(view.fingerprint, self.fingerprint)
+        if not needed.nothing:
+            cost = _encoding_time(self.store.info()) if needed.embed else ""
+            return _Problem(Needs.UPGRADE, f"The index of {self.settings.collection} was made differently ({'; '.join(needed.reasons)}): "
+                                           f"{needed.describe()}{cost} …", needed)  # fmt: skip
+        return _Problem(Needs.SYNC, "") if view.corpus_state != self._source_state() else None
+
+    def _upgrade(self, needed: Work, progress: bool) -> None:
+        """The work of a changed fingerprint short of embedding everything: documents read again
+        first (recorded with the old tokens and vector-index parts, so a crash before the rest leaves
+        the rest to do), then what the store derives without the encoder."""
+        old = self.store.view().fingerprint
+        assert old is not None
+        if needed.reread:
+            self._sync(progress, reread=needed.reread, fingerprint=settled(old, self.fingerprint, {"reread"}))
+        if needed.tokens or needed.ann:
+            self.store.rework(self.fingerprint, derive_terms if needed.tokens else None)
+
+    # ---- what each kind of source does
+
+    @property
+    @abstractmethod
+    def _source(self) -> str:
+        """The source in words, for messages."""
+
+    @abstractmethod
+    def _source_state(self) -> str:
+        """What the index records of its source: equal states mean nothing needs reading."""
+
+    @abstractmethod
+    def _leftovers(self) -> bool:
+        """Whether a write that died left something behind: the next open cleans it up."""
+
+    @abstractmethod
+    def _clean_up(self) -> None:
+        """Finish or undo what dead writes left behind (the caller holds the writer lock)."""
+
+    @abstractmethod
+    def _build(self, progress: bool) -> None:
+        """Index every document of the source anew."""
+
+    @abstractmethod
+    def _sync(self, progress: bool, reread: frozenset[str] = frozenset(), fingerprint: Fingerprint | None = None) -> None:
+        """Index what changed in the source. ``reread``: formats whose files are read again even when
+        unchanged (their extraction or cleaning changed): only documents whose text changed are
+        embedded. ``fingerprint``: what the index is made with afterwards, when not all of
+        ``self.fingerprint`` (``_upgrade``)."""
+
+    # ---- changing
+
+    @abstractmethod
+    def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
+            names: Sequence[str] | None = None) -> list[AddResult]: ...  # fmt: skip
+
+    @abstractmethod
+    def remove(self, doc_ids: Sequence[str], progress: bool = False) -> list[Document]: ...
+
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def drop(self) -> None: ...
+
+
+class FolderCollection(Collection):
+    """A corpus folder and its index: the files are the documents (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder) -> None:
+        super().__init__(settings, store, encoder)
+        self.corpus = CorpusFolder(settings.corpus_dir)
+        self.journal = settings.index_dir / JOURNAL
+
+    def open(self, rebuild: bool = False, progress: bool = False, rescan: bool = False) -> None:
+        if self.settings.collection != DEFAULT_COLLECTION and not self.exists():
+            return  # a new collection: nothing is written until its first add succeeds
+        super().open(rebuild, progress, rescan)
+
+    @property
+    def _source(self) -> str:
+        return str(self.corpus.directory)
+
+    def _source_state(self) -> str:
+        return self.corpus.state()
 
     def _leftovers(self) -> bool:
         """A journal or files of an interrupted write: the next open cleans them up."""
         return self.journal.exists() or self.corpus.has_leftovers() or self.store.has_leftovers()
 
-    def _problem(self) -> str | None:
-        """Why the index cannot be used as it is, or "corpus" when only the folder changed."""
-        try:
-            self.store.refresh()
-            view = self.store.view()
-        except IndexCorruptError as error:
-            return f"The index cannot be used, it is damaged or outdated ({error}); rebuilding it from {self.corpus.directory} …"
-        if view.fingerprint is None:
-            source = f"{len(self.fixed)} documents" if self.fixed is not None else str(self.corpus.directory)
-            return f"Building the index of {source} in {self.settings.index_dir} …"
-        differences = view.fingerprint.differences(self.fingerprint)
-        if differences:
-            return f"The index was built differently ({'; '.join(differences)}); rebuilding it …"
-        return "corpus" if view.corpus_state != self._source_state() else None
+    def _clean_up(self) -> None:
+        self._recover()
+        self.store.remove_leftovers()
 
     # ---- the journal
 
     def _recover(self) -> None:
         """Finish or undo a write that a crash interrupted (the caller holds the lock)."""
         if self._finish_journal():
-            say(f"Completed an interrupted change of {self.corpus.directory}.")
+            log.info("Completed an interrupted change of %s.", self.corpus.directory)
 
     def _finish_journal(self) -> bool:
         """Publish the journal's files if the index committed its change, else discard them.
@@ -153,13 +321,37 @@ class Collection:
             pending = json.loads(self.journal.read_text(encoding="utf-8"))
             generation, publish, delete = int(pending["generation"]), list(pending["publish"]), list(pending["delete"])
             stamp = int(pending["stamp_ns"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pending = None
-        committed = pending is not None and self._generation() >= generation
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return self._repair_journal(error)
+        committed = self._generation() >= generation
         if committed:
             self.corpus.publish(publish, delete, stamp)
         self.corpus.discard_staging()
         self.journal.unlink(missing_ok=True)
+        return committed
+
+    def _repair_journal(self, error: Exception) -> bool:
+        """A journal that cannot be read (a damaged disk, a hand edit): whether its change committed
+        is read from the index, which holds exactly the staged manifest's documents (each id with
+        its file and checksum) when it did. Then the staged files are published and the replaced
+        ones deleted, or the staging is discarded; the folder's state is new, so the next open
+        compares it with the index."""
+        try:
+            staged = json.loads((self.corpus.staging / STAGED_MANIFEST).read_text(encoding="utf-8"))["documents"]
+            intended = {str(e["id"]): (e["file"], e["sha256"]) for e in staged}
+        except (OSError, ValueError, KeyError, TypeError):
+            intended = None
+        stored = {doc.id: (doc.entry.get("file"), doc.entry.get("sha256")) for doc in self._stored_or_empty().values()}
+        committed = intended is not None and intended == stored
+        if committed:
+            kept = {file for file, _ in intended.values()}  # type: ignore[union-attr]
+            listed = {str(entry["file"]) for entry in self.corpus.read_manifest().entries}
+            staged_files = [path.name for path in self.corpus.staging.iterdir() if path.name != STAGED_MANIFEST]
+            self.corpus.publish([f for f in staged_files if f in kept], listed - kept, time.time_ns())
+        self.corpus.discard_staging()
+        self.journal.unlink(missing_ok=True)
+        outcome = "the index holds its change: completed it" if committed else "the index does not hold its change: undid it"
+        log.warning("%s is damaged (%s); %s", self.journal, error, outcome)
         return committed
 
     def _generation(self) -> int:
@@ -169,8 +361,10 @@ class Collection:
         except IndexCorruptError:
             return -1
 
-    def _commit(self, plan: _Plan, rebuild: bool, progress: bool, cancel: threading.Event | None = None) -> None:
-        """Stage, journal, commit, publish: the folder and the index change together."""
+    def _commit(self, plan: _Plan, rebuild: bool, progress: bool, cancel: threading.Event | None = None,
+                fingerprint: Fingerprint | None = None) -> None:  # fmt: skip
+        """Stage, journal, commit, publish: the folder and the index change together. ``fingerprint``:
+        what the index is made with afterwards, when not all of ``self.fingerprint`` (``_upgrade``)."""
         view = self.store.view()
         manifest = self.corpus.manifest_bytes(doc.manifest_line() if isinstance(doc, Document) else doc.manifest_line
                                               for doc in plan.keep.values())  # fmt: skip
@@ -190,7 +384,7 @@ class Collection:
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
         try:
             added = index_documents(plan.index, self.encoder, self.settings, progress, len(plan.index), cancel)
-            self.store.commit(Change(added, frozenset(plan.remove), self.fingerprint, state, rebuild=rebuild))
+            self.store.commit(Change(added, frozenset(plan.remove), fingerprint or self.fingerprint, state, rebuild=rebuild))
         except BaseException:
             if self._generation() <= view.generation:  # not committed: undo the staging
                 self.corpus.discard_staging()
@@ -201,30 +395,21 @@ class Collection:
     # ---- building and synchronising with the folder
 
     def _build(self, progress: bool) -> None:
-        if self.fixed is not None:
-            self.store.commit(Change(index_documents(self.fixed, self.encoder, self.settings, progress, len(self.fixed)),
-                                     frozenset(), self.fingerprint, self._source_state(), rebuild=True))  # fmt: skip
-            return
         plan = self._scan(self._stored_or_empty(), full=True)
         self._commit(plan, rebuild=True, progress=progress)
         info = self.store.info()
-        say(f"Indexed {info.documents} documents: {info.chunks} chunks and {info.sentences} sentences.")
+        log.info("Indexed %d documents: %d chunks and %d sentences.", info.documents, info.chunks, info.sentences)
 
-    def _sync(self, progress: bool) -> None:
-        if self.fixed is not None:
-            stored = {doc.id: doc.checksum for doc in self.store.view().stored_documents()}
-            changed = [doc for doc in self.fixed if stored.get(doc.id) != doc.checksum]
-            remove = (set(stored) - {doc.id for doc in self.fixed}) | {doc.id for doc in changed if doc.id in stored}
-            self.store.commit(Change(index_documents(changed, self.encoder, self.settings, progress, len(changed)),
-                                     frozenset(remove), self.fingerprint, self._source_state()))  # fmt: skip
-            return
-        plan = self._scan(self._stored_or_empty(), full=False)
+    def _sync(self, progress: bool, reread: frozenset[str] = frozenset(), fingerprint: Fingerprint | None = None) -> None:
+        """Index what changed in the folder. ``reread``: formats whose files are read again even when
+        unchanged (their extraction or cleaning changed): only documents whose text changed are embedded."""
+        plan = self._scan(self._stored_or_empty(), full=False, reread=reread)
         if plan.empty and self._problem() is None:
             return  # a rescan that found nothing to change
         if not plan.empty:
-            say(f"The corpus folder {self.corpus.directory} changed: indexing {len(plan.index)} document(s), "
-                f"removing {len(plan.remove - {d.id for d in plan.index})} …")  # fmt: skip
-        self._commit(plan, rebuild=False, progress=progress)
+            log.info("The corpus folder %s changed: indexing %d document(s), removing %d …", self.corpus.directory, len(plan.index),
+                     len(plan.remove - {d.id for d in plan.index}))  # fmt: skip
+        self._commit(plan, rebuild=False, progress=progress, fingerprint=fingerprint)
 
     def _stored_or_empty(self) -> dict[str, StoredDocument]:
         try:
@@ -232,14 +417,15 @@ class Collection:
         except IndexCorruptError:
             return {}
 
-    def _scan(self, stored: dict[str, StoredDocument], full: bool) -> _Plan:
-        """Compare the folder with the index. ``full``: re-read every document (a rebuild)."""
+    def _scan(self, stored: dict[str, StoredDocument], full: bool, reread: frozenset[str] = frozenset()) -> _Plan:
+        """Compare the folder with the index. ``full``: re-read every document (a rebuild);
+        ``reread``: formats whose files are read again, indexed again when their document changed."""
         plan = _Plan()
         read = self.corpus.read_manifest()
         entries = read.entries
         problem = read.problem or (f"{self.corpus.manifest_path} is missing" if stored and not self.corpus.manifest_path.exists() else None)
         if problem:
-            say(f"warning: {problem}; rewriting it from the index")
+            log.warning("%s; rewriting it from the index", problem)
             entries = [dict(document.entry) for document in stored.values()]
         files = self.corpus.files()
         texts = {}
@@ -248,15 +434,15 @@ class Collection:
             old = stored.get(doc_id)
             if file not in files:
                 if old is not None:
-                    say(f"warning: {file} of {doc_id} is missing from {self.corpus.directory}; the indexed text is kept "
-                        f"(`rag remove {doc_id}` removes it)")  # fmt: skip
+                    log.warning("%s of %s is missing from %s; the indexed text is kept (`rag remove %s` removes it)",
+                                file, doc_id, self.corpus.directory, doc_id)  # fmt: skip
                     plan.keep[doc_id] = old
                     if full:
                         plan.index.append(self._indexed_document(old))
                 else:
-                    say(f"warning: {file} is listed in the manifest but missing; skipped")
+                    log.warning("%s is listed in the manifest but missing; skipped", file)
                 continue
-            document = self._read(self.corpus.directory / file, doc_id, entry, old, full)
+            document = self._read(self.corpus.directory / file, doc_id, entry, old, full or extraction_kind(Path(file).suffix) in reread)
             if document is None:
                 if old is not None:
                     plan.keep[doc_id] = old
@@ -277,7 +463,7 @@ class Collection:
             twin = texts.get(text_fingerprint(document.text)) or next(
                 (d for d, s in plan.keep.items() if not isinstance(s, Document) and s.text_sha256 == text_fingerprint(document.text)), None)
             if twin is not None:
-                say(f"warning: {file} holds the same article as {twin}; skipped (delete it, or `rag remove {twin}` first)")
+                log.warning("%s holds the same article as %s; skipped (delete it, or `rag remove %s` first)", file, twin, twin)
                 continue
             texts[text_fingerprint(document.text)] = doc_id
             plan.keep[doc_id] = document
@@ -291,18 +477,18 @@ class Collection:
         return plan
 
     def _read(self, path: Path, doc_id: str, entry: dict[str, object], old: StoredDocument | None,
-              full: bool) -> Document | StoredDocument | None:  # fmt: skip
-        """The document of a file; the stored one when the file is unchanged; None (with a
-        warning) when the file cannot be used."""
+              again: bool) -> Document | StoredDocument | None:  # fmt: skip
+        """The document of a file; the stored one when the file is unchanged (unless read ``again``);
+        None (with a warning) when the file cannot be used."""
         try:
             data = read_bytes(path, self.settings.max_document_bytes, path.name)
-            if not full and old is not None and old.entry.get("sha256") == sha256_bytes(data) and _same_fields(entry, old):
+            if not again and old is not None and old.entry.get("sha256") == sha256_bytes(data) and _same_fields(entry, old):
                 return old
             return document_from_bytes(data, path.suffix.lower(), doc_id, label=path.name, file=path.name,
                                        name=str(entry.get("name") or ""), overrides=entry)  # fmt: skip
         except DocumentError as error:
             kept = "; the indexed version is kept" if old is not None else "; skipped"
-            say(f"warning: {error}{kept}")
+            log.warning("%s%s", error, kept)
             return None
 
     def _indexed_document(self, stored: StoredDocument) -> Document:
@@ -319,7 +505,6 @@ class Collection:
             raise DocumentError("no files given")
         if names is not None and len(names) != len(paths):
             raise DocumentError(f"{len(paths)} files but {len(names)} names")
-        self._check_writable()
         # every file is read and checked before anything is locked or written: a refused upload leaves
         # no trace, not even the folders of a collection it would have created
         uploads = [self._upload(Path(path), document_name(name))
@@ -331,8 +516,8 @@ class Collection:
                 raise DocumentError(f"{upload.name}: the same article as {twin} in this upload; add one of them")
         with self.store.writer():
             self._recover()
-            if self.exists() and self._problem() is not None:  # a new collection's first commit is this add's
-                self._sync(progress)
+            if self.exists():  # a new collection's first commit is this add's
+                self._make_current(progress)
             stored = {doc.id: doc for doc in self.store.view().stored_documents()}
             plan, results = self._plan_additions(uploads, stored)
             if not plan.empty:
@@ -374,11 +559,9 @@ class Collection:
 
     def remove(self, doc_ids: Sequence[str], progress: bool = False) -> list[Document]:
         """Remove documents from the index and the corpus folder; all or nothing."""
-        self._check_writable()
         with self.store.writer():
             self._recover()
-            if self._problem() is not None:
-                self._sync(progress)
+            self._make_current(progress)
             view = self.store.view()
             documents = view.documents(doc_ids)
             unknown = [doc_id for doc_id in doc_ids if doc_id not in documents]
@@ -390,16 +573,11 @@ class Collection:
             self._commit(plan, rebuild=False, progress=progress)
             return list(documents.values())
 
-    def _check_writable(self) -> None:
-        if self.fixed is not None:
-            raise DocumentError(f"the collection {self.settings.collection!r} is a fixed evaluation set; it takes no changes")
-
     def exists(self) -> bool:
         return self.corpus.directory.is_dir() or self.store.exists()
 
     def drop(self) -> None:
         """Delete the collection: its index and its corpus folder."""
-        self._check_writable()
         with self.store.writer():
             self.store.drop()
             shutil.rmtree(self.corpus.directory, ignore_errors=True)

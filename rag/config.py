@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from rag.errors import InvalidCollectionError
 
@@ -31,6 +31,25 @@ def _project_root() -> Path:
 
 def _cache_root() -> Path:
     return Path(os.environ.get("RAG_CACHE", Path.home() / ".cache" / "rag")).resolve()
+
+
+def _whole(settings: object, minimum: int, *names: str) -> None:
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{type(settings).__name__}.{name} must be a whole number ≥ {minimum}, got {value!r}")
+
+
+def _not_negative(settings: object, *names: str) -> None:
+    for name in names:
+        if not getattr(settings, name) >= 0:  # NaN fails too
+            raise ValueError(f"{type(settings).__name__}.{name} must be ≥ 0, got {getattr(settings, name)!r}")
+
+
+def _one_of(settings: object, name: str, kind: object) -> None:
+    allowed = get_args(kind)
+    if getattr(settings, name) not in allowed:
+        raise ValueError(f"{type(settings).__name__}.{name} must be one of {', '.join(allowed)}, got {getattr(settings, name)!r}")
 
 
 def check_collection_name(name: object) -> str:
@@ -57,11 +76,22 @@ class ChunkSettings:
 @dataclass(frozen=True)
 class VectorIndexSettings:
     """Which FAISS index holds a segment's chunk or sentence vectors: exact search while it is cheap
-    (≈ 7 ms a query at 50,000), IVF-SQ8 beyond. ``eval/reports/bench.md`` has the measurements."""
+    (≈ 7 ms a query at 50,000), IVF-SQ8 beyond. ``eval/reports/bench.md`` has the measurements.
+    ``exact_max`` and the list count decide what is built (a change rebuilds the indexes from the
+    stored vectors); ``ivf_probe`` is read by every search and changes nothing stored."""
 
     exact_max: int = 50_000
     ivf_lists_per_sqrt: float = 4.0  # lists = 4·√N
-    ivf_probe: int = 128
+    ivf_probe: int = 128  # lists probed per search (Milvus: nprobe), at most the list count
+    # Milvus sentence tables past exact_max are HNSW graphs (rag.store.milvus.schema): candidates
+    # kept per search, at least the k asked; read by every search, nothing stored depends on it
+    hnsw_ef: int = 256
+
+    def __post_init__(self) -> None:
+        _whole(self, 0, "exact_max")
+        _whole(self, 1, "ivf_probe")
+        if not self.ivf_lists_per_sqrt > 0:
+            raise ValueError(f"VectorIndexSettings.ivf_lists_per_sqrt must be > 0, got {self.ivf_lists_per_sqrt!r}")
 
 
 @dataclass(frozen=True)
@@ -78,12 +108,15 @@ class RetrievalSettings:
     sentence_stage: bool = True
     sentence_weight: float = 0.5
     overlap_weight: float = 0.1  # word overlap's share in a sentence's score
-    # The answer: the best sentence of the top passages (those shown, at most answer_passages),
-    # plus the runner-up when it scores within the margin; lower passages pay a little per rank
-    # (tuned on dev: eval/reports/experiments.md).
+    # The answer: one sentence of the top passages (those shown, at most answer_passages), the one the
+    # judge (rag/judge.py, fitted on dev) rates most likely to hold the answer; the reader reads the
+    # answer_read best-scored of them for it (lower passages pay a little per rank). The next ones
+    # follow as supporting evidence, each cited, when the judge gives them at least supporting_probability.
     answer_passages: int = 5
     answer_rank_penalty: float = 0.01
-    second_sentence_margin: float = 0.03
+    answer_read: int = 8
+    supporting_sentences: int = 2
+    supporting_probability: float = 0.2
     # The reader (rag/reader.py) reads the best sentence of each of the top passages: its P(the sentence
     # answers) re-ranks those passages (rag/rerank.py), and its span is the exact answer when sure
     # enough (values chosen on dev; adding its scores to the sentence scores or to abstention lowered
@@ -91,11 +124,36 @@ class RetrievalSettings:
     reader: bool = True
     reader_passages: int = 5
     reader_rerank_weight: float = 0.6  # dev: 0.6 and 0.7 tie (MRR@10 0.860, containment 0.793); the smaller change kept
-    span_min_score: float = 0.3
+    # The span is shown when the reader gives it at least span_min_score and the judge gives its sentence
+    # at least span_min_judged: on dev, 64% of answerable questions got a span, 83% of them inside the
+    # evidence (0.3 / 0: 44%, 82%); experiments.md, "Short answers".
+    span_min_score: float = 0.1
+    span_min_judged: float = 0.4
     query_expansion: bool = True
     # Chinese questions go through the query tower with the adapter (rag/query_adapter.npz)
     query_adapter: bool = True
     abstain: bool = True
+    # A follow-up question (rag/followup.py) is asked with the last context_turns earlier questions, the
+    # last one weighing history_weight against the question's 1 (tuned on dev's follow-ups: experiments.md)
+    context_turns: int = 3
+    history_weight: float = 0.5
+    # A question that names a time, or asks about now, re-scores the top time_passages passages by the
+    # time they speak of (rag/when.py): + period_weight in the period asked, + recency_weight × how new.
+    # Dev (13 such questions): 0.846 of them find the asked period's evidence first at every weight up to
+    # 0.3, and MRR@10 over dev falls from 0.874 beyond 0.15: the weights stay at that harmless level.
+    time_passages: int = 10
+    period_weight: float = 0.15
+    recency_weight: float = 0.15
+
+    def __post_init__(self) -> None:
+        _one_of(self, "mode", RetrievalMode)
+        _whole(self, 1, "candidates", "answer_passages", "reader_passages")
+        _whole(self, 0, "answer_read", "supporting_sentences", "context_turns", "time_passages")
+        _not_negative(self, "dense_weight", "sentence_dense_weight", "lexical_weight", "sentence_weight", "overlap_weight",
+                      "reader_rerank_weight", "answer_rank_penalty", "history_weight", "period_weight", "recency_weight")  # fmt: skip
+        for name in ("span_min_score", "span_min_judged", "supporting_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"RetrievalSettings.{name} is a probability: it must be in [0, 1], got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -120,10 +178,21 @@ class Settings:
     max_question_chars: int = 2000
     max_document_bytes: int = 5_000_000
     lock_timeout_s: float = 30.0  # how long a write waits for another process's write
+    # A Milvus server's writer lease (rag.store.milvus.lease): renewed every third of it; a writer
+    # dead on another host gives it up after 4/3 of it, within lock_timeout_s (one dead on this host
+    # at once); a live writer that could not renew stops before that
+    writer_lease_s: float = 15.0
     max_segments: int = 8  # the local store merges its smallest segments beyond this many
+    # Milvus < 2.4 has no sparse vectors: a collection of at most this many chunks keeps every chunk's
+    # term counts in memory for exact BM25, as local files (the gold set's 165 chunks: the same
+    # figures); a larger one re-ranks the dense candidates (rag.store.base.LexicalRecall)
+    lexical_scan_max: int = 5_000
 
     def __post_init__(self) -> None:
         check_collection_name(self.collection)
+        _one_of(self, "encoder_backend", EncoderBackend)
+        _whole(self, 1, "encode_batch_size", "max_question_chars", "max_document_bytes", "max_segments")
+        _not_negative(self, "lock_timeout_s")
 
     @property
     def corpus_dir(self) -> Path:

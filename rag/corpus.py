@@ -1,5 +1,5 @@
-"""Documents and the corpus folder: reading article files, describing them, the folder's manifest,
-and the policy for ids and duplicates.
+"""The corpus folder: reading article files into documents (``rag.document``), describing them, the
+folder's manifest, and the policy for ids and duplicates.
 
 ``manifest.json`` lists one entry per document (id, file, name, title, source, date, script and an
 optional ``drop_from`` rule). Files the manifest does not list are described automatically, so
@@ -9,93 +9,29 @@ new files are staged in ``.staging/`` and published only once the index has comm
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 from rag.clean import clean_text, to_simplified
 from rag.errors import DocumentError, DocumentTooLargeError
+from rag.document import Document, Script
 from rag.files import fsync_dir, sha256_bytes
 from rag.formats import SUPPORTED_SUFFIXES, extract_text
 
-Script = Literal["zh-Hans", "zh-Hant"]
 MANIFEST_NAME = "manifest.json"
 STAGING = ".staging"
 STAGED_MANIFEST = ".manifest.json"  # inside the staging folder
 MIN_TEXT_CHARACTERS = 4  # letters or digits: a file of punctuation or control codes is no article
-
-
-@dataclass(frozen=True)
-class Document:
-    """One cleaned article. ``text`` is what every offset in the index refers to."""
-
-    id: str
-    file: str  # its file in the corpus folder
-    title: str
-    script: Script
-    sha256: str  # of the file's bytes
-    text: str = field(repr=False)
-    source: str | None = None
-    date: str | None = None
-    drop_from: str | None = None
-    name: str = ""  # the file name it was added under ("" for files placed in the folder)
-
-    @property
-    def original_name(self) -> str:
-        return self.name or self.file
-
-    @property
-    def format(self) -> str:
-        """The file type, e.g. ``txt`` or ``pdf``."""
-        return Path(self.file).suffix.lower().lstrip(".")
-
-    def entry(self) -> dict[str, object]:
-        """The document's manifest entry (everything but the text)."""
-        entry = asdict(self)
-        del entry["text"]
-        return entry
-
-    def manifest_line(self) -> str:
-        """The entry as the manifest writes it: one line of JSON."""
-        return json.dumps(self.entry(), ensure_ascii=False)
-
-    @property
-    def checksum(self) -> str:
-        """Changes whenever the indexed text or anything shown with it changes."""
-        payload = json.dumps({**self.entry(), "text": self.text}, ensure_ascii=False, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class DocumentSummary:
-    """A document without its text: what lists show."""
-
-    id: str
-    name: str
-    format: str
-    title: str
-    script: Script
-    source: str | None
-    date: str | None
-    characters: int
-
-    @classmethod
-    def of(cls, document: Document) -> DocumentSummary:
-        return cls(document.id, document.original_name, document.format, document.title, document.script,
-                   document.source, document.date, len(document.text))  # fmt: skip
-
-
-def from_entry(entry: Mapping[str, object], text: str) -> Document:
-    """A document from a manifest entry and its text (unknown keys of older manifests ignored)."""
-    known = {f.name for f in fields(Document)}
-    return Document(**{key: value for key, value in entry.items() if key in known and key != "text"}, text=text)  # type: ignore[arg-type]
+# Bump when ``describe`` says something else of some article (its title, script, source or date):
+# indexes then read every file again and index again the documents whose row changed
+# (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+DESCRIPTION_VERSION = 1
 
 
 def detect_script(text: str) -> Script:
@@ -138,6 +74,12 @@ def detect_source(raw: str) -> str | None:
             start, end = match.span(1)
             return raw[start:end] if len(raw) == len(simplified) else match.group(1)
     return None
+
+
+def describe(raw: str, text: str) -> dict[str, str | None]:
+    """What an article says of itself, read from its extracted text (``raw``) and its cleaned text:
+    its title (the first line), script, source and date (versioned: ``DESCRIPTION_VERSION``)."""
+    return {"title": text.split("\n", 1)[0][:80], "script": detect_script(text), "source": detect_source(raw), "date": detect_date(raw)}
 
 
 MAX_NAME_CHARS = 255
@@ -184,26 +126,9 @@ def document_from_bytes(data: bytes, suffix: str, doc_id: str, *, label: str, fi
     text = clean_text(raw, drop_from=str(drop_from) if drop_from else None)
     if sum(unicodedata.category(c)[0] in "LN" for c in text) < MIN_TEXT_CHARACTERS:
         raise DocumentError(f"{label}: no article text left after cleaning (empty, only punctuation or boilerplate)")
-    document = Document(
-        id=doc_id,
-        file=file,
-        title=text.split("\n", 1)[0][:80],
-        script=detect_script(text),
-        sha256=sha256_bytes(data),
-        text=text,
-        source=detect_source(raw),
-        date=detect_date(raw),
-        name=name,
-    )
+    document = Document(id=doc_id, file=file, sha256=sha256_bytes(data), text=text, name=name, **describe(raw, text))  # type: ignore[arg-type]
     kept = {key: value for key, value in overrides.items() if key in {"title", "script", "source", "date", "drop_from", "name"}}
     return replace(document, **kept)  # type: ignore[arg-type]
-
-
-def read_document(path: Path, doc_id: str, max_bytes: int, *, name: str = "", file: str | None = None,
-                  overrides: Mapping[str, object] | None = None) -> Document:  # fmt: skip
-    label = name or path.name
-    data = read_bytes(path, max_bytes, label)
-    return document_from_bytes(data, path.suffix.lower(), doc_id, label=label, file=file or path.name, name=name, overrides=overrides)
 
 
 _ID_NUMBER = re.compile(r"^(\d+)_")
@@ -213,11 +138,6 @@ def new_document_id(existing: Iterable[str], data: bytes) -> str:
     """``<number>_<first 16 hex of the file's sha256>``: numbered after the highest id so far."""
     numbers = [int(match.group(1)) for doc_id in existing if (match := _ID_NUMBER.match(doc_id))]
     return f"{max(numbers, default=-1) + 1:03d}_{sha256_bytes(data)[:16]}"
-
-
-def text_fingerprint(text: str) -> str:
-    """Two files whose cleaned texts agree are the same article."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def folder_state(directory_mtime_ns: int, manifest_size: int, manifest_mtime_ns: int) -> str:

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from rag.encoder import QuestionVectors
+from rag.config import Settings
+from rag.encoder import Encoder, QuestionVectors
 from rag.errors import ModelMissingError
-from rag.model import INT8, PREPARE_HINT, QUERY_GRAPH, PreparedModel, adapted_weights, read_stamp
+from rag.model import adapted_weights
+from rag.prepared import INT8, PREPARE_HINT, QUERY_GRAPH, PreparedModel, read_stamp
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -178,3 +180,10 @@ class TorchEncoder(_Prepared):
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         return self._encode(self.base, texts, "passage", progress)
+
+
+def load_encoder(settings: Settings, threads: int | None = None) -> Encoder:
+    """The encoder ``settings`` ask for: ONNX Runtime (the default) or the PyTorch reference."""
+    if settings.encoder_backend == "torch":
+        return TorchEncoder.load(settings.model_dir, settings.encode_batch_size, threads)
+    return OnnxEncoder.load(settings.model_dir, settings.encode_batch_size, threads, settings.int8_questions, settings.int8_passages)

@@ -1,7 +1,8 @@
 """The encoder's interface: what indexing and question answering need from an embedding model.
 
-``load_encoder(settings)`` is the one way to build the real one (``rag.embed``); tests use a tiny
-deterministic fake (``tests/fakes.py``) so the logic runs without the 470 MB model.
+Only the interface lives here, so that everything which uses an encoder imports no model runtime.
+``rag.embed.load_encoder(settings)`` builds the real one; tests use a tiny deterministic fake
+(``tests/fakes.py``) so the logic runs without the 470 MB model.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.config import Settings
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,3 @@ class Encoder(Protocol):
 
     def encode_questions(self, texts: Sequence[str]) -> QuestionVectors: ...
 
-
-def load_encoder(settings: Settings, threads: int | None = None) -> Encoder:
-    from rag.embed import OnnxEncoder, TorchEncoder
-
-    if settings.encoder_backend == "torch":
-        return TorchEncoder.load(settings.model_dir, settings.encode_batch_size, threads)
-    return OnnxEncoder.load(settings.model_dir, settings.encode_batch_size, threads, settings.int8_questions, settings.int8_passages)

@@ -69,10 +69,6 @@ class ModelMissingError(RagError):
     """The embedding model has not been prepared on this machine, or its files are damaged."""
 
 
-class IndexMissingError(RagError):
-    """No index has been built yet."""
-
-
 class IndexCorruptError(RagError):
     """An index file is truncated, altered or unreadable."""
 
@@ -91,3 +87,10 @@ class StoreUnavailableError(RagError):
     """The configured store (a Milvus URI) is malformed or cannot be reached."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class ConcurrentWriteError(RagError):
+    """Another writer changed the collection while this change was made (a store shared by several
+    hosts): nothing was published; the change can be made again."""
+
+    kind = ErrorKind.BUSY

@@ -33,6 +33,9 @@ _SKIPPED_GLOSSES = ("cl:", "variant", "see ", "surname", "old variant", "abbr", 
 _BOTH_WAYS = re.compile(r"([\u4e00-\u9fff·]{2,12})\s?\(([A-Z][A-Za-z .'-]{1,40})\)")
 _ENGLISH_WORD = re.compile(r"[a-z][a-z'-]*")
 MAX_PHRASE = 3
+# Bump when ``names_written_both_ways`` finds other names in some text: indexes then recompute the
+# names they store from the stored texts, without the encoder (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+NAMES_VERSION = 1
 # A large archive knows many more of the dictionary's words: at 100k chunks a question gained up to 88
 # keywords (p50 26), and encoding them cost 200-290 ms. On the seed articles the most is 22, so this
 # bound changes nothing there.

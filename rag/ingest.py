@@ -7,43 +7,61 @@ keeps a bounded amount in memory and shows progress per batch.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cache
+from importlib import metadata
 
 from tqdm import tqdm
 
-from rag import chunk, clean, corpus, embed, formats, lexical, vectors
+from rag import chunk, clean, corpus, document, expand, formats, lexical, vectors
 from rag.chunk import chunk_spans, split_sentences
 from rag.config import Settings
-from rag.corpus import Document
+from rag.document import Document
 from rag.encoder import Encoder
 from rag.errors import CancelledError
 from rag.expand import names_written_both_ways
+from rag.fingerprint import Fingerprint
 from rag.lexical import term_counts, tokenize
-from rag.store import segment
-from rag.store.base import Fingerprint, IndexedDocument
+from rag.store.base import IndexedDocument, Terms
 
 BATCH_PIECES = 4096
-# The modules whose code decides what the index holds: a change to any of them rebuilds it.
-_INDEX_CODE = (clean, formats, corpus, chunk, lexical, embed, vectors, segment)
+# What decides the index's content, each step versioned by hand beside its code (rag.fingerprint says
+# what a change of each costs; tests/rag/test_ingest.py fails when an output changes without a bump).
+VERSIONS = {
+    "document": document.DOCUMENT_VERSION,
+    "describe": corpus.DESCRIPTION_VERSION,
+    "clean": clean.CLEANING_VERSION,
+    **{f"extract.{kind}": version for kind, version in formats.EXTRACTION_VERSIONS.items()},
+    "chunk": chunk.CHUNKING_VERSION,
+    "sentences": chunk.SENTENCES_VERSION,
+    "tokens": lexical.TOKENS_VERSION,
+    "names": expand.NAMES_VERSION,
+    "vector_index": vectors.VECTOR_INDEX_VERSION,
+}
+# Libraries whose outputs the index keeps: an upgrade of one redoes what it decides (rag.fingerprint)
+LIBRARIES = ("jieba", "opencc", "pypdfium2", "python-docx", "lxml", "langchain-text-splitters")
 
 
-def code_version() -> str:
-    digest = hashlib.sha256()
-    for path in (*(Path(str(module.__file__)) for module in _INDEX_CODE), Path(__file__)):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+@cache
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
 def fingerprint(settings: Settings, encoder: Encoder) -> Fingerprint:
+    """Search-time settings (``ivf_probe``, retrieval) are not part of it: they change nothing stored."""
     return Fingerprint(
         model_id=encoder.model_id, model_sha256=encoder.model_sha256, dimension=encoder.dimension,
         encoder_backend=encoder.backend, chunk_size=settings.chunk.size, chunk_overlap=settings.chunk.overlap,
         exact_max=settings.vectors.exact_max, ivf_lists_per_sqrt=settings.vectors.ivf_lists_per_sqrt,
-        ivf_probe=settings.vectors.ivf_probe, code=code_version(),
+        versions=dict(VERSIONS), libraries=library_versions(),
     )  # fmt: skip
 
 
@@ -60,7 +78,7 @@ class _Split:
 
 def contained_sentences(chunks: Sequence[tuple[int, int]], sentences: Sequence[tuple[int, int]]) -> list[tuple[int, ...]]:
     """Per chunk, the sentences inside it; when none fits (a sentence longer than a chunk), those
-    overlapping it."""
+    overlapping it (versioned with the chunks: ``chunk.CHUNKING_VERSION``)."""
     contained = []
     for start, end in chunks:
         inside = tuple(i for i, (s, e) in enumerate(sentences) if s >= start and e <= end)
@@ -68,20 +86,29 @@ def contained_sentences(chunks: Sequence[tuple[int, int]], sentences: Sequence[t
     return contained
 
 
-def _index(split: _Split, chunk_vectors: object, sentence_vectors: object) -> IndexedDocument:
-    text = split.document.text
-    tokens = [tokenize(text[start:end]) for start, end in split.chunks]
+def derive_terms(text: str, chunks: Sequence[tuple[int, int]]) -> Terms:
+    """Tokens and names of a text (no encoder): what a store derives again after a tokeniser change."""
+    tokens = [tokenize(text[start:end]) for start, end in chunks]
     names = {word: tuple(sorted(t for t in chinese if len(t) > 1)) for word, chinese in names_written_both_ways([text]).items()}
+    return Terms(
+        chunk_terms=tuple(term_counts(chunk_tokens) for chunk_tokens in tokens),
+        chunk_lengths=tuple(len(chunk_tokens) for chunk_tokens in tokens),
+        names={word: chinese for word, chinese in names.items() if chinese},
+    )
+
+
+def _index(split: _Split, chunk_vectors: object, sentence_vectors: object) -> IndexedDocument:
+    terms = derive_terms(split.document.text, split.chunks)
     return IndexedDocument(
         document=split.document,
         chunks=tuple(split.chunks),
         sentences=tuple(split.sentences),
         chunk_sentences=tuple(contained_sentences(split.chunks, split.sentences)),
-        chunk_terms=tuple(term_counts(chunk_tokens) for chunk_tokens in tokens),
-        chunk_lengths=tuple(len(chunk_tokens) for chunk_tokens in tokens),
+        chunk_terms=terms.chunk_terms,
+        chunk_lengths=terms.chunk_lengths,
         chunk_vectors=chunk_vectors,  # type: ignore[arg-type]
         sentence_vectors=sentence_vectors,  # type: ignore[arg-type]
-        names={word: chinese for word, chinese in names.items() if chinese},
+        names=terms.names,
     )
 
 

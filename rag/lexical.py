@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -20,6 +21,10 @@ import jieba
 from rag.clean import to_simplified
 
 jieba.setLogLevel(logging.WARNING)
+
+# Bump when ``tokenize`` or ``term_id`` give other tokens or ids for some text: indexes then recompute
+# their postings from the stored texts, without the encoder (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
+TOKENS_VERSION = 1
 
 # Function words, question words and chit-chat: they match everywhere and carry no topic.
 STOPWORDS = frozenset(
@@ -63,6 +68,15 @@ def tokenize(text: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def term_id(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little") % TERM_ID_LIMIT
+
+
+def rarity(token: str) -> float:
+    """How much a word says in general Chinese: −log of its share of jieba's dictionary counts (60
+    million words of Chinese text). A word the dictionary lacks (a name, a Latin word) counts as the
+    rarest. Weighs question terms for abstention, independently of any one collection."""
+    dictionary = _jieba()
+    count = dictionary.FREQ.get(token) or 0
+    return math.log(dictionary.total / (count + 1)) if count else math.log(dictionary.total)
 
 
 def term_counts(tokens: Iterable[str]) -> Counter[int]:

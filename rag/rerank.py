@@ -12,18 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from rag.answer import Reading
 from rag.config import RetrievalSettings
+from rag.judge import candidate_sentences
+from rag.reader import Reading
 from rag.retrieve import Ranking
 
 
 def read_sentence_ids(ranking: Ranking, settings: RetrievalSettings) -> list[int]:
-    """What the reader reads: the best sentence of each of the top ``reader_passages`` passages.
-    The answer's first sentence is one of them while ``answer_passages`` ≤ ``reader_passages`` (5 and
-    5 by default): it is the best sentence of one of the top ``answer_passages`` passages."""
+    """What the reader reads, in one batch: the best sentence of each of the top ``reader_passages``
+    passages (how it reads them re-ranks the passages), then the ``answer_read`` best sentences of the
+    top ``answer_passages`` passages (how it reads them helps choose the answer's sentence; one it did
+    not read can still be chosen, on its retrieval score and its type alone)."""
     found: list[int] = []
     for candidate in ranking.candidates[: settings.reader_passages]:
         if candidate.sentence_id is not None and candidate.sentence_id not in found:
+            found.append(candidate.sentence_id)
+    for candidate in candidate_sentences(ranking, settings.answer_passages, settings.answer_rank_penalty)[: settings.answer_read]:
+        if candidate.sentence_id not in found:
             found.append(candidate.sentence_id)
     return found
 

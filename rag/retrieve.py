@@ -12,18 +12,21 @@ answer stage never searches.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.config import RetrievalSettings
-from rag.corpus import Document
+from rag.document import Document
 from rag.lexical import normalize_for_matching, term_id
 from rag.query import Query
 from rag.store.base import ChunkRecord, SentenceRecord, StoreView
 
 SHORTLIST = 20  # chunks re-scored by their sentences
 MAX_QUERY_TERMS = 64  # bounds the lexical work of an overlong question
+# The searches of one question run at once (``rank``); shared by every question of the process
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="retrieve")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Ranking:
     sentences: dict[int, SentenceRecord]
     documents: dict[str, Document]
     closeness: Closeness
+    known_terms: frozenset[int] = frozenset()  # the question's term ids that some chunk of the collection holds
 
     def text(self, record: ChunkRecord | SentenceRecord) -> str:
         return self.documents[record.doc_id].text[record.start : record.end]
@@ -82,14 +86,13 @@ def fuse(runs: list[dict[int, float]], weights: list[float]) -> dict[int, float]
     return fused
 
 
-def _dense_run(view: StoreView, vector: np.ndarray, depth: int) -> dict[int, float]:
-    ids, scores = view.search_chunks(vector, depth)
+def _run(ids: np.ndarray, scores: np.ndarray) -> dict[int, float]:
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
 def _sentence_run(view: StoreView, query: Query, depth: int) -> dict[int, float]:
     """Chunks scored by their closest sentence: sharper than one vector for a whole chunk."""
-    ids, scores = view.search_sentences(query.vector, depth * 3)
+    ((ids, scores),) = view.search_sentences(query.vector.reshape(1, -1), depth * 3)
     sentences = view.sentences(ids.tolist())
     run: dict[int, float] = {}
     for sentence_id, score in zip(ids.tolist(), scores.tolist(), strict=True):
@@ -102,8 +105,10 @@ def _sentence_run(view: StoreView, query: Query, depth: int) -> dict[int, float]
 
 
 def _lexical_run(view: StoreView, query: Query, depth: int, candidates: set[int]) -> dict[int, float]:
+    """BM25's run: over the whole collection, or a re-ranking of the dense ``candidates`` where the
+    store cannot find lexical matches by itself (``StoreView.lexical_recall``)."""
     terms = [term_id(token) for token in query.tokens[:MAX_QUERY_TERMS]]
-    ids, scores = view.lexical_search(terms, depth, candidates)
+    ids, scores = view.lexical_search(terms, depth, candidates if view.lexical_recall == "candidates" else ())
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
@@ -121,16 +126,32 @@ def _scored_sentences(chunk: ChunkRecord, vectors: np.ndarray, texts: list[str],
 
 
 def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int) -> Ranking:
-    """The ``top_k`` best chunks for ``query`` under ``settings``, with what the answer needs."""
+    """The ``top_k`` best chunks for ``query`` under ``settings``, with what the answer needs. The
+    searches that need nothing but the question run at once (on a Milvus server each is a round
+    trip: their latencies overlap instead of adding up), the chunk search with both of the
+    question's vectors in one request; then BM25 where it re-ranks their candidates; then the
+    shortlist's sentences and documents, at once again."""
     depth = max(settings.candidates, top_k)
     terms = [term_id(token) for token in query.tokens[:MAX_QUERY_TERMS]]
-    # share of the question's content words the corpus knows: scales the lexical run's weight
-    known = view.known_terms(terms)
-    coverage = sum(term in known for term in terms) / len(terms) if terms else 0.0
     use_dense = settings.mode in ("dense", "hybrid")
-    dense = _dense_run(view, query.vector, depth) if use_dense else {}
-    sentences_run = _sentence_run(view, query, depth) if use_dense and settings.sentence_dense_weight else {}
-    lexical = _lexical_run(view, query, depth, dense.keys() | sentences_run.keys()) if settings.mode in ("lexical", "hybrid") else {}
+    use_lexical = settings.mode in ("lexical", "hybrid")
+    # the base vector measures closeness (``_closeness``): searched along when it is another vector
+    queries = ([query.vector] if use_dense else []) + ([] if use_dense and query.base_vector is query.vector else [query.base_vector])
+    known_soon = _POOL.submit(view.known_terms, terms)
+    chunks_soon = _POOL.submit(view.search_chunks, np.stack(queries), depth if use_dense else 1)
+    sentences_soon = _POOL.submit(_sentence_run, view, query, depth) if use_dense and settings.sentence_dense_weight else None
+    rerank_only = view.lexical_recall == "candidates"
+    lexical_soon = _POOL.submit(_lexical_run, view, query, depth, set()) if use_lexical and not rerank_only else None
+    found = chunks_soon.result()
+    dense = _run(*found[0]) if use_dense else {}
+    sentences_run = sentences_soon.result() if sentences_soon else {}
+    if lexical_soon is not None:
+        lexical = lexical_soon.result()
+    else:
+        lexical = _lexical_run(view, query, depth, dense.keys() | sentences_run.keys()) if use_lexical else {}
+    # share of the question's content words the corpus knows: scales the lexical run's weight
+    known = known_soon.result()
+    coverage = sum(term in known for term in terms) / len(terms) if terms else 0.0
     fused = fuse(
         [dense, sentences_run, lexical],
         [settings.dense_weight, settings.sentence_dense_weight, settings.lexical_weight * coverage if use_dense else 1.0],
@@ -139,8 +160,9 @@ def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int)
     shortlist = ordered[: max(top_k, SHORTLIST)] if settings.sentence_stage else ordered[:top_k]
     chunks = view.chunks(shortlist)
     sentence_ids = sorted({sid for chunk in chunks.values() for sid in chunk.sentence_ids})
+    documents_soon = _POOL.submit(view.documents, {chunk.doc_id for chunk in chunks.values()})
     sentences = view.sentences(sentence_ids)
-    documents = view.documents({chunk.doc_id for chunk in chunks.values()})
+    documents = documents_soon.result()
     vectors = dict(zip(sentence_ids, view.sentence_vectors(sentence_ids), strict=True))
     matching = {sid: normalize_for_matching(documents[s.doc_id].text[s.start : s.end]) for sid, s in sentences.items()}
     scored = {
@@ -160,16 +182,13 @@ def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int)
             scores[chunk_id] += settings.sentence_weight * float(value)
         shortlist.sort(key=lambda chunk_id: -scores[chunk_id])
     candidates = [Candidate(chunk_id, scores[chunk_id], scored[chunk_id]) for chunk_id in shortlist[:top_k]]
-    return Ranking(query, candidates, chunks, sentences, documents, _closeness(view, query, dense, candidates, vectors))
+    closeness = _closeness(query, found[-1][1], candidates, vectors)
+    return Ranking(query, candidates, chunks, sentences, documents, closeness, frozenset(known))
 
 
-def _closeness(view: StoreView, query: Query, dense: dict[int, float], candidates: list[Candidate],
-               vectors: dict[int, np.ndarray]) -> Closeness:  # fmt: skip
-    if query.base_vector is query.vector and dense:
-        top_chunk = max(dense.values())  # the dense run already searched with this vector
-    else:
-        _, scores = view.search_chunks(query.base_vector, 1)
-        top_chunk = float(scores[0]) if scores.size else 0.0
+def _closeness(query: Query, base_scores: np.ndarray, candidates: list[Candidate], vectors: dict[int, np.ndarray]) -> Closeness:
+    """``base_scores``: the chunk search's cosines for the base vector, best first."""
+    top_chunk = float(base_scores[0]) if base_scores.size else 0.0
     ids = [sid for candidate in candidates for sid, _ in candidate.sentences]
     top_sentence = float((np.stack([vectors[sid] for sid in ids]) @ query.base_vector).max()) if ids else 0.0
     return Closeness(top_chunk, top_sentence)

@@ -17,6 +17,9 @@ import numpy as np
 from rag.config import VectorIndexSettings
 
 IndexKind = Literal["exact", "ivf-sq8"]
+# Bump when ``build_ivf`` builds another structure: indexes then rebuild their approximate indexes from
+# the stored float32 vectors, without the encoder.
+VECTOR_INDEX_VERSION = 1
 
 
 def choose_kind(count: int, settings: VectorIndexSettings) -> IndexKind:
@@ -34,8 +37,7 @@ def build_ivf(vectors: np.ndarray, settings: VectorIndexSettings) -> faiss.Index
     index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
     for start in range(0, len(vectors), 100_000):  # bounded copies of a memory-mapped matrix
         index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
-    index.nprobe = settings.ivf_probe
-    return index
+    return index  # nprobe is not stored: every search passes its own (search_ivf)
 
 
 def search_exact(vectors: np.ndarray, query: np.ndarray, k: int, deleted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -56,14 +58,15 @@ REFINE = 2  # the IVF search fetches this many times k candidates, re-scored exa
 
 
 def search_ivf(index: faiss.Index, vectors: np.ndarray, query: np.ndarray, k: int,
-               deleted_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Top-``k`` (row numbers, scores) from an IVF-SQ8 index, skipping ``deleted_rows``: ``REFINE·k``
-    candidates are re-scored with the stored float32 ``vectors``, so 8-bit rounding no longer swaps
-    near ties, and the scores equal those of exact search in other segments, with which they are fused."""
+               deleted_rows: np.ndarray | None, nprobe: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Top-``k`` (row numbers, scores) from an IVF-SQ8 index, probing ``nprobe`` lists (a search-time
+    setting: ``VectorIndexSettings.ivf_probe``), skipping ``deleted_rows``: ``REFINE·k`` candidates
+    are re-scored with the stored float32 ``vectors``, so 8-bit rounding no longer swaps near ties,
+    and the scores equal those of exact search in other segments, with which they are fused."""
     wanted = min(REFINE * k, index.ntotal)
     if wanted <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    params = faiss.SearchParametersIVF(nprobe=index.nprobe)
+    params = faiss.SearchParametersIVF(nprobe=nprobe)
     if deleted_rows is not None and len(deleted_rows):
         params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(deleted_rows.astype(np.int64)))
     _, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), wanted, params=params)

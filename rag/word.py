@@ -2,12 +2,15 @@
 
 python-docx opens and checks the file, but the body XML is read here: its ``Paragraph.text`` drops
 tracked insertions and paragraphs inside content controls, both common in edited drafts. Sizes are
-checked before anything is unpacked, so a zip bomb is refused unread.
+checked before anything is unpacked, so a zip bomb is refused unread, and the XML is counted while
+it is unpacked, before python-docx parses it, so a small file of millions of empty paragraphs is
+refused without building their tree.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -18,9 +21,23 @@ from lxml import etree
 from rag.errors import DocumentError
 from rag.formats_limits import MAX_TEXT_CHARS, MAX_UNPACKED_BYTES, looks_like
 
-# One XML part of a .docx (word/document.xml above all), checked before lxml parses it whole
-# (2.0 million characters of text make a word/document.xml of about 5 MB).
+# One XML part of a .docx (word/document.xml above all), checked before lxml parses it whole. A 5 MB
+# .docx of Chinese text unpacks to a word/document.xml of 12 MB (python-docx's plain markup) to 50 MB
+# (Word's markup with a run of its own every 3 to 15 characters).
 MAX_XML_PART_BYTES = 64_000_000
+# What python-docx may be given to parse, counted in the XML of all parts as it is unpacked. Its
+# tree costs about 120 bytes an element and 220 an attribute, and reading it here about 3 µs a
+# paragraph, table row or cell: 60 MB of "<w:p/>" (10 million empty paragraphs, a 121 KB file) took
+# 25 to 48 s and 1.3 GB to be refused as empty (issue 23; rag_eval.perf.crafted_file_refusals).
+# Real files under the 5 MB upload limit stay below both limits. Text is read up to MAX_TEXT_CHARS,
+# and 4.9 million characters of news (89 a paragraph) fill 5 MB with 55,000 paragraphs and 164,000
+# elements of python-docx's markup; a file at the text limit would need paragraphs, rows and cells
+# of 5 characters to reach a million. Word's markup at its most fragmented, a run with its own
+# properties every 3 to 15 characters, fills 5 MB with 2.3 million characters in 25,500 paragraphs,
+# 266,000 runs, 1.7 million elements and 1.5 million attributes: 3.2 million nodes, 640 MB and 1.8 s
+# to read. A crafted file just under the limits takes up to 3.5 s and 940 MB (all attributes).
+MAX_XML_NODES = 4_000_000  # elements and attributes
+MAX_BLOCKS = 1_000_000  # paragraphs, table rows and table cells
 
 
 def docx_text(data: bytes, name: str) -> str:
@@ -30,13 +47,14 @@ def docx_text(data: bytes, name: str) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except zipfile.BadZipFile:
+            # Declared sizes can be trusted: zipfile never inflates a member past its declared size.
+            too_big = [m.filename for m in members if m.filename.endswith(".xml") and m.file_size > MAX_XML_PART_BYTES]
+            if too_big or sum(member.file_size for member in members) > MAX_UNPACKED_BYTES:
+                where = ", ".join(too_big) or "in total"
+                raise DocumentError(f"{name}: unpacks to too much data ({where}); this is not a normal Word file")
+            _check_markup(archive, name)
+    except (zipfile.BadZipFile, zlib.error, EOFError):
         raise DocumentError(f"{name}: the .docx is truncated or damaged; save it again from Word") from None
-    # Declared sizes can be trusted: zipfile never inflates a member past its declared size.
-    too_big = [m.filename for m in members if m.filename.endswith(".xml") and m.file_size > MAX_XML_PART_BYTES]
-    if too_big or sum(member.file_size for member in members) > MAX_UNPACKED_BYTES:
-        where = ", ".join(too_big) or "in total"
-        raise DocumentError(f"{name}: unpacks to too much data ({where}); this is not a normal Word file")
     try:
         document = open_docx(io.BytesIO(data))
     except (KeyError, ValueError):  # no [Content_Types].xml, or a main part that is not a Word document
@@ -49,6 +67,38 @@ def docx_text(data: bytes, name: str) -> str:
     if not any(char.isalnum() for char in text):
         raise DocumentError(f"{name}: the document contains no text")
     return text
+
+
+# A paragraph, table row or cell: any prefix, as the namespace it stands for, not the prefix, makes a
+# w:p (DrawingML's a:p in drawings is counted too).
+_BLOCK_TAG = re.compile(rb"<(?:[^\s<>/:]+:)?(?:p|tr|tc)[\s/>]")
+
+
+def _check_markup(archive: zipfile.ZipFile, name: str) -> None:
+    """Refuse a .docx whose XML holds more than ``MAX_XML_NODES`` elements and attributes or
+    ``MAX_BLOCKS`` paragraphs, rows and cells, counted a megabyte at a time as it is unpacked, so a
+    crafted part is refused a megabyte past the limit, before python-docx parses anything.
+
+    Every member is counted, whatever its name: python-docx parses a part by the content type it
+    declares. An element is a tag that is not an end tag, an attribute an "=": an upper bound, as
+    text may hold "=" too. A tag cut in two by a megabyte's end may be missed: one a megabyte at most.
+    """
+    nodes = blocks = 0
+    for member in archive.infolist():
+        with archive.open(member) as part:
+            while chunk := part.read(1 << 20):
+                nodes += chunk.count(b"<") - chunk.count(b"</") + chunk.count(b"=")
+                blocks += len(_BLOCK_TAG.findall(chunk))
+                if blocks > MAX_BLOCKS:
+                    raise DocumentError(
+                        f"{name}: more than {MAX_BLOCKS:,} paragraphs, table rows and cells ({member.filename});"
+                        " this is not a normal Word file"
+                    )
+                if nodes > MAX_XML_NODES:
+                    raise DocumentError(
+                        f"{name}: more than {MAX_XML_NODES:,} XML elements and attributes ({member.filename});"
+                        " this is not a normal Word file"
+                    )
 
 
 _NAMESPACES = {

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+import zipfile
 import zlib
 from pathlib import Path
 
 import docx
 import pypdf
+import pytest
 from PIL import Image
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -17,6 +20,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+from rag.errors import DocumentError
 
 SIMPLIFIED = [
     "人工智能公司深夜宣布新一轮融资,估值较去年翻了一倍。",
@@ -70,20 +75,44 @@ def hanzi_pdf(paragraphs: list[str], **options: bool) -> bytes:
     return reportlab_pdf([("STSong-Light", text) for text in paragraphs], **options)
 
 
-def handmade_pdf(content: bytes, *, font: bytes = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>") -> bytes:
-    """A one-page PDF with the given content stream, written byte by byte (for what no library writes)."""
+HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+
+
+def _page_objects(content: bytes, font: bytes, version: bytes) -> tuple[bytearray, list[int]]:
+    """The start of a one-page PDF, objects 1 to 5 (the content stream is 4), and their offsets."""
     resources = b"/Resources << /Font << /F1 5 0 R >> >>"
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] %s /Contents 4 0 R >>" % resources
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", page, content, font]
-    out = bytearray(b"%PDF-1.4\n")
+    out = bytearray(b"%PDF-" + version + b"\n")
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
         out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    return out, offsets
+
+
+def handmade_pdf(content: bytes, *, font: bytes = HELVETICA) -> bytes:
+    """A one-page PDF with the given content stream, written byte by byte (for what no library writes)."""
+    out, offsets = _page_objects(content, font, b"1.4")
     xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref)
+    return bytes(out)
+
+
+def pdf_declaring(objects: int, size_entry: bytes = b"/Size %d") -> bytes:
+    """handmade_pdf's page with "Hello" on it, indexed by a cross-reference stream (PDF 1.5) that
+    declares ``objects`` objects: the rows of its own six, then object 1's row again and again, which
+    deflates to almost nothing. ``size_entry`` writes the count into the stream's dictionary."""
+    out, offsets = _page_objects(stream(b"BT /F1 24 Tf 72 700 Td (Hello) Tj ET"), HELVETICA, b"1.5")
+    xref = len(out)
+    rows = [struct.pack(">BIH", 0, 0, 65535)] + [struct.pack(">BIH", 1, offset, 0) for offset in [*offsets, xref]]
+    body = zlib.compress(b"".join(rows) + rows[1] * (objects - len(rows)))
+    entry = size_entry % objects
+    dictionary = b"/Type /XRef %s /W [1 4 2] /Root 1 0 R /Filter /FlateDecode /Length %d" % (entry, len(body))
+    out += b"6 0 obj\n<< %s >>\nstream\n%s\nendstream\nendobj\n" % (dictionary, body)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
 
 
@@ -123,6 +152,15 @@ def news_docx() -> bytes:
     return buffer.getvalue()
 
 
+def docx_with_part(part: str, xml: bytes) -> bytes:
+    """news_docx() with one part's XML replaced, deflated as Word does (for what no writer makes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(news_docx())) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in source.infolist():
+            out.writestr(member.filename, xml if member.filename == part else source.read(member))
+    return buffer.getvalue()
+
+
 def scanned_pdf() -> bytes:
     """A page holding only a picture: no text layer."""
     buffer = io.BytesIO()
@@ -131,3 +169,12 @@ def scanned_pdf() -> bytes:
     page.showPage()
     page.save()
     return buffer.getvalue()
+
+
+def refusal(extract, data: bytes, name: str) -> str:
+    """The message of the DocumentError ``extract`` raises for ``data``; it names the file first."""
+    with pytest.raises(DocumentError) as caught:
+        extract(data, name)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ")
+    return message

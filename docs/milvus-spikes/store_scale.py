@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import Assistant, Settings, VectorIndexSettings
+from rag import Assistant, Settings, VectorIndexSettings, load_encoder
 from rag.corpus import CorpusFolder, Document, detect_script
-from rag.encoder import load_encoder
 from rag.ingest import fingerprint, index_documents
 from rag.store import open_store
 from rag.store.base import Change

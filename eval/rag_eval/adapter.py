@@ -9,6 +9,9 @@ Only the query tower learns: low-rank updates (LoRA) to the top layers, while pa
 base model's vectors, so the index and its embeddings stay as they are. ``make adapter`` trains on
 CMRC 2018 in about 8 minutes on 2 cores (most of it embedding the dataset's texts), then spends
 about 5 more checking on DRCD (``rag-eval adapter``).
+
+Past the facade: it trains inside the model (``rag.model``, ``rag.prepared``) on sentences split as
+the index splits them (``rag.chunk``, ``rag.clean``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from rag.chunk import split_sentences
 from rag.clean import normalize_line
 from rag.encoder import Encoder
 from rag.files import write_atomic
-from rag.model import ADAPTER_FILE, ADAPTER_TARGETS
+from rag.model import ADAPTER_TARGETS
+from rag.prepared import ADAPTER_FILE
 from rag_eval.datasets import Dataset
 
 

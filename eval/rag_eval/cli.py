@@ -10,15 +10,14 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from rag import Assistant, RagError, Settings
-from rag.encoder import load_encoder
+from rag import Assistant, RagError, Settings, load_encoder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate and benchmark the assistant (rag-eval).")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-def _fail(error: RagError) -> NoReturn:
+def _fail(error: Exception) -> NoReturn:
     err.print(f"error: {error}", soft_wrap=True)
     raise typer.Exit(1)
 
@@ -38,6 +37,8 @@ def gold(
     compare: Annotated[Path | None, typer.Option(help="An older latest.json to show deltas against.")] = None,
     gold_path: Annotated[Path | None, typer.Option("--gold", help="Gold questions (default eval/gold.jsonl).")] = None,
     output: Annotated[Path | None, typer.Option(help="Report folder (default eval/reports).")] = None,
+    distractors: Annotated[list[Path] | None, typer.Option(help="Also score the default among these paragraphs (dataset folders, "
+                                                           "JSON-lines reading files), e.g. ../shared/bench/drcd.")] = None,  # fmt: skip
 ) -> None:
     """Score retrieval, answers and abstention on the gold questions; write eval/reports/latest.*."""
     from rag_eval import report, runs
@@ -54,13 +55,44 @@ def gold(
         news = Assistant.load(settings, encoder=encoder)
         questions = runs.gold_questions(news, gold_path or gold_file(), limit)
         result = runs.evaluate_gold(news, settings, encoder, questions, configurations)
-    except RagError as error:
+        if distractors:
+            result["distractors"] = runs.evaluate_distractors(news, settings, encoder, questions, distractors)
+    except (RagError, ValueError) as error:
         _fail(error)
     report.write_gold_report(result, output)
     out.print(report.gold_markdown(result).split("### Answers")[0])
     if compare:
         out.print(report.compare(json.loads(compare.read_text()), result))
     out.print(f"reports written to {output}/latest.md, latest.json, latest.png")
+
+
+@app.command()
+def errors(
+    split: Annotated[str, typer.Option(help="The split to analyse: dev (choices are made on it) or test.")] = "dev",
+    output: Annotated[Path | None, typer.Option(help="Write the table and the list of misses here (markdown).")] = None,
+) -> None:
+    """Every miss of the default assistant on a split of the gold set, in one category each."""
+    from rag_eval import errors as analysis
+    from rag_eval.paths import gold_file
+
+    if split not in ("dev", "test"):
+        raise typer.BadParameter("choose dev or test", param_hint="--split")
+    try:
+        news = Assistant.load()
+        questions = [q for q in load_gold_of(news) if q.split == split and not q.follow_up]
+    except RagError as error:
+        _fail(error)
+    text = analysis.markdown(analysis.analyse(news, questions), split)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    out.print(text.split("| id |")[0])
+
+
+def load_gold_of(news: Assistant) -> list:
+    from rag_eval.gold import load_gold
+    from rag_eval.paths import gold_file
+
+    return load_gold(gold_file(), lambda doc_id: news.document(doc_id).text)
 
 
 @app.command()
@@ -98,12 +130,36 @@ def fit_abstention(
     try:
         news = Assistant.load()
         questions = runs.gold_questions(news, gold_path or gold_file())
-        dev = [q for q in questions if q.split == "dev"]
-        fitted = fit(runs.run_questions(news, dev, "dev"), questions)
+        dev = [q for q in questions if q.split == "dev" and not q.follow_up]
+        fitted = fit(runs.run_questions(news.with_retrieval(abstain=False), dev, "dev"), questions)
     except RagError as error:
         _fail(error)
     fitted.save()
-    out.print(f"abstention model saved: weights {fitted.weights}, bias {fitted.bias:.4f}, threshold {fitted.threshold:.4f}")
+    out.print(f"models saved: answerable {fitted.answerable}, threshold {fitted.threshold:.4f}; correct {fitted.correct}")
+
+
+@app.command("fit-judge")
+def fit_judge(
+    gold_path: Annotated[Path | None, typer.Option("--gold", help="Gold questions (default eval/gold.jsonl).")] = None,
+) -> None:
+    """Refit the sentence judge (rag/judge.json) on the dev split's answerable questions; refit the
+    abstention models after it (they weigh the judge's probability)."""
+    from rag_eval import runs
+    from rag_eval.fitting import fit_judge as fit
+    from rag_eval.fitting import judge_examples, top_choice_accuracy
+    from rag_eval.paths import gold_file
+
+    try:
+        news = Assistant.load()
+        questions = runs.gold_questions(news, gold_path or gold_file())
+        dev = [q for q in questions if q.split == "dev" and not q.follow_up]
+        examples = judge_examples(news.with_retrieval(abstain=False), dev)
+    except RagError as error:
+        _fail(error)
+    fitted = fit(examples)
+    fitted.save()
+    out.print(f"judge saved: the sentence it rates highest holds the answer for {top_choice_accuracy(fitted, examples):.3f} of "
+              f"{len(examples)} dev questions")
 
 
 @app.command()
@@ -112,7 +168,7 @@ def adapter(
     check: Annotated[Path | None, typer.Option(help="A held-out dataset: answer-sentence accuracy before and after.")] = None,
 ) -> None:
     """Train the query adapter (rag/query_adapter.npz) and prepare the model again with it."""
-    from rag.model import prepare_model
+    from rag import prepare_model
     from rag_eval.adapter import held_out_accuracy, load_examples, save_adapter, train_adapter
     from rag_eval.datasets import load_dataset
 

@@ -1,9 +1,15 @@
 """Public QA datasets as retrieval benchmarks (CMRC 2018, DRCD): the one reader of their folder
 format. A folder holds ``passages.jsonl`` (``pid``, ``title``, ``text``), ``queries.jsonl``
-(``qid``, ``question``, ``pid``, ``answers``) and a README whose table gives BM25 baselines."""
+(``qid``, ``question``, ``pid``, ``answers``) and a README whose table gives BM25 baselines.
+
+Past the facade: a passage is normalised line by line as the corpus normalises article lines
+(``rag.clean.normalize_line``) and its script told as the corpus tells it
+(``rag.corpus.detect_script``), so a benchmark's passages are indexed like articles.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +17,6 @@ from pathlib import Path
 from rag import Document
 from rag.clean import normalize_line
 from rag.corpus import detect_script
-from rag.files import sha256_bytes
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,14 @@ class Dataset:
 
     def documents(self) -> list[Document]:
         return [
-            Document(id=pid, file="", title=self.titles[pid], script=detect_script(text), sha256=sha256_bytes(text.encode()), text=text)
+            Document(id=pid, file="", title=self.titles[pid], script=detect_script(text), sha256=hashlib.sha256(text.encode()).hexdigest(), text=text)
             for pid, text in self.passages.items()
         ]
+
+
+def normalized_text(raw: str) -> str:
+    """A passage's lines normalised as the corpus normalises article lines, the empty ones dropped."""
+    return "\n".join(filter(None, (normalize_line(part) for part in raw.splitlines())))
 
 
 def is_dataset(folder: Path) -> bool:
@@ -62,7 +72,7 @@ def load_dataset(folder: Path) -> Dataset:
     passages, titles = {}, {}
     for row in _rows(folder / "passages.jsonl"):
         pid = str(row["pid"])
-        passages[pid] = "\n".join(filter(None, (normalize_line(part) for part in str(row["text"]).splitlines())))
+        passages[pid] = normalized_text(str(row["text"]))
         titles[pid] = str(row.get("title") or pid)
     queries = [
         DatasetQuery(str(row["qid"]), str(row["question"]), str(row["pid"]), tuple(str(a) for a in row.get("answers", ())))  # type: ignore[union-attr]

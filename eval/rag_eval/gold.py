@@ -30,6 +30,7 @@ class Evidence:
     start: int
     end: int
     also: tuple[Span, ...] = ()
+    as_of: str | None = None  # when the fact holds (ISO prefix), for questions about a state that changes
 
     @property
     def places(self) -> tuple[Span, ...]:
@@ -46,10 +47,18 @@ class GoldQuestion:
     answer: str | None
     evidence: tuple[Evidence, ...]
     topic: str | None = None  # unanswerable questions: "on" (about the articles' subjects) or "off"
+    history: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first
+    standalone: str | None = None  # a follow-up question written out in full
+    time: str | None = None  # "current", or the period asked about (ISO prefix): the first evidence is that period's
 
     @property
     def answerable(self) -> bool:
         return bool(self.evidence)
+
+    @property
+    def follow_up(self) -> bool:
+        """A question that only makes sense after its history ("她是哪一年加入的?")."""
+        return self.standalone is not None
 
     @property
     def split(self) -> str:
@@ -76,9 +85,11 @@ def load_gold(path: Path, text_of: Callable[[str], str]) -> list[GoldQuestion]:
         evidence = []
         for span in row["evidence"]:
             place = locate(span)
-            evidence.append(Evidence(place.doc_id, place.start, place.end, tuple(locate(other) for other in span.get("also", ()))))
+            also = tuple(locate(other) for other in span.get("also", ()))
+            evidence.append(Evidence(place.doc_id, place.start, place.end, also, span.get("as_of")))
         questions.append(
             GoldQuestion(row["id"], row["question"], row["lang"], row["type"], bool(row.get("paraphrase")),
-                         row.get("answer"), tuple(evidence), row.get("topic"))  # fmt: skip
+                         row.get("answer"), tuple(evidence), row.get("topic"), tuple(row.get("history", ())),
+                         row.get("standalone"), row.get("time"))  # fmt: skip
         )
     return questions

@@ -36,8 +36,7 @@ from pathlib import Path
 import httpx
 
 from rag import Settings
-from rag.files import write_atomic
-from rag_eval.paths import gold_file, reports_dir
+from rag_eval.paths import gold_file, reports_dir, write_whole
 
 TARGETS = {"errors": 0, "p95_s": 1.0, "throughput_over_serial": 0.8, "cold_over_warm_p95": 2.0, "queued_over_unloaded_p95": 2.0,
            "refusal_s": 1.0, "oversized_s": 0.1}  # fmt: skip
@@ -334,5 +333,5 @@ def markdown(result: LoadResult) -> str:
 
 def write(result: LoadResult, directory: Path | None = None) -> None:
     directory = directory or reports_dir()
-    write_atomic(directory / "load.json", json.dumps(asdict(result), ensure_ascii=False, indent=2).encode() + b"\n")
-    write_atomic(directory / "load.md", markdown(result).encode())
+    write_whole(directory / "load.json", json.dumps(asdict(result), ensure_ascii=False, indent=2).encode() + b"\n")
+    write_whole(directory / "load.md", markdown(result).encode())

@@ -10,12 +10,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ranx import Qrels, Run, evaluate
 
-from rag.abstention import FEATURES, Abstainer
-from rag_eval.gold import Evidence, GoldQuestion
+from rag_eval.gold import Evidence, GoldQuestion, Span
+
+if TYPE_CHECKING:
+    from rag import Assistant
 
 RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
@@ -29,8 +31,9 @@ class QuestionResult:
     answer_overlaps_evidence: bool
     features: dict[str, float]
     latency_ms: float
-    confidence: float = 1.0  # the abstention model's probability that the question is answerable
+    confidence: float = 1.0  # the confidence shown (P(the answer is right)); for an abstention, P(answerable)
     span_inside_evidence: bool | None = None  # None when no span was shown
+    first_sentence_holds_evidence: bool = False  # the answer's own sentence, before any supporting one
 
 
 def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
@@ -40,6 +43,14 @@ def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
         doc_id == place.doc_id and (min(end, place.end) - max(start, place.start)) * 2 >= place.end - place.start
         for place in evidence.places
     )
+
+
+def holds_evidence(doc_id: str, start: int, end: int, text: str, place: Span, assistant: Assistant) -> bool:
+    """A quoted sentence holds an evidence place when it contains the place's words, or lies inside a
+    place that spans several sentences."""
+    if doc_id == place.doc_id and place.start <= start and end <= place.end:
+        return True
+    return assistant.document(place.doc_id).text[place.start : place.end] in text
 
 
 def covered_evidence(passages: Sequence[tuple[str, int, int]], evidence: Sequence[Evidence]) -> tuple[tuple[str, ...], ...]:
@@ -114,8 +125,59 @@ def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, Ques
         "abstain_f1": round(f1, 4),
         "false_abstention": round(false_pos / len(answerable), 4) if answerable else 0.0,
         "answer_contains_evidence": share(lambda r: r.answer_contains_evidence),
+        "first_sentence_holds_evidence": share(lambda r: r.first_sentence_holds_evidence),
         "answer_overlaps_evidence": share(lambda r: r.answer_overlaps_evidence),
     }
+
+
+RELIABILITY_BINS = 10
+
+
+def right(question: GoldQuestion, result: QuestionResult) -> bool:
+    """The answer shown is right: the question is answerable and the answer's own sentence holds the evidence."""
+    return question.answerable and not result.abstained and result.first_sentence_holds_evidence
+
+
+def reliability(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> list[dict[str, float]]:
+    """The answers shown, in ten bins of confidence: how many, their mean confidence, the share right."""
+    shown = [(results[q.id].confidence, right(q, results[q.id])) for q in questions if not results[q.id].abstained]
+    bins = []
+    for number in range(RELIABILITY_BINS):
+        low, high = number / RELIABILITY_BINS, (number + 1) / RELIABILITY_BINS
+        group = [(c, r) for c, r in shown if low <= c < high or (number == RELIABILITY_BINS - 1 and c == 1.0)]
+        if group:
+            bins.append({"low": low, "high": high, "answers": len(group), "confidence": round(statistics.mean(c for c, _ in group), 4),
+                         "right": round(statistics.mean(r for _, r in group), 4)})  # fmt: skip
+    return bins
+
+
+def confidence_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    """Of the answers shown: expected calibration error (ten bins) and the ROC AUC of the confidence for
+    "right" against "wrong or should have abstained"."""
+    from sklearn.metrics import roc_auc_score
+
+    shown = [q for q in questions if not results[q.id].abstained]
+    if not shown:
+        return {}
+    bins = reliability(questions, results)
+    ece = sum(b["answers"] * abs(b["right"] - b["confidence"]) for b in bins) / len(shown)
+    labels = [int(right(q, results[q.id])) for q in shown]
+    auc = roc_auc_score(labels, [results[q.id].confidence for q in shown]) if 0 < sum(labels) < len(labels) else 0.0
+    return {"confidence_ece": round(ece, 4), "confidence_auroc": round(float(auc), 4), "answers_shown": len(shown),
+            "answers_right": round(statistics.mean(labels), 4)}  # fmt: skip
+
+
+def period_first(result: QuestionResult) -> bool:
+    """For a question about a state that changes: the first passage that covers any of its evidence
+    covers the first, the asked period's (or the newest)."""
+    return next(("e0" in keys for keys in result.covered if keys), False)
+
+
+def time_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    timed = [q for q in questions if q.time and q.answerable]
+    if not timed:
+        return {}
+    return {"time_questions": len(timed), "right_period_first": round(statistics.mean(period_first(results[q.id]) for q in timed), 4)}
 
 
 def latency_scores(results: Sequence[QuestionResult]) -> dict[str, float]:
@@ -138,30 +200,9 @@ def score_split(questions: Sequence[GoldQuestion], results: dict[str, QuestionRe
     return {
         "overall": retrieval_scores(questions, results)
         | abstention_scores(questions, results)
+        | confidence_scores(questions, results)
+        | time_scores(questions, results)
         | latency_scores([results[q.id] for q in questions]),
+        "reliability": reliability(questions, results),
         **groups,
     }
-
-
-def separation(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult], abstainer: Abstainer) -> dict[str, dict[str, float]]:
-    """ROC AUC of each abstention feature (turned the way the model weighs it) and of the model's
-    confidence, for answerable questions against on-topic and against off-topic unanswerable ones:
-    0.5 is chance, 1.0 a clean split."""
-    from sklearn.metrics import roc_auc_score
-
-    answerable = [q for q in questions if q.answerable]
-    signs = {name: 1.0 if weight >= 0 else -1.0 for name, weight in zip(FEATURES, abstainer.weights, strict=True)}
-    scores: dict[str, Callable[[QuestionResult], float]] = {
-        **{name: lambda r, name=name: signs[name] * r.features[name] for name in FEATURES},
-        "confidence": lambda r: r.confidence,
-    }
-    table: dict[str, dict[str, float]] = {}
-    for topic in ("on", "off"):
-        group = answerable + [q for q in questions if not q.answerable and q.topic == topic]
-        if len(group) == len(answerable) or not answerable:
-            continue
-        labels = [int(q.answerable) for q in group]
-        for name, score in scores.items():
-            auc = roc_auc_score(labels, [score(results[q.id]) for q in group])
-            table.setdefault(name, {})[f"{topic}_topic"] = round(float(auc), 3)
-    return table

@@ -330,6 +330,11 @@ class MilvusServerProcess:
         return self.proc.pid if self.proc else None
 
     @property
+    def metrics_url(self) -> str:
+        """The server's Prometheus metrics (the health port serves them too): its own time per request."""
+        return f"http://127.0.0.1:{self._forwarders[1].port}/metrics"
+
+    @property
     def base_dir(self) -> Path | None:
         """Where config, logs and data are (the temporary directory if none was given)."""
         return self._base

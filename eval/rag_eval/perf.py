@@ -4,31 +4,39 @@
 figures of one run are measured on the same machine state, so their ratios are meaningful.
 The 1M-vector case runs with ``--million``. The assistant is driven through its facade
 (``Assistant.explain`` gives the time of each stage); the bare encoding is the model alone.
+
+Past the facade: the ingest figures split documents as the index does (``rag.chunk``) to time the
+bare encoding of the same pieces, and the 1M-vector case builds the store's IVF index
+(``rag.vectors.build_ivf``) to measure FAISS alone.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import docx
 import faiss
 import numpy as np
 
 from rag import Assistant, Settings, VectorIndexSettings
 from rag.chunk import chunk_spans, split_sentences
-from rag.encoder import Encoder, QuestionVectors, load_encoder
-from rag.files import write_atomic
+from rag import Encoder, QuestionVectors, load_encoder
 from rag.vectors import build_ivf
-from rag_eval.paths import gold_file, reports_dir
+from rag_eval.paths import gold_file, reports_dir, write_whole
 from rag_eval.runs import gold_questions
 
 NOISE = 0.01
@@ -124,6 +132,77 @@ def cold_start_and_memory(questions: list[str]) -> dict[str, Any]:
         "build_peak_rss_mb": round(build["peak_rss_mb"]),
         "build_process_s": round(build["build_s"], 2),
     }
+
+
+_REFUSE = """
+import json, time
+from rag.errors import DocumentError
+from rag.formats import extract_text
+data = open(PATH, "rb").read()
+def status(key):
+    return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) / 1024
+open("/proc/self/clear_refs", "w").write("5")  # VmHWM starts again from VmRSS
+before = status("VmRSS")
+started = time.perf_counter()
+try:
+    extract_text(data, SUFFIX, "crafted" + SUFFIX)
+    refusal = ""
+except DocumentError as error:
+    refusal = str(error)
+print(json.dumps({"s": time.perf_counter() - started, "extra_rss_mb": status("VmHWM") - before, "refusal": refusal}))
+"""
+
+
+def _inflated_docx() -> bytes:
+    """A .docx whose word/document.xml is 60 MB of empty paragraphs (issue 23): 121 KB."""
+    skeleton, crafted = io.BytesIO(), io.BytesIO()
+    docx.Document().save(skeleton)
+    namespace = b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    body = b'<w:document xmlns:w="%s"><w:body>%s</w:body></w:document>' % (namespace, b"<w:p/>" * 10_000_000)
+    with zipfile.ZipFile(skeleton) as source, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            target.writestr(member.filename, body if member.filename == "word/document.xml" else source.read(member))
+    return crafted.getvalue()
+
+
+def _pdf_declaring_objects() -> bytes:
+    """A one-page PDF whose cross-reference stream declares 10 million objects, the first one's
+    row again and again: 102 KB."""
+    catalog, pages = b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+    out = bytearray(b"%PDF-1.5\n")
+    offsets = []
+    for number, body in enumerate([catalog, pages, b"<< /Type /Page /Parent 2 0 R >>"], 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    rows = [struct.pack(">BIH", 1, offset, 0) for offset in [*offsets, xref]]
+    table = zlib.compress(struct.pack(">BIH", 0, 0, 65535) + b"".join(rows) + rows[0] * (10_000_000 - 5))
+    dictionary = b"/Type /XRef /Size 10000000 /W [1 4 2] /Root 1 0 R /Filter /FlateDecode /Length %d" % len(table)
+    out += b"4 0 obj\n<< %s >>\nstream\n%s\nendstream\nendobj\n" % (dictionary, table)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+CRAFTED = {"docx": "60 MB of empty paragraphs unpacked", "pdf": "declaring 10 million objects"}
+
+
+def crafted_file_refusals() -> dict[str, dict[str, Any]]:
+    """Seconds and peak extra memory to refuse crafted files (issue 23), each in a new process: the
+    .docx of 60 MB of empty paragraphs and the PDF declaring 10 million objects. Before their limits
+    they took 25 to 48 s and 1.3 GB, and 6 s and 680 MB, on a busy 2-core machine."""
+    results = {}
+    with tempfile.TemporaryDirectory() as root:
+        for suffix, data in ((".docx", _inflated_docx()), (".pdf", _pdf_declaring_objects())):
+            path = Path(root) / f"crafted{suffix}"
+            path.write_bytes(data)
+            run, _ = _run_python(_REFUSE.replace("PATH", repr(str(path))).replace("SUFFIX", repr(suffix)))
+            results[suffix[1:]] = {
+                "file_kb": round(len(data) / 1000),
+                "refuse_s": round(run["s"], 3),
+                "extra_rss_mb": round(run["extra_rss_mb"], 1),
+                "refusal": run["refusal"],
+            }
+    return results
 
 
 def _pieces(texts: list[str]) -> tuple[list[str], list[str]]:
@@ -291,6 +370,8 @@ def run(million: bool = False) -> dict[str, Any]:
     report["int8_over_fp32"] = int8_over_fp32(report["encoding"])
     print("ingest …", file=sys.stderr)
     report["ingest"] = ingest(news, encoder)
+    print("crafted files …", file=sys.stderr)
+    report["crafted"] = crafted_file_refusals()
     print("scale …", file=sys.stderr)
     report["scale"] = scale(news, encoder, questions, [10_000, 100_000] + ([1_000_000] if million else []))
     previous = reports_dir() / "bench.json"
@@ -324,6 +405,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| cold start: new process → first answer (built index; median of {', '.join(map(str, c['cold_start_runs_s']))} s) | **{c['cold_start_s']} s** (`Assistant.load()` {c['assistant_load_s']} s) | ≤ {t['cold_start_s']} s | {_verdict(c['cold_start_s'] <= t['cold_start_s'])} |",
         f"| build throughput / bare `encode` throughput | {i['build_pieces_per_s']} / {i['bare_pieces_per_s']} pieces/s = **{i['build_over_encode']}** | ≥ {t['build_over_encode']} | {_verdict(i['build_over_encode'] >= t['build_over_encode'])} |",
         f"| `add` of one article, beyond its own encoding | {i['add_s']} s − {i['add_own_encode_s']} s = **{i['add_overhead_s']} s** ({i['add_pieces']} pieces) | ≤ {t['add_overhead_s']} s | {_verdict(i['add_overhead_s'] <= t['add_overhead_s'])} |",
+        *(f"| a crafted .{kind} ({r['file_kb']} KB: {CRAFTED[kind]}) refused: time, extra memory | **{r['refuse_s']} s, {r['extra_rss_mb']} MB** | ≤ 1 s, ≤ 100 MB | "
+          f"{_verdict(r['refuse_s'] <= 1.0 and r['extra_rss_mb'] <= 100)} |" for kind, r in report.get("crafted", {}).items()),
     ]
     if million:
         row = million[0]
@@ -397,6 +480,6 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def write(report: dict[str, Any], directory: Path | None = None) -> None:
     directory = directory or reports_dir()
-    write_atomic(directory / "bench.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
+    write_whole(directory / "bench.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
     plot(report, directory / "bench.png")
-    write_atomic(directory / "bench.md", markdown(report).encode())
+    write_whole(directory / "bench.md", markdown(report).encode())

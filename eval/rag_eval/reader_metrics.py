@@ -8,6 +8,9 @@ the answers here are almost all Chinese).
 ``python -m rag_eval.reader_metrics --data FILE`` reads every paragraph of FILE with the exported
 reader (fp32 and int8) and prints EM/F1; ``--latency`` times the product's call instead: a gold
 question against five sentences of its article, next to encoding the bare question.
+
+Past the facade: it scores the reader alone (``rag.reader``), apart from retrieval, as its training
+does, on sentences split as the index splits them (``rag.chunk``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.reader import Reader, ReadSpan
+from rag.reader import Reader, Reading
+from rag_eval.paths import gold_file
+from rag_eval.reader_data import load_question, split_dev
 
 _EXTRA_PUNCTUATION = set(string.punctuation) | set("，。：？！“”；’‘《》……·、「」『』（）－～—【】")
 
@@ -70,10 +75,10 @@ def sliding_windows(text: str, size: int, stride: int) -> list[tuple[int, int]]:
 # How the answer is picked among a paragraph's windows: the best span of the window least likely
 # not to answer. Dev F1 (fp32, windows 140/70): 0.720, against 0.689 for score·(1 − no_answer)
 # and 0.587 for the span score alone; all three are printed.
-CHOICES: dict[str, Callable[[ReadSpan], float]] = {
-    "1-no_answer": lambda span: 1.0 - span.no_answer,
-    "score*(1-no_answer)": lambda span: span.score * (1.0 - span.no_answer),
-    "score": lambda span: span.score,
+CHOICES: dict[str, Callable[[Reading], float]] = {
+    "1-no_answer": lambda reading: 1.0 - reading.no_answer,
+    "score*(1-no_answer)": lambda reading: reading.score * (1.0 - reading.no_answer),
+    "score": lambda reading: reading.score,
 }
 
 
@@ -93,11 +98,12 @@ def read_paragraphs(reader: Reader, rows: Sequence[dict], size: int, stride: int
     for row in rows:
         bounds = sliding_windows(row["context"], size, stride)
         windows = [row["context"][start:end] for start, end in bounds]
-        spans = reader.read(row["question"], windows)
+        readings = reader.read(row["question"], windows)
         answers = [answer["text"] for answer in row["answers"]]
         for choice, key in CHOICES.items():
-            best = max(spans, key=key)
-            prediction = windows[best.window][best.start : best.end]
+            window = max(range(len(windows)), key=lambda i: key(readings[i]))  # the first of equals, as max() picks
+            best = readings[window]
+            prediction = windows[window][best.start : best.end]
             em[choice].append(exact_match(prediction, answers))
             f[choice].append(f1(prediction, answers))
     return [Scores(choice, float(np.mean(em[choice])), float(np.mean(f[choice])), len(rows)) for choice in CHOICES]
@@ -174,13 +180,11 @@ def main() -> None:
 
         assistant = Assistant.load()  # the articles as the product cleaned them
         documents = {summary.id: assistant.document(summary.id).text for summary in assistant.documents()}
-        gold = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
-        inputs = product_inputs(gold, documents, args.limit or 100)
+        inputs = product_inputs(gold_file(), documents, args.limit or 100)
         print(json.dumps({"inputs": len(inputs), **latency(model_dir, inputs, args.threads)}))
         return
     if args.dev_of:
-        from rag.model import READER_FILE
-        from rag_eval.reader_training import load_question, split_dev
+        from rag.prepared import READER_FILE
 
         rows = [json.loads(line) for line in args.dev_of.read_text(encoding="utf-8").splitlines()]
         with np.load(READER_FILE) as arrays:  # the split the committed reader was trained with

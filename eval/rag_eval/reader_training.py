@@ -7,13 +7,10 @@ The lower ``frozen`` of them never change, so they run once over every training 
 output is cached (fp16); only the layers above learn, through low-rank (LoRA) updates of their six
 linear maps plus their biases and layer norms, with the span and no-answer heads on top.
 
-Each training question gives three pairs: an answering window of its paragraph (40–140 characters:
-from the product's sentences up to the sliding windows a long paragraph is read with), an on-topic
-negative (another paragraph of the same article; where the article has only one paragraph, a
-window of the question's paragraph that holds no gold answer) and an off-topic negative (a window
-of another article). Articles: DRCD question ids are ``article-paragraph-n``; every CMRC 2018
-paragraph (``DEV_n`` / ``TRIAL_n``) is an article of its own, as in the original files. The dev
-split is a seeded share of articles, so no article is in both.
+Each training question gives three pairs (``rag_eval.reader_pairs``): an answering window of its
+paragraph (40–140 characters: from the product's sentences up to the sliding windows a long
+paragraph is read with), an on-topic and an off-topic negative. The dev split is a seeded share of
+articles, so no article is in both (``rag_eval.reader_data``).
 
 Measured (the committed reader): 44 min wall on the 2 shared cores, other jobs holding the load
 average at 5–7 for its first half: 22 min caching 25,000 pairs through 6 layers, then 2 epochs of
@@ -21,6 +18,8 @@ average at 5–7 for its first half: 22 min caching 25,000 pairs through 6 layer
 bit for bit. Dev: window F1 0.790, paragraph F1 0.674 (300 questions), no-answer ROC AUC 0.934
 on-topic, 0.995 off-topic. Other settings tried (``--same-paragraph``, ``--frozen 4``):
 eval/reports/reader.md.
+
+Past the facade: it trains the reader's layers (``rag.model``, ``rag.reader``, ``rag.reader_export``).
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import platform
 import random
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,16 +41,11 @@ import numpy as np
 
 from rag.files import file_sha256, write_atomic
 from rag.model import ADAPTER_TARGETS
-from rag.reader import (
-    EncodedWindow,
-    best_span,
-    encode_window,
-    make_batch,
-    quantize_int8,
-    question_ids,
-    reader_heads,
-)
-from rag_eval.reader_metrics import exact_match, f1, sliding_windows
+from rag.reader import EncodedWindow, best_span, encode_window, make_batch, question_ids
+from rag.reader_export import quantize_int8, reader_heads
+from rag_eval.reader_data import Question, load_questions, split_dev
+from rag_eval.reader_metrics import exact_match, f1
+from rag_eval.reader_pairs import Pair, build_pairs, paragraph_pairs
 
 TRAINED_NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
 
@@ -79,25 +72,6 @@ class TrainSettings:
     limit: int | None = None  # first N training questions only (quick experiments)
 
 
-@dataclass(frozen=True)
-class Question:
-    qid: str
-    question: str
-    context: str
-    answers: tuple[tuple[str, int], ...]  # (text, start)
-    article: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Pair:
-    question: int  # index into the question list
-    window: str
-    answer: tuple[int, int] | None  # character span inside the window; None for a negative
-    kind: str  # "answering", "on-topic", "off-topic", "paragraph" (a dev sliding window)
-    offset: int = 0  # the window's start in its paragraph
-
-
 @dataclass
 class Encoded:
     """Pairs as model input; ``cache`` is the frozen layers' output of each pair (fp16)."""
@@ -106,146 +80,6 @@ class Encoded:
     windows: list[EncodedWindow]
     targets: list[tuple[int, int] | None]  # token positions of the answer in the full sequence
     cache: list[Any] = field(default_factory=list)
-
-
-def article_of(qid: str) -> str:
-    if "_QUERY_" in qid:  # CMRC 2018: one paragraph per article
-        return qid.split("_QUERY_")[0]
-    return qid.split("-")[0]  # DRCD: article-paragraph-question
-
-
-def load_question(row: dict[str, Any]) -> Question:
-    answers = tuple((a["text"], a["start"]) for a in row["answers"])
-    return Question(row["qid"], row["question"], row["context"], answers, article_of(row["qid"]), row["source"])
-
-
-def load_questions(path: Path) -> list[Question]:
-    return [load_question(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def split_dev(questions: Sequence[Question], share: float, seed: int) -> tuple[list[int], list[int]]:
-    """Indices of (train, dev) questions; dev holds a seeded ``share`` of the articles."""
-    articles = sorted({q.article for q in questions})
-    random.Random(seed).shuffle(articles)
-    dev = set(articles[: round(share * len(articles))])
-    return [i for i, q in enumerate(questions) if q.article not in dev], [
-        i for i, q in enumerate(questions) if q.article in dev
-    ]
-
-
-def _holds_answer(window: str, question: Question) -> bool:
-    return any(text in window for text, _ in question.answers)
-
-
-def answering_window(question: Question, length: int, rng: random.Random) -> Pair | None:
-    text, start = question.answers[0]
-    end = start + len(text)
-    length = max(length, len(text) + 10)
-    low, high = max(0, end - length), min(start, max(0, len(question.context) - length))
-    if low > high:
-        return None
-    offset = rng.randint(low, high)
-    return Pair(-1, question.context[offset : offset + length], (start - offset, end - offset), "", offset)
-
-
-def other_window(text: str, length: int, rng: random.Random) -> str:
-    offset = rng.randint(0, max(0, len(text) - length))
-    return text[offset : offset + length]
-
-
-def same_paragraph_window(question: Question, length: int, rng: random.Random) -> str:
-    """A window of the question's own paragraph before or after every answer ("" when no gap holds
-    20 characters): the neighbour a sliding window reads next to the answer."""
-    spans = [(start, start + len(text)) for text, start in question.answers]
-    gaps = [(0, min(s for s, _ in spans)), (max(e for _, e in spans), len(question.context))]
-    gaps = [(a, b) for a, b in gaps if b - a >= 20]
-    if not gaps:
-        return ""
-    a, b = rng.choice(gaps)
-    return other_window(question.context[a:b], min(length, b - a), rng)
-
-
-def on_topic_window(question: Question, others: Sequence[str], length: int, rng: random.Random) -> str | None:
-    """A window of another paragraph of the article, else of this paragraph away from every answer;
-    never one that contains a gold answer's text."""
-    for _ in range(5):
-        if others:
-            window = other_window(rng.choice(others), length, rng)
-        else:
-            window = same_paragraph_window(question, length, rng)
-            if not window:
-                return None
-        if window and not _holds_answer(window, question):
-            return window
-    return None
-
-
-def nearest_windows(questions: Sequence[Question], chosen: Sequence[int], length: int) -> dict[int, str]:
-    """For each chosen question, the window (sliding, ``length`` characters) of another article's
-    paragraph that shares most of its character bigrams (TF-IDF cosine) and holds no gold answer:
-    the kind of passage retrieval ranks next to the right one, and the reader's re-ranking promoted
-    (CMRC 2018: 38 first passages lost, reader.md)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    windows, articles = [], []
-    for context, article in dict.fromkeys((questions[i].context, questions[i].article) for i in chosen):
-        for start, end in sliding_windows(context, length, length // 2):
-            windows.append(context[start:end])
-            articles.append(article)
-    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(2, 2)).fit(windows)
-    window_vectors = vectoriser.transform(windows).T.tocsc()
-    nearest = {}
-    for at in range(0, len(chosen), 500):  # 500 questions at a time: the products are nearly dense
-        block = chosen[at : at + 500]
-        similarity = (vectoriser.transform([questions[i].question for i in block]) @ window_vectors).toarray()
-        for row, i in enumerate(block):
-            for k in np.argsort(-similarity[row], kind="stable")[:20]:
-                if articles[k] != questions[i].article and not _holds_answer(windows[k], questions[i]):
-                    nearest[i] = windows[k]
-                    break
-    return nearest
-
-
-def build_pairs(
-    questions: Sequence[Question], chosen: Sequence[int], settings: TrainSettings, rng: random.Random
-) -> list[Pair]:
-    paragraphs: dict[str, list[str]] = defaultdict(list)
-    for i in chosen:
-        if questions[i].context not in paragraphs[questions[i].article]:
-            paragraphs[questions[i].article].append(questions[i].context)
-    articles = sorted(paragraphs)
-    nearest = nearest_windows(questions, chosen, settings.window[1]) if settings.near_negative else {}
-    pairs = []
-    for i in chosen:
-        q = questions[i]
-        pair = answering_window(q, rng.randint(*settings.window), rng)
-        if pair is not None:
-            pairs.append(Pair(i, pair.window, pair.answer, "answering", pair.offset))
-        length = rng.randint(*settings.window)
-        others = [p for p in paragraphs[q.article] if p != q.context]
-        window = on_topic_window(q, others, length, rng)
-        if window is not None:
-            pairs.append(Pair(i, window, None, "on-topic"))
-        article = rng.choice([a for a in articles if a != q.article])
-        window = other_window(rng.choice(paragraphs[article]), length, rng)
-        if not _holds_answer(window, q):
-            pairs.append(Pair(i, window, None, "off-topic"))
-        if settings.same_paragraph and others:  # (without other paragraphs, the on-topic pair is already one)
-            window = same_paragraph_window(q, rng.randint(*settings.window), rng)
-            if window and not _holds_answer(window, q):
-                pairs.append(Pair(i, window, None, "same-paragraph"))
-        if i in nearest:
-            pairs.append(Pair(i, nearest[i], None, "near"))
-    return pairs
-
-
-def paragraph_pairs(questions: Sequence[Question], chosen: Sequence[int], settings: TrainSettings) -> list[Pair]:
-    """Every dev question against its whole paragraph, as the sliding windows heldout is read with."""
-    return [
-        Pair(i, questions[i].context[start:end], None, "paragraph", start)
-        for i in chosen
-        for start, end in sliding_windows(questions[i].context, settings.dev_window, settings.dev_stride)
-    ]
 
 
 def encode_pairs(

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rag.files import write_atomic
+from rag_eval.paths import write_whole
 
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 ANSWERING = ("abstain_f1", "abstain_precision", "abstain_recall", "abstain_recall_on_topic", "abstain_recall_off_topic",
-             "false_abstention", "answer_contains_evidence", "answer_overlaps_evidence", "span_shown", "span_inside_evidence",
-             "p50_ms", "p95_ms")  # fmt: skip
+             "false_abstention", "first_sentence_holds_evidence", "answer_contains_evidence", "answer_overlaps_evidence",
+             "confidence_auroc", "confidence_ece", "span_shown", "span_inside_evidence", "p50_ms", "p95_ms")  # fmt: skip
+CONFIDENCE = ("confidence_auroc", "confidence_ece")
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 
 
@@ -31,7 +32,7 @@ def _name(report: dict[str, Any], name: str) -> str:
 
 
 def _answering(config: dict[str, Any], split: str, metric: str) -> Any:
-    if metric.startswith(("abstain", "false_abstention")) and not config.get("abstains", True):
+    if metric.startswith(("abstain", "false_abstention", "confidence")) and not config.get("abstains", True):
         return "—"
     return config[split]["overall"].get(metric, 0.0)
 
@@ -98,6 +99,7 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
     ]
     default = configs.get(report.get("default") or "", {}).get(split)
     if default:
+        parts += _targets(report, split) + _reliability(default, split) + _distractors(report, split)
         parts += [
             f"\n### Default configuration by question type ({split})\n",
             _table(
@@ -117,6 +119,58 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
                [[_name(report, n), *(_answering(c, other, m) for m in ("mrr@10", "recall@5", "abstain_f1", "false_abstention"))] for n, c in configs.items()]),
     ]  # fmt: skip
     return "\n".join(parts) + "\n"
+
+
+TARGETS = (  # issue 24: (figure, metric, where, the target's test)
+    ("the answer's first sentence holds the evidence", "first_sentence_holds_evidence", "overall", lambda v: v >= 0.85, "≥ 0.85"),
+    ("the answer (with its supporting sentences) holds the evidence", "answer_contains_evidence", "overall", lambda v: v >= 0.90, "≥ 0.90"),
+    ("MRR@10", "mrr@10", "overall", lambda v: v >= 0.92, "≥ 0.92"),
+    *((f"MRR@10, {lang} questions", "mrr@10", lang, lambda v: v >= 0.92, "≥ 0.92") for lang in LANGUAGES),
+    ("abstention F1", "abstain_f1", "overall", lambda v: v >= 0.80, "≥ 0.80"),
+    ("false abstention", "false_abstention", "overall", lambda v: v <= 0.05, "≤ 0.05"),
+    ("abstention recall, on-topic unanswerable", "abstain_recall_on_topic", "overall", lambda v: v >= 0.60, "≥ 0.60"),
+    ("confidence AUROC (right vs. wrong or should have abstained)", "confidence_auroc", "overall", lambda v: v >= 0.85, "≥ 0.85"),
+    ("confidence ECE", "confidence_ece", "overall", lambda v: v <= 0.05, "≤ 0.05"),
+    ("span shown, of answerable questions", "span_shown", "overall", lambda v: v >= 0.60, "≥ 0.60"),
+    ("spans inside the evidence", "span_inside_evidence", "overall", lambda v: v >= 0.85, "≥ 0.85"),
+)  # fmt: skip
+
+
+def _targets(report: dict[str, Any], split: str) -> list[str]:
+    default = report["configurations"][report["default"]][split]
+    rows = []
+    for label, metric, where, met, target in TARGETS:
+        value = default["overall"].get(metric) if where == "overall" else default["lang"].get(where, {}).get(metric)
+        rows.append([label, "—" if value is None else value, target, "—" if value is None else ("met" if met(value) else "**missed**")])
+    return [f"\n### Issue 24's targets, default configuration ({split})\n", _table(["figure", "measured", "target", ""], rows)]
+
+
+def _reliability(default: dict[str, Any], split: str) -> list[str]:
+    bins = default.get("reliability")
+    if not bins:
+        return []
+    return [
+        f"\n### Reliability of the confidence shown ({split}, answers shown)\n",
+        _table(["confidence", "answers", "mean confidence", "share right"],
+               [[f"{b['low']:.1f}–{b['high']:.1f}", b["answers"], b["confidence"], b["right"]] for b in bins]),  # fmt: skip
+        "\nRight: the answer's own sentence holds the evidence; wrong: another sentence, or an answer to a question the "
+        "articles leave open. The page shows ≥ 0.8 as 可靠, ≥ 0.5 as 可能, below as 不确定.",
+    ]
+
+
+def _distractors(report: dict[str, Any], split: str) -> list[str]:
+    found = report.get("distractors")
+    if not found:
+        return []
+    plain = report["configurations"][report["default"]][split]["overall"]
+    among = found[split]["overall"]
+    metrics = ("mrr@10", "recall@5", "first_sentence_holds_evidence", "abstain_recall", "abstain_recall_on_topic", "false_abstention")
+    return [
+        f"\n### Among {found['documents']:,} unrelated paragraphs ({found['passages']:,} passages) ({split})\n",
+        _table(["setting", *metrics], [["the five articles alone", *(plain.get(m, 0.0) for m in metrics)],
+                                      ["among the distractors", *(among.get(m, 0.0) for m in metrics)]]),  # fmt: skip
+        f"\nDistractors: every paragraph of {', '.join(found['paths'])}, each a document of its own (`rag-eval gold --distractors`).",
+    ]
 
 
 def public_markdown(results: list[dict[str, Any]]) -> str:
@@ -179,18 +233,18 @@ def plot(report: dict[str, Any], path: Path, split: str = "test") -> None:
 
 
 def write_gold_report(report: dict[str, Any], directory: Path) -> None:
-    write_atomic(directory / "latest.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
+    write_whole(directory / "latest.json", json.dumps(report, ensure_ascii=False, indent=2).encode() + b"\n")
     plot(report, directory / "latest.png")
     markdown = "# Retrieval evaluation\n\nMade by `rag-eval gold` (`make eval`).\n\n" + gold_markdown(report)
     markdown += "\n![metric by configuration and language](latest.png)\n"
     public = sorted(directory.glob("public-*.json"))
     if public:
         markdown += "\n## Public benchmarks\n\n" + public_markdown([json.loads(p.read_text()) for p in public])
-    write_atomic(directory / "latest.md", markdown.encode())
+    write_whole(directory / "latest.md", markdown.encode())
 
 
 def write_public_report(result: dict[str, Any], directory: Path) -> None:
-    write_atomic(
+    write_whole(
         directory / f"public-{result['dataset']}.json", json.dumps(result, ensure_ascii=False, indent=2).encode() + b"\n"
     )
 

@@ -19,11 +19,11 @@ from typing import Any
 from ranx import Qrels, Run, evaluate
 from tqdm import tqdm
 
-from rag import Assistant, ChunkSettings, Settings
-from rag.encoder import Encoder
+from rag import Assistant, ChunkSettings, Encoder, Settings
 from rag_eval.datasets import Dataset
+from rag_eval.fitting import separation
 from rag_eval.gold import GoldQuestion, load_gold
-from rag_eval.metrics import QuestionResult, covered_evidence, score_split, separation
+from rag_eval.metrics import QuestionResult, covered_evidence, holds_evidence, retrieval_scores, score_split
 
 TOP_K = 10
 
@@ -60,20 +60,54 @@ def open_configuration(configuration: Configuration, news: Assistant, base: Sett
     return Assistant.over([news.document(d.id) for d in news.documents()], settings, encoder=encoder)
 
 
-def answer_question(assistant: Assistant, question: GoldQuestion) -> QuestionResult:
+def answer_question(assistant: Assistant, question: GoldQuestion, history: Sequence[str] = ()) -> QuestionResult:
     started = time.perf_counter()
-    answer = assistant.ask(question.question, TOP_K)
+    answer = assistant.ask(question.question, TOP_K, history=list(history) or None)
     latency = (time.perf_counter() - started) * 1000
     passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
-    text = answer.text or ""
-    spans = [(c.doc_id, c.start, c.end) for c in answer.citations]
     places = [place for e in question.evidence for place in e.places]
-    contains = answer.text and any(assistant.document(p.doc_id).text[p.start : p.end] in text for p in places)
-    overlaps = any(d == p.doc_id and min(s_end, p.end) > max(s, p.start) for d, s, s_end in spans for p in places)
+    holding = [any(holds_evidence(c.doc_id, c.start, c.end, c.text, p, assistant) for p in places) for c in answer.citations]
+    overlaps = any(c.doc_id == p.doc_id and min(c.end, p.end) > max(c.start, p.start) for c in answer.citations for p in places)
     span = answer.span
     inside = None if span is None else any(span.doc_id == p.doc_id and p.start <= span.start and span.end <= p.end for p in places)
-    return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, bool(contains),
-                          overlaps and not answer.abstained, answer.features, latency, answer.confidence, inside)  # fmt: skip
+    return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, any(holding),
+                          overlaps and not answer.abstained, answer.features, latency, answer.confidence, inside,
+                          bool(holding) and holding[0])  # fmt: skip
+
+
+def conversation_questions(news: Assistant, path: Path) -> list[GoldQuestion]:
+    """The gold questions asked in a conversation: the follow-ups, and self-contained ones asked after one."""
+    return [q for q in load_gold(path, lambda doc_id: news.document(doc_id).text) if q.history]
+
+
+def evaluate_conversations(assistant: Assistant, questions: Sequence[GoldQuestion]) -> dict[str, Any]:
+    """Follow-ups asked with their history against the same questions written out in full (and
+    alone, for reference); self-contained questions asked after a history against asked alone."""
+    follow_ups = [q for q in questions if q.follow_up]
+    alone = [q for q in questions if not q.follow_up]
+    report: dict[str, Any] = {}
+    for split in ("dev", "test", "all"):
+        chosen = [q for q in follow_ups if split == "all" or q.split == split]
+        others = [q for q in alone if split == "all" or q.split == split]
+        runs = {
+            "follow-up, with history": {q.id: _asked(assistant, q, q.question, q.history) for q in chosen},
+            "written out in full": {q.id: _asked(assistant, q, q.standalone or q.question, ()) for q in chosen},
+            "follow-up, without history": {q.id: _asked(assistant, q, q.question, ()) for q in chosen},
+            "self-contained, with history": {q.id: _asked(assistant, q, q.question, q.history) for q in others},
+            "self-contained, alone": {q.id: _asked(assistant, q, q.question, ()) for q in others},
+        }
+        report[split] = {name: retrieval_scores(chosen if name.startswith(("follow", "written")) else others, results)
+                         | {"first_sentence_holds_evidence": _share(results, "first_sentence_holds_evidence")}
+                         for name, results in runs.items()}  # fmt: skip
+    return report
+
+
+def _asked(assistant: Assistant, question: GoldQuestion, text: str, history: Sequence[str]) -> QuestionResult:
+    return answer_question(assistant, replace(question, question=text), history)
+
+
+def _share(results: dict[str, QuestionResult], flag: str) -> float:
+    return round(statistics.mean(getattr(r, flag) for r in results.values()), 4) if results else 0.0
 
 
 def run_questions(assistant: Assistant, questions: Sequence[GoldQuestion], label: str) -> dict[str, QuestionResult]:
@@ -82,7 +116,9 @@ def run_questions(assistant: Assistant, questions: Sequence[GoldQuestion], label
 
 
 def gold_questions(news: Assistant, path: Path, limit: int | None = None) -> list[GoldQuestion]:
-    questions = load_gold(path, lambda doc_id: news.document(doc_id).text)
+    """The gold questions asked on their own: not the follow-ups, which only make sense after their
+    conversation's earlier questions (scored apart)."""
+    questions = [q for q in load_gold(path, lambda doc_id: news.document(doc_id).text) if not q.follow_up]
     return questions[:limit] if limit else questions
 
 
@@ -99,9 +135,7 @@ def evaluate_gold(news: Assistant, base: Settings, encoder: Encoder, questions: 
             for split in ("dev", "test", "all")
         } | {"abstains": abstains}
         if abstains:
-            from rag.abstention import Abstainer
-
-            scores["separation"] = separation(questions, results, Abstainer.load())
+            scores["separation"] = separation(questions, results)
         report["configurations"][configuration.name] = scores
         if configuration.name == DEFAULT:
             report["default"] = configuration.name
@@ -114,6 +148,17 @@ def evaluate_gold(news: Assistant, base: Settings, encoder: Encoder, questions: 
     }
     report["query_encoding_p50_ms"] = query_encoding_ms(encoder, [q.question for q in questions])
     return report
+
+
+def evaluate_distractors(news: Assistant, base: Settings, encoder: Encoder, questions: Sequence[GoldQuestion],
+                         paths: Sequence[Path]) -> dict[str, Any]:  # fmt: skip
+    """The default configuration on the seed articles among the distractors at ``paths``."""
+    from rag_eval.distractors import with_distractors
+
+    assistant, count = with_distractors(news, base, paths, encoder)
+    results = run_questions(assistant, questions, "distractors")
+    return {"documents": count, "passages": assistant.info().chunks, "paths": [str(p) for p in paths],
+            **{split: score_split([q for q in questions if split == "all" or q.split == split], results) for split in ("dev", "test", "all")}}  # fmt: skip
 
 
 def query_encoding_ms(encoder: Encoder, questions: Sequence[str]) -> float:

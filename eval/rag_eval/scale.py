@@ -12,6 +12,11 @@ of every corpus, so the gold questions still have their answers among the distra
 Questions are encoded by the real model; each size is built once into its own project folder and
 measured in fresh processes (build; then load, ask, add and remove, recall of each approximate
 stage against exact search, peak memory, index size on disk).
+
+Past the facade: the recall of the approximate searches is measured against exact search over the
+local store's own segments (``rag.store.local``); a built archive is reused while its index
+fingerprint (``rag.ingest.fingerprint``) matches today's; the pool's sentences are split, and
+articles sized, as the index splits them (``rag.chunk``, ``rag.clean``).
 """
 
 from __future__ import annotations
@@ -33,16 +38,19 @@ from typing import Any
 
 import numpy as np
 
-from rag import Settings
-from rag.chunk import split_sentences
+from rag import Assistant, Encoder, QuestionVectors, Settings, load_encoder
+from rag.chunk import chunk_spans, split_sentences
 from rag.clean import normalize_line
-from rag.encoder import Encoder, QuestionVectors, load_encoder
-from rag.files import write_atomic
 from rag.ingest import fingerprint
+from rag.store import open_store
+from rag.store.local import LocalStore
+from rag_eval import stages
 from rag_eval.datasets import load_dataset
 from rag_eval.milvus_server import MilvusServerProcess
+from rag_eval.paths import write_whole
 
 SENTENCES_PER_ARTICLE = (25, 45)
+METRICS = "RAG_SCALE_METRICS"  # a Milvus server's metrics URL, for the server side of each stage
 SENTENCE_CHARS = (8, 120)
 
 
@@ -52,7 +60,7 @@ class Pool:
     vectors: np.ndarray
 
 
-def _text_hash(texts: Sequence[str]) -> np.ndarray:
+def text_hash(texts: Sequence[str]) -> np.ndarray:
     return np.array([int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") for t in texts], dtype=np.uint64)
 
 
@@ -70,7 +78,7 @@ def build_pool(corpus: Path, datasets: Sequence[Path], encoder: Encoder, cache: 
     print(f"embedding the pool: {len(sentences):,} real sentences (once) …", file=sys.stderr)
     vectors = encoder.encode_passages(sentences, progress=True)
     cache.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, _npy_bytes(vectors))
+    write_whole(path, _npy_bytes(vectors))
     return Pool(sentences, vectors), path
 
 
@@ -80,7 +88,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _splice(first: str, second: str) -> tuple[str, float]:
+def splice(first: str, second: str) -> tuple[str, float]:
     head, tail = first[: max(1, len(first) // 2)], second[len(second) // 2 :]
     return head + tail, len(head) / (len(head) + len(tail))
 
@@ -99,12 +107,12 @@ def write_corpus(pool: Pool, articles: int, root: Path, seeds: Path, seed: int =
         pairs = rng.integers(0, len(pool.sentences), size=(count, 2))
         sentences = []
         for a, b in pairs:
-            text, weight = _splice(pool.sentences[a], pool.sentences[b])
+            text, weight = splice(pool.sentences[a], pool.sentences[b])
             sentences.append(text)
             firsts.append(a)
             seconds.append(b)
             weights.append(weight)
-        hashes.append(_text_hash(sentences))
+        hashes.append(text_hash(sentences))
         paragraphs = ["".join(sentences[i : i + 4]) for i in range(1, count, 4)]
         (corpus / f"s{number:07d}.txt").write_text(sentences[0] + "\n" + "\n".join(paragraphs) + "\n", encoding="utf-8")
     order = np.argsort(np.concatenate(hashes), kind="stable")
@@ -126,7 +134,7 @@ class PoolEncoder:
         self.sentences = self.misses = 0
 
     def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
-        hashes = _text_hash(sentences)
+        hashes = text_hash(sentences)
         found = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
         known = self.hashes[found] == hashes
         first = np.where(known, self.first[found], (hashes % len(self.pool.sentences)).astype(np.int64))
@@ -173,8 +181,6 @@ def _pool_encoder(root: Path, pool_path: Path) -> PoolEncoder:
 
 def build(root: Path, pool_path: Path) -> dict[str, Any]:
     """In a fresh process: index the corpus of ``root``; time, memory, size."""
-    from rag import Assistant
-
     encoder = _pool_encoder(root, pool_path)
     started = time.perf_counter()
     info = Assistant.load(Settings(root=root), encoder=encoder, progress=True).info()
@@ -204,24 +210,29 @@ def _exact_top(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], qu
     return [set(row.tolist()) for row in best_ids]
 
 
-def approximate_recall(view: Any, queries: np.ndarray, k: int = 10) -> dict[str, float]:
-    """recall@k of the store's chunk and sentence searches against exact search (local store)."""
+def approximate_recall(view: Any, queries: np.ndarray, k: int = 10, exact: Any = None) -> dict[str, float]:
+    """recall@k of the store's chunk and sentence searches against exact search over the vectors of
+    a local store's view: ``view``'s own, or ``exact``, a local twin holding the same pieces under
+    the same ids (a Milvus server's archive built from the same corpus)."""
     recall = {}
     for part_name, search in (("chunk", view.search_chunks), ("sentence", view.search_sentences)):
         parts = [(getattr(p.segment, f"{part_name}_vectors"), getattr(p.segment, f"{part_name}_ids"),
-                  p.chunk_deleted if part_name == "chunk" else p.sentence_deleted) for p in view.parts]  # fmt: skip
-        exact = _exact_top(parts, queries, k)
-        found = [set(search(query, k)[0].tolist()) for query in queries]
-        recall[part_name] = round(float(np.mean([len(f & e) / k for f, e in zip(found, exact, strict=True)])), 4)
+                  p.chunk_deleted if part_name == "chunk" else p.sentence_deleted) for p in (exact or view).parts]  # fmt: skip
+        best = _exact_top(parts, queries, k)
+        found = [set(search(query.reshape(1, -1), k)[0][0].tolist()) for query in queries]
+        recall[part_name] = round(float(np.mean([len(f & e) / k for f, e in zip(found, best, strict=True)])), 4)
     return recall
 
 
 def measure(root: Path, pool_path: Path, questions: list[str]) -> dict[str, Any]:
     """In a fresh process: load, ask (each question once, so nothing is cached), add and remove an
     article, recall of the approximate stages, peak memory."""
-    from rag import Assistant
-
     encoder = _pool_encoder(root, pool_path)
+    local = Settings(root=root).store is None
+    if local:  # the index alone, first (Assistant.load also loads the reader and jieba's dictionary)
+        started = time.perf_counter()
+        LocalStore(Settings(root=root)).refresh()
+        open_s = time.perf_counter() - started
     started = time.perf_counter()
     assistant = Assistant.load(Settings(root=root), encoder=encoder)
     load_s = time.perf_counter() - started
@@ -260,14 +271,33 @@ def measure(root: Path, pool_path: Path, questions: list[str]) -> dict[str, Any]
         "add_s": round(add_s, 3), "remove_s": round(remove_s, 3),
     }  # fmt: skip
     result["ask_minus_encode_p50_ms"] = round(result["ask_p50_ms"] - result["encode_p50_ms"], 2)
-    if Settings(root=root).store is None:
-        from rag.store.local import LocalStore
-
-        store = LocalStore(Settings(root=root))
-        store.refresh()
-        vectors = encoder.questions.encode_questions(questions[:100]).base
-        result["recall@10"] = approximate_recall(store.view(), vectors)
+    begin = time.perf_counter()
+    result["verify_ok"] = assistant.verify().ok  # every byte against its checksum (rag verify)
+    result["verify_s"] = round(time.perf_counter() - begin, 2)
+    if local:
+        result["open_s"] = round(open_s, 2)
+    settings = Settings(root=root)
+    store = open_store(settings)
+    store.refresh()
+    result["stages"] = stages.profile(store.view(), encoder.questions, questions[:50], settings.retrieval, os.environ.get(METRICS))
+    vectors = encoder.questions.encode_questions(questions[:100]).base
+    twin = _local_twin(root, store.view()) if settings.store else store
+    if twin is not None:
+        result["recall@10"] = approximate_recall(store.view(), vectors, exact=twin.view())
     return result
+
+
+def _local_twin(root: Path, view: Any) -> Any:
+    """The local store of the same size built from the same corpus, when its pieces have the ids
+    of ``view``'s (a Milvus server's): its vectors give the exact answers."""
+    folder = root.with_name(root.name.removesuffix("-milvus"))
+    if not (folder / "index").exists():
+        return None
+    twin = LocalStore(Settings(root=folder, store=None))
+    twin.refresh()
+    sample = list(range(0, twin.view().chunk_count, max(1, twin.view().chunk_count // 50)))
+    same = twin.view().chunks(sample) == view.chunks(sample) and twin.view().generation > 0
+    return twin if same else None
 
 
 def _child(command: str, root: Path, pool_path: Path, questions: list[str] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -281,13 +311,11 @@ def _child(command: str, root: Path, pool_path: Path, questions: list[str] | Non
 
 
 def chunks_per_article(pool: Pool, sample: int = 200) -> float:
-    from rag.chunk import chunk_spans
-
     rng = np.random.default_rng(1)
     counts = []
     for _ in range(sample):
         count = int(rng.integers(*SENTENCES_PER_ARTICLE))
-        text = "".join(_splice(pool.sentences[a], pool.sentences[b])[0] for a, b in rng.integers(0, len(pool.sentences), size=(count, 2)))
+        text = "".join(splice(pool.sentences[a], pool.sentences[b])[0] for a, b in rng.integers(0, len(pool.sentences), size=(count, 2)))
         counts.append(len(chunk_spans(text, Settings().chunk)))
     return float(np.mean(counts))
 
@@ -312,7 +340,7 @@ def _build_and_measure(size: int, root: Path, pool: tuple[Pool, Path], encoder: 
         write_corpus(real, articles, root, Settings().corpus_dir)
         (root / "pool.json").write_text(json.dumps(real.sentences, ensure_ascii=False), encoding="utf-8")
         built = _child("build", root, pool_path, env=env)
-        write_atomic(root / "built.json", json.dumps(built).encode())
+        write_whole(root / "built.json", json.dumps(built).encode())
     built = json.loads((root / "built.json").read_text())
     print(f"{size:,} chunks: measuring …", file=sys.stderr)
     return {"size": size, "measured": time.strftime("%Y-%m-%d"), **built, **_child("measure", root, pool_path, questions, env=env)}
@@ -330,8 +358,9 @@ def run(sizes: Sequence[int], datasets: Sequence[Path], work: Path, questions: l
         root = work / f"scale-{size}-milvus"
         if not (root / "server").exists():  # a new server has none of the built collections
             (root / "built.json").unlink(missing_ok=True)
-        with MilvusServerProcess(root / "server", timeout_s=300) as uri:
-            rows.append(_build_and_measure(size, root, pool, encoder, questions, {"RAG_STORE": uri}))
+        server = MilvusServerProcess(root / "server", timeout_s=300)
+        with server as uri:
+            rows.append(_build_and_measure(size, root, pool, encoder, questions, {"RAG_STORE": uri, METRICS: server.metrics_url}))
     return rows
 
 
@@ -348,21 +377,30 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "`ask − encode − read` is everything but the question's encoding and the reader (targets: p50 ≤ 15 ms, "
         "p95 ≤ 40 ms); the reader reads the same few sentences at every size and has its own budget "
         "(ask ≤ 4× encode, `bench.md`). On a Milvus server, the index on disk is the server's data folder, and the "
-        "memory shown is the asking process's only.", "",
-        "| chunks | sentences | documents | store | build s (pieces/s, no model) | build peak RSS MB | index on disk MB | load s | "
+        "memory shown is the asking process's only. `load s` is `Assistant.load` with the model already loaded (the "
+        "reader and jieba's dictionary included), in brackets the local index alone; `verify s` reads every byte of "
+        "the index against its checksum (`rag verify`).", "",
+        "| chunks | sentences | documents | store | build s (pieces/s, no model) | build peak RSS MB | index on disk MB | load s (the index alone) | verify s | "
         "encode p50 ms | ask p50 / p95 ms | read p50 ms | ask − encode − read p50 / p95 ms | serve peak RSS MB (own + mapped index pages, after the questions) | add / remove one article s | recall@10 chunks / sentences |",
-        "|" + "---|" * 15,
+        "|" + "---|" * 16,
     ]  # fmt: skip
     for row in rows:
         recall = row.get("recall@10", {})
         lines.append(
             f"| {row['chunks']:,} | {row['sentences']:,} | {row['documents']:,} | {row['store']} ({row['details'].get('chunk vectors', '')}) "
-            f"| {row['build_s']} ({row['pieces_per_s']:,}) | {row['build_peak_rss_mb']:,} | {row['index_bytes'] / 2**20:,.0f} | {row['load_s']} "
+            f"| {row['build_s']} ({row['pieces_per_s']:,}) | {row['build_peak_rss_mb']:,} | {row['index_bytes'] / 2**20:,.0f} | {row['load_s']} ({row.get('open_s', '—')}) | {row.get('verify_s', '—')} "
             f"| {row['encode_p50_ms']} | {row['ask_p50_ms']} / {row['ask_p95_ms']} | {row.get('read_p50_ms', '—')} "
             f"| {row.get('ask_minus_encode_read_p50_ms', '—')} / {row.get('ask_minus_encode_read_p95_ms', '—')} "
             f"| {row['serve_peak_rss_mb']:,} ({row.get('serve_anon_mb', '—')} + {row.get('serve_mapped_mb', '—')} mapped) "
             f"| {row['add_s']} / {row['remove_s']} | {recall.get('chunk', '—')} / {recall.get('sentence', '—')} |"
         )
+    for row in rows:
+        if row.get("stages"):
+            title = f"**{row['chunks']:,} chunks, {row['store']}: each store call of a question alone** (`rag_eval/stages.py`; retrieval issues the independent ones at once)"
+            lines += ["", title, "",
+                      "| stage | calls a question | client p50 ms a question | server ms a question | server requests a question |", "|---|---|---|---|---|"]  # fmt: skip
+            lines += [f"| {name} | {stage['calls']} | {stage['client_p50_ms']} | {stage.get('server_ms', '—')} | {stage.get('server_requests', '—')} |"
+                      for name, stage in row["stages"].items()]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -395,9 +433,9 @@ def write(rows: list[dict[str, Any]], directory: Path) -> None:
     if previous.exists():  # keep the sizes this run did not measure (each is marked by its own time)
         rows = rows + [r for r in json.loads(previous.read_text()) if (r["chunks"] // 1000, r["store"]) not in measured]
     rows = sorted(rows, key=lambda r: (r["store"], r["chunks"]))
-    write_atomic(directory / "scale.json", json.dumps(rows, ensure_ascii=False, indent=1).encode() + b"\n")
+    write_whole(directory / "scale.json", json.dumps(rows, ensure_ascii=False, indent=1).encode() + b"\n")
     plot(rows, directory / "scale.png")
-    write_atomic(directory / "scale.md", (markdown(rows) + "\n![latency and recall by size](scale.png)\n").encode())
+    write_whole(directory / "scale.md", (markdown(rows) + "\n![latency and recall by size](scale.png)\n").encode())
 
 
 def main() -> None:

@@ -11,10 +11,9 @@ import json
 from typing import Any
 
 from rag import Assistant
-from rag.files import write_atomic
 from rag_eval.gold import GoldQuestion
 from rag_eval.metrics import covered_evidence, retrieval_metrics
-from rag_eval.paths import gold_file, reports_dir
+from rag_eval.paths import gold_file, reports_dir, write_whole
 from rag_eval.runs import TOP_K, gold_questions
 
 GRID = {
@@ -53,6 +52,6 @@ def write(rows: list[dict[str, Any]]) -> str:
              f"{len(rows)} settings by MRR@10 (test questions never seen).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
     lines += ["| " + " | ".join(str(row[key]) for key in header) + " |" for row in rows[:15]]
-    write_atomic(reports_dir() / "tuning.md", ("\n".join(lines) + "\n").encode())
-    write_atomic(reports_dir() / "tuning.json", json.dumps(rows, indent=1).encode())
+    write_whole(reports_dir() / "tuning.md", ("\n".join(lines) + "\n").encode())
+    write_whole(reports_dir() / "tuning.json", json.dumps(rows, indent=1).encode())
     return "\n".join(lines)

@@ -3,44 +3,36 @@
 A ``Store`` commits changes atomically and hands out ``StoreView``s, consistent read snapshots;
 nothing above this interface knows FAISS or Milvus. Ids of chunks and sentences are ints the store
 assigns once and never changes; documents are known by their string ids.
+
+The rules every store keeps:
+
+- **Generations.** Every commit publishes generation ``n + 1`` over the generation ``n`` it was
+  computed from, in one step (the commit point): a reader sees all of a change or none of it. A view
+  is one generation and stays so, whatever is committed after it was taken (``refresh`` adopts a
+  newer one; views already handed out keep answering from theirs).
+- **One writer at a time.** Every change is made under ``writer()``, exclusive among every process
+  that writes the collection: on this host (a file lock in ``index/<collection>/``) and, where the
+  engine is shared by several hosts (a Milvus server), on all of them (a lease kept in the engine,
+  ``rag.store.milvus.lease``). A commit never overwrites a generation it did not start from: where
+  another writer published meanwhile it is refused (``ConcurrentWriteError``), nothing published.
+- **Reads.** Besides its documents and dense searches, a view declares how it finds the chunks
+  BM25 scores (``lexical_recall``) and hands out the name lexicon apart (``names``): query
+  expansion needs it, retrieval does not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, fields
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from rag.corpus import Document, DocumentSummary
+from rag.document import Document, DocumentSummary, from_entry, text_fingerprint
+from rag.fingerprint import Fingerprint
 
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """Everything that decides what an index holds: a change to any of it means rebuilding."""
-
-    model_id: str
-    model_sha256: str
-    dimension: int
-    encoder_backend: str
-    chunk_size: int
-    chunk_overlap: int
-    exact_max: int  # the vector index settings decide which structure each segment gets
-    ivf_lists_per_sqrt: float
-    ivf_probe: int
-    code: str  # digest of the modules that turn files into pieces, tokens and vectors
-
-    def differences(self, other: Fingerprint) -> list[str]:
-        return [f"{f.name} changed" for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
-
-    def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Fingerprint:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+REBUILD_HINT = "run `rag build` to rebuild the index"
 
 
 @dataclass(frozen=True)
@@ -77,14 +69,44 @@ class IndexedDocument:
 
 
 @dataclass(frozen=True)
+class Terms:
+    """What a document's text gives without the encoder (``rag.ingest.derive_terms``): per chunk its
+    term counts and its length in tokens, and the names it writes both in Chinese and Latin letters."""
+
+    chunk_terms: tuple[Mapping[int, int], ...]
+    chunk_lengths: tuple[int, ...]
+    names: Mapping[str, tuple[str, ...]]
+
+
+TermsOf = Callable[[str, Sequence[tuple[int, int]]], Terms]  # (text, chunk offsets) → Terms
+
+
+@dataclass(frozen=True)
 class StoredDocument:
     """What a store keeps of a document besides its text."""
 
     entry: Mapping[str, object]  # the manifest entry (``Document.entry()``)
     checksum: str  # ``Document.checksum``
     characters: int
-    text_sha256: str  # ``corpus.text_fingerprint``: the same article under another name is a duplicate
+    text_sha256: str  # ``document.text_fingerprint``: the same article under another name is a duplicate
     manifest_line: str  # ``Document.manifest_line()``, kept so a large manifest is written by joining lines
+
+    @classmethod
+    def of(cls, document: Document) -> StoredDocument:
+        return cls(document.entry(), document.checksum, len(document.text), text_fingerprint(document.text), document.manifest_line())
+
+    def row(self, names: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """The row every store writes of a document besides its text and pieces (a line of a
+        segment's ``entries.jsonl``, the data of a Milvus document row), with its ``names``."""
+        return {"entry": dict(self.entry), "checksum": self.checksum, "characters": self.characters,
+                "text_sha256": self.text_sha256, "names": {word: list(tokens) for word, tokens in names.items()}}  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], manifest_line: str | None = None) -> StoredDocument:
+        """The inverse of ``row``; the manifest line as ``Document.manifest_line`` writes it unless
+        the store keeps it apart (``manifest_line``)."""
+        line = from_entry(row["entry"], "").manifest_line() if manifest_line is None else manifest_line
+        return cls(row["entry"], row["checksum"], int(row["characters"]), row["text_sha256"], line)
 
     @property
     def id(self) -> str:
@@ -97,6 +119,11 @@ class StoredDocument:
             title=str(self.entry["title"]), script=self.entry["script"],  # type: ignore[arg-type]
             source=self.entry.get("source"), date=self.entry.get("date"), characters=self.characters,  # type: ignore[arg-type]
         )  # fmt: skip
+
+
+def stored_names(row: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The names of a stored-document row (``StoredDocument.row``)."""
+    return {word: tuple(tokens) for word, tokens in row["names"].items()}
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,24 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Damage:
+    """A damaged part of an index and what repairing it redoes."""
+
+    part: str  # a segment, the manifest, a Milvus collection …
+    problem: str
+    redo: Literal["vector index", "documents", "everything"]  # rebuilt from the stored vectors / its documents embedded again / all
+    documents: int | None = None  # how many documents the part holds (None: unknown)
+
+
+@dataclass(frozen=True)
+class Check:
+    """What ``Store.check`` read and found."""
+
+    damage: tuple[Damage, ...]
+    checked: str  # what was read, e.g. "2 segments, 46 files, 1.2 MB, every byte against its checksum"
+
+
+@dataclass(frozen=True)
 class StoreInfo:
     backend: str  # e.g. "local files", "Milvus Lite", "Milvus 2.3.5 server"
     location: str
@@ -123,8 +168,26 @@ class StoreInfo:
     details: Mapping[str, str] = field(default_factory=dict)  # e.g. the vector index of each part
 
 
+LexicalRecall = Literal["exact", "sparse", "candidates"]
+"""Which chunks a view's ``lexical_search`` scores, all with exact BM25 (``rag.bm25``):
+
+- ``"exact"``: every chunk holding a query term (local files: postings);
+- ``"sparse"``: the engine's sparse-vector search finds them (Milvus Lite, Milvus ≥ 2.4): BM25 weights
+  of the average length at writing time, re-scored exactly, so recall is close to exact but not equal;
+- ``"candidates"``: only the chunks the caller passes, found by the dense searches of the same question
+  (Milvus 2.3: no sparse vectors): a re-ranking of the dense candidates, not lexical recall."""
+
+
+class NameLexicon(Protocol):
+    """The names the articles write both in Latin letters and in Chinese (query expansion's)."""
+
+    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
+        """Latin name words → the Chinese tokens the articles write the same name with."""
+        ...
+
+
 class StoreView(Protocol):
-    """A consistent read snapshot of a store."""
+    """A consistent read snapshot of a store: one generation (see the module's docstring)."""
 
     @property
     def generation(self) -> int: ...
@@ -141,17 +204,25 @@ class StoreView(Protocol):
         """The documents with their texts (unknown ids left out)."""
         ...
 
-    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosines) of the ``k`` chunks closest to ``vector``, best first."""
+    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per row of ``vectors`` (one query vector a row), the (ids, cosines) of the ``k`` chunks
+        closest to it, best first: several vectors are one request where the engine allows."""
         ...
 
-    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+    @property
+    def lexical_recall(self) -> LexicalRecall:
+        """Which chunks ``lexical_search`` scores."""
+        ...
+
+    @property
+    def names(self) -> NameLexicon: ...
 
     def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, BM25 scores > 0) of the ``k`` best chunks for the query's term ids, in query order.
-        ``candidates``: the chunks the dense searches found for the same question; a store that
-        cannot find lexical matches by itself (Milvus 2.3: no sparse vectors) scores only these,
-        the others ignore them."""
+        """(ids, BM25 scores > 0) of the ``k`` best chunks for the query's term ids, in query order,
+        among the chunks ``lexical_recall`` says; ``candidates`` are read only where it is
+        ``"candidates"`` (and then required: without them nothing is found)."""
         ...
 
     def known_terms(self, term_ids: Iterable[int]) -> set[int]:
@@ -164,28 +235,46 @@ class StoreView(Protocol):
 
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray: ...
 
-    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
-        """Latin name words → the Chinese tokens the articles write the same name with."""
-        ...
-
 
 class Store(Protocol):
-    """A collection's index in some engine."""
+    """A collection's index in some engine (its rules: the module's docstring)."""
 
     def view(self) -> StoreView:
-        """The latest state this process knows (cheap; call ``refresh`` to look for newer ones)."""
+        """The latest generation this process knows (cheap; call ``refresh`` to look for newer ones)."""
         ...
 
     def refresh(self) -> bool:
-        """Adopt a newer state committed by another process; True when there was one."""
+        """Adopt a newer generation committed by another process; True when there was one."""
         ...
 
     def commit(self, change: Change) -> None:
-        """Apply ``change`` atomically: readers see all of it or none of it."""
+        """Apply ``change`` to the latest generation, atomically, as the next generation: readers see
+        all of it or none of it. The caller holds ``writer()``; a generation another writer published
+        meanwhile is never overwritten (``ConcurrentWriteError``)."""
+        ...
+
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """Make the index one made with ``fingerprint`` where that needs no encoder, atomically: the
+        vector indexes rebuilt from the stored vectors; with ``derive``, every chunk's terms and every
+        document's names derived again from the stored texts. The caller holds ``writer()``."""
+        ...
+
+    def check(self, checksums: bool) -> Check:
+        """Look for damage without changing anything: what a cheap check can see (sizes, the state
+        being readable), or with ``checksums`` everything that can be verified."""
+        ...
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """Remove what ``check`` found damaged short of "everything", in one commit that records no
+        corpus state (so the next open indexes the documents that went missing from the folder):
+        parts holding documents are dropped, vector indexes rebuilt from the stored vectors. The
+        caller holds ``writer()``."""
         ...
 
     def writer(self) -> AbstractContextManager[None]:
-        """Exclusive across processes: held around every change of the collection."""
+        """Exclusive across every process that writes the collection, on any host sharing the engine:
+        held around every change. Waits ``Settings.lock_timeout_s`` at most, then refuses with
+        ``IndexBusyError``."""
         ...
 
     def info(self) -> StoreInfo: ...

@@ -18,13 +18,18 @@ manifest; leftovers are removed by the next writer.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,24 +38,32 @@ import numpy as np
 
 from rag import bm25
 from rag.config import Settings
-from rag.corpus import Document
-from rag.errors import IndexCorruptError, StorageError, UnknownDocumentError
+from rag.document import Document
+from rag.errors import IndexCorruptError, StorageError
 from rag.files import fsync_dir, write_atomic
 from rag.locking import writer_lock
 from rag.store.base import (
+    REBUILD_HINT,
     Change,
+    Check,
     ChunkRecord,
+    Damage,
     Fingerprint,
+    LexicalRecall,
     SentenceRecord,
     StoredDocument,
     StoreInfo,
+    TermsOf,
     top_k,
 )
-from rag.store.segment import REBUILD_HINT, Segment, SegmentWriter
+from rag.store.checks import examine
+from rag.store.commit import Ids, read_base, removals
+from rag.store.segment import Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
 from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
 CURRENT = "CURRENT"
+log = logging.getLogger(__name__)
 _LIBRARIES = ("faiss-cpu", "numpy", "jieba", "opencc", "langchain-text-splitters", "onnxruntime")
 _LOAD_ATTEMPTS = 5  # a writer may replace the generation while we read it: read the new one
 
@@ -76,10 +89,11 @@ class LocalManifest:
     next_chunk_id: int
     next_sentence_id: int
     counts: dict[str, int] = field(default_factory=dict)
+    instance: str = ""  # new when an index is created again (after a drop): its generations start over
 
     def to_json(self) -> bytes:
         payload = {
-            "format": FORMAT, "generation": self.generation, "created": self.created,
+            "format": FORMAT, "instance": self.instance, "generation": self.generation, "created": self.created,
             "fingerprint": self.fingerprint.as_dict(), "corpus_state": self.corpus_state,
             "segments": list(self.segments), "removed": {name: list(rows) for name, rows in self.removed.items()},
             "next_chunk_id": self.next_chunk_id, "next_sentence_id": self.next_sentence_id,
@@ -95,11 +109,11 @@ class LocalManifest:
                 raise ValueError(f"format {payload.get('format')} is not {FORMAT}")
             manifest = cls(
                 generation=int(payload["generation"]), created=str(payload["created"]),
-                fingerprint=Fingerprint.from_dict(payload["fingerprint"]), corpus_state=str(payload["corpus_state"]),
+                fingerprint=Fingerprint.from_dict(payload["fingerprint"], payload.get("libraries")), corpus_state=str(payload["corpus_state"]),
                 segments=tuple(str(name) for name in payload["segments"]),
                 removed={str(name): tuple(int(row) for row in rows) for name, rows in payload["removed"].items()},
                 next_chunk_id=int(payload["next_chunk_id"]), next_sentence_id=int(payload["next_sentence_id"]),
-                counts={str(k): int(v) for k, v in payload.get("counts", {}).items()},
+                counts={str(k): int(v) for k, v in payload.get("counts", {}).items()}, instance=str(payload.get("instance", "")),
             )  # fmt: skip
             if any(value is None for value in manifest.fingerprint.as_dict().values()):
                 raise ValueError("the fingerprint has empty fields")
@@ -126,12 +140,13 @@ class _Part:
         self.live_sentences = len(segment.sentence_ids) - (len(self.deleted_sentence_rows) if self.deleted_sentence_rows is not None else 0)
         self.live_documents = len(segment.stored) - len(self.removed_rows)
 
-    def search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, part: str, vector: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         segment = self.segment
         ids = segment.chunk_ids if part == "chunk" else segment.sentence_ids
         if part in segment.ann:
             vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
-            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows)
+            deleted = self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows
+            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, deleted, nprobe)
         else:
             vectors = segment.exact_chunk_vectors if part == "chunk" else segment.exact_sentence_vectors
             rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
@@ -151,20 +166,40 @@ class _Part:
         return self.chunk_deleted is None or bool(len(self.postings(term)[0]))
 
 
+class SegmentNames:
+    """The name lexicon of a snapshot: what its live documents write both in Latin letters and Chinese."""
+
+    def __init__(self, parts: Sequence[_Part]) -> None:
+        self._parts = parts
+
+    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for word in set(words):
+            for part in self._parts:
+                for row in part.segment.name_rows.get(word, ()):
+                    if row not in part.removed_rows:
+                        found.setdefault(word, set()).update(part.segment.names[row][word])
+        return found
+
+
 class LocalView:
     """A consistent snapshot: a manifest and its segments."""
 
-    def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part]) -> None:
+    lexical_recall: LexicalRecall = "exact"
+
+    def __init__(self, manifest: LocalManifest | None, parts: Sequence[_Part], nprobe: int) -> None:
         self.manifest = manifest
         self.parts = tuple(parts)
+        self.nprobe = nprobe  # IVF lists probed per search: a setting, not part of the index files
         self.locations = {
-            stored.id: (index, row)
+            doc_id: (index, row)
             for index, part in enumerate(self.parts)
-            for row, stored in enumerate(part.segment.stored)
+            for row, doc_id in enumerate(part.segment.stored.ids)
             if row not in part.removed_rows
         }
         self.chunk_count = sum(part.live_chunks for part in self.parts)
         self.total_length = sum(part.live_length for part in self.parts)
+        self.names = SegmentNames(self.parts)
 
     @property
     def generation(self) -> int:
@@ -190,37 +225,31 @@ class LocalView:
         return found
 
     def _search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        results = [p.search(part, vector, k) for p in self.parts]
+        results = [p.search(part, vector, k, self.nprobe) for p in self.parts]
         if not results:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
 
-    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._search("chunk", vector, k)
+    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        # one vector at a time: a product with a matrix of queries rounds otherwise, and the scores
+        # must stay those fused before (the gold figures are unchanged); no round trip to save here
+        return [self._search("chunk", vector, k) for vector in vectors]
 
-    def search_sentences(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._search("sentence", vector, k)
+    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self._search("sentence", vector, k) for vector in vectors]
 
     def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """BM25 over the live chunks (every chunk holding a query term: ``candidates`` are not
         needed here): document frequencies summed over the segments, then each segment's rows
-        scored in a dense array (bm25.add_term) and its best kept."""
+        scored in a dense array (``bm25.score``) and its best kept."""
         if not self.chunk_count:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         postings = {term: [part.postings(term) for part in self.parts] for term in set(term_ids)}
-        frequency = {term: sum(len(rows) for rows, _ in parts) for term, parts in postings.items()}
-        idfs = {term: bm25.idf(df, self.chunk_count) for term, df in frequency.items() if df}
+        idfs = bm25.idfs({term: sum(len(rows) for rows, _ in parts) for term, parts in postings.items()}, self.chunk_count)
         average = self.total_length / self.chunk_count
         found_ids, found_scores = [], []
         for index, part in enumerate(self.parts):
-            scores: np.ndarray | None = None
-            for term in term_ids:
-                rows, counts = postings[term][index]
-                if term not in idfs or not len(rows):
-                    continue
-                if scores is None:
-                    scores = np.zeros(len(part.segment.chunk_ids), dtype=np.float32)
-                bm25.add_term(scores, rows, counts, part.segment.chunk_lengths, idfs[term], average)
+            scores = bm25.score(term_ids, {term: parts[index] for term, parts in postings.items()}, part.segment.chunk_lengths, idfs, average)
             if scores is not None:
                 rows = np.flatnonzero(scores > 0)
                 found_ids.append(np.asarray(part.segment.chunk_ids)[rows])
@@ -251,7 +280,7 @@ class LocalView:
             segment = part.segment
             start, end = (int(v) for v in segment.chunk_spans[row])
             sentence_ids = segment.sentence_ids[segment.sentences_of_chunk(row)]
-            doc_id = segment.stored[int(segment.chunk_docs[row])].id
+            doc_id = segment.stored.ids[int(segment.chunk_docs[row])]
             records[chunk_id] = ChunkRecord(chunk_id, doc_id, start, end, tuple(sentence_ids.tolist()))
         return records
 
@@ -261,7 +290,7 @@ class LocalView:
             segment = part.segment
             start, end = (int(v) for v in segment.sentence_spans[row])
             chunk_ids = segment.chunk_ids[segment.chunks_of_sentence(row)]
-            doc_id = segment.stored[int(segment.sentence_docs[row])].id
+            doc_id = segment.stored.ids[int(segment.sentence_docs[row])]
             records[sentence_id] = SentenceRecord(sentence_id, doc_id, start, end, tuple(chunk_ids.tolist()))
         return records
 
@@ -280,20 +309,12 @@ class LocalView:
                 vectors[at[order]] = part.segment.sentence_vectors[rows[order]]
         return vectors
 
-    def name_translations(self, words: Iterable[str]) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-        for word in set(words):
-            for part in self.parts:
-                for row in part.segment.name_rows.get(word, ()):
-                    if row not in part.removed_rows:
-                        found.setdefault(word, set()).update(part.segment.names[row][word])
-        return found
 
     def details(self) -> dict[str, str]:
         kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}
         for part in self.parts:
             for piece, kind in part.segment.description["kinds"].items():
-                kinds[f"{piece} vectors"].add(kind)
+                kinds[f"{piece} vectors"].add(kind + (f" (nprobe {self.nprobe})" if kind == "ivf-sq8" else ""))
         return {name: ", ".join(sorted(found)) or "—" for name, found in kinds.items()} | {"segments": str(len(self.parts))}
 
 
@@ -303,9 +324,14 @@ class LocalStore:
     def __init__(self, settings: Settings) -> None:
         self.directory = settings.index_dir
         self.settings = settings
-        self._segments: dict[str, Segment] = {}
-        self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when last read
-        self._view = LocalView(None, [])
+        # Threads share these; ``_lock`` guards them, and a view is adopted only if no newer one
+        # was meanwhile (``_adopt``): a slow refresh never puts back a generation older than a commit
+        self._lock = threading.Lock()
+        # open segments, reused by the next views; by instance too: an index created again after a
+        # drop names its segments as the dropped one did
+        self._segments: dict[tuple[str, str], Segment] = {}
+        self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when the view was read
+        self._view = LocalView(None, [], settings.vectors.ivf_probe)
 
     @property
     def segments_dir(self) -> Path:
@@ -321,26 +347,66 @@ class LocalStore:
         return writer_lock(self.directory / "LOCK", self.settings.lock_timeout_s, f"the index in {self.directory}")
 
     def refresh(self) -> bool:
-        """Re-read ``CURRENT`` when it changed; segments already open are reused, not re-read."""
+        """Re-read ``CURRENT`` when it changed, or a segment whose mapped files changed since they were
+        opened; segments already open are reused, not re-read."""
         pointer = self.directory / CURRENT
         for attempt in range(_LOAD_ATTEMPTS):
             try:
                 status = pointer.stat()
             except FileNotFoundError:
                 return False
-            if (status.st_ino, status.st_mtime_ns) == self._current:
+            if (status.st_ino, status.st_mtime_ns) == self._current and not self._changed_under_us():
                 return False
             try:
-                self._view = self._load(pointer)
-                self._current = (status.st_ino, status.st_mtime_ns)
-                return True
+                return self._adopt(self._load(pointer), (status.st_ino, status.st_mtime_ns))
             except IndexCorruptError:
                 again = pointer.stat()
                 if attempt == _LOAD_ATTEMPTS - 1 or (again.st_ino, again.st_mtime_ns) == (status.st_ino, status.st_mtime_ns):
                     raise  # damaged for real, not replaced while we read it
         return False
 
+    def _changed_under_us(self) -> bool:
+        """Whether a mapped file of the view changed since it was opened (a stat per file, on every
+        refresh, so a file truncated under a running server is found before a read past its end
+        kills the process). Its segment is opened again, which checks the sizes: a truncated file is
+        an ``IndexCorruptError`` (and repaired), a file only touched is mapped afresh."""
+        changed = False
+        for part in self._view.parts:
+            problem = part.segment.changed_under_us()
+            if problem is not None:
+                log.warning("%s: opening its segment again", problem)
+                with self._lock:
+                    self._segments = {key: segment for key, segment in self._segments.items() if segment is not part.segment}
+                changed = True
+        return changed
+
+    def _adopt(self, view: LocalView, current: tuple[int, int] | None) -> bool:
+        """Make ``view`` the store's unless a newer one came meanwhile (another thread's commit or
+        refresh); segments no longer in use are forgotten. True when adopted."""
+        with self._lock:
+            old = self._view.manifest
+            new = view.manifest
+            if new is not None and old is not None and new.instance == old.instance and new.generation < old.generation:
+                return False
+            self._view, self._current = view, current
+            kept = {(new.instance, name) for name in new.segments} if new else set()
+            self._segments = {key: segment for key, segment in self._segments.items() if key in kept}
+            return True
+
+    def _segment(self, instance: str, name: str) -> Segment:
+        """An open segment: the one already open, or opened now (sizes checked)."""
+        with self._lock:
+            found = self._segments.get((instance, name))
+        if found is None:
+            opened = Segment(self.segments_dir / name)
+            with self._lock:
+                found = self._segments.setdefault((instance, name), opened)
+        return found
+
     def _load(self, pointer: Path) -> LocalView:
+        return self._view_of(self._read_manifest(pointer))
+
+    def _read_manifest(self, pointer: Path) -> LocalManifest:
         name = pointer.read_bytes().decode("ascii", errors="replace").strip()
         path = self.directory / name
         if not name.startswith("manifest-") or "/" in name:
@@ -349,17 +415,11 @@ class LocalStore:
             data = path.read_bytes()
         except FileNotFoundError:
             raise IndexCorruptError(f"{pointer} names a missing manifest {name}: {REBUILD_HINT}") from None
-        manifest = LocalManifest.from_json(data, path)
-        return self._view_of(manifest)
+        return LocalManifest.from_json(data, path)
 
     def _view_of(self, manifest: LocalManifest) -> LocalView:
-        parts = []
-        for name in manifest.segments:
-            segment = self._segments.get(name) or Segment(self.segments_dir / name)
-            self._segments[name] = segment
-            parts.append(_Part(segment, manifest.removed.get(name, ())))
-        self._segments = {name: self._segments[name] for name in manifest.segments}
-        return LocalView(manifest, parts)
+        parts = [_Part(self._segment(manifest.instance, name), manifest.removed.get(name, ())) for name in manifest.segments]
+        return LocalView(manifest, parts, self.settings.vectors.ivf_probe)
 
     def info(self) -> StoreInfo:
         view = self._view
@@ -373,50 +433,86 @@ class LocalStore:
     def commit(self, change: Change) -> None:
         """Write the change as a new segment and manifest; the caller holds ``writer()``. A rebuild
         also replaces a damaged index, which it does not need to read."""
-        try:
-            self.refresh()
-        except IndexCorruptError:
-            if not change.rebuild:
-                raise
-            self._view = LocalView(None, [])
+        if not read_base(self.refresh, change):
+            with self._lock:  # replaced whole: nothing of the damaged index is read
+                self._view, self._current = LocalView(None, [], self.settings.vectors.ivf_probe), None
         self.remove_leftovers()
         view = self._view
         base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
         removed = {} if change.rebuild else {name: set(rows) for name, rows in (view.manifest.removed.items() if view.manifest else ())}
-        if not change.rebuild:
-            for doc_id in change.remove:
-                location = view.locations.get(doc_id)
-                if location is None:
-                    raise UnknownDocumentError(f"no document {doc_id!r} in the index")
-                removed.setdefault(view.parts[location[0]].segment.name, set()).add(location[1])
-        next_chunk = view.manifest.next_chunk_id if view.manifest else 0
-        next_sentence = view.manifest.next_sentence_id if view.manifest else 0
+        for index, row in removals(view.locations, change):
+            removed.setdefault(view.parts[index].segment.name, set()).add(row)
+        ids = Ids(view.manifest.next_chunk_id, view.manifest.next_sentence_id) if view.manifest else Ids()
         generation = max(view.generation, self._highest_generation()) + 1
-        try:
-            added, next_chunk, next_sentence = self._write_segment(change, generation, next_chunk, next_sentence)
-            segments = [name for name in base if self._live_documents(name, removed) > 0]
+        instance = view.manifest.instance if view.manifest else uuid.uuid4().hex
+        with self._saving():
+            added = self._write_segment(change, generation, ids)
+            segments = [name for name in base if len(self._segment(instance, name).stored) > len(removed.get(name, ()))]
             if added is not None:
                 segments.append(added)
-            segments, removed = self._merge(segments, removed, generation)
-            manifest = LocalManifest(
-                generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=change.fingerprint,
-                corpus_state=change.corpus_state, segments=tuple(segments),
-                removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
-                next_chunk_id=next_chunk, next_sentence_id=next_sentence,
-            )  # fmt: skip
-            new_view = self._view_of(manifest)
-            manifest = LocalManifest(**{**manifest.__dict__, "counts": {
-                "documents": len(new_view.locations), "chunks": new_view.chunk_count,
-                "sentences": sum(p.live_sentences for p in new_view.parts)}})  # fmt: skip
-            name = f"manifest-{generation:08d}.json"
-            write_atomic(self.directory / name, manifest.to_json())
-            write_atomic(self.directory / CURRENT, name.encode())  # the commit point
+            segments, removed = self._merge(segments, removed, generation, instance)
+            self._publish(generation, change.fingerprint, change.corpus_state, segments, removed, ids.chunk, ids.sentence, instance)
+        self._collect_garbage()
+
+    @contextlib.contextmanager
+    def _saving(self) -> Iterator[None]:
+        """A write that fails for want of space or permissions leaves nothing behind and says so."""
+        try:
+            yield
         except OSError as error:
             self.remove_leftovers()
             raise StorageError(f"could not save the index in {self.directory} ({error.strerror or error}); "
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
-        self._view = LocalView(manifest, new_view.parts)
-        self._current = ((self.directory / CURRENT).stat().st_ino, (self.directory / CURRENT).stat().st_mtime_ns)
+
+    def _publish(self, generation: int, fingerprint: Fingerprint, corpus_state: str, segments: Sequence[str],
+                 removed: dict[str, set[int]], next_chunk: int, next_sentence: int, instance: str) -> None:  # fmt: skip
+        """Write the manifest of ``segments`` and point ``CURRENT`` at it."""
+        manifest = LocalManifest(
+            generation=generation, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), fingerprint=fingerprint,
+            corpus_state=corpus_state, segments=tuple(segments),
+            removed={name: tuple(sorted(rows)) for name, rows in removed.items() if name in segments and rows},
+            next_chunk_id=next_chunk, next_sentence_id=next_sentence, instance=instance,
+        )  # fmt: skip
+        new_view = self._view_of(manifest)
+        manifest = LocalManifest(**{**manifest.__dict__, "counts": {
+            "documents": len(new_view.locations), "chunks": new_view.chunk_count,
+            "sentences": sum(p.live_sentences for p in new_view.parts)}})  # fmt: skip
+        name = f"manifest-{generation:08d}.json"
+        write_atomic(self.directory / name, manifest.to_json())
+        write_atomic(self.directory / CURRENT, name.encode())  # the commit point
+        status = (self.directory / CURRENT).stat()
+        self._adopt(LocalView(manifest, new_view.parts, self.settings.vectors.ivf_probe), (status.st_ino, status.st_mtime_ns))
+
+    def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
+        """Segments whose vector indexes are not what the settings give are written again sharing
+        their files (hard links) but those indexes; with ``derive``, every segment is written again
+        with its live documents' terms and names derived anew (vectors copied, never encoded).
+        One new manifest: readers see the old segments or the new ones."""
+        self.refresh()
+        view, manifest = self._view, self._view.manifest
+        assert manifest is not None, "nothing to rework in an empty index"
+        self.remove_leftovers()
+        generation = max(view.generation, self._highest_generation()) + 1
+        segments: list[str] = []
+        removed = {name: set(rows) for name, rows in manifest.removed.items()}
+        with self._saving():
+            for number, part in enumerate(view.parts, 1):
+                segment = part.segment
+                if derive is None and has_current_indexes(segment, self.settings.vectors):
+                    segments.append(segment.name)
+                    continue
+                name = f"seg-{generation:08d}-r{number}"
+                if derive is None:
+                    self._new_segment(name, partial(link_with_new_indexes, segment.folder, vector_settings=self.settings.vectors))
+                else:
+                    live = [row for row in range(len(segment.stored)) if row not in part.removed_rows]
+                    self._new_segment(name, partial(_copy, [(segment, live)], settings=self.settings, derive=derive))
+                    removed.pop(segment.name, None)
+                if segment.name in removed:
+                    removed[name] = removed.pop(segment.name)
+                segments.append(name)
+            self._publish(generation, fingerprint, manifest.corpus_state, segments, removed, manifest.next_chunk_id,
+                          manifest.next_sentence_id, manifest.instance)  # fmt: skip
         self._collect_garbage()
 
     def _highest_generation(self) -> int:
@@ -424,10 +520,8 @@ class LocalStore:
                    if name.startswith("manifest-")] if self.directory.is_dir() else []  # fmt: skip
         return max((int(number) for number in numbers if number.isdigit()), default=0)
 
-    def _live_documents(self, name: str, removed: dict[str, set[int]]) -> int:
-        return len(self._segments[name].stored) - len(removed.get(name, ()))
-
-    def _write_segment(self, change: Change, generation: int, next_chunk: int, next_sentence: int) -> tuple[str | None, int, int]:
+    def _write_segment(self, change: Change, generation: int, ids: Ids) -> str | None:
+        """The added documents as a new segment (None: nothing added); their pieces take ``ids``."""
         self.segments_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
         try:
@@ -435,45 +529,90 @@ class LocalStore:
             for indexed in change.add:
                 if writer is None:
                     writer = SegmentWriter(staging, indexed.chunk_vectors.shape[1])
-                writer.add(indexed, next_chunk, next_sentence)
-                next_chunk += len(indexed.chunks)
-                next_sentence += len(indexed.sentences)
+                writer.add(indexed, *ids.take(indexed))
             if writer is None:
-                return None, next_chunk, next_sentence
+                return None
             name = f"seg-{generation:08d}"
             writer.finish(name, self.settings.vectors)
             staging.rename(self.segments_dir / name)
             fsync_dir(self.segments_dir)
-            self._segments[name] = Segment(self.segments_dir / name)
-            return name, next_chunk, next_sentence
+            return name
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _merge(self, segments: list[str], removed: dict[str, set[int]], generation: int) -> tuple[list[str], dict[str, set[int]]]:
+    def _merge(self, segments: list[str], removed: dict[str, set[int]], generation: int, instance: str) -> tuple[list[str], dict[str, set[int]]]:
         """Merge the neighbours with the fewest live pieces until at most ``max_segments`` remain."""
         merges = 0
         while len(segments) > self.settings.max_segments:
-            sizes = [self._segments[name].description["chunks"] for name in segments]
+            sizes = [self._segment(instance, name).description["chunks"] for name in segments]
             pair = min(range(len(segments) - 1), key=lambda i: sizes[i] + sizes[i + 1])
             first, second = segments[pair], segments[pair + 1]
             merges += 1
-            name = f"seg-{generation:08d}-m{merges}"
-            staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
-            try:
-                writer = SegmentWriter(staging, self._segments[first].description["dimension"])
-                for source in (first, second):
-                    segment = self._segments[source]
-                    writer.copy_documents(segment, (row for row in range(len(segment.stored)) if row not in removed.get(source, ())))
-                writer.finish(name, self.settings.vectors)
-                staging.rename(self.segments_dir / name)
-                fsync_dir(self.segments_dir)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            self._segments[name] = Segment(self.segments_dir / name)
+            live = [(segment, [row for row in range(len(segment.stored)) if row not in removed.get(source, ())])
+                    for source, segment in ((name, self._segment(instance, name)) for name in (first, second))]  # fmt: skip
+            name = self._new_segment(f"seg-{generation:08d}-m{merges}", partial(_copy, live, settings=self.settings, derive=None))
             segments[pair : pair + 2] = [name]
             removed.pop(first, None)
             removed.pop(second, None)
         return segments, removed
+
+    def _new_segment(self, name: str, write: Callable[[Path, str], object]) -> str:
+        """A segment written by ``write(staging folder, name)``, moved into place and opened."""
+        staging = Path(tempfile.mkdtemp(dir=self.segments_dir, prefix=".staging-"))
+        try:
+            write(staging, name)
+            staging.rename(self.segments_dir / name)
+            fsync_dir(self.segments_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return name
+
+    def check(self, checksums: bool) -> Check:
+        """The manifest, then each segment's files (sizes, or every byte against its checksum) and
+        whether it opens; a damaged segment costs its own documents, a damaged IVF file nothing
+        but rebuilding it from the stored vectors."""
+        if not self.exists():
+            return Check((), "no index yet")
+        try:
+            manifest = self._read_manifest(self.directory / CURRENT)
+        except IndexCorruptError as error:
+            return Check((Damage("manifest", str(error), "everything"),), "the manifest")
+        damage, files, size = [], 0, 0
+        for name in manifest.segments:
+            found = examine(self.segments_dir / name, checksums)
+            files, size = files + found.files, size + found.bytes
+            if found.problems:
+                problem = "; ".join(f"{file} {why}" for file, why in found.problems.items())
+                documents = None if found.documents is None else found.documents - len(manifest.removed.get(name, ()))
+                damage.append(Damage(name, problem, "vector index" if found.only_vector_indexes else "documents", documents))
+        how = "every byte against its checksum" if checksums else "sizes"
+        count = len(manifest.segments)
+        return Check(tuple(damage), f"{count} segment{'s' * (count != 1)}, {files} files, {size / 2**20:,.1f} MB ({how})")
+
+    def repair(self, damage: Sequence[Damage]) -> None:
+        """A new manifest without the segments whose documents are damaged and with new vector
+        indexes for the others ``damage`` names; its corpus state is empty, so the collection
+        indexes again the documents that went missing (from the corpus folder)."""
+        manifest = self._read_manifest(self.directory / CURRENT)
+        redo = {item.part: item.redo for item in damage}
+        generation = max(manifest.generation, self._highest_generation()) + 1
+        segments, removed = [], {name: set(rows) for name, rows in manifest.removed.items()}
+        self.remove_leftovers()
+        with self._saving():
+            for number, name in enumerate(manifest.segments, 1):
+                if redo.get(name) is None:
+                    segments.append(name)
+                    continue
+                with self._lock:
+                    self._segments.pop((manifest.instance, name), None)
+                if redo[name] == "vector index":
+                    segments.append(self._new_segment(f"seg-{generation:08d}-r{number}", partial(
+                        link_with_new_indexes, self.segments_dir / name, vector_settings=self.settings.vectors)))  # fmt: skip
+                    if name in removed:
+                        removed[segments[-1]] = removed.pop(name)
+            self._publish(generation, manifest.fingerprint, "", segments, removed, manifest.next_chunk_id, manifest.next_sentence_id,
+                          manifest.instance)  # fmt: skip
+        self._collect_garbage()
 
     def has_leftovers(self) -> bool:
         return any(self.directory.glob("segments/.staging-*")) or any(self.directory.glob(".*.tmp"))
@@ -498,7 +637,18 @@ class LocalStore:
 
     def drop(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-        self._segments, self._current, self._view = {}, None, LocalView(None, [])
+        with self._lock:
+            self._segments, self._current, self._view = {}, None, LocalView(None, [], self.settings.vectors.ivf_probe)
 
     def close(self) -> None:
-        self._segments.clear()
+        with self._lock:
+            self._segments.clear()
+
+
+def _copy(sources: Sequence[tuple[Segment, Sequence[int]]], folder: Path, name: str, *, settings: Settings, derive: TermsOf | None) -> None:
+    """The given rows of segments as one new segment: as they are, or with their terms and names
+    derived again by ``derive``."""
+    writer = SegmentWriter(folder, sources[0][0].description["dimension"])
+    for segment, rows in sources:
+        writer.copy_documents(segment, rows, derive)
+    writer.finish(name, settings.vectors)

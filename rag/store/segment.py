@@ -21,17 +21,18 @@ import faiss
 import numpy as np
 
 from rag.config import VectorIndexSettings
-from rag.corpus import Document, from_entry, text_fingerprint
+from rag.document import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError
 from rag.files import file_sha256, fsync_dir
-from rag.store.base import IndexedDocument, StoredDocument
+from rag.store.base import REBUILD_HINT, IndexedDocument, StoredDocument, TermsOf
+from rag.store.entries import Stored
 from rag.vectors import IndexKind, build_ivf, choose_kind
 
 SEGMENT_FILE = "segment.json"
 IN_MEMORY = ("chunk_ids", "chunk_docs", "chunk_spans", "chunk_lengths", "sentence_ids", "sentence_docs", "sentence_spans",
              "chunk_sentence_ptr", "chunk_sentence_rows", "sentence_chunk_ptr", "sentence_chunk_rows", "terms", "term_ptr")
+MAPPED = ("chunk_vectors.bin", "sentence_vectors.bin", "posting_rows.bin", "posting_counts.bin")  # besides texts and IVF files
 FORMAT = 2  # 2: manifest.jsonl
-REBUILD_HINT = "run `rag build` to rebuild the index"
 
 
 class _Column:
@@ -112,11 +113,10 @@ class SegmentWriter:
         """Append a document; its chunks and sentences get consecutive ids from the given ones."""
         document = indexed.document
         chunk_count, sentence_count = len(indexed.chunks), len(indexed.sentences)
-        self._entries.append({"entry": document.entry(), "checksum": document.checksum, "characters": len(document.text),
-                              "text_sha256": text_fingerprint(document.text),
-                              "names": {word: list(tokens) for word, tokens in indexed.names.items()}})  # fmt: skip
+        stored = StoredDocument.of(document)
+        self._entries.append(stored.row(indexed.names))
         self._texts.append(document.text)
-        self._manifest_lines.append(document.manifest_line())
+        self._manifest_lines.append(stored.manifest_line)
         sentence_row = self.sentences
         self._append_pieces(
             chunk_ids=np.arange(first_chunk_id, first_chunk_id + chunk_count),
@@ -135,26 +135,34 @@ class SegmentWriter:
             self._postings.append((terms, np.full(len(counts), chunk_row + offset, dtype=np.int32), values))
         self._documents += 1
 
-    def copy_documents(self, segment: Segment, rows: Iterable[int]) -> None:
-        """Append documents of another segment as they are (same ids, vectors, postings)."""
+    def copy_documents(self, segment: Segment, rows: Iterable[int], derive: TermsOf | None = None) -> None:
+        """Append documents of another segment as they are (same ids, vectors, postings), or with
+        their chunks' terms and their names derived again from their texts by ``derive``."""
         for row in rows:
             stored = segment.stored[row]
-            self._entries.append({"entry": dict(stored.entry), "checksum": stored.checksum, "characters": stored.characters,
-                                  "text_sha256": stored.text_sha256, "names": {w: list(t) for w, t in segment.names[row].items()}})  # fmt: skip
-            self._texts.append(segment.text(row))
-            self._manifest_lines.append(stored.manifest_line)
+            text = segment.text(row)
             chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
+            derived = derive(text, [(int(s), int(e)) for s, e in segment.chunk_spans[chunks]]) if derive else None
+            names = derived.names if derived else segment.names[row]
+            self._entries.append(stored.row(names))
+            self._texts.append(text)
+            self._manifest_lines.append(stored.manifest_line)
             sentence_row, chunk_row = self.sentences, self.chunks
             self._append_pieces(
                 chunk_ids=segment.chunk_ids[chunks], chunk_spans=segment.chunk_spans[chunks],
-                chunk_lengths=segment.chunk_lengths[chunks], sentence_ids=segment.sentence_ids[sentences],
-                sentence_spans=segment.sentence_spans[sentences], chunk_vectors=segment.chunk_vectors[chunks],
-                sentence_vectors=segment.sentence_vectors[sentences],
+                chunk_lengths=np.asarray(derived.chunk_lengths, dtype=np.int32) if derived else segment.chunk_lengths[chunks],
+                sentence_ids=segment.sentence_ids[sentences], sentence_spans=segment.sentence_spans[sentences],
+                chunk_vectors=segment.chunk_vectors[chunks], sentence_vectors=segment.sentence_vectors[sentences],
             )  # fmt: skip
             first_sentence = sentences[0] if len(sentences) else 0
             self._chunk_sentences += [segment.sentences_of_chunk(c) - first_sentence + sentence_row for c in chunks]
             for offset, chunk in enumerate(chunks):
-                terms, counts = segment.terms_of_chunk(int(chunk))
+                if derived:
+                    counted = derived.chunk_terms[offset]
+                    terms = np.fromiter(counted.keys(), dtype=np.uint32, count=len(counted))
+                    counts = np.fromiter(counted.values(), dtype=np.int32, count=len(counted))
+                else:
+                    terms, counts = segment.terms_of_chunk(int(chunk))
                 self._postings.append((terms, np.full(len(terms), chunk_row + offset, dtype=np.int32), counts))
             self._documents += 1
 
@@ -181,24 +189,51 @@ class SegmentWriter:
             writer = _Column(self.folder / f"{column}.bin", values.dtype.str)
             writer.append(values)
             files[f"{column}.bin"] = writer.finish()
-        kinds: dict[str, IndexKind] = {}
-        for part, count in (("chunk", self.chunks), ("sentence", self.sentences)):
-            kinds[part] = choose_kind(count, vector_settings)
-            if kinds[part] == "ivf-sq8":
-                vectors = _map(self.folder / f"{part}_vectors.bin", files[f"{part}_vectors.bin"])
-                path = self.folder / f"{part}_vectors.ivf"
-                faiss.write_index(build_ivf(vectors, vector_settings), str(path))
-                files[path.name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         description = {
             "format": FORMAT, "name": name, "documents": self._documents, "chunks": self.chunks,
-            "sentences": self.sentences, "dimension": self.dimension, "kinds": kinds, "files": files,
+            "sentences": self.sentences, "dimension": self.dimension, "files": files,
         }  # fmt: skip
-        (self.folder / SEGMENT_FILE).write_text(json.dumps(description, indent=1), encoding="utf-8")
-        for path in self.folder.iterdir():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        fsync_dir(self.folder)
-        return description
+        return _seal(self.folder, description, vector_settings)
+
+
+def _seal(folder: Path, description: dict[str, Any], vector_settings: VectorIndexSettings) -> dict[str, Any]:
+    """Build the vector indexes ``vector_settings`` ask for, then write ``segment.json`` and sync."""
+    files = dict(description["files"])
+    kinds: dict[str, IndexKind] = {}
+    for part in ("chunk", "sentence"):
+        kinds[part] = choose_kind(description[f"{part}s"], vector_settings)
+        if kinds[part] == "ivf-sq8":
+            vectors = _map(folder / f"{part}_vectors.bin", files[f"{part}_vectors.bin"])
+            path = folder / f"{part}_vectors.ivf"
+            faiss.write_index(build_ivf(vectors, vector_settings), str(path))
+            files[path.name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    description = {**description, "kinds": kinds, "files": files}
+    (folder / SEGMENT_FILE).write_text(json.dumps(description, indent=1), encoding="utf-8")
+    for path in folder.iterdir():
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    fsync_dir(folder)
+    return description
+
+
+def has_current_indexes(segment: Segment, vector_settings: VectorIndexSettings) -> bool:
+    """Whether the segment's vector indexes are what ``vector_settings`` give: exact search where it
+    stays exact; an IVF index was built with the settings' lists, which it does not record, so a
+    segment holding one is rebuilt."""
+    kinds = segment.description["kinds"]
+    return not segment.ann and all(kinds[part] == choose_kind(segment.description[f"{part}s"], vector_settings) for part in kinds)
+
+
+def link_with_new_indexes(source: Path, folder: Path, name: str, vector_settings: VectorIndexSettings) -> dict[str, Any]:
+    """The segment in ``source`` again as ``name`` in the empty ``folder``: its files shared (hard
+    links: segments are never modified) but its vector indexes, built again from its float32 vectors
+    (which is also how a damaged IVF file is repaired)."""
+    description = json.loads((source / SEGMENT_FILE).read_text(encoding="utf-8"))
+    files = {file: spec for file, spec in description["files"].items() if not file.endswith(".ivf")}
+    for file in files:
+        os.link(source / file, folder / file)
+    description = {key: value for key, value in description.items() if key != "kinds"}
+    return _seal(folder, description | {"name": name, "files": files}, vector_settings)
 
 
 def _csr(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -239,26 +274,50 @@ def _map(path: Path, spec: dict[str, Any]) -> np.ndarray:
     return np.memmap(path, dtype=np.dtype(spec["dtype"]), mode="r", shape=shape)
 
 
+def _mapped_ivf(path: Path) -> faiss.Index:
+    """An IVF index whose lists stay in the mapped file. FAISS maps them as OnDiskInvertedLists,
+    which by default starts 32 threads per search to read the probed lists ahead, still reading
+    after the search returned: on 2 cores they compete with the search itself, and one reading a
+    file truncated meanwhile killed the process (SIGBUS, in tests/rag/test_collection.py's damaged
+    vector index test). The search reads the lists it probes anyway."""
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(index).invlists)
+    if isinstance(lists, faiss.OnDiskInvertedLists):
+        lists.prefetch_nthread = 0
+    return index
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    status = os.stat(path)
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
 def _corrupt(path: Path, why: str) -> IndexCorruptError:
     return IndexCorruptError(f"index file {path} {why}: {REBUILD_HINT}")
 
 
-def verify_files(folder: Path, files: dict[str, Any]) -> None:
-    """Every file the segment lists exists with its recorded size and checksum."""
+def file_problems(folder: Path, files: dict[str, Any], checksums: bool) -> dict[str, str]:
+    """File name → what is wrong with it: missing, another size than recorded, or (``checksums``,
+    which reads every byte) another content."""
+    problems = {}
     for name, expected in files.items():
-        path = folder / name
         try:
-            size = path.stat().st_size
+            size = (folder / name).stat().st_size
         except FileNotFoundError:
-            raise _corrupt(path, "is missing") from None
+            problems[name] = "is missing"
+            continue
         if size != expected["bytes"]:
-            raise _corrupt(path, f"is {size} bytes, expected {expected['bytes']} (truncated?)")
-        if file_sha256(path) != expected["sha256"]:
-            raise _corrupt(path, "does not match its checksum (corrupt)")
+            problems[name] = f"is {size:,} bytes, expected {expected['bytes']:,} (truncated?)"
+        elif checksums and file_sha256(folder / name) != expected["sha256"]:
+            problems[name] = "does not match its checksum (corrupt)"
+    return problems
 
 
 class Segment:
-    """A sealed segment, opened read-only (its files checked against ``segment.json``)."""
+    """A sealed segment, opened read-only. Opening checks that every file has its recorded size, so
+    nothing is mapped past a file's end (a truncated mapped file kills the process with SIGBUS);
+    checksums are read by ``rag.store.checks.examine`` (``rag build``, ``rag verify``), not on every
+    open: the 100k-chunk archive (1.1 GB) took 2.1 s to open when every open hashed every file."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -272,7 +331,10 @@ class Segment:
             raise _corrupt(path, "is missing") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise _corrupt(path, f"is unreadable ({error})") from None
-        verify_files(folder, files)
+        problems = file_problems(folder, files, checksums=False)
+        if problems:
+            name, problem = next(iter(problems.items()))
+            raise _corrupt(folder / name, problem)
         arrays = {name.removesuffix(".bin"): _map(folder / name, spec) for name, spec in files.items() if name.endswith(".bin")}
         # Offsets, ids and maps are read into memory (tens of bytes a piece: about 300 MB at 1M chunks and
         # 6.4M sentences) because every question looks some up; vectors and postings stay mapped.
@@ -287,25 +349,36 @@ class Segment:
             self.sentence_chunk_ptr, self.sentence_chunk_rows = arrays["sentence_chunk_ptr"], arrays["sentence_chunk_rows"]
             self.terms, self.term_ptr = arrays["terms"], arrays["term_ptr"]
             self.posting_rows, self.posting_counts = arrays["posting_rows"], arrays["posting_counts"]
-            lines = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
-            manifest_lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-            self.stored = [StoredDocument(line["entry"], line["checksum"], line["characters"], line["text_sha256"], manifest_line)
-                           for line, manifest_line in zip(lines, manifest_lines, strict=True)]  # fmt: skip
-            self.names: list[dict[str, tuple[str, ...]]] = [{w: tuple(t) for w, t in line["names"].items()} for line in lines]
+            self.stored = Stored((folder / "entries.jsonl").read_text(encoding="utf-8").splitlines(),
+                                  (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines())  # fmt: skip
+            self.names = self.stored.names()
             self.name_rows: dict[str, list[int]] = {}  # Latin name word → the documents writing it both ways
             for row, names in enumerate(self.names):
                 for word in names:
                     self.name_rows.setdefault(word, []).append(row)
             # mapped, not read: the inverted lists a question probes are paged in (1.3% of them at 10k
             # lists and nprobe 128), so opening costs milliseconds and memory is the page cache's
-            self.ann = {part: faiss.read_index(str(folder / f"{part}_vectors.ivf"), faiss.IO_FLAG_MMAP)
-                        for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}  # fmt: skip
+            self.ann = {part: _mapped_ivf(folder / f"{part}_vectors.ivf") for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}
         except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
             raise _corrupt(folder, f"holds unusable data ({error})") from None
         if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:
             raise _corrupt(folder, "has rows that disagree with segment.json")
-        self.rows_of = {document.id: row for row, document in enumerate(self.stored)}
         self._texts  # noqa: B018 - map the texts now, while the folder certainly exists
+        mapped = [name for name in files if name in ("texts.jsonl", *MAPPED) or name.endswith(".ivf")]
+        self._stamps = {folder / name: _stamp(folder / name) for name in mapped}
+
+    def changed_under_us(self) -> str | None:
+        """What changed in a mapped file since it was opened (a stat per file): a truncated file
+        would kill the process with SIGBUS at the next read of a page past its end. A file deleted
+        or replaced by another is no danger: the mapping keeps the data it was opened with."""
+        for path, stamp in self._stamps.items():
+            try:
+                now = _stamp(path)
+            except FileNotFoundError:
+                continue
+            if now[0] == stamp[0] and now != stamp:
+                return f"index file {path} changed while in use ({stamp[1]:,} bytes when opened, {now[1]:,} now)"
+        return None
 
     @property
     def name(self) -> str:
@@ -337,7 +410,10 @@ class Segment:
     @lru_cache(maxsize=256)  # noqa: B019 - a segment lives as long as the store that opened it
     def text(self, row: int) -> str:
         start, end = self._text_offsets[row], self._text_offsets[row + 1]
-        return str(json.loads(self._texts[int(start) : int(end)]))
+        try:
+            return str(json.loads(self._texts[int(start) : int(end)]))
+        except ValueError:  # damaged after it was opened: sizes are checked on open, contents by rag verify
+            raise _corrupt(self.folder / "texts.jsonl", f"holds an unreadable text at row {row}") from None
 
     def document(self, row: int) -> Document:
         return from_entry(self.stored[row].entry, self.text(row))

@@ -1,14 +1,19 @@
-"""The answer's text and citations, built from a hand-made ranking (no model)."""
+"""The answer: one sentence, the one judged to answer, then supporting sentences with their own
+citations; the confidence and abstention; the span. Built from hand-made rankings (no model)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from rag.abstention import Abstainer
-from rag.answer import Citation, answer_text, assemble
+from rag.abstention import FEATURES, Abstainer, Logistic
+from rag.answer import assemble, judge_candidates
 from rag.config import RetrievalSettings
-from rag.corpus import Document
+from rag.document import Document
+from rag.judge import FEATURES as JUDGE_FEATURES
+from rag.judge import Judge
 from rag.query import Query
+from rag.reader import Reading
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.store.base import ChunkRecord, SentenceRecord
 
@@ -16,45 +21,44 @@ TEXT = "奥特曼宣布了消息。穆拉蒂将离开公司。\n她在公司工�
 #       0        9 10     18 19        30
 
 
-def _ranking(sentence_scores: list[tuple[int, float]]) -> Ranking:
+def _ranking(sentence_scores: list[tuple[int, float]], question: str = "穆拉蒂要去哪里?") -> Ranking:
     document = Document("d", "d.txt", "t", "zh-Hans", "0", TEXT)
     sentences = {0: SentenceRecord(0, "d", 0, 9, (0,)), 1: SentenceRecord(1, "d", 9, 18, (0,)), 2: SentenceRecord(2, "d", 19, 30, (0,))}
     chunks = {0: ChunkRecord(0, "d", 0, 30, (0, 1, 2))}
-    query = Query("穆拉蒂什么时候离开?", "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), ())
+    query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), ())
     return Ranking(query, [Candidate(0, 1.0, tuple(sentence_scores))], chunks, sentences, {"d": document}, Closeness(0.9, 0.9))
 
 
-def test_adjacent_cited_sentences_read_as_one_stretch_and_others_are_joined():
-    ranking = _ranking([])
-    adjacent = [Citation(1, "d", 0, 9, 0, 9), Citation(1, "d", 9, 18, 9, 18)]
-    assert answer_text(ranking, adjacent) == "奥特曼宣布了消息。穆拉蒂将离开公司。"
-    apart = [Citation(1, "d", 0, 9, 0, 9), Citation(1, "d", 19, 30, 19, 30)]
-    assert answer_text(ranking, apart) == "奥特曼宣布了消息。 … 她在公司工作了六年半。"
+def _judge(**weights: float) -> Judge:
+    return Judge(tuple(weights.get(name, 0.0) for name in JUDGE_FEATURES), weights.get("bias", 0.0))
 
 
-def test_the_answer_cites_exact_offsets_and_marks_the_passage():
-    answer = assemble(_ranking([(1, 0.9), (0, 0.5), (2, 0.4)]), RetrievalSettings(), Abstainer.never())
-    assert not answer.abstained and answer.text == "穆拉蒂将离开公司。"
-    (citation,) = answer.citations
-    assert (citation.start, citation.end, citation.passage_start, citation.passage_end) == (9, 18, 9, 18)
+def _answer(ranking: Ranking, judge: Judge, abstainer: Abstainer | None = None, readings: dict[int, Reading] | None = None,
+            settings: RetrievalSettings | None = None):  # fmt: skip
+    settings = settings or RetrievalSettings()
+    return assemble(ranking, settings, abstainer, judge_candidates(ranking, settings, readings or {}, judge), readings)
+
+
+def test_the_answer_is_one_sentence_with_exact_offsets_and_its_passage_marked():
+    answer = _answer(_ranking([(1, 0.9), (0, 0.5), (2, 0.4)]), Judge.retrieval_only())
+    assert not answer.abstained and answer.text == "穆拉蒂将离开公司。" and " … " not in answer.text
+    first, *supporting = answer.citations
+    assert (first.start, first.end, first.passage_start, first.passage_end, first.text) == (9, 18, 9, 18, "穆拉蒂将离开公司。")
+    assert TEXT[first.start : first.end] == first.text
     (passage,) = answer.passages
     assert passage.text == TEXT and passage.highlight == (9, 18) and passage.title == "t"
 
 
-def _asking(question: str, ranking: Ranking) -> Ranking:
-    query = Query(question, "zh-Hans", ranking.query.vector, ranking.query.base_vector, ())
-    return Ranking(query, ranking.candidates, ranking.chunks, ranking.sentences, ranking.documents, ranking.closeness)
-
-
-def test_a_question_asking_for_a_year_abstains_when_the_answer_has_none():
-    settings = RetrievalSettings()
-    strict = Abstainer(weights=(0.0, 0.0, -5.0), bias=1.0)  # only the answer type decides
-    assert not assemble(_asking("穆拉蒂做了什么?", _ranking([(1, 0.9)])), settings, strict).abstained
-    answer = assemble(_asking("穆拉蒂哪一年离开?", _ranking([(1, 0.9)])), settings, strict)
-    assert answer.abstained and answer.text is None and answer.citations == []
-    assert answer.reason == "The question asks for a year, and the closest passages give none."
-    assert answer.features == {"top_dense": 0.9, "top_sentence": 0.9, "answer_type_mismatch": 1.0}
-    assert len(answer.passages) == 1  # the closest passage is still shown
+def test_the_judge_not_retrieval_decides_the_first_sentence_and_others_follow_as_support():
+    # retrieval prefers sentence 0; a judge that weighs the reader prefers sentence 2, which it read as answering
+    readings = {0: Reading(0, 3, 0.2, 0.9), 1: Reading(0, 3, 0.5, 0.5), 2: Reading(7, 11, 0.9, 0.1)}
+    judge = _judge(score_gap=1.0, reader_answers=4.0, bias=-2.0)
+    answer = _answer(_ranking([(0, 0.9), (1, 0.85), (2, 0.8)]), judge, readings=readings)
+    # by hand: z0 = 0 + 4·0.1 − 2 = −1.6, z1 = −0.05 + 4·0.5 − 2 = −0.05, z2 = −0.1 + 4·0.9 − 2 = 1.5
+    assert answer.text == "她在公司工作了六年半。"
+    assert [c.text for c in answer.supporting] == ["穆拉蒂将离开公司。"]  # P = 0.49 ≥ 0.2; sentence 0 (P = 0.17) is left out
+    strict = _answer(_ranking([(0, 0.9), (1, 0.85), (2, 0.8)]), judge, readings=readings, settings=RetrievalSettings(supporting_probability=0.5))
+    assert strict.supporting == []
 
 
 def test_the_same_words_in_two_articles_are_cited_once():
@@ -64,17 +68,51 @@ def test_the_same_words_in_two_articles_are_cited_once():
     chunks = ranking.chunks | {1: ChunkRecord(1, "e", 0, 9, (3,))}
     candidates = [*ranking.candidates, Candidate(1, 0.9, ((3, 0.9),))]
     twins = Ranking(ranking.query, candidates, chunks, sentences, ranking.documents | {"e": twin}, ranking.closeness)
-    answer = assemble(twins, RetrievalSettings(), Abstainer.never())
-    assert answer.text == "穆拉蒂将离开公司。" and len(answer.citations) == 1  # not "穆拉蒂将离开公司。 … 穆拉蒂将离开公司。"
+    answer = _answer(twins, _judge(bias=5.0))  # every sentence rated likely
+    assert answer.text == "穆拉蒂将离开公司。" and len(answer.citations) == 1
 
 
-def test_a_confident_reading_of_the_cited_sentence_is_the_span_with_document_offsets():
-    from rag.answer import Reading
+def _only(feature: str, weight: float, bias: float) -> Logistic:
+    return Logistic(tuple(weight if name == feature else 0.0 for name in FEATURES), bias)
 
-    ranking = _ranking([(1, 0.9), (0, 0.5)])
-    answer = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.8, 0.1), 0: Reading(0, 2, 0.9, 0.1)})
+
+def test_a_question_asking_for_a_year_abstains_when_the_answer_has_none():
+    strict = Abstainer(_only("answer_type_mismatch", -5.0, 1.0), 0.5, _only("answer_type_mismatch", 0.0, 1.0))
+    assert not _answer(_ranking([(1, 0.9)], "穆拉蒂做了什么?"), Judge.retrieval_only(), strict).abstained
+    answer = _answer(_ranking([(1, 0.9)], "穆拉蒂哪一年离开?"), Judge.retrieval_only(), strict)
+    assert answer.abstained and answer.text is None and answer.citations == [] and answer.reliability == ""
+    assert answer.reason == "The question asks for a year, and the closest passages give none."
+    assert answer.features["answer_type_mismatch"] == 1.0 and set(answer.features) == set(FEATURES)
+    assert answer.confidence == round(1 / (1 + np.exp(4.0)), 4)  # for an abstention: P(the articles answer)
+    assert len(answer.passages) == 1  # the closest passage is still shown
+
+
+@pytest.mark.parametrize(("bias", "label"), [(3.0, "reliable"), (0.5, "likely"), (-0.5, "uncertain")])
+def test_the_confidence_is_the_correctness_model_and_reads_as_a_word(bias, label):
+    answers = Logistic((0.0,) * len(FEATURES), 10.0)
+    answer = _answer(_ranking([(1, 0.9)]), Judge.retrieval_only(), Abstainer(answers, 0.5, Logistic((0.0,) * len(FEATURES), bias)))
+    assert answer.confidence == round(1 / (1 + np.exp(-bias)), 4) and answer.reliability == label
+    assert answer.to_dict()["reliability"] == label
+
+
+def test_a_confident_reading_of_the_answers_sentence_is_the_span_with_document_offsets():
+    ranking = _ranking([(1, 0.9), (0, 0.5)], "谁将离开公司?")
+    settings = RetrievalSettings(span_min_score=0.3)
+    answer = _answer(ranking, Judge.retrieval_only(), readings={1: Reading(0, 3, 0.8, 0.1), 0: Reading(0, 2, 0.9, 0.1)}, settings=settings)
     assert answer.span is not None and answer.span.text == "穆拉蒂" and (answer.span.start, answer.span.end) == (9, 12)
     assert TEXT[answer.span.start : answer.span.end] == answer.span.text and answer.span.score == round(0.8 * 0.9, 4)
-    unsure = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.2, 0.1)})
-    refused = assemble(ranking, RetrievalSettings(span_min_score=0.3), Abstainer.never(), {1: Reading(0, 3, 0.9, 0.7)})
+    unsure = _answer(ranking, Judge.retrieval_only(), readings={1: Reading(0, 3, 0.2, 0.1)}, settings=settings)
+    refused = _answer(ranking, Judge.retrieval_only(), readings={1: Reading(0, 3, 0.9, 0.7)}, settings=settings)
     assert unsure.span is None and refused.span is None and unsure.text == refused.text == "穆拉蒂将离开公司。"
+
+
+def test_a_span_that_disagrees_with_the_question_is_not_shown():
+    settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
+    readings = {1: Reading(0, 3, 0.8, 0.1)}  # "穆拉蒂"
+    said = _answer(_ranking([(1, 0.9)], "穆拉蒂离开后由谁接任?"), Judge.retrieval_only(), readings=readings, settings=settings)
+    assert said.span is None and said.text == "穆拉蒂将离开公司。"  # the question already names her: not its answer
+    untyped = _answer(_ranking([(1, 0.9)], "她哪一年离开?"), Judge.retrieval_only(), readings=readings, settings=settings)
+    assert untyped.span is None  # a name where a year is asked
+    doubted = _answer(_ranking([(1, 0.9)], "谁将离开公司?"), _judge(bias=-1.0), readings=readings,
+                      settings=RetrievalSettings(span_min_score=0.1, span_min_judged=0.4))  # fmt: skip
+    assert doubted.span is None and doubted.text == "穆拉蒂将离开公司。"  # the judge doubts the sentence: P = 0.27

@@ -1,10 +1,11 @@
-"""The Python API on the seed articles: three languages, citations, bad input, adding documents."""
+"""The Python API: on the seed articles, three languages, citations, bad input, adding documents; with
+the fake encoder, several collections in one project, each answering from its own articles only."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag import Assistant, InvalidQuestionError, Settings
+from rag import Assistant, InvalidCollectionError, InvalidQuestionError, Settings, UnknownCollectionError
 
 MURATI = "004_c511aff020beec01"
 
@@ -28,16 +29,18 @@ def test_traditional_question_reaches_simplified_article_and_back(news):
 
 def test_answer_is_verbatim_and_cited(news):
     answer = news.ask("OpenAI的融资预计什么时候完成?", top_k=5)
-    assert not answer.abstained and answer.text
-    parts = []
+    # two sentences of one article answer it; they stand apart in the article, so the answer joins them
+    # with " … " in the article's order (the second-ranked passage's sentence comes first)
+    assert answer.text == ("The Information汇集各方资料后总结道:OpenAI的融资回合预计将在10月份第一周完成。 … "
+                           "近日,首席财务官Sarah Friar在给投资者的备忘录中表示,OpenAI预计将在10月第一周前完成融资。")  # fmt: skip
+    first, second = answer.citations
+    document = news.document(first.doc_id)
+    assert answer.text == document.text[first.start : first.end] + " … " + document.text[second.start : second.end]
+    assert (first.rank, second.rank, second.doc_id) == (2, 1, first.doc_id) and first.end < second.start
     for citation in answer.citations:
         passage = answer.passages[citation.rank - 1]
-        document = news.document(citation.doc_id)
-        cited = document.text[citation.start : citation.end]
-        assert passage.text[citation.passage_start : citation.passage_end] == cited
+        assert passage.text[citation.passage_start : citation.passage_end] == document.text[citation.start : citation.end]
         assert document.text[passage.start : passage.end] == passage.text
-        parts.append(cited)
-    assert 1 <= len(parts) <= 2 and answer.text in {" … ".join(parts), "".join(parts), " ".join(parts), "\n".join(parts)}
     assert [p.rank for p in answer.passages] == [1, 2, 3, 4, 5]
     assert [p.score for p in answer.passages] == sorted((p.score for p in answer.passages), reverse=True)
 
@@ -46,9 +49,13 @@ def test_passages_carry_titles_and_highlights(news):
     answer = news.ask("Sora为什么没有公开推出?", top_k=3)
     for passage in answer.passages:
         assert passage.title == news.document(passage.doc_id).title
-        if passage.highlight:
-            start, end = passage.highlight
-            assert 0 <= start < end <= len(passage.text)
+        assert passage.highlight is not None  # every passage marks its best sentence
+        start, end = passage.highlight
+        assert 0 <= start < end <= len(passage.text)
+    (citation,) = answer.citations
+    cited = answer.passages[citation.rank - 1]
+    assert citation.rank == 1 and cited.highlight == (citation.passage_start, citation.passage_end)  # the answer's sentence
+    assert cited.text[slice(*cited.highlight)] == answer.text and answer.text.startswith("另据The information,今年2月推出的视频生成模型Sora")
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
@@ -102,3 +109,45 @@ def test_every_span_on_the_gold_set_is_exact_and_inside_its_cited_sentence(news)
         assert news.document(answer.span.doc_id).text[answer.span.start : answer.span.end] == answer.span.text
         assert any(c.doc_id == answer.span.doc_id and c.start <= answer.span.start and answer.span.end <= c.end for c in answer.citations)
     assert spans >= 40  # measured: 68 of 205 questions get a span
+
+
+def write(folder, name: str, text: str):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_two_collections_answer_only_from_their_own_articles_and_one_can_go(tiny):
+    settings, encoder = tiny
+    news = Assistant.load(settings, encoder=encoder)
+    sport = news.for_collection("sport", create=True)
+    science = news.for_collection("science", create=True)
+    sport.add([write(settings.root / "in", "match.txt", "足球联赛决赛昨晚举行。红队以三比一战胜蓝队夺冠。")])
+    science.add([write(settings.root / "in", "telescope.txt", "天文台发布新的望远镜图像。图像显示了遥远星系的细节。")])
+    assert news.collections() == ["news", "science", "sport"]
+    assert {p.doc_id for p in sport.ask("哪支球队夺冠?").passages} == {d.id for d in sport.documents()}
+    assert {p.doc_id for p in science.ask("哪支球队夺冠?").passages} == {d.id for d in science.documents()}
+    assert (settings.root / "collections" / "sport").is_dir() and (settings.root / "index" / "sport").is_dir()
+    sport.drop()
+    assert news.collections() == ["news", "science"] and not (settings.root / "collections" / "sport").exists()
+    assert not (settings.root / "index" / "sport").exists()
+    assert science.ask("望远镜图像显示了什么?").passages and [d.id for d in news.documents()] == ["a", "b"]
+    with pytest.raises(UnknownCollectionError, match="no collection named 'sport'"):
+        news.for_collection("sport")
+
+
+@pytest.mark.parametrize("name", ["../etc", "News", "a/b", "", ".hidden", "x" * 49, "名字"])
+def test_a_collection_name_must_be_a_slug(tiny, name):
+    settings, encoder = tiny
+    with pytest.raises(InvalidCollectionError, match="invalid collection name"):
+        Assistant.load(settings, collection=name, encoder=encoder)
+    with pytest.raises(InvalidCollectionError):
+        Settings(root=settings.root, collection=name)
+
+
+def test_the_default_collection_cannot_be_dropped(tiny):
+    settings, encoder = tiny
+    with pytest.raises(InvalidCollectionError, match="cannot be removed"):
+        Assistant.load(settings, encoder=encoder).drop()
+    assert (settings.root / "corpus" / "a.txt").exists()

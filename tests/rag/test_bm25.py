@@ -13,7 +13,7 @@ from fakes import FakeEncoder
 from rag import ChunkSettings, Settings
 from rag.bm25 import idf, term_weights
 from rag.config import VectorIndexSettings
-from rag.corpus import Document
+from rag.document import Document
 from rag.ingest import index_documents
 from rag.lexical import term_id, tokenize
 from rag.store.base import Change

@@ -60,7 +60,7 @@ def test_serving_on_a_busy_port_is_refused_before_anything_loads(tmp_path):
 
 def test_the_product_cli_lists_only_product_commands():
     commands = run("--help").stdout
-    for command in ("ask", "add", "remove", "documents", "info", "build", "serve", "model"):
+    for command in ("ask", "add", "remove", "documents", "info", "build", "verify", "serve", "model"):
         assert f" {command} " in commands
     assert " eval " not in commands and " bench " not in commands and " adapter " not in commands
 
@@ -109,6 +109,24 @@ def test_build_repairs_a_damaged_index_without_force(project_copy):
     assert result.returncode == 0 and "damaged" in result.stderr and "index ready: 5 documents" in result.stdout
 
 
+def test_verify_reports_damage_changing_nothing_and_build_repairs_it(project_copy):
+    assert run("verify", home=project_copy).stdout.strip().endswith("nothing to redo")
+    segment = next((project_copy / "index" / "news" / "segments").iterdir())
+    path = segment / "sentence_vectors.bin"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit: the size is right, the checksum is not
+    path.write_bytes(bytes(data))
+    result = run("verify", "--json", home=project_copy)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and not report["ok"] and path.read_bytes() == bytes(data)
+    assert [(d["part"], d["redo"], d["documents"]) for d in report["damage"]] == [(segment.name, "documents", 5)]
+    assert "sentence_vectors.bin does not match its checksum" in report["damage"][0]["problem"]
+    assert report["redo"] == [f"embed again the 5 documents of {segment.name} (read from {project_copy / 'corpus'})"]
+    built = run("build", home=project_copy)
+    assert built.returncode == 0 and "damaged" in built.stderr and "index ready: 5 documents" in built.stdout
+    assert run("verify", home=project_copy).returncode == 0
+
+
 def test_info_lists_documents_model_and_store(news):
     result = run("info", "--json")
     assert result.returncode == 0, result.stderr
@@ -139,3 +157,21 @@ def test_pdf_and_word_files_are_added_and_bad_ones_refused_with_the_reason(proje
     (tmp_path / "scan.pdf").write_bytes(scanned_pdf())
     refused = run("add", str(tmp_path / "scan.pdf"), home=project_copy)
     assert refused.returncode == 2 and "scan.pdf: the PDF has no text layer" in refused.stderr
+
+
+def test_the_librarys_warnings_print_on_stderr_as_the_commands_own_lines(capsys):
+    import logging
+
+    from rag import cli
+
+    library = logging.getLogger("rag")
+    before = list(library.handlers), library.level
+    try:
+        cli.show_library_messages()
+        cli.show_library_messages()  # once per process, however often it is called
+        logging.getLogger("rag.abstention").warning("%s was fitted on other features", "abstention.json")
+        logging.getLogger("rag.collection").info("Indexed 2 documents.")
+        logging.getLogger("rag.collection").debug("not shown")
+    finally:
+        library.handlers, library.level = before
+    assert capsys.readouterr().err == "warning: abstention.json was fitted on other features\nIndexed 2 documents.\n"

@@ -1,12 +1,15 @@
-"""The one gate for questions and top_k, the question's language, and query expansion."""
+"""The one gate for questions and top_k, the question's language, and the query built for retrieval."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from fakes import FakeEncoder
 
-from rag import InvalidQuestionError
-from rag.expand import chinese_amounts, corpus_form, english_to_chinese, question_forms
-from rag.query import question_language, validate_question, validate_top_k
+from rag import InvalidQuestionError, QuestionVectors
+from rag.config import RetrievalSettings
+from rag.lexical import term_id, tokenize
+from rag.query import build_query, question_language, validate_question, validate_top_k
 
 
 @pytest.mark.parametrize(
@@ -47,69 +50,61 @@ def test_question_language_counts_latin_words_against_han_characters(question, l
     assert question_language(question) == language
 
 
-class Vocabulary:
-    def __init__(self, words: set[str], names: dict[str, set[str]]) -> None:
-        self.words, self.names = words, names
-
-    def known(self, words: set[str]) -> set[str]:
-        return words & self.words
-
-    def name_translations(self, words: set[str]) -> dict[str, set[str]]:
-        return {word: self.names[word] for word in words if word in self.names}
+class _NoNames:
+    def name_translations(self, words):
+        return {}
 
 
-def test_english_question_gains_chinese_keywords_the_corpus_knows():
-    vocabulary = Vocabulary({"辞职", "穆拉蒂", "首席技术官", "天文学"}, {"murati": {"穆拉蒂", "拉"}})
-    words = english_to_chinese("Did the chief technology officer Murati resign? An astronomer?", vocabulary)
-    assert words == sorted({"辞职", "穆拉蒂", "首席技术官", "天文学"})  # 天文学家 counts by its prefix; "拉" is too short
+class _NoWords:
+    names = _NoNames()
+
+    def known_terms(self, term_ids):
+        return set()
 
 
-def test_question_forms_hold_lemmas_and_phrases_but_no_stopwords():
-    forms = question_forms("Which companies resigned from the board?")
-    assert {"company", "companies", "resign", "board", "companies resigned"} <= forms and "the" not in forms
+def test_english_questions_skip_the_adapter_chinese_ones_use_it(encoder):
+    english, chinese = "Which OpenAI CTO resigned?", "哪位OpenAI首席技术官宣布离职?"
+    plain = RetrievalSettings(query_expansion=False)
+    assert np.allclose(build_query(english, encoder, _NoWords(), plain).vector, encoder.encode_questions([english]).base[0], atol=1e-6)
+    vectors = encoder.encode_questions([chinese])
+    query = build_query(chinese, encoder, _NoWords(), plain)
+    assert np.allclose(query.vector, vectors.adapted[0], atol=1e-6) and np.allclose(query.base_vector, vectors.base[0], atol=1e-6)
 
 
-def test_amounts_and_prefixes():
-    assert chinese_amounts("a $7 billion round") == ["70", "亿", "美元"]
-    assert chinese_amounts("1.5 million users") == ["150", "万"]
-    assert corpus_form("天文学家", {"天文学"}) == "天文学" and corpus_form("领导者", set()) is None
+class _TwoTowers(FakeEncoder):
+    """Base and adapted vectors that differ (the adapted one is the base one reversed), so that a test
+    can tell which one a query took."""
+
+    def encode_questions(self, texts):
+        base = super().encode_questions(texts).base
+        return QuestionVectors(base, np.ascontiguousarray(base[:, ::-1]))
 
 
-def test_a_question_gains_at_most_max_keywords_the_longest_first():
-    from rag.expand import MAX_KEYWORDS, cedict_glosses
+class _Knows:
+    """A store view whose chunks hold exactly ``words``."""
 
-    words = {word for gloss in ("company", "time", "report", "market", "people", "world") for word in cedict_glosses()[gloss]}
-    vocabulary = Vocabulary(words | {"公司"}, {})
-    found = english_to_chinese("The company report on the market, people and the world over time", vocabulary)
-    assert len(found) == MAX_KEYWORDS < len(words) and min(map(len, found)) >= max(map(len, words - set(found)))
+    def __init__(self, *words: str) -> None:
+        self.ids = {term_id(word) for word in words}
+
+    names = _NoNames()
+
+    def known_terms(self, term_ids):
+        return set(term_ids) & self.ids
 
 
-def test_the_glossary_is_built_once_when_many_threads_ask_for_it_at_once(monkeypatch):
-    """Issue 23: 20 clients on a fresh server each built the 0.8 s table (p95 16-20 s)."""
-    import functools
-    import threading
-    import time
+def test_a_chinese_question_retrieves_with_the_adapted_tower_and_keeps_the_base_vector_for_abstention():
+    encoder, question = _TwoTowers(), "哪位首席技术官宣布离职?"
+    vectors = encoder.encode_questions([question])
+    query = build_query(question, encoder, _Knows(), RetrievalSettings())
+    assert (query.language, query.tokens) == ("zh-Hans", tuple(tokenize(question)))
+    assert np.array_equal(query.vector, vectors.adapted[0]) and np.array_equal(query.base_vector, vectors.base[0])
 
-    from rag import expand
 
-    built = []
-
-    def slow_build():
-        built.append(threading.get_ident())
-        time.sleep(0.2)
-        return {"company": frozenset({"公司"})}
-
-    monkeypatch.setattr(expand, "_read_cedict", functools.lru_cache(maxsize=1)(slow_build))
-    start = threading.Barrier(8)
-
-    def ask() -> None:
-        start.wait()
-        assert expand.cedict_glosses()["company"] == frozenset({"公司"})
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(built) == 1
-
+def test_an_english_question_gains_the_keywords_the_articles_use_averaged_into_its_base_vector():
+    encoder, question = _TwoTowers(), "Did the CTO resign?"
+    query = build_query(question, encoder, _Knows("辞职", "首席技术官"), RetrievalSettings())
+    assert (query.language, query.tokens) == ("en", ("cto", "resign", "辞职"))  # CC-CEDICT: 辞职 /to resign/
+    summed = encoder.encode_questions([question]).base[0] + encoder.encode_questions(["辞职"]).base[0]
+    assert np.allclose(query.vector, summed / np.linalg.norm(summed)) and query.base_vector is query.vector
+    plain = build_query(question, encoder, _Knows("辞职"), RetrievalSettings(query_expansion=False))
+    assert plain.tokens == ("cto", "resign") and np.array_equal(plain.vector, encoder.encode_questions([question]).base[0])

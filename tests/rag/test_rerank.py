@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from rag.answer import Reading
 from rag.config import RetrievalSettings
 from rag.query import Query
+from rag.reader import Reading
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.rerank import read_sentence_ids, rerank
 
@@ -24,13 +24,15 @@ RANKING = _ranking(
 READINGS = {100: Reading(0, 2, 0.5, 0.9), 110: Reading(0, 3, 0.8, 0.2), 140: Reading(0, 1, 0.4, 0.5)}
 
 
-def test_the_reader_reads_each_top_passages_best_sentence_once():
-    assert read_sentence_ids(RANKING, RetrievalSettings(reader_passages=5)) == [100, 110, 140]
-    assert read_sentence_ids(RANKING, RetrievalSettings(reader_passages=2)) == [100, 110]
+def test_the_reader_reads_each_top_passages_best_sentence_once_then_the_best_scored_sentences():
+    assert read_sentence_ids(RANKING, RetrievalSettings(reader_passages=5, answer_read=0)) == [100, 110, 140]
+    assert read_sentence_ids(RANKING, RetrievalSettings(reader_passages=2, answer_read=0)) == [100, 110]
+    # by retrieval score less 0.01 per passage rank: 140 (0.9 − 0.04), 100 (0.8), 110 (0.69), 101 (0.5)
+    assert read_sentence_ids(RANKING, RetrievalSettings(reader_passages=2, answer_read=4)) == [100, 110, 140, 101]
 
 
 def test_top_passages_move_by_the_weighted_chance_their_sentence_answers():
-    settings = RetrievalSettings(reader_passages=4, reader_rerank_weight=0.5)
+    settings = RetrievalSettings(reader_passages=4, answer_passages=4, reader_rerank_weight=0.5)
     ranked = rerank(RANKING, READINGS, settings)
     # by hand: 10 → 0.90 + 0.5·0.1 = 0.95; 11 → 0.85 + 0.5·0.8 = 1.25; 12 → 0.80 + 0.05 = 0.85;
     # 13 → 0.70 (nothing read); 14 sits below the four re-scored and keeps 0.60

@@ -1,12 +1,11 @@
-"""Metrics: chunk-independent relevance, ranx wiring, abstention scores and separation (hand-computed)."""
+"""Metrics: chunk-independent relevance, ranx wiring, abstention and span scores (hand-computed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.abstention import Abstainer
 from rag_eval.gold import Evidence, GoldQuestion, Span
-from rag_eval.metrics import QuestionResult, covered_evidence, covers, ranked_run, retrieval_scores, separation
+from rag_eval.metrics import QuestionResult, covered_evidence, covers, ranked_run, retrieval_scores
 
 
 def result(qid: str, covered: tuple[tuple[str, ...], ...]) -> QuestionResult:
@@ -31,28 +30,6 @@ def test_metrics_on_a_toy_run_match_hand_computed_values():
     assert scores["recall@5"] == pytest.approx((1 + 1) / 2)
     ndcg_q2 = (1 + 1 / 2.321928) / (1 + 1 / 1.584963)  # log2(5) = 2.32, log2(3) = 1.58
     assert scores["ndcg@10"] == pytest.approx((1 / 1.584963 + ndcg_q2) / 2, abs=1e-4)
-
-
-def test_separation_reports_how_well_features_split_answerable_from_unanswerable():
-    def question(qid: str, answerable: bool, topic: str | None = None) -> GoldQuestion:
-        evidence = (Evidence("d", 0, 10),) if answerable else ()
-        return GoldQuestion(qid, "?", "en", "date", False, None, evidence, topic)
-
-    def scored(qid: str, top: float, mismatch: float, confidence: float) -> QuestionResult:
-        features = {"top_dense": top, "top_sentence": top, "answer_type_mismatch": mismatch}
-        return QuestionResult(qid, (), False, False, False, features, 1.0, confidence)
-
-    questions = [question("a1", True), question("a2", True), question("on", False, "on"), question("off", False, "off")]
-    results = {
-        "a1": scored("a1", 0.90, 0.0, 0.9),
-        "a2": scored("a2", 0.88, 0.0, 0.8),
-        "on": scored("on", 0.89, 1.0, 0.85),  # as close as the answerable ones, but lacks the asked type
-        "off": scored("off", 0.80, 0.0, 0.1),
-    }
-    table = separation(questions, results, Abstainer(weights=(1.0, 1.0, -2.0), bias=0.0))
-    assert table["top_dense"] == {"on_topic": 0.5, "off_topic": 1.0}
-    assert table["answer_type_mismatch"] == {"on_topic": 1.0, "off_topic": 0.5}  # turned: a mismatch means "no"
-    assert table["confidence"] == {"on_topic": 0.5, "off_topic": 1.0}
 
 
 def test_one_passage_covering_two_evidence_spans_finds_both():

@@ -20,7 +20,7 @@ POOL = Pool(["甲乙丙丁。", "戊己庚辛。", "子丑寅卯。"], np.array(
 
 
 def _recipes(tmp_path: Path, sentences: list[str], first: list[int], second: list[int], weight: list[float]) -> Path:
-    hashes = scale._text_hash(sentences)
+    hashes = scale.text_hash(sentences)
     order = np.argsort(hashes)
     path = tmp_path / "recipes.npz"
     np.savez(path, hashes=hashes[order], first=np.array(first, np.int32)[order], second=np.array(second, np.int32)[order],
@@ -29,7 +29,7 @@ def _recipes(tmp_path: Path, sentences: list[str], first: list[int], second: lis
 
 
 def test_a_splice_is_the_first_half_of_one_sentence_and_the_second_half_of_another() -> None:
-    assert scale._splice("甲乙丙丁。", "戊己庚辛。") == ("甲乙庚辛。", 2 / 5)  # 5 // 2 characters of each
+    assert scale.splice("甲乙丙丁。", "戊己庚辛。") == ("甲乙庚辛。", 2 / 5)  # 5 // 2 characters of each
 
 
 def test_a_spliced_sentence_gets_its_halves_vectors_weighted_by_their_characters(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_a_small_archive_is_built_once_measured_and_rebuilt_when_its_fingerprint
     (again,) = scale.run([300], [], tmp_path, questions)
     assert built.read_text() == first_build and again["build_s"] == row["build_s"]  # reused, not rebuilt
     record = json.loads(first_build)
-    record["fingerprint"]["code"] = "older code"
+    record["fingerprint"]["versions"]["chunk"] = 0  # older chunking
     built.write_text(json.dumps(record))
     scale.run([300], [], tmp_path, questions)
-    assert json.loads(built.read_text())["fingerprint"]["code"] != "older code"  # stale: built again
+    assert json.loads(built.read_text())["fingerprint"]["versions"]["chunk"] != 0  # stale: built again

@@ -20,7 +20,7 @@ from rag import Assistant, Settings
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory, encoder):
+def api(tmp_path_factory, encoder, news):  # news: the session's index, copied below
     from rag_ui.server import start
 
     root = tmp_path_factory.mktemp("api")

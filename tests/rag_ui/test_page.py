@@ -289,3 +289,18 @@ def test_the_exploit_sent_from_the_page_in_chromium_reads_nothing(page, server, 
     assert reply["status"] == 400 and reply["body"]["error"]["type"] == "FileRefused"
     page.wait_for_timeout(500)
     assert {d.id for d in assistant.documents()} == before and not any(p.name == secret.name for p in running_uploads.files())
+
+
+def test_the_answer_shows_its_sentence_its_exact_span_and_a_confidence_word_with_the_number_on_hover(page, server):
+    _, assistant, _ = server
+    question = "OpenAI這輪融資後估值將達到多少?"
+    expected = assistant.ask(question)
+    ask(page, question)
+    bubble = page.locator("#conversation .bubble.answer").last
+    assert bubble.locator(".answer-text").inner_text() == expected.text  # one sentence, as the library chose it
+    assert expected.span is not None and bubble.locator("strong.span").first.inner_text() == expected.span.text
+    label = bubble.locator(".confidence")
+    assert label.inner_text() in {"可靠", "可能", "不确定"}
+    assert label.get_attribute("title").startswith(f"confidence {expected.confidence:.2f}")
+    assert bubble.locator(".supporting li").count() == len(expected.supporting)
+    page.screenshot(path=str(SCREENSHOTS / "answer-confidence.png"), full_page=True)

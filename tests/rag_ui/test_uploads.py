@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from rag import Assistant
 from rag_ui.uploads import UploadFolder, remove_dead_servers_folders
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -102,55 +103,65 @@ def article(number: int) -> bytes:
     return f"第{number}号报道。城市图书馆今年新增了{number * 7}个阅览座位,并延长了开放时间。".encode()
 
 
-def wait_for_a_file(folder: Path, timeout_s: float = 60) -> None:
+def wait_for_files(folder: Path, names: set[str], timeout_s: float = 60) -> None:
+    """Until the uploads named ``names`` are in ``folder`` (the API keeps a name of its own: any file counts for it)."""
     deadline = time.monotonic() + timeout_s
-    while not any(path.is_file() for path in folder.rglob("*")):
-        assert time.monotonic() < deadline, "no upload arrived"
+    while True:
+        found = [path for path in folder.rglob("*") if path.is_file()]
+        if len(found) >= len(names) and {p.name for p in found} & names:
+            return
+        assert time.monotonic() < deadline, f"the uploads did not arrive: {found}"
         time.sleep(0.05)
 
 
 def test_twenty_uploads_three_cut_off_midway_leave_no_file_behind(tmp_path):
+    from fakes import FakeEncoder
     from gradio_client import Client, handle_file
+
+    from rag import ChunkSettings, Settings
+    from rag_ui.server import start
 
     root, temp = tmp_path / "project", tmp_path / "tmp"
     (root / "corpus").mkdir(parents=True)
     temp.mkdir()
     (root / "corpus" / "seed.txt").write_text("种子文章。图书馆的历史很长。", encoding="utf-8")
     uploads = temp / "rag-uploads"
-    server = FakeServer(root, temp, delay=0.0)
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    # 1-17 read and 18 cut off by its client, in a server of this process (its own upload folder)
+    settings = Settings(root=root, cache_dir=root / "cache", store=None, chunk=ChunkSettings(size=40, overlap=10))
+    running = start(Assistant.load(settings, encoder=FakeEncoder()))
+    port = int(running.url.rstrip("/").rsplit(":", 1)[1])
+    with httpx.Client(base_url=running.url, timeout=60) as client:
         for number in range(14):  # the API
             added = client.post("/api/v1/documents", files=[("files", (f"n{number}.txt", article(number), "text/plain"))])
             assert added.status_code == 200, added.text
-    page = Client(server.url, verbose=False)
+    page = Client(running.url, verbose=False)
     for number in range(14, 17):  # the page
         path = tmp_path / f"p{number}.txt"
         path.write_bytes(article(number))
         status, _, _ = page.predict([handle_file(str(path))], "news", api_name="/add_files")
         assert "1 added" in status, status
-    assert [path for path in uploads.rglob("*") if path.is_file()] == []  # each deleted once read
-    # 18: the client goes away in the middle of its upload
+    assert running.uploads.files() == []  # each deleted once read
     body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"cut.txt\"\r\n\r\n" + article(17)
-    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+    with socket.create_connection(("127.0.0.1", port)) as raw:  # the client goes away in the middle of its upload
         raw.sendall(b"POST /api/v1/documents HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
                     b"Content-Length: 100000\r\n\r\n" + body)  # fmt: skip
     time.sleep(1)
-    assert [path for path in uploads.rglob("*") if path.is_file()] == []
-    server.stop()
-    # 19 and 20: the server is killed while it reads an upload (the API's, then the page's)
-    for number, send in ((18, "api"), (19, "page")):
-        server = FakeServer(root, temp, delay=30.0)
-        path = tmp_path / f"k{number}.txt"
-        path.write_bytes(article(number))
-        if send == "api":
-            call = lambda: httpx.post(f"{server.url}/api/v1/documents", files=[("files", (path.name, path.read_bytes(), "text/plain"))], timeout=120)  # noqa: E731, B023
-        else:
-            call = lambda: Client(server.url, verbose=False).predict([handle_file(str(path))], "news", api_name="/add_files")  # noqa: E731, B023
-        threading.Thread(target=lambda: _ignore_errors(call), daemon=True).start()
-        wait_for_a_file(uploads)
-        server.kill()
-        assert any(path.is_file() for path in uploads.rglob("*"))  # the killed server left its upload there
-    server = FakeServer(root, temp, delay=0.0)  # starting cleans up after the dead ones
+    assert running.uploads.files() == []
+    folder = running.uploads.path
+    running.close()
+    assert not folder.exists()
+    # 19 and 20: a server process killed while it reads two uploads, the API's and the page's
+    server = FakeServer(root, temp, delay=30.0)
+    api_file, page_file = tmp_path / "k18.txt", tmp_path / "k19.txt"
+    api_file.write_bytes(article(18))
+    page_file.write_bytes(article(19))
+    calls = [lambda: httpx.post(f"{server.url}/api/v1/documents", files=[("files", (api_file.name, api_file.read_bytes(), "text/plain"))], timeout=120),
+             lambda: Client(server.url, verbose=False).predict([handle_file(str(page_file))], "news", api_name="/add_files")]  # fmt: skip
+    for call in calls:
+        threading.Thread(target=lambda call=call: _ignore_errors(call), daemon=True).start()
+    wait_for_files(uploads, {"k18.txt", "k19.txt"})
+    server.kill()
+    server = FakeServer(root, temp, delay=0.0)  # starting cleans up after the dead one
     assert [path for path in uploads.rglob("*") if path.is_file()] == []
     assert len(httpx.get(f"{server.url}/api/v1/documents").json()) == 1 + 17
     server.stop()

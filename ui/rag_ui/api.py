@@ -85,6 +85,8 @@ class AskRequest(BaseModel):
     question: Any = Field(description="The question, in Chinese (either script) or English.")
     top_k: Any = Field(5, description="How many passages to return, 1 to 50.")
     collection: str | None = Field(None, description="The collection to ask (default: news).")
+    history: Any = Field(None, description="The conversation's earlier questions, oldest first (at most 20): a follow-up "
+                                          "such as 她是哪一年加入的? is asked with them.")  # fmt: skip
 
 
 def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, writes: Admission) -> APIRouter:
@@ -93,7 +95,9 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
     @api.post("/ask", summary="Answer a question with cited passages (the fields of `rag ask --json`).")
     async def ask(request: AskRequest) -> dict[str, Any]:
         # question and top_k are validated by the library, so a wrong type gets the CLI's message
-        return await asks.run(lambda: assistants.get(request.collection).ask(request.question, top_k=request.top_k).to_dict())
+        return await asks.run(
+            lambda: assistants.get(request.collection).ask(request.question, top_k=request.top_k, history=request.history).to_dict()
+        )
 
     @api.get("/documents", summary="List a collection's documents.")
     def documents(collection: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from rag_ui import render
 from rag_ui.assistants import Assistants
 from rag_ui.uploads import UploadFolder
 
+MAX_HISTORY = 20  # earlier questions sent with a follow-up (the library's limit)
 EXAMPLES = [
     "哪位OpenAI首席技术官宣布离职?",
     "OpenAI這輪融資後估值將達到多少?",
@@ -80,11 +81,14 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
         return render.library(assistant.documents(), assistant.model_id)
 
     def respond(question: object, top_k: object, turns: Turns | None, collection: object) -> tuple[str, Turns, str]:
+        turns = turns if isinstance(turns, list) else []
+        history = [asked for asked, reply in turns if not isinstance(reply, str)][-MAX_HISTORY:]  # the questions it answered
         try:
-            reply: Answer | str = assistants.get(str(collection) if collection else None).ask(question, top_k=_whole(top_k))  # type: ignore[arg-type]
+            assistant = assistants.get(str(collection) if collection else None)
+            reply: Answer | str = assistant.ask(question, top_k=_whole(top_k), history=history)  # type: ignore[arg-type]
         except RagError as error:
             reply = str(error)
-        turns = [*(turns if isinstance(turns, list) else []), (str(question), reply)]
+        turns = [*turns, (str(question), reply)]
         return render.conversation(turns), turns, ""
 
     def open_citation(collection: str, event: gr.EventData) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from rag import AddResult, Answer, Document, DocumentSummary, Passage, Span
+from rag import AddResult, Answer, Citation, Document, DocumentSummary, Passage, Span
 
 NOT_FOUND = "Not found in the documents."
 
@@ -44,6 +44,7 @@ def _cite_attributes(passage: Passage) -> str:
 
 def passage_card(passage: Passage, cited: bool, span: Span | None = None) -> str:
     source = f" · {escape(passage.source)}" if passage.source else ""
+    source += f" · {escape(passage.date)}" if passage.date else ""
     label = "cited" if cited else "closest match"
     return (
         f'<div class="card{" cited" if cited else ""}" data-rank="{passage.rank}">'
@@ -53,16 +54,38 @@ def passage_card(passage: Passage, cited: bool, span: Span | None = None) -> str
     )
 
 
+# What a reader sees of the confidence: a word, the number on hover (Answer.reliability).
+RELIABILITY = {"reliable": "可靠", "likely": "可能", "uncertain": "不确定"}
+
+
+def _citation_button(citation: Citation) -> str:
+    return (f'<button class="cite" data-doc="{escape(citation.doc_id)}" data-start="{citation.start}" data-end="{citation.end}" '
+            f'title="Open the article at this sentence">[{citation.rank}]</button>')  # fmt: skip
+
+
+def _time(citation: Citation) -> str:
+    return f'<span class="time">{escape(citation.time)}</span> ' if citation.time else ""
+
+
+def confidence_label(answer: Answer) -> str:
+    word = RELIABILITY[answer.reliability]
+    return (f'<span class="confidence {answer.reliability}" title="confidence {answer.confidence:.2f}: '
+            f'the chance that this sentence answers the question">{word}</span>')  # fmt: skip
+
+
 def answer_bubble(answer: Answer) -> str:
+    """The answer's sentence first (the exact answer marked before it, when the reader found it), its
+    citation and confidence; then the supporting sentences, each with its own citation."""
     cited = {citation.rank for citation in answer.citations}
     if answer.abstained:
         head = f'<div class="bubble answer abstained"><strong>{NOT_FOUND}</strong> {escape(answer.reason or "")} The closest passages are listed below.</div>'
     else:
-        markers = " ".join(
-            f'<button class="cite" {_cite_attributes(answer.passages[rank - 1])}>[{rank}]</button>' for rank in sorted(cited)
-        )
+        first, *supporting = answer.citations
         exact = f'<strong class="span">{escape(answer.span.text)}</strong> — ' if answer.span else ""
-        head = f'<div class="bubble answer">{exact}<span class="answer-text">{escape(answer.text or "")}</span> {markers}</div>'
+        support = "".join(f'<li>{_time(c)}<span class="support-text">{escape(c.text)}</span> {_citation_button(c)}</li>' for c in supporting)
+        support = f'<div class="supporting">Also in the articles:<ul>{support}</ul></div>' if support else ""
+        head = (f'<div class="bubble answer">{exact}<span class="answer-text">{escape(answer.text or "")}</span> '
+                f"{_citation_button(first)} {confidence_label(answer)}{support}</div>")  # fmt: skip
     cards = "".join(passage_card(p, p.rank in cited, answer.span) for p in answer.passages)
     return f'{head}<div class="cards">{cards}</div>'
 
@@ -142,4 +165,11 @@ button.cite:hover { background: #bbdefb; }
 .status.error { color: #b71c1c; }
 button.remove { border: none; background: none; color: #b71c1c; cursor: pointer; font-size: 12px; padding: 0 4px; }
 button.remove:hover { background: #ffebee; border-radius: 4px; }
+.confidence { font-size: 12px; border-radius: 10px; padding: 1px 8px; margin-left: 6px; cursor: help; white-space: nowrap; }
+.confidence.reliable { background: #c8e6c9; color: #1b5e20; }
+.confidence.likely { background: #fff3c4; color: #7a5a00; }
+.confidence.uncertain { background: #eceff1; color: #455a64; }
+.supporting { margin-top: 6px; font-size: 13px; color: #444; }
+.supporting ul { margin: 2px 0 0 18px; padding: 0; }
+.supporting .time { color: #555; font-variant-numeric: tabular-nums; margin-right: 4px; }
 """

@@ -1,0 +1,93 @@
+"""Answers that know when: the period a question asks about, and the time each passage speaks of.
+
+News is about time: who led OpenAI on 17 November 2023 and on 22 November are different people. A
+question that names a time ("2023年11月", "in 2017") prefers evidence from then; one about a state that
+changes ("现任", "目前", "now", "currently") prefers the newest. The time a passage speaks of is the
+latest date or year it states itself, else its article's date (``Document.date``); the answer then
+lists what other periods said, newest first (``Answer.supporting`` carries each one's time).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+
+from rag.clean import to_simplified
+from rag.dates import find_dates
+from rag.retrieve import Ranking
+
+_CURRENT = re.compile(r"现任|目前|现在|如今|当前|最新|最近|仍然|还是|至今|\b(?:now|current(?:ly)?|today|latest|these days|still|at present)\b",
+                      re.IGNORECASE)  # fmt: skip
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_YEAR_MONTH = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+((?:19|20)\d\d)\b",
+                         re.IGNORECASE)  # fmt: skip
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question says about time: a period (ISO prefix: "2017", "2023-11", "2023-11-20"), or
+    that it asks about now; neither for most questions."""
+
+    period: str | None = None
+    current: bool = False
+
+
+def asked(question: str) -> Asked:
+    folded = to_simplified(unicodedata.normalize("NFKC", question))
+    dates = find_dates(folded)
+    if dates and dates[0].year_from == "stated":
+        return Asked(period=dates[0].iso)
+    if match := _YEAR_MONTH.search(folded):
+        year, month = (match.group(1), int(match.group(2))) if match.group(1) else (match.group(4), _MONTHS.index(match.group(3).lower()) + 1)
+        return Asked(period=f"{year}-{month:02d}")
+    if match := _YEAR.search(folded):
+        return Asked(period=match.group(1))
+    return Asked(current=bool(_CURRENT.search(folded)))
+
+
+def spoken_of(text: str, fallback: str | None) -> str | None:
+    """The time a text speaks of: the latest full date or year it states (ISO prefix), else ``fallback``
+    (its article's date)."""
+    folded = unicodedata.normalize("NFKC", text)
+    dates = [d.iso for d in find_dates(folded) if d.year_from == "stated"]
+    years = _YEAR.findall(folded)
+    stated = dates + [f"{year}" for year in years]
+    return max(stated) if stated else fallback
+
+
+def matches(period: str, time: str | None) -> bool:
+    """Whether ``time`` falls in ``period`` (both ISO prefixes; the shorter decides)."""
+    if time is None:
+        return False
+    length = min(len(period), len(time))
+    return period[:length] == time[:length]
+
+
+def article_date(stated: str | None) -> str | None:
+    """An article's date as its document records it (the words as stated), as an ISO date."""
+    found = find_dates(stated) if stated else []
+    return found[0].iso if found and found[0].year_from == "stated" else None
+
+
+def rerank_by_time(ranking: Ranking, question: Asked, passages: int, period_weight: float, recency_weight: float) -> Ranking:
+    """The top ``passages`` re-scored by the time they speak of (``spoken_of``): + ``period_weight``
+    when it falls in the period asked about; for a question about now, + ``recency_weight`` × its place
+    from oldest (0) to newest (1) among them. The others keep their order and scores."""
+    if question.period is None and not question.current:
+        return ranking
+    top = ranking.candidates[:passages]
+    times = []
+    for candidate in top:
+        chunk = ranking.chunks[candidate.chunk_id]
+        document = ranking.documents[chunk.doc_id]
+        times.append(spoken_of(ranking.text(chunk), article_date(document.date)))
+    if question.period is not None:
+        bonus = [period_weight * matches(question.period, time) for time in times]
+    else:
+        known = sorted({time for time in times if time})
+        bonus = [recency_weight * (known.index(time) / (len(known) - 1) if time and len(known) > 1 else 0.0) for time in times]
+    rescored = [replace(candidate, score=candidate.score + extra) for candidate, extra in zip(top, bonus, strict=True)]
+    rescored.sort(key=lambda c: -c.score)  # stable: ties keep the order they had
+    return replace(ranking, candidates=rescored + ranking.candidates[passages:])

@@ -1,0 +1,79 @@
+"""The local store beyond the contract: views that only move forward, mapped files checked while
+in use."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from rag import Assistant
+from rag.corpus import Document
+from rag.ingest import fingerprint, index_documents
+from rag.store.base import Change
+from rag.store.local import CURRENT, LocalManifest, LocalStore
+
+
+def _document(number: int) -> Document:
+    text = f"第{number}篇新闻。某公司今天宣布了第{number}项计划。"
+    return Document(id=f"n{number}", file=f"n{number}.txt", title=text, script="zh-Hans", sha256=str(number), text=text)
+
+
+def test_a_slow_refresh_never_puts_back_a_generation_older_than_a_commit(tiny, monkeypatch):
+    """A refresh reads generation 2 (written by another store) slowly; meanwhile this store commits
+    generation 3. The refresh ends after the commit: the view stays at 3."""
+    settings, encoder = tiny
+    Assistant.load(settings, encoder=encoder)
+    store, other = LocalStore(settings), LocalStore(settings)
+    store.refresh()
+    with other.writer():
+        other.commit(Change(index_documents([_document(1)], encoder, settings), frozenset(), fingerprint(settings, encoder), "s"))
+    read, resume = threading.Event(), threading.Event()
+    parse = LocalManifest.from_json.__func__  # type: ignore[attr-defined]
+
+    def slow(cls, data, path):  # the refreshing thread pauses once it has read generation 2
+        manifest = parse(cls, data, path)
+        if threading.current_thread().name == "slow-refresh":
+            read.set()
+            resume.wait(10)
+        return manifest
+
+    monkeypatch.setattr(LocalManifest, "from_json", classmethod(slow))
+    refreshing = threading.Thread(target=store.refresh, name="slow-refresh")
+    refreshing.start()
+    assert read.wait(10)
+    with store.writer():
+        store.commit(Change(index_documents([_document(2)], encoder, settings), frozenset(), fingerprint(settings, encoder), "s"))
+    assert store.view().generation == 3
+    resume.set()
+    refreshing.join(10)
+    assert store.view().generation == 3 and "n2" in store.view().documents(["n2"])
+    assert not store.refresh() and store.view().generation == 3
+
+
+def test_a_mapped_file_touched_but_whole_is_mapped_again_not_repaired(tiny, caplog):
+    settings, encoder = tiny
+    assistant = Assistant.load(settings, encoder=encoder)
+    before, embedded = assistant.ask("谁辞去了首席技术官?").passages, encoder.passages
+    generation = (settings.index_dir / CURRENT).read_text()
+    (segment,) = (settings.index_dir / "segments").iterdir()
+    path = segment / "sentence_vectors.bin"
+    status = path.stat()
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))  # a backup tool's touch
+    assert assistant.ask("谁辞去了首席技术官?").passages == before
+    assert encoder.passages == embedded and (settings.index_dir / CURRENT).read_text() == generation
+    assert "sentence_vectors.bin changed while in use" in caplog.text and "repairing" not in caplog.text
+
+
+def test_a_collection_dropped_and_created_again_is_seen_though_its_generations_start_over(tiny):
+    settings, encoder = tiny
+    first = Assistant.load(settings, encoder=encoder)
+    for number in (1, 2):
+        article = settings.root / f"n{number}.txt"
+        article.write_text(_document(number).text, encoding="utf-8")
+        first.add([article])
+    reader = LocalStore(settings)
+    reader.refresh()
+    assert reader.view().generation == 3
+    LocalStore(settings).drop()
+    Assistant.load(settings, encoder=encoder)  # the corpus folder is still there: built again, generation 1
+    assert reader.refresh() and reader.view().generation == 1 and len(reader.view().stored_documents()) == 4

@@ -1,0 +1,72 @@
+"""Dates as Chinese news writes them, read into ISO dates: a table of formats, years inferred from the
+article, and the seed articles' own dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from rag.dates import chinese_number, find_dates, infer_year, parse_iso, publication_date
+
+REFERENCE = date(2026, 12, 6)
+FORMATS = [
+    ("2023年11月21日", "2023-11-21"), ("2023 年 11 月 21 日", "2023-11-21"), ("2023年 11月 21日", "2023-11-21"),
+    ("２０２３年１１月２１日", "2023-11-21"), ("２０２３ 年 １１ 月 ２１ 日", "2023-11-21"), ("二〇二三年十一月二十一日", "2023-11-21"),
+    ("二〇二四年九月二十六日", "2024-09-26"), ("2024年9月26日", "2024-09-26"), ("2024年09月06日", "2024-09-06"),
+    ("2024年9月6号", "2024-09-06"), ("2024年9月6號", "2024-09-06"), ("二〇二四年九月廿六日", "2024-09-26"),
+    ("二〇二四年十二月卅一日", "2024-12-31"), ("民國112年11月21日", "2023-11-21"), ("民国113年9月26日", "2024-09-26"),
+    ("112年11月21日", "2023-11-21"), ("2023-11-21", "2023-11-21"), ("2023/11/21", "2023-11-21"), ("2023.11.21", "2023-11-21"),
+    ("2023-1-5", "2023-01-05"), ("２０２３－１１－２１", "2023-11-21"), ("November 21, 2023", "2023-11-21"), ("Nov. 21, 2023", "2023-11-21"),
+    ("Nov 21 2023", "2023-11-21"), ("21 November 2023", "2023-11-21"), ("21 Nov 2023", "2023-11-21"), ("September 26th, 2024", "2024-09-26"),
+    ("Sept. 26, 2024", "2024-09-26"),
+    # without a year: the article's latest year (here it mentions 2024) supplies it
+    ("9月26日", "2024-09-26"), ("9 月 26 日", "2024-09-26"), ("九月二十六日", "2024-09-26"), ("09/13 11:20", "2024-09-13"),
+    ("１２月３日", "2024-12-03"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("stated", "iso"), FORMATS)
+def test_a_date_in_each_format_of_chinese_news(stated, iso):
+    text = f"据报道,{stated},公司在2024年宣布了这一消息。"
+    (found, *_) = find_dates(text, REFERENCE)
+    assert (found.iso, found.stated) == (iso, unicode_stated(stated))
+
+
+def unicode_stated(stated: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", stated).strip()
+
+
+@pytest.mark.parametrize("text", ["2023年2月30日", "2023年13月1日", "13/45 10:00", "第2023号文件", "十月围城", "公司成立于2015年"])
+def test_what_is_no_date_of_the_calendar_is_not_one(text):
+    assert find_dates(text, REFERENCE) == []
+
+
+def test_a_year_missing_from_the_date_is_the_articles_latest_year_not_after_the_day_it_was_added():
+    assert infer_year("公司2015年成立,2019年改制,2024年融资。", REFERENCE) == (2024, "the latest year the article mentions (2024)")
+    assert infer_year("他在2030年的计划。", REFERENCE)[0] == 2026  # a year in the future is a plan, not the article's
+    assert infer_year("没有年份。", date(2025, 3, 1)) == (2025, "the year it was added (2025): the article mentions none")
+
+
+def test_chinese_numerals():
+    assert [chinese_number(t) for t in ("十", "十一", "二十", "二十六", "廿六", "卅一", "九", "二〇二三", "12", "百")] == [10, 11, 20, 26, 26, 31, 9, 2023, 12, None]
+
+
+def test_the_seed_articles_dates():
+    from conftest import CORPUS
+
+    dates = {path.name[:3]: publication_date(path.read_text(encoding="utf-8"), REFERENCE) for path in sorted(CORPUS.glob("*.txt"))}
+    assert dates["001"].iso == "2023-11-21" and dates["001"].year_from == "stated"
+    assert dates["002"].iso == "2024-09-13" and dates["002"].stated == "09/13 11:20" and "2024" in dates["002"].year_from
+    assert dates["004"].iso == "2024-09-26" and dates["004"].stated == "9月26日"
+    assert dates["000"] is None and dates["003"] is None  # they state none in their heads
+
+
+@pytest.mark.parametrize(("value", "message"), [("2024-13-01", "no date of the calendar"), ("2024-02-30", "no date of the calendar"),
+                                                ("26/09/2024", "YYYY-MM-DD"), (20240926, "YYYY-MM-DD"), ("", "YYYY-MM-DD")])  # fmt: skip
+def test_a_users_date_must_be_a_real_iso_date(value, message):
+    with pytest.raises(ValueError, match=message):
+        parse_iso(value)
+    assert parse_iso(" 2024-09-26 ") == date(2024, 9, 26)

@@ -1,0 +1,52 @@
+"""Answers that know when: the period a question asks about, the time a text speaks of, and the
+re-scoring of the top passages by it (hand-made rankings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.document import Document
+from rag.query import Query
+from rag.retrieve import Candidate, Closeness, Ranking
+from rag.store.base import ChunkRecord
+from rag.when import Asked, asked, matches, rerank_by_time, spoken_of
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("2017年初,OpenAI的首席技术官是谁?", Asked(period="2017")), ("2023年11月风波期间谁是CEO?", Asked(period="2023-11")),
+     ("2023 年 11 月 20 日那天誰是執行長?", Asked(period="2023-11-20")), ("Who was CTO in November 2023?", Asked(period="2023-11")),
+     ("What was OpenAI valued at in 2021?", Asked(period="2021")), ("OpenAI现在的CEO是谁?", Asked(current=True)),
+     ("OpenAI 目前的估值是多少?", Asked(current=True)), ("Who is OpenAI's CEO now?", Asked(current=True)),
+     ("OpenAI的首席技术官是谁?", Asked())],
+)  # fmt: skip
+def test_the_time_a_question_asks_about(question, expected):
+    assert asked(question) == expected
+
+
+def test_the_time_a_text_speaks_of_is_its_latest_stated_date_else_its_articles():
+    assert spoken_of("2022年5月,晋升为首席技术官;2024年9月离职。", "2024-09-26") == "2024"
+    assert spoken_of("2023年11月20日员工发出公开信。", None) == "2023-11-20"
+    assert spoken_of("她宣布离职。", "2024-09-26") == "2024-09-26"
+    assert matches("2023-11", "2023-11-20") and matches("2023", "2023-11") and not matches("2023-11", "2024") and not matches("2017", None)
+
+
+def _ranking(question: str, texts: list[str], dates: list[str | None]) -> Ranking:
+    documents = {f"d{i}": Document(f"d{i}", "f", "t", "zh-Hans", "0", text, date=date) for i, (text, date) in enumerate(zip(texts, dates, strict=True))}
+    chunks = {i: ChunkRecord(i, f"d{i}", 0, len(text), ()) for i, text in enumerate(texts)}
+    candidates = [Candidate(i, 1.0 - 0.1 * i, ()) for i in range(len(texts))]
+    query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), ())
+    return Ranking(query, candidates, chunks, {}, documents, Closeness(0.9, 0.9))
+
+
+def test_the_asked_period_and_the_newest_move_up_by_their_weight():
+    texts = ["2017年时,CTO为布罗克曼。", "2022年,穆拉蒂晋升为CTO。", "她宣布离职。"]
+    ranking = _ranking("2017年时谁是CTO?", texts, [None, None, "2024 年 9 月 26 日"])
+    # by hand: 1.0 + 0.15 (2017 asked and stated), 0.9, 0.8
+    assert [(c.chunk_id, round(c.score, 2)) for c in rerank_by_time(ranking, asked(ranking.query.text), 10, 0.15, 0.15).candidates] == [(0, 1.15), (1, 0.9), (2, 0.8)]
+    now = _ranking("现在谁是CTO?", texts, [None, None, "2024 年 9 月 26 日"])
+    # times 2017 < 2022 < 2024-09-26: bonuses 0, 0.5·0.3, 1·0.3
+    assert [(c.chunk_id, round(c.score, 2)) for c in rerank_by_time(now, asked(now.query.text), 10, 0.2, 0.3).candidates] == [(2, 1.1), (1, 1.05), (0, 1.0)]
+    plain = _ranking("谁是CTO?", texts, [None, None, None])
+    assert rerank_by_time(plain, asked(plain.query.text), 10, 0.15, 0.15) is plain
