@@ -120,8 +120,9 @@ def best_spans(
     if n == 1:
         top = np.array([int(np.argmax(flat))])
     else:
-        top = np.argpartition(-flat, min(n, flat.size) - 1)[:n]
-        top = top[np.argsort(-flat[top], kind="stable")]
+        # sorted, with argmax's pick: among equal scores the first comes first, so the best is read()'s
+        top = np.union1d(np.argpartition(-flat, min(n, flat.size) - 1)[:n], [int(np.argmax(flat))])
+        top = top[np.argsort(-flat[top], kind="stable")][:n]
     rows, columns = np.unravel_index(top[np.isfinite(flat[top])], scores.shape)
     return [(int(allowed[i]), int(allowed[j]), float(np.exp(scores[i, j]))) for i, j in zip(rows, columns, strict=True)]
 

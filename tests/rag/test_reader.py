@@ -61,6 +61,9 @@ def test_best_spans_are_the_most_probable_valid_spans_best_first():
     assert [s for _, _, s in spans] == pytest.approx(every[:6])
     assert len(best_spans(start[:2], end[:2], np.array([False, True]), 5)) == 1  # one position: one span
     assert best_spans(start, end, np.zeros(12, dtype=bool), 3) == []
+    flat = np.zeros(40)  # every span equally likely: the n best start with the one argmax takes
+    everywhere = np.ones(40, dtype=bool)
+    assert best_spans(flat, flat, everywhere, 4)[0] == best_span(flat, flat, everywhere) == (0, 0, pytest.approx(1 / 40**2))
 
 
 @pytest.mark.model
