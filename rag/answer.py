@@ -147,31 +147,37 @@ def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
     return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, spoken_of(text, passage.date))
 
 
-def _span(ranking: Ranking, answer: JudgedSentence, reading: Reading | None, settings: RetrievalSettings,
+def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading], settings: RetrievalSettings,
           kind: AnswerType | None) -> Span | None:  # fmt: skip
-    """The reader's span in the answer's sentence, when the reader is sure enough of it, the judge of the
-    sentence (a span in a wrong sentence is a wrong answer), and the span agrees with what is asked: it
-    holds the kind of value asked for (a year for "which year"), and it is not something the question
-    already says ("who will lead after Y left" is not answered by Y)."""
-    if reading is None or reading.end <= reading.start or reading.no_answer >= 0.5 or reading.score < settings.span_min_score:
+    """The best of the reader's spans in the answer's sentence (``readings``: best first) that the reader
+    is sure enough of and that agrees with what is asked: it holds the kind of value asked for (a year
+    for "which year"), and it is not something the question already says ("who will lead after Y left"
+    is not answered by Y). None when the reader doubts the sentence answers, or the judge doubts the
+    sentence (a span in a wrong sentence is a wrong answer)."""
+    if not readings or readings[0].no_answer >= 0.5 or answer.probability < settings.span_min_judged:
         return None
-    if answer.probability < settings.span_min_judged:
-        return None
-    sid = answer.sentence_id
-    sentence = ranking.sentences[sid]
-    start, end = sentence.start + reading.start, sentence.start + reading.end
-    text = ranking.documents[sentence.doc_id].text[start:end]
-    if (kind is not None and kind.checkable and not holds(kind, text)) or fold(text).strip().lower() in fold(ranking.query.text).lower():
-        return None
-    return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
+    sentence = ranking.sentences[answer.sentence_id]
+    asked = fold(ranking.query.text).lower()
+    for reading in readings:
+        if reading.score < settings.span_min_score:
+            break  # best first: the rest score lower still
+        if reading.end <= reading.start:
+            continue
+        start, end = sentence.start + reading.start, sentence.start + reading.end
+        text = ranking.documents[sentence.doc_id].text[start:end]
+        if (kind is not None and kind.checkable and not holds(kind, text)) or fold(text).strip().lower() in asked:
+            continue
+        return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
+    return None
 
 
 def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None, judged: Sequence[JudgedSentence],
-             readings: Mapping[int, Reading] | None = None) -> Answer:  # fmt: skip
+             readings: Mapping[int, Sequence[Reading]] | None = None) -> Answer:  # fmt: skip
     """Passages in rank order with their answering sentence marked, the answer, its supporting
     sentences and their citations, or an abstention (the passages are then the closest matches).
     ``judged``: the candidate sentences as the judge rates them (``judge_candidates``); ``readings``:
-    the reader's view of the sentences it read (none without a reader)."""
+    the reader's view of the sentences it read, up to ``span_n_best`` readings each, best first (none
+    without a reader)."""
     readings = readings or {}
     question = ranking.query.text
     chosen = choose_sentences(ranking, judged, settings)
@@ -180,7 +186,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     if asked(question).current:  # a state that changes: what other periods said, newest first
         citations[1:] = sorted(citations[1:], key=lambda c: c.time or "", reverse=True)
     first = chosen[0] if chosen else None
-    reading = readings.get(first.sentence_id) if first is not None else None
+    found = readings.get(first.sentence_id, ()) if first is not None else ()
+    reading = found[0] if found else None
     missing = missing_type(question, citations[0].text) if citations else None
     reads = None if reading is None else 1.0 - reading.no_answer
     seen = features(ranking, first and first.sentence_id, first and first.rank, reads, missing, first.probability if first else 0.0)
@@ -190,5 +197,5 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
         return Answer(question, None, passages, [], True, round(answerable, 4), reason, features=seen)
     assert first is not None
     confidence = abstainer.correct.probability(seen) if abstainer else 1.0
-    span = _span(ranking, first, reading, settings, expected_type(question))
+    span = _span(ranking, first, found, settings, expected_type(question))
     return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)

@@ -194,24 +194,27 @@ class Assistant:
         encoded = time.perf_counter()
         ranking = rank(view, query, retrieval, top_k)
         ranked = time.perf_counter()
-        readings = self._read(ranking, retrieval) if self._reader is not None else None
-        if readings is not None:
+        read_n_best = self._read(ranking, retrieval) if self._reader is not None else {}
+        readings = {sid: found[0] for sid, found in read_n_best.items()}  # each sentence's best reading
+        if self._reader is not None:
             ranking = rerank(ranking, readings, retrieval)
         ranking = rerank_by_time(ranking, asked(text), retrieval.time_passages, retrieval.period_weight, retrieval.recency_weight)
         read = time.perf_counter()
-        judged = judge_candidates(ranking, retrieval, readings or {}, self._judge)
-        answer = assemble(ranking, retrieval, self._abstainer, judged, readings)
+        judged = judge_candidates(ranking, retrieval, readings, self._judge)
+        answer = assemble(ranking, retrieval, self._abstainer, judged, read_n_best)
         done = time.perf_counter()
         milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000, "read": (read - ranked) * 1000,
                         "answer": (done - read) * 1000, "total": (done - started) * 1000}  # fmt: skip
         keywords = query.tokens[len(lexical.tokenize(text)) :] if query.language == "en" else ()
         return Trace(answer, milliseconds, query.language, tuple(keywords), tuple(judged))
 
-    def _read(self, ranking: Ranking, retrieval: RetrievalSettings) -> dict[int, Reading]:
-        """The reader on the sentences ``read_sentence_ids`` picks, in one batch."""
+    def _read(self, ranking: Ranking, retrieval: RetrievalSettings) -> dict[int, list[Reading]]:
+        """The reader on the sentences ``read_sentence_ids`` picks, in one batch: up to ``span_n_best``
+        readings of each, best first (one run of the graph; only the decoding reads more spans)."""
         assert self._reader is not None
         sentence_ids = read_sentence_ids(ranking, retrieval)
-        readings = self._reader.read(ranking.query.text, [ranking.text(ranking.sentences[sid]) for sid in sentence_ids])
+        texts = [ranking.text(ranking.sentences[sid]) for sid in sentence_ids]
+        readings = self._reader.read_n_best(ranking.query.text, texts, retrieval.span_n_best)
         return dict(zip(sentence_ids, readings, strict=True))
 
     # ---- documents

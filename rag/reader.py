@@ -100,16 +100,31 @@ def make_batch(questions: Sequence[Sequence[int]], windows: Sequence[EncodedWind
 def best_span(start_logits: np.ndarray, end_logits: np.ndarray, bounds: np.ndarray) -> tuple[int, int, float]:
     """Token positions (start, end) maximising P(start)·P(end) with start ≤ end < start + MAX_SPAN_TOKENS,
     both on allowed positions; and that probability. Softmaxes run over the allowed positions only."""
+    return (best_spans(start_logits, end_logits, bounds, 1) or [(0, 0, 0.0)])[0]
+
+
+def best_spans(
+    start_logits: np.ndarray, end_logits: np.ndarray, bounds: np.ndarray, n: int
+) -> list[tuple[int, int, float]]:
+    """The ``n`` most probable token spans as ``best_span`` scores them, best first (fewer when
+    fewer fit; none when no position is allowed)."""
     allowed = np.flatnonzero(bounds)
     if allowed.size == 0:
-        return 0, 0, 0.0
+        return []
     starts = _log_softmax(start_logits[allowed].astype(np.float64))
     ends = _log_softmax(end_logits[allowed].astype(np.float64))
     scores = starts[:, None] + ends[None, :]
     gap = allowed[None, :] - allowed[:, None]  # token distance end - start
     scores[(gap < 0) | (gap >= MAX_SPAN_TOKENS)] = -np.inf
-    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return int(allowed[i]), int(allowed[j]), float(np.exp(scores[i, j]))
+    flat = scores.ravel()
+    if n == 1:
+        top = np.array([int(np.argmax(flat))])
+    else:
+        # sorted, with argmax's pick: among equal scores the first comes first, so the best is read()'s
+        top = np.union1d(np.argpartition(-flat, min(n, flat.size) - 1)[:n], [int(np.argmax(flat))])
+        top = top[np.argsort(-flat[top], kind="stable")][:n]
+    rows, columns = np.unravel_index(top[np.isfinite(flat[top])], scores.shape)
+    return [(int(allowed[i]), int(allowed[j]), float(np.exp(scores[i, j]))) for i, j in zip(rows, columns, strict=True)]
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -118,24 +133,30 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 def decode(
-    batch: Batch, windows: Sequence[EncodedWindow], texts: Sequence[str], outputs: Sequence[np.ndarray]
-) -> list[Reading]:
-    """The best span of each row from the graph's (start, end, no-answer) logits."""
+    batch: Batch, windows: Sequence[EncodedWindow], texts: Sequence[str], outputs: Sequence[np.ndarray], n_best: int = 1
+) -> list[list[Reading]]:
+    """The readings of each row from the graph's (start, end, no-answer) logits: up to ``n_best``
+    spans, best first, each text once (tokens that differ only by the space before a word give the
+    same text); at least one, an empty span scored 0, when nothing in the window is readable."""
     start_logits, end_logits, no_answer_logits = outputs
-    spans = []
+    readings = []
     for row, (window, text) in enumerate(zip(windows, texts, strict=True)):
         no_answer = float(1.0 / (1.0 + np.exp(-no_answer_logits[row])))
-        i, j, score = best_span(start_logits[row], end_logits[row], batch.bounds[row])
-        if score == 0.0:  # nothing readable in the window (empty or only spaces)
-            spans.append(Reading(0, 0, 0.0, no_answer))
+        wanted = 1 if n_best == 1 else 2 * n_best  # room for the texts found twice
+        found = best_spans(start_logits[row], end_logits[row], batch.bounds[row], wanted)
+        if not found:  # nothing readable in the window (empty or only spaces)
+            readings.append([Reading(0, 0, 0.0, no_answer)])
             continue
-        start, end = window.offsets[i - batch.first[row]][0], window.offsets[j - batch.first[row]][1]
-        while start < end and text[start].isspace():  # "▁word" tokens cover the space before the word
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        spans.append(Reading(start, end, score, no_answer))
-    return spans
+        read: dict[tuple[int, int], Reading] = {}
+        for i, j, score in found:
+            start, end = window.offsets[i - batch.first[row]][0], window.offsets[j - batch.first[row]][1]
+            while start < end and text[start].isspace():  # "▁word" tokens cover the space before the word
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            read.setdefault((start, end), Reading(start, end, score, no_answer))
+        readings.append(list(read.values())[:n_best])
+    return readings
 
 
 @dataclass
@@ -168,10 +189,16 @@ class Reader:
 
     def read(self, question: str, windows: Sequence[str]) -> list[Reading]:
         """The reading of each window, in the windows' order, in one batch."""
+        return [best[0] for best in self.read_n_best(question, windows, 1)]
+
+    def read_n_best(self, question: str, windows: Sequence[str], n_best: int) -> list[list[Reading]]:
+        """Up to ``n_best`` readings of each window (at least one), in the windows' order, each
+        window's best first, in one batch: for choosing among a window's spans, e.g. the one of
+        the kind the question asks for. Its first readings are ``read``'s."""
         if not windows:
             return []
         question_tokens = question_ids(self.tokenizer, question, self.prefixes)
         encoded = [encode_window(self.tokenizer, window, self.prefixes) for window in windows]
         batch = make_batch([question_tokens] * len(encoded), encoded)
         outputs = self.session.run(None, {"token_vectors": self.token_vectors[batch.ids], "attention_mask": batch.mask})
-        return decode(batch, encoded, windows, outputs)
+        return decode(batch, encoded, windows, outputs, n_best)

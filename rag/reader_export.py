@@ -49,7 +49,6 @@ def export_reader(model_dir: Path, reader_file: Path = READER_FILE) -> None:
     Like the embedding graphs, the graph starts from token vectors (``word_embeddings.npy`` is
     shared, memory-mapped) and uses eager attention with zero token types."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import BertModel
 
     settings = reader_settings(reader_file)
@@ -87,14 +86,19 @@ def export_reader(model_dir: Path, reader_file: Path = READER_FILE) -> None:
         dynamic_axes={"token_vectors": axes, "attention_mask": axes, "start_logits": axes, "end_logits": axes,
                       "no_answer_logits": {0: "batch"}},
     )  # fmt: skip
-    # Per-channel weight scales, MatMul only: dev F1 0.673 against 0.627 for the default settings
-    # (fp32: 0.720); the weights were 4-bit blocks, which one scale per matrix fits badly.
-    quantize_dynamic(
-        model_dir / READER_GRAPH, model_dir / READER_GRAPH_INT8, weight_type=QuantType.QInt8,
-        per_channel=True, op_types_to_quantize=["MatMul"],
-    )  # fmt: skip
+    quantize_int8(model_dir / READER_GRAPH, model_dir / READER_GRAPH_INT8)
     info = {"prefixes": settings["prefixes"], "layers": settings["layers"], "reader_sha256": file_sha256(reader_file)}
     (model_dir / READER_SETTINGS).write_text(json.dumps(info, indent=2))
+
+
+def quantize_int8(graph: Path, target: Path) -> None:
+    """The reader's int8 graph (also the frozen layers' cache of ``rag_eval.reader_training
+    --int8-lower``): dynamic quantisation of its matrix products. Per-channel weight scales, MatMul
+    only: dev F1 0.673 against 0.627 for the default settings (fp32: 0.720); the weights were 4-bit
+    blocks, which one scale per matrix fits badly."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(graph, target, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
 
 
 def reader_heads(hidden: int) -> Any:

@@ -2,7 +2,8 @@
 paragraph, an on-topic negative (another paragraph of the same article; where the article has only
 one paragraph, a window of the question's paragraph that holds no gold answer), an off-topic
 negative (a window of another article) and, when asked, a negative from the question's own
-paragraph; and the dev paragraphs read whole as sliding windows.
+paragraph and a near negative (the closest window of another article); and the dev paragraphs read
+whole as sliding windows.
 
 The draws follow one ``random.Random`` in a fixed order, so the same seed gives the same pairs.
 """
@@ -14,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 from rag_eval.reader_data import Question
 from rag_eval.reader_metrics import sliding_windows
@@ -29,6 +32,9 @@ class PairSettings(Protocol):
     def same_paragraph(self) -> bool: ...
 
     @property
+    def near_negative(self) -> bool: ...
+
+    @property
     def dev_window(self) -> int: ...
 
     @property
@@ -40,7 +46,7 @@ class Pair:
     question: int  # index into the question list
     window: str
     answer: tuple[int, int] | None  # character span inside the window; None for a negative
-    kind: str  # "answering", "on-topic", "off-topic", "paragraph" (a dev sliding window)
+    kind: str  # "answering", "on-topic", "off-topic", "same-paragraph", "near", "paragraph" (a dev sliding window)
     offset: int = 0  # the window's start in its paragraph
 
 
@@ -91,6 +97,32 @@ def on_topic_window(question: Question, others: Sequence[str], length: int, rng:
     return None
 
 
+def nearest_windows(questions: Sequence[Question], chosen: Sequence[int], length: int) -> dict[int, str]:
+    """For each chosen question, the window (sliding, ``length`` characters) of another article's
+    paragraph that shares most of its character bigrams (TF-IDF cosine) and holds no gold answer:
+    the kind of passage retrieval ranks next to the right one, and the reader's re-ranking promoted
+    (CMRC 2018: 38 first passages lost, reader.md)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    windows, articles = [], []
+    for context, article in dict.fromkeys((questions[i].context, questions[i].article) for i in chosen):
+        for start, end in sliding_windows(context, length, length // 2):
+            windows.append(context[start:end])
+            articles.append(article)
+    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(2, 2)).fit(windows)
+    window_vectors = vectoriser.transform(windows).T.tocsc()
+    nearest = {}
+    for at in range(0, len(chosen), 500):  # 500 questions at a time: the products are nearly dense
+        block = chosen[at : at + 500]
+        similarity = (vectoriser.transform([questions[i].question for i in block]) @ window_vectors).toarray()
+        for row, i in enumerate(block):
+            for k in np.argsort(-similarity[row], kind="stable")[:20]:
+                if articles[k] != questions[i].article and not _holds_answer(windows[k], questions[i]):
+                    nearest[i] = windows[k]
+                    break
+    return nearest
+
+
 def build_pairs(
     questions: Sequence[Question], chosen: Sequence[int], settings: PairSettings, rng: random.Random
 ) -> list[Pair]:
@@ -99,6 +131,7 @@ def build_pairs(
         if questions[i].context not in paragraphs[questions[i].article]:
             paragraphs[questions[i].article].append(questions[i].context)
     articles = sorted(paragraphs)
+    nearest = nearest_windows(questions, chosen, settings.window[1]) if settings.near_negative else {}
     pairs = []
     for i in chosen:
         q = questions[i]
@@ -118,6 +151,8 @@ def build_pairs(
             window = same_paragraph_window(q, rng.randint(*settings.window), rng)
             if window and not _holds_answer(window, q):
                 pairs.append(Pair(i, window, None, "same-paragraph"))
+        if i in nearest:  # drawn from no RNG: the other pairs are the same with or without it
+            pairs.append(Pair(i, nearest[i], None, "near"))
     return pairs
 
 

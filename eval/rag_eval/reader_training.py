@@ -42,7 +42,7 @@ import numpy as np
 from rag.files import file_sha256, write_atomic
 from rag.model import ADAPTER_TARGETS
 from rag.reader import EncodedWindow, best_span, encode_window, make_batch, question_ids
-from rag.reader_export import reader_heads
+from rag.reader_export import quantize_int8, reader_heads
 from rag_eval.reader_data import Question, load_questions, split_dev
 from rag_eval.reader_metrics import exact_match, f1
 from rag_eval.reader_pairs import Pair, build_pairs, paragraph_pairs
@@ -62,6 +62,8 @@ class TrainSettings:
     prefixes: bool = False  # E5's "query: " / "passage: " prompts
     window: tuple[int, int] = (40, 140)  # characters: a sentence or two, up to heldout's sliding windows
     same_paragraph: bool = False  # a fourth pair: a window of the question's own paragraph holding no answer (no gain)
+    int8_lower: bool = False  # cache the frozen layers through their int8 graph, as the product reads them
+    near_negative: bool = False  # a fourth pair: the closest window of the closest other article (CMRC re-ranking)
     dev_share: float = 0.1
     dev_window: int = 140  # sliding windows for the dev paragraphs
     dev_stride: int = 70
@@ -192,18 +194,21 @@ def _inputs(torch: Any, encoded: Encoded, questions: list[list[int]], rows: list
 
 def lower_session(model: ReaderModel, folder: Path) -> Any:
     """The frozen layers as an ONNX Runtime session (from token vectors, as the exported reader
-    starts): here it ran the cache about twice as fast as torch."""
+    starts): here it ran the cache about twice as fast as torch. With ``int8_lower``, quantised as
+    the product's int8 reader is, so the trained layers learn from what they will be given."""
     import onnxruntime
 
     torch = model.torch
 
     class Lower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = model.model  # a submodule: its weights export as initializers, which int8 quantises
+
         def forward(self, token_vectors: Any, attention_mask: Any) -> Any:
-            hidden = model.model.embeddings(
-                inputs_embeds=token_vectors, token_type_ids=torch.zeros_like(attention_mask)
-            )
+            hidden = self.bert.embeddings(inputs_embeds=token_vectors, token_type_ids=torch.zeros_like(attention_mask))
             blocked = _blocked(torch, attention_mask, hidden.dtype)
-            for layer in model.model.encoder.layer[: model.settings.frozen]:
+            for layer in self.bert.encoder.layer[: model.settings.frozen]:
                 hidden = _last(layer(hidden, attention_mask=blocked))
             return hidden
 
@@ -213,10 +218,14 @@ def lower_session(model: ReaderModel, folder: Path) -> Any:
         Lower(), example, str(folder / "lower.onnx"), input_names=["token_vectors", "attention_mask"], output_names=["hidden"],
         dynamic_axes={"token_vectors": axes, "attention_mask": axes, "hidden": axes}, opset_version=17, dynamo=False,
     )  # fmt: skip
+    graph = folder / "lower.onnx"
+    if model.settings.int8_lower:
+        quantize_int8(graph, folder / "lower.int8.onnx")
+        graph = folder / "lower.int8.onnx"
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # the cores are shared
-    return onnxruntime.InferenceSession(str(folder / "lower.onnx"), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def cache_lower(
@@ -404,6 +413,8 @@ def main() -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     parser.add_argument("--prefixes", action=argparse.BooleanOptionalAction, default=defaults.prefixes)
     parser.add_argument("--same-paragraph", action=argparse.BooleanOptionalAction, default=defaults.same_paragraph)
+    parser.add_argument("--int8-lower", action=argparse.BooleanOptionalAction, default=defaults.int8_lower)
+    parser.add_argument("--near-negative", action=argparse.BooleanOptionalAction, default=defaults.near_negative)
     args = parser.parse_args()
     import torch
 

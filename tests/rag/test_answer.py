@@ -33,10 +33,13 @@ def _judge(**weights: float) -> Judge:
     return Judge(tuple(weights.get(name, 0.0) for name in JUDGE_FEATURES), weights.get("bias", 0.0))
 
 
-def _answer(ranking: Ranking, judge: Judge, abstainer: Abstainer | None = None, readings: dict[int, Reading] | None = None,
-            settings: RetrievalSettings | None = None):  # fmt: skip
+def _answer(ranking: Ranking, judge: Judge, abstainer: Abstainer | None = None,
+            readings: dict[int, Reading | list[Reading]] | None = None, settings: RetrievalSettings | None = None):  # fmt: skip
+    """``readings``: a sentence's reading, or its n best readings, best first."""
     settings = settings or RetrievalSettings()
-    return assemble(ranking, settings, abstainer, judge_candidates(ranking, settings, readings or {}, judge), readings)
+    n_best = {sid: found if isinstance(found, list) else [found] for sid, found in (readings or {}).items()}
+    best = {sid: found[0] for sid, found in n_best.items()}
+    return assemble(ranking, settings, abstainer, judge_candidates(ranking, settings, best, judge), n_best)
 
 
 def test_the_answer_is_one_sentence_with_exact_offsets_and_its_passage_marked():
@@ -116,3 +119,26 @@ def test_a_span_that_disagrees_with_the_question_is_not_shown():
     doubted = _answer(_ranking([(1, 0.9)], "谁将离开公司?"), _judge(bias=-1.0), readings=readings,
                       settings=RetrievalSettings(span_min_score=0.1, span_min_judged=0.4))  # fmt: skip
     assert doubted.span is None and doubted.text == "穆拉蒂将离开公司。"  # the judge doubts the sentence: P = 0.27
+
+
+def test_the_span_is_the_best_of_the_n_best_that_agrees_with_the_question():
+    settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
+    ranking = _ranking([(2, 0.9)], "她工作了多久?")  # asks for a length of time
+    # the reader's best span of 她在公司工作了六年半。 is 公司 (no length of time), then 六年半
+    n_best = [Reading(2, 4, 0.6, 0.1), Reading(7, 10, 0.3, 0.1), Reading(7, 9, 0.05, 0.1)]
+    answer = _answer(ranking, Judge.retrieval_only(), readings={2: n_best}, settings=settings)
+    assert answer.span is not None and answer.span.text == "六年半" and (answer.span.start, answer.span.end) == (26, 29)
+    assert answer.span.score == round(0.3 * 0.9, 4)  # the chosen span's own score
+    only_best = _answer(ranking, Judge.retrieval_only(), readings={2: n_best[:1]}, settings=settings)
+    assert only_best.span is None  # one reading (span_n_best 1): its best span or none, as before
+    # none of the right kind scores span_min_score: no span, not a doubtful one
+    strict = RetrievalSettings(span_min_score=0.4, span_min_judged=0.0)
+    doubtful = _answer(ranking, Judge.retrieval_only(), readings={2: n_best}, settings=strict)
+    assert doubtful.span is None
+    # a span the question already says is skipped too; an empty one is never shown
+    said = [Reading(0, 3, 0.8, 0.1), Reading(0, 0, 0.5, 0.1), Reading(3, 8, 0.2, 0.1)]  # 穆拉蒂, "", 将离开公司
+    asked = _answer(_ranking([(1, 0.9)], "穆拉蒂会怎样?"), Judge.retrieval_only(), readings={1: said}, settings=settings)
+    assert asked.span is not None and asked.span.text == "将离开公司"
+    # the sentence read as not answering shows no span, whatever its spans
+    refused = [Reading(2, 4, 0.6, 0.7), Reading(7, 10, 0.3, 0.7)]
+    assert _answer(ranking, Judge.retrieval_only(), readings={2: refused}, settings=settings).span is None

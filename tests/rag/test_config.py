@@ -31,6 +31,7 @@ def test_a_collection_name_is_a_slug(name):
         ({"candidates": 0}, "candidates must be a whole number ≥ 1"),
         ({"answer_passages": 0}, "answer_passages must be a whole number ≥ 1"),
         ({"reader_passages": 0}, "reader_passages must be a whole number ≥ 1"),
+        ({"span_n_best": 0}, "span_n_best must be a whole number ≥ 1"),
         ({"dense_weight": -0.1}, "dense_weight must be ≥ 0"),
         ({"lexical_weight": -1}, "lexical_weight must be ≥ 0"),
         ({"sentence_weight": -0.5}, "sentence_weight must be ≥ 0"),

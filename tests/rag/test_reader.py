@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag.errors import ModelMissingError
-from rag.reader import MAX_SPAN_TOKENS, Reader, best_span
+from rag.reader import MAX_SPAN_TOKENS, Reader, Reading, best_span, best_spans
 
 # (question, windows, the answer that window 0's span holds)
 CASES = [
@@ -42,6 +42,28 @@ def test_best_span_respects_bounds_order_and_length():
     start[0], end[-1] = 10.0, 10.0
     i, j, _ = best_span(start, end, np.ones(width, dtype=bool))
     assert j - i < MAX_SPAN_TOKENS
+
+
+def test_best_spans_are_the_most_probable_valid_spans_best_first():
+    rng = np.random.default_rng(0)
+    start, end = rng.normal(size=12), rng.normal(size=12)
+    bounds = np.ones(12, dtype=bool)
+    bounds[[0, 5]] = False
+    spans = best_spans(start, end, bounds, 6)
+    assert spans[0] == best_span(start, end, bounds) and len(set(spans)) == 6
+    assert [s for _, _, s in spans] == sorted((s for _, _, s in spans), reverse=True)
+    assert all(i <= j and bounds[i] and bounds[j] for i, j, _ in spans)
+    # every valid span left out scores no higher than the last one kept
+    allowed = np.flatnonzero(bounds)
+    p_start = np.exp(start[allowed]) / np.exp(start[allowed]).sum()
+    p_end = np.exp(end[allowed]) / np.exp(end[allowed]).sum()
+    every = sorted((p_start[a] * p_end[b] for a in range(allowed.size) for b in range(a, allowed.size)), reverse=True)
+    assert [s for _, _, s in spans] == pytest.approx(every[:6])
+    assert len(best_spans(start[:2], end[:2], np.array([False, True]), 5)) == 1  # one position: one span
+    assert best_spans(start, end, np.zeros(12, dtype=bool), 3) == []
+    flat = np.zeros(40)  # every span equally likely: the n best start with the one argmax takes
+    everywhere = np.ones(40, dtype=bool)
+    assert best_spans(flat, flat, everywhere, 4)[0] == best_span(flat, flat, everywhere) == (0, 0, pytest.approx(1 / 40**2))
 
 
 @pytest.mark.model
@@ -83,6 +105,22 @@ def test_spans_are_exact_slices_on_token_boundaries(reader, question, windows, a
         assert 0.0 <= span.score <= 1.0 and 0.0 <= span.no_answer <= 1.0
     first = spans[0]
     assert answer in windows[0][first.start : first.end]  # the reader may take in a unit or a clause
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question,windows,answer", CASES[:3])
+def test_n_best_readings_of_each_window_start_with_its_reading(reader, question, windows, answer):
+    best = reader.read(question, windows)
+    n_best = reader.read_n_best(question, windows, 4)
+    assert len(n_best) == len(windows)  # a list a window, in their order
+    for first, own in zip(best, n_best, strict=True):
+        assert own[0] == first and 1 <= len(own) <= 4
+        assert len({(span.start, span.end) for span in own}) == len(own)  # each text once
+        assert [span.score for span in own] == sorted((span.score for span in own), reverse=True)
+        assert {span.no_answer for span in own} == {first.no_answer}
+    assert any(answer in windows[0][span.start : span.end] for span in n_best[0])
+    assert reader.read_n_best(question, [], 4) == []
+    assert reader.read_n_best(question, [""], 4) == [[Reading(0, 0, 0.0, reader.read(question, [""])[0].no_answer)]]
 
 
 @pytest.mark.model

@@ -15,6 +15,7 @@ from rag_eval.reader_pairs import build_pairs, paragraph_pairs
 class PairSettings:
     window: tuple[int, int] = (40, 140)
     same_paragraph: bool = False
+    near_negative: bool = False
     dev_window: int = 140
     dev_stride: int = 70
 
@@ -56,6 +57,20 @@ def test_same_paragraph_negatives_come_from_the_questions_own_paragraph_only_whe
     # paragraph, and its on-topic negative already comes from its own paragraph
     assert sorted(pair.question for pair in same) == [0, 1]
     assert all(pair.window in QUESTIONS[pair.question].context for pair in same)
+
+
+def test_near_negatives_are_the_closest_window_of_another_article_and_hold_no_answer():
+    lookalike = _question("3-0-1", "公司的首席技术官一职由别人担任。", "别人")  # shares the question's words
+    questions = [*QUESTIONS, lookalike]
+    pairs = build_pairs(questions, [0, 1, 2, 3], PairSettings(near_negative=True), random.Random(0))
+    near = {pair.question: pair.window for pair in pairs if pair.kind == "near"}
+    assert "首席技术官" in near[0] and near[0] in lookalike.context  # not question 1's paragraph: same article
+    for i, window in near.items():
+        assert questions[i].article not in {q.article for q in questions if window in q.context}
+        assert not any(text in window for text, _ in questions[i].answers)
+    plain = build_pairs(questions, [0, 1, 2, 3], PairSettings(), random.Random(0))
+    assert "near" not in {pair.kind for pair in plain}
+    assert plain == [pair for pair in pairs if pair.kind != "near"]  # the other pairs are drawn as before
 
 
 def test_dev_paragraphs_are_read_whole_as_overlapping_windows():
