@@ -288,7 +288,7 @@ def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypa
 def test_a_damaged_journal_is_reported_and_its_committed_change_completed(tiny, monkeypatch, messages):
     settings, encoder = tiny
     assistant = open_assistant(settings, encoder)
-    monkeypatch.setattr("rag.collection.Collection._finish_journal", lambda self: False)  # dies right after the commit
+    monkeypatch.setattr("rag.collection.FolderCollection._finish_journal", lambda self: False)  # dies right after the commit
     article = settings.root / "c.txt"
     article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
     (added,) = assistant.add([article])
