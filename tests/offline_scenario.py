@@ -29,6 +29,8 @@ import netaudit  # beside this file
 from browser import CHROMIUM, FLAGS
 
 QUESTION = "OpenAI这轮融资后估值将达到多少?"
+# the forecast the articles give; the answer, or a supporting sentence after it (tests/rag/test_assistant.py)
+FORECAST = "此轮融资后,OpenAI的估值将达到1500亿美元。"
 # each crafted input names a different host, so the audit tells which one leaked
 CRAFTED_PATHS = {
     "e1": "http://evil.example/crafted.txt",  # an unresolvable name: a DNS look-up
@@ -67,7 +69,7 @@ def browser_step(url: str, upload: Path, seen: dict[str, Any]) -> None:
             page.fill("#question textarea", QUESTION)
             page.click("#ask")
             page.wait_for_selector("#conversation .bubble.answer")
-            seen["browser_answer"] = page.locator("#conversation .bubble.answer").first.inner_text()[:200]
+            seen["browser_answer"] = page.locator("#conversation .bubble.answer").first.inner_text()[:1000]  # with the supporting sentences
             seen["browser_remote_requests"] = remote
         finally:
             browser.close()
@@ -101,6 +103,7 @@ def main() -> int:
     assistant = Assistant.load()
     answer = assistant.ask(QUESTION)
     seen["api_answer"] = answer.text
+    seen["api_cited"] = [citation.text for citation in answer.citations]
 
     netaudit.step("b: start the page")
     from rag_ui.server import start
@@ -125,10 +128,17 @@ def main() -> int:
             crafted_requests(url, seen)
     finally:
         netaudit.step("f: shut down")
+        # gradio_client's heartbeat stream is still open (its thread only stops between heartbeats): uvicorn
+        # cancels it after its graceful-shutdown timeout and logs a CancelledError traceback, which passes
+        # through rag_ui.guard's counting_receive. Harmless: the return code says whether the scenario worked.
         running.close()
     print(json.dumps(seen, ensure_ascii=False))
-    worked = "1500" in (seen["api_answer"] or "") and "1 added" in seen["client_status"] and "1500" in seen["browser_answer"]
-    return 0 if worked else 1
+    checks = {"the API's answer cites the forecast": FORECAST in seen["api_cited"], "gradio_client's upload was added": "1 added" in seen["client_status"],
+              "the page's answer shows the forecast": FORECAST in seen["browser_answer"]}  # fmt: skip
+    failed = [what for what, held in checks.items() if not held]
+    if failed:  # said last, after any shutdown noise, where the test's failure message shows stderr's tail
+        print("the product did not work; this did not hold: " + "; ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def serve_main(quiet_seconds: float = 15) -> int:

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from rag.abstention import FEATURES, Abstainer, Logistic
-from rag.answer import assemble, judge_candidates
+from rag.answer import OFF_TOPIC_COVERAGE, OFF_TOPIC_UNKNOWN, abstention_reason, assemble, judge_candidates
+from rag.answer_types import ASKED
 from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import FEATURES as JUDGE_FEATURES
 from rag.judge import Judge
+from rag.lexical import term_id, tokenize
 from rag.query import Query
 from rag.reader import Reading
 from rag.retrieve import Candidate, Closeness, Ranking
@@ -21,12 +23,15 @@ TEXT = "奥特曼宣布了消息。穆拉蒂将离开公司。\n她在公司工�
 #       0        9 10     18 19        30
 
 
-def _ranking(sentence_scores: list[tuple[int, float]], question: str = "穆拉蒂要去哪里?") -> Ranking:
+def _ranking(sentence_scores: list[tuple[int, float]], question: str = "穆拉蒂要去哪里?", known: bool = True) -> Ranking:
+    """``known``: the collection holds the question's words (the abstention features read them)."""
     document = Document("d", "d.txt", "t", "zh-Hans", "0", TEXT)
     sentences = {0: SentenceRecord(0, "d", 0, 9, (0,)), 1: SentenceRecord(1, "d", 9, 18, (0,)), 2: SentenceRecord(2, "d", 19, 30, (0,))}
     chunks = {0: ChunkRecord(0, "d", 0, 30, (0, 1, 2))}
-    query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), ())
-    return Ranking(query, [Candidate(0, 1.0, tuple(sentence_scores))], chunks, sentences, {"d": document}, Closeness(0.9, 0.9))
+    tokens = tuple(tokenize(question))
+    query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+    return Ranking(query, [Candidate(0, 1.0, tuple(sentence_scores))], chunks, sentences, {"d": document}, Closeness(0.9, 0.9),
+                   frozenset(term_id(token) for token in tokens) if known else frozenset())  # fmt: skip
 
 
 def _judge(**weights: float) -> Judge:
@@ -88,6 +93,39 @@ def test_a_question_asking_for_a_year_abstains_when_the_answer_has_none():
     assert answer.features["answer_type_mismatch"] == 1.0 and set(answer.features) == set(FEATURES)
     assert answer.confidence == round(1 / (1 + np.exp(4.0)), 4)  # for an abstention: P(the articles answer)
     assert len(answer.passages) == 1  # the closest passage is still shown
+
+
+def test_an_offtopic_abstention_says_no_passage_is_close_enough():
+    always = Abstainer(_only("judged", 0.0, -5.0), 0.5, _only("judged", 0.0, 0.0))  # abstains on everything
+    offtopic = _answer(_ranking([(1, 0.9)], "红烧肉怎么做才好吃?", known=False), Judge.retrieval_only(), always)
+    assert offtopic.features["unknown_terms"] == 1.0  # the collection holds none of its words
+    assert offtopic.abstained and offtopic.reason == "None of the passages is close enough to the question to answer it."
+    ontopic = _answer(_ranking([(1, 0.9)], "穆拉蒂离开的原因是什么?"), Judge.retrieval_only(), always)
+    assert ontopic.features["unknown_terms"] == 0.0 and ontopic.features["article_coverage"] > OFF_TOPIC_COVERAGE
+    assert ontopic.reason == "The passages talk about the question's subject but do not say what it asks."
+
+
+YEAR = next(kind for kind in ASKED if kind.name == "year")
+ON_TOPIC = {"unknown_terms": 0.1, "article_coverage": 0.8}
+
+
+@pytest.mark.parametrize(
+    ("has_sentence", "missing", "seen", "reason"),
+    [
+        (False, None, ON_TOPIC, "No passage matches the question."),
+        (True, None, ON_TOPIC, "The passages talk about the question's subject but do not say what it asks."),
+        (True, YEAR, ON_TOPIC, "The question asks for a year, and the closest passages give none."),
+        # off-topic: most of its words are nowhere in the collection, or hardly any in the cited article
+        (True, None, {"unknown_terms": OFF_TOPIC_UNKNOWN, "article_coverage": 0.8}, "None of the passages is close enough"),
+        (True, None, {"unknown_terms": 0.0, "article_coverage": OFF_TOPIC_COVERAGE - 0.01}, "None of the passages is close enough"),
+        (True, None, {"unknown_terms": 0.0, "article_coverage": 0.0}, "None of the passages is close enough"),  # no term matched
+        (True, YEAR, {"unknown_terms": 0.63, "article_coverage": 0.37}, "None of the passages is close enough"),  # before the type
+        # just on the on-topic side of both thresholds
+        (True, None, {"unknown_terms": OFF_TOPIC_UNKNOWN - 0.01, "article_coverage": OFF_TOPIC_COVERAGE}, "The passages talk about"),
+    ],
+)  # fmt: skip
+def test_the_abstention_reason_tells_offtopic_from_ontopic_questions(has_sentence, missing, seen, reason):
+    assert abstention_reason(has_sentence, missing, seen).startswith(reason)
 
 
 @pytest.mark.parametrize(("bias", "label"), [(3.0, "reliable"), (0.5, "likely"), (-0.5, "uncertain")])

@@ -72,10 +72,14 @@ def test_ask_json_has_the_api_fields(news):
     result = run("ask", "Which OpenAI CTO resigned?", "--top-k", "3", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"question", "text", "passages", "citations", "abstained", "confidence", "reason", "features", "span"}
+    assert set(payload) == {"question", "text", "passages", "citations", "abstained", "confidence", "reason", "features", "span",
+                            "reliability"}  # fmt: skip
     assert len(payload["passages"]) == 3 and not payload["abstained"]
-    assert set(payload["passages"][0]) >= {"doc_id", "title", "text", "start", "end", "score", "rank", "highlight"}
-    assert set(payload["citations"][0]) == {"rank", "doc_id", "start", "end", "passage_start", "passage_end"}
+    assert payload["reliability"] in {"reliable", "likely", "uncertain"}  # the confidence in words
+    assert set(payload["passages"][0]) == {"rank", "doc_id", "title", "source", "text", "start", "end", "score", "highlight", "date"}
+    # every citation quotes its sentence and the time it speaks of; the first one is the answer's
+    assert set(payload["citations"][0]) == {"rank", "doc_id", "start", "end", "passage_start", "passage_end", "text", "time"}
+    assert payload["citations"][0]["text"] == payload["text"]
 
 
 def test_add_remove_and_list_documents(project_copy, tmp_path):

@@ -17,6 +17,7 @@ from conftest import ARTICLES
 from fakes import FakeEncoder
 
 from rag import AddResult, Assistant, CancelledError, DocumentError, Settings, StorageError, UnknownDocumentError, VectorIndexSettings
+from rag.config import RetrievalSettings
 from rag.chunk import split_sentences
 from rag.encoder import QuestionVectors
 from rag.store.local import CURRENT
@@ -453,16 +454,28 @@ def test_an_index_written_by_the_last_release_opens_without_embedding_anything(t
 
 @pytest.mark.model
 def test_the_last_releases_index_answers_as_the_release_did(tmp_path, encoder):
-    settings = _release_copy(tmp_path)  # the prepared model's folder: its reader re-ranked the release's answers
+    # The reader reads a question's sentences in one batch through its int8 graph, whose dynamic
+    # quantisation scales activations over the whole batch: a sentence's P(it answers), and so the
+    # reader's re-ranking, moves with what is read beside it. Since the judge (5687875) the batch also
+    # holds the answer_read best candidate sentences, which moved the release's scores (2.1118 → 2.1078,
+    # up to 0.057 for other questions). With answer_read=0 the reader reads what the release read: the
+    # index must then give the release's scores exactly. (The time re-ranking, rag/when.py, leaves
+    # these questions alone: none names a time.)
+    settings = _release_copy(tmp_path, retrieval=RetrievalSettings(answer_read=0))  # the prepared model's reader
     embedded = []
     counting = type("Counting", (), {"__getattr__": lambda self, name: getattr(encoder, name),
                                      "encode_passages": lambda self, texts, progress=False: embedded.append(len(texts)) or encoder.encode_passages(texts)})()  # fmt: skip
     opened = Assistant.load(settings, encoder=counting)
+    default = Assistant.load(replace(settings, retrieval=RetrievalSettings()), encoder=counting)
     assert embedded == []
     for expected in json.loads((RELEASE / "answers.json").read_text(encoding="utf-8")):
         answer = opened.ask(expected["question"], top_k=3)
         assert [[p.doc_id, p.start, p.end, round(p.score, 4)] for p in answer.passages] == expected["passages"], expected["question"]
-        assert (answer.text, answer.abstained) == (expected["text"], expected["abstained"])
+        # the release joined neighbouring answer sentences into one text; an answer is one of them now
+        assert answer.abstained == expected["abstained"] and (answer.abstained or answer.text in re.split(r"\n| … ", expected["text"]))
+        # with the default settings the scores move (above), the passages and their order do not
+        passages = [[p.doc_id, p.start, p.end] for p in default.ask(expected["question"], top_k=3).passages]
+        assert passages == [passage[:3] for passage in expected["passages"]], expected["question"]
 
 
 def test_the_release_fixture_is_as_the_release_wrote_it():

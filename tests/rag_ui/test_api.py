@@ -19,6 +19,11 @@ import pytest
 from rag import Assistant, Settings
 
 
+# what this funding round values OpenAI at, as the Simplified articles say it: the forecast, the closed round
+FORECAST = "此轮融资后,OpenAI的估值将达到1500亿美元。"
+CLOSED_ROUND = "就在10月6日,Open AI宣布了完成首轮融资,筹集资金高达66亿美元,创下了全球风投交易史上最大金额记录,使公司估值一下子达到1570亿美元。"
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, encoder, news):  # news: the session's index, copied below
     from rag_ui.server import start
@@ -42,7 +47,11 @@ def test_ask_answers_with_the_fields_and_values_of_the_cli(api):
     cli = subprocess.run([rag, "ask", question, "--top-k", "3", "--json"], capture_output=True, text=True,
                          env={**os.environ, "RAG_HOME": str(root)}, timeout=300)  # fmt: skip
     assert cli.returncode == 0, cli.stderr
-    assert response.json() == json.loads(cli.stdout) and "1500" in response.json()["text"]
+    answer = response.json()
+    assert answer == json.loads(cli.stdout)
+    # either valuation answers (the judge puts the closed round first now); the forecast is cited either way
+    assert answer["text"] == answer["citations"][0]["text"] and answer["text"] in (FORECAST, CLOSED_ROUND)
+    assert FORECAST in [citation["text"] for citation in answer["citations"]]
 
 
 @pytest.mark.parametrize(
