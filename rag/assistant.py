@@ -217,15 +217,17 @@ class Assistant:
     # ---- documents
 
     def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
-            names: Sequence[str] | None = None) -> list[AddResult]:  # fmt: skip
+            names: Sequence[str] | None = None, date: str | None = None) -> list[AddResult]:  # fmt: skip
         """Add article files: validated, copied into the corpus, embedded, saved; all or nothing.
         A file with the name of a document added before replaces it when its text changed, and is
         reported ``unchanged`` otherwise. ``DocumentError`` names the file and the reason. Setting
         ``cancel`` stops a long add before it saves (``CancelledError``; nothing changed).
         ``names``: the names the files were uploaded under, when not their paths' (the name decides
-        the file type and which earlier document a file replaces)."""
+        the file type and which earlier document a file replaces). ``date``: the files' publication
+        date, ``YYYY-MM-DD``, instead of the one detected (``DocumentError`` for any other, before
+        anything changes); given for a file added before with the same text, it changes its date only."""
         with self._write_lock:
-            return self._collection.add(paths, progress=progress, cancel=cancel, names=names)
+            return self._collection.add(paths, progress=progress, cancel=cancel, names=names, date=date)
 
     def remove(self, doc_ids: Sequence[str]) -> list[Document]:
         """Remove documents by id; ``UnknownDocumentError`` (nothing removed) for an unknown id."""

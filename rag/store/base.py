@@ -118,6 +118,7 @@ class StoredDocument:
             id=self.id, name=str(self.entry.get("name") or file), format=file.rsplit(".", 1)[-1].lower() if "." in file else "",
             title=str(self.entry["title"]), script=self.entry["script"],  # type: ignore[arg-type]
             source=self.entry.get("source"), date=self.entry.get("date"), characters=self.characters,  # type: ignore[arg-type]
+            published=self.entry.get("published"), date_basis=self.entry.get("date_basis"),  # type: ignore[arg-type]
         )  # fmt: skip
 
 
@@ -234,6 +235,12 @@ class StoreView(Protocol):
     def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRecord]: ...
 
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray: ...
+
+    def pieces(self, ids: Iterable[str]) -> dict[str, IndexedDocument]:
+        """The documents as ingestion made them: their pieces, terms, names and vectors read back,
+        never encoded (a document whose description changed but not its text is written again from
+        them). Unknown ids, and documents the store cannot give whole, are left out."""
+        ...
 
 
 class Store(Protocol):

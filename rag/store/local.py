@@ -49,6 +49,7 @@ from rag.store.base import (
     ChunkRecord,
     Damage,
     Fingerprint,
+    IndexedDocument,
     LexicalRecall,
     SentenceRecord,
     StoredDocument,
@@ -309,6 +310,26 @@ class LocalView:
                 vectors[at[order]] = part.segment.sentence_vectors[rows[order]]
         return vectors
 
+    def pieces(self, ids: Iterable[str]) -> dict[str, IndexedDocument]:
+        found = {}
+        for doc_id in ids:
+            location = self.locations.get(doc_id)
+            if location is None:
+                continue
+            segment, row = self.parts[location[0]].segment, location[1]
+            chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
+            first_sentence = int(sentences[0]) if len(sentences) else 0
+            terms = [segment.terms_of_chunk(int(chunk)) for chunk in chunks]
+            found[doc_id] = IndexedDocument(
+                document=segment.document(row), chunks=tuple((int(s), int(e)) for s, e in segment.chunk_spans[chunks]),
+                sentences=tuple((int(s), int(e)) for s, e in segment.sentence_spans[sentences]),
+                chunk_sentences=tuple(tuple((segment.sentences_of_chunk(int(chunk)) - first_sentence).tolist()) for chunk in chunks),
+                chunk_terms=tuple(dict(zip(t.tolist(), c.tolist(), strict=True)) for t, c in terms),
+                chunk_lengths=tuple(int(length) for length in segment.chunk_lengths[chunks]),
+                chunk_vectors=np.asarray(segment.chunk_vectors[chunks], dtype=np.float32),
+                sentence_vectors=np.asarray(segment.sentence_vectors[sentences], dtype=np.float32), names=dict(segment.names[row]),
+            )  # fmt: skip
+        return found
 
     def details(self) -> dict[str, str]:
         kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}

@@ -14,7 +14,7 @@ from rag.config import VectorIndexSettings
 from rag.document import Document, from_entry
 from rag.errors import IndexCorruptError
 from rag.fingerprint import Fingerprint
-from rag.store.base import REBUILD_HINT, ChunkRecord, LexicalRecall, SentenceRecord, StoredDocument, top_k
+from rag.store.base import REBUILD_HINT, ChunkRecord, IndexedDocument, LexicalRecall, SentenceRecord, StoredDocument, Terms, TermsOf, top_k
 from rag.store.milvus.client import Milvus
 from rag.store.milvus.rows import Cache, Caches, Doc, term_frequency
 from rag.store.milvus.schema import MAX_LIMIT, search_params
@@ -27,6 +27,29 @@ _RERANKED = ("dkey", "start", "end", "sentences", "terms", "length")  # what re-
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(0, np.int64), np.zeros(0, np.float32)
+
+
+PIECE_FIELDS = ["id", "dkey", "start", "end", "length", "sentences", "terms", "dense"]  # what a chunk row gives back to ingestion
+SENTENCE_FIELDS = ["id", "dkey", "start", "end", "dense"]
+
+
+def indexed_of(document: Document, doc: Doc, chunk_rows: Sequence[Mapping[str, Any]], sentence_rows: Sequence[Mapping[str, Any]],
+               dimension: int, derive: TermsOf | None = None) -> IndexedDocument:  # fmt: skip
+    """A document as ingestion made it, from its rows (in id order): never encoded again. ``derive``:
+    its terms and names derived again from its text instead of read back."""
+    spans = [(int(row["start"]), int(row["end"])) for row in chunk_rows]
+    position = {int(row["id"]): n for n, row in enumerate(sentence_rows)}
+    terms = derive(document.text, spans) if derive else Terms(
+        tuple(dict(zip(row["terms"]["t"], row["terms"]["c"], strict=True)) for row in chunk_rows),
+        tuple(int(row["length"]) for row in chunk_rows), doc.names)  # fmt: skip
+    return IndexedDocument(
+        document=document, chunks=tuple(spans), sentences=tuple((int(r["start"]), int(r["end"])) for r in sentence_rows),
+        chunk_sentences=tuple(tuple(position[int(i)] for i in row["sentences"]["ids"]) for row in chunk_rows),
+        chunk_terms=terms.chunk_terms, chunk_lengths=terms.chunk_lengths,
+        chunk_vectors=np.asarray([row["dense"] for row in chunk_rows], dtype=np.float32).reshape(-1, dimension),
+        sentence_vectors=np.asarray([row["dense"] for row in sentence_rows], dtype=np.float32).reshape(-1, dimension),
+        names=terms.names,
+    )  # fmt: skip
 
 
 class DocumentNames:
@@ -276,6 +299,25 @@ class MilvusView:
     def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRecord]:
         return {i: SentenceRecord(i, self._by_key[dkey].stored.id, start, end, tuple(others))
                 for i, (dkey, start, end, others) in self._records("sentences", ids).items()}  # fmt: skip
+
+    def pieces(self, ids: Iterable[str]) -> dict[str, IndexedDocument]:
+        """A query of each table by the document's key; a document of more pieces than one query
+        returns (``MAX_LIMIT``) is left out (the caller embeds it again)."""
+        state = self.state
+        wanted = [self.docs[doc_id] for doc_id in ids if doc_id in self.docs]
+        if state is None or not wanted:
+            return {}
+        texts = self.documents([doc.stored.id for doc in wanted])
+        found = {}
+        for doc in wanted:
+            if max(doc.chunks, doc.sentences) > MAX_LIMIT:
+                continue
+            rows = [sorted(self._milvus.call("read pieces", self._milvus.client.query, state.tables[table], filter=f"dkey == {doc.dkey}",
+                                             output_fields=fields, limit=MAX_LIMIT, **self._reads()), key=lambda row: int(row["id"]))
+                    for table, fields in (("chunks", PIECE_FIELDS), ("sentences", SENTENCE_FIELDS))]  # fmt: skip
+            if (len(rows[0]), len(rows[1])) == (doc.chunks, doc.sentences):
+                found[doc.stored.id] = indexed_of(texts[doc.stored.id], doc, rows[0], rows[1], state.dimension)
+        return found
 
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
         if self.state is None:

@@ -431,6 +431,25 @@ def test_an_index_with_the_last_releases_fingerprint_opens_without_embedding(eng
     assert encoder.passages == 0 and answers(reopened) == before and reopened.verify().redo == ()
 
 
+def test_a_description_change_rewrites_the_documents_from_their_stored_pieces_without_the_encoder(engine, monkeypatch):
+    """Every document described anew (here: dated 2020-02-29) is written again from the pieces the
+    store gives back (``StoreView.pieces``): the same offsets, terms and vectors, no embedding."""
+    from rag import corpus, ingest
+
+    assistant = engine.open()
+    assistant.add([article(engine, "c.txt", NEW_ARTICLE)])
+    before, generation = answers(assistant), engine.store().view().generation
+    pieces = engine.store().view().pieces(["a", "missing"])
+    assert list(pieces) == ["a"] and pieces["a"].document.text == ARTICLES["a.txt"] and pieces["a"].chunk_vectors.shape[0] == len(pieces["a"].chunks)
+    monkeypatch.setitem(ingest.VERSIONS, "describe", ingest.VERSIONS["describe"] + 1)
+    monkeypatch.setattr(corpus, "publication", lambda raw, metadata=None: {"date": "2020年2月29日", "published": "2020-02-29", "date_basis": "test"})
+    encoder = FakeEncoder()
+    reopened = engine.open(encoder=encoder)
+    assert encoder.passages == 0 and engine.store().view().generation == generation + 1
+    assert {d.published for d in reopened.documents()} == {"2020-02-29"} and len(reopened.documents()) == 3
+    assert answers(reopened) == before and not engine.leftovers()
+
+
 def test_verify_finds_damage_changing_nothing_and_opening_repairs_it(engine):
     assistant = engine.open()
     before = answers(assistant)
