@@ -20,7 +20,7 @@ from rag.document import Document, DocumentSummary  # noqa: E402
 from rag.embed import load_encoder  # noqa: E402
 from rag.encoder import Encoder, QuestionVectors  # noqa: E402
 from rag.model import prepare_model  # noqa: E402
-from rag.query import validate_question, validate_top_k  # noqa: E402
+from rag.query import Filter, validate_filter, validate_question, validate_top_k  # noqa: E402
 from rag.errors import (  # noqa: E402
     CancelledError,
     ConcurrentWriteError,
@@ -77,4 +77,6 @@ __all__ = [
     "prepare_model",
     "validate_question",
     "validate_top_k",
+    "Filter",
+    "validate_filter",
 ]

@@ -205,12 +205,14 @@ class StoreView(Protocol):
         """The documents with their texts (unknown ids left out)."""
         ...
 
-    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def search_chunks(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per row of ``vectors`` (one query vector a row), the (ids, cosines) of the ``k`` chunks
-        closest to it, best first: several vectors are one request where the engine allows."""
+        closest to it, best first: several vectors are one request where the engine allows.
+        ``within``: the ids of the documents searched (None: all), applied inside the search (the
+        ``k`` best of those documents, never fewer when they hold ``k`` chunks)."""
         ...
 
-    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]: ...
+    def search_sentences(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]: ...
 
     @property
     def lexical_recall(self) -> LexicalRecall:
@@ -220,10 +222,12 @@ class StoreView(Protocol):
     @property
     def names(self) -> NameLexicon: ...
 
-    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = (),
+                       within: Collection[str] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """(ids, BM25 scores > 0) of the ``k`` best chunks for the query's term ids, in query order,
         among the chunks ``lexical_recall`` says; ``candidates`` are read only where it is
-        ``"candidates"`` (and then required: without them nothing is found)."""
+        ``"candidates"`` (and then required: without them nothing is found). ``within``: only the
+        chunks of these documents are scored (the statistics stay the collection's)."""
         ...
 
     def known_terms(self, term_ids: Iterable[int]) -> set[int]:

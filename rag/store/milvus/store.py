@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-
 from rag.config import Settings
 from rag.errors import IndexCorruptError, RagError
 from rag.locking import writer_lock
