@@ -87,7 +87,8 @@ def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path)
 
     article = tmp_path / "lunar.txt"
     article.write_text("月球基地计划公布。\n航天局宣布,月球南极基地将于2031年建成,首批驻留人员为6名宇航员。\n", encoding="utf-8")
-    status, library_html, _ = client.predict([handle_file(str(article))], api_name="/add_files")
+    status, library_html, *_ = client.predict([handle_file(str(article))], "news", "2025-02-03", api_name="/add_files")
+    assert "2025-02-03" in library_html  # the date field beside the upload
     assert "1 added" in status and "月球基地计划公布" in library_html
     chat_html, _ = client.predict("月球南极基地哪一年建成?", 3, api_name="/respond")
     assert "2031" in chat_html and "月球基地计划公布" in chat_html
@@ -96,7 +97,7 @@ def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path)
     empty = tmp_path / "empty.txt"
     empty.write_text("   \n", encoding="utf-8")
     before = len(assistant.documents())
-    status, _, _ = client.predict([handle_file(str(empty))], api_name="/add_files")
+    status, *_ = client.predict([handle_file(str(empty))], api_name="/add_files")
     assert "Could not add" in status and len(assistant.documents()) == before
 
 

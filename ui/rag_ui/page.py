@@ -126,7 +126,7 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
 
     cancels: dict[str, threading.Event] = {}  # per browser session, while it uploads
 
-    def add_files(files: object, collection: str, date: object, request: gr.Request,
+    def add_files(files: object, collection: str, request: gr.Request, date: object = None,
                   progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None, dict[str, object], dict[str, object]]:  # fmt: skip
         """``files``: the upload's FileData as sent (preprocess=False: gr.File's own preprocessing leaves
         an empty temporary file behind for every upload). ``date``: the date field beside the upload
