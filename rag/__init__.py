@@ -16,6 +16,7 @@ from rag.answer import Answer, Citation, Passage, Span  # noqa: E402
 from rag.assistant import Assistant, Info, Limits, Trace, Verification  # noqa: E402
 from rag.collection import AddResult  # noqa: E402
 from rag.config import ChunkSettings, RetrievalSettings, Settings, VectorIndexSettings  # noqa: E402
+from rag.corpus import checked_date as validate_date  # noqa: E402
 from rag.document import Document, DocumentSummary  # noqa: E402
 from rag.embed import load_encoder  # noqa: E402
 from rag.encoder import Encoder, QuestionVectors  # noqa: E402
@@ -79,4 +80,5 @@ __all__ = [
     "validate_top_k",
     "Filter",
     "validate_filter",
+    "validate_date",
 ]

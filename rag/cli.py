@@ -179,11 +179,11 @@ def add(
 ) -> None:
     """Add articles (or replace the ones added under the same file name); only their own text is embedded.
     --date sets their publication date (given again for an unchanged file, it changes the date alone)."""
-    from rag.corpus import checked_date
+    from rag import validate_date
 
     try:
         if date is not None:
-            checked_date(date, "--date")  # before the model loads
+            validate_date(date, "--date")  # before the model loads
         results = _assistant(context, create=True).add(paths, progress=True, date=date)
     except RagError as error:
         _fail(error)

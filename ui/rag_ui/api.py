@@ -23,8 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from rag import Assistant, ErrorKind, RagError
-from rag.corpus import checked_date
+from rag import Assistant, ErrorKind, RagError, validate_date
 from rag_ui.admission import Admission, ServerBusyError
 from rag_ui.assistants import Assistants
 from rag_ui.uploads import UploadFolder
@@ -119,7 +118,7 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
     async def add(files: Annotated[list[UploadFile], File()], collection: Annotated[str | None, Form()] = None,
                   date: Annotated[str | None, Form(description="The files' publication date, YYYY-MM-DD (instead of the one detected).")] = None,
                   ) -> list[dict[str, Any]]:  # fmt: skip
-        given = checked_date(date, "date") if date and date.strip() else None  # before anything is read or written
+        given = validate_date(date, "date") if date and date.strip() else None  # before anything is read or written
 
         def write() -> list[dict[str, Any]]:
             assistant = assistants.get(collection, create=True)
