@@ -190,8 +190,7 @@ class Assistant:
         text = validate_question(question, self._settings.max_question_chars)
         top_k = validate_top_k(top_k)
         earlier = validate_history(history, self._settings.max_question_chars)
-        narrowed = validate_filter(since, until, list(sources) if isinstance(sources, tuple) else sources,
-                                   list(documents) if isinstance(documents, tuple) else documents)  # fmt: skip
+        narrowed = validate_filter(since, until, sources, documents)
         self._refresh()  # another process may have added or removed articles
         view = self._store.view()
         within = narrowed.allowed(stored.summary() for stored in view.stored_documents()) if not narrowed.empty else None

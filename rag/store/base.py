@@ -18,6 +18,9 @@ The rules every store keeps:
 - **Reads.** Besides its documents and dense searches, a view declares how it finds the chunks
   BM25 scores (``lexical_recall``) and hands out the name lexicon apart (``names``): query
   expansion needs it, retrieval does not.
+- **Filters.** Every search takes ``within``, the ids of the documents a question may read (its
+  ``rag.query.Filter``, resolved against the view's documents), and applies it inside the engine's
+  search: the ``k`` best of those documents come back, never fewer while they hold ``k`` pieces.
 """
 
 from __future__ import annotations
