@@ -16,11 +16,12 @@ from rag.answer import Answer, Citation, Passage, Span  # noqa: E402
 from rag.assistant import Assistant, Info, Limits, Trace, Verification  # noqa: E402
 from rag.collection import AddResult  # noqa: E402
 from rag.config import ChunkSettings, RetrievalSettings, Settings, VectorIndexSettings  # noqa: E402
+from rag.corpus import checked_date as validate_date  # noqa: E402
 from rag.document import Document, DocumentSummary  # noqa: E402
 from rag.embed import load_encoder  # noqa: E402
 from rag.encoder import Encoder, QuestionVectors  # noqa: E402
 from rag.model import prepare_model  # noqa: E402
-from rag.query import validate_question, validate_top_k  # noqa: E402
+from rag.query import Filter, validate_filter, validate_question, validate_top_k  # noqa: E402
 from rag.errors import (  # noqa: E402
     CancelledError,
     ConcurrentWriteError,
@@ -77,4 +78,7 @@ __all__ = [
     "prepare_model",
     "validate_question",
     "validate_top_k",
+    "Filter",
+    "validate_filter",
+    "validate_date",
 ]

@@ -19,7 +19,7 @@ from rag.config import RetrievalSettings
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
 from rag.reader import Reading
 from rag.retrieve import Ranking
-from rag.when import article_date, asked, spoken_of
+from rag.when import asked, spoken_of
 
 # What the confidence means to a reader (``Answer.reliability``): on the dev split, answers at or above
 # RELIABLE were right 9 times in 10 (eval/reports/experiments.md, "A confidence that means something").
@@ -37,7 +37,7 @@ class Passage:
     end: int
     score: float
     highlight: tuple[int, int] | None  # the answering (or best) sentence, as offsets inside ``text``
-    date: str | None = None  # its article's date (ISO), when the article states one
+    date: str | None = None  # its article's publication date (ISO, ``Document.published``), None when unknown
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Citation:
     passage_end: int
     text: str = ""  # the quoted sentence: ``document.text[start:end]``
     time: str | None = None  # the time it speaks of (ISO prefix): a date or year it states, else its article's date
+    date: str | None = None  # its article's publication date (ISO), None when unknown
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _passages(ranking: Ranking, chosen: list[JudgedSentence]) -> list[Passage]:
             sentence = ranking.sentences[sid]
             highlight = (max(sentence.start, chunk.start) - chunk.start, min(sentence.end, chunk.end) - chunk.start)
         passages.append(Passage(rank, chunk.doc_id, document.title, document.source, ranking.text(chunk), chunk.start,
-                                chunk.end, round(candidate.score, 4), highlight, article_date(document.date)))  # fmt: skip
+                                chunk.end, round(candidate.score, 4), highlight, document.published))  # fmt: skip
     return passages
 
 
@@ -161,7 +162,8 @@ def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
     sentence = ranking.sentences[sid]
     start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
     text = ranking.documents[passage.doc_id].text[start:end]
-    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, spoken_of(text, passage.date))
+    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, spoken_of(text, passage.date),
+                    passage.date)  # fmt: skip
 
 
 def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading], settings: RetrievalSettings,

@@ -34,7 +34,7 @@ from rag.fixed_collection import FixedCollection
 from rag.followup import leans_on_context
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.judge import Judge, JudgedSentence
-from rag.query import TOP_K_RANGE, Query, build_query, validate_history, validate_question, validate_top_k, with_context
+from rag.query import TOP_K_RANGE, Query, build_query, validate_filter, validate_history, validate_question, validate_top_k, with_context
 from rag.reader import Reader, Reading
 from rag.rerank import read_sentence_ids, rerank
 from rag.retrieve import Ranking, rank
@@ -170,21 +170,30 @@ class Assistant:
         retrieval = RetrievalSettings(query_adapter=adapter, query_expansion=expansion)
         return build_query(text, self._encoder, self._store.view(), retrieval)
 
-    def ask(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None) -> Answer:
+    def ask(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None, since: str | None = None,
+            until: str | None = None, sources: Sequence[str] | None = None, documents: Sequence[str] | None = None) -> Answer:  # fmt: skip
         """Ranked passages and the extractive answer (or an abstention) for ``question``.
         ``history``: the conversation's earlier questions, oldest first; a question that leans on them
         ("她是哪一年加入的?") is asked with them, any other as if alone.
-        ``InvalidQuestionError`` (a ``ValueError``) for an unusable question, ``top_k`` or history."""
-        return self.explain(question, top_k, history=history).answer
+        ``since``, ``until`` (``YYYY-MM-DD``, inclusive), ``sources`` and ``documents`` (ids): only the
+        articles published in that period (an article without a known date is then left out), from
+        those sources, among those documents (``rag.query.Filter``); the search itself is narrowed,
+        so ``top_k`` passages come back whenever those articles hold them.
+        ``InvalidQuestionError`` (a ``ValueError``) for an unusable question, ``top_k``, history or
+        filter (an impossible date, ``since`` after ``until``, an unknown document id)."""
+        return self.explain(question, top_k, history=history, since=since, until=until, sources=sources, documents=documents).answer
 
-    def explain(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None) -> Trace:
+    def explain(self, question: str, top_k: int = 5, *, history: Sequence[str] | None = None, since: str | None = None,
+                until: str | None = None, sources: Sequence[str] | None = None, documents: Sequence[str] | None = None) -> Trace:  # fmt: skip
         """``ask``, with the time each stage took and what the question became."""
         started = time.perf_counter()
         text = validate_question(question, self._settings.max_question_chars)
         top_k = validate_top_k(top_k)
         earlier = validate_history(history, self._settings.max_question_chars)
+        narrowed = validate_filter(since, until, sources, documents)
         self._refresh()  # another process may have added or removed articles
         view = self._store.view()
+        within = narrowed.allowed(stored.summary() for stored in view.stored_documents()) if not narrowed.empty else None
         retrieval = self._settings.retrieval
         query = self._encode(text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
         if earlier and retrieval.context_turns and leans_on_context(text):
@@ -192,7 +201,7 @@ class Assistant:
                      for turn in earlier[-retrieval.context_turns :]]  # fmt: skip
             query = with_context(query, turns, retrieval.history_weight)
         encoded = time.perf_counter()
-        ranking = rank(view, query, retrieval, top_k)
+        ranking = rank(view, query, retrieval, top_k, within)
         ranked = time.perf_counter()
         read_n_best = self._read(ranking, retrieval) if self._reader is not None else {}
         readings = {sid: found[0] for sid, found in read_n_best.items()}  # each sentence's best reading
@@ -220,15 +229,17 @@ class Assistant:
     # ---- documents
 
     def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
-            names: Sequence[str] | None = None) -> list[AddResult]:  # fmt: skip
+            names: Sequence[str] | None = None, date: str | None = None) -> list[AddResult]:  # fmt: skip
         """Add article files: validated, copied into the corpus, embedded, saved; all or nothing.
         A file with the name of a document added before replaces it when its text changed, and is
         reported ``unchanged`` otherwise. ``DocumentError`` names the file and the reason. Setting
         ``cancel`` stops a long add before it saves (``CancelledError``; nothing changed).
         ``names``: the names the files were uploaded under, when not their paths' (the name decides
-        the file type and which earlier document a file replaces)."""
+        the file type and which earlier document a file replaces). ``date``: the files' publication
+        date, ``YYYY-MM-DD``, instead of the one detected (``DocumentError`` for any other, before
+        anything changes); given for a file added before with the same text, it changes its date only."""
         with self._write_lock:
-            return self._collection.add(paths, progress=progress, cancel=cancel, names=names)
+            return self._collection.add(paths, progress=progress, cancel=cancel, names=names, date=date)
 
     def remove(self, doc_ids: Sequence[str]) -> list[Document]:
         """Remove documents by id; ``UnknownDocumentError`` (nothing removed) for an unknown id."""

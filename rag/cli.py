@@ -135,13 +135,19 @@ def ask(
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="How many passages to return.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
     history: Annotated[list[str] | None, typer.Option("--history", help="An earlier question of the conversation (repeat, oldest first).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only articles from this source (repeat for several).")] = None,
+    document: Annotated[list[str] | None, typer.Option("--document", help="Only this document, by id (repeat for several).")] = None,
 ) -> None:
-    """Answer a question with cited passages (a follow-up with --history)."""
-    from rag import validate_question
+    """Answer a question with cited passages (a follow-up with --history; narrowed with --since,
+    --until, --source, --document: articles without a known date are left out by --since and --until)."""
+    from rag import validate_filter, validate_question
 
     try:
         validate_question(question, Settings().max_question_chars)  # before the model loads
-        answer = _assistant(context).ask(question, top_k=top_k, history=history)
+        validate_filter(since, until, source, document)
+        answer = _assistant(context).ask(question, top_k=top_k, history=history, since=since, until=until, sources=source, documents=document)
     except RagError as error:
         _fail(error)
     if as_json:
@@ -160,7 +166,8 @@ def ask(
         if passage.highlight:
             start, end = passage.highlight
             text = f"{escape(passage.text[:start])}[reverse]{escape(passage.text[start:end])}[/reverse]{escape(passage.text[end:])}"
-        out.print(f"\n[bold][{passage.rank}][/bold] {escape(passage.title)} [dim]({passage.doc_id} {passage.start}-{passage.end}, score {passage.score})[/dim]")
+        dated = f"{passage.date} · " if passage.date else ""
+        out.print(f"\n[bold][{passage.rank}][/bold] {escape(passage.title)} [dim]({dated}{passage.doc_id} {passage.start}-{passage.end}, score {passage.score})[/dim]")
         out.print(text)
 
 
@@ -168,14 +175,21 @@ def ask(
 def add(
     context: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .md, .html, .pdf with a text layer, .docx).")],
+    date: Annotated[str | None, typer.Option("--date", help="Their publication date, YYYY-MM-DD (instead of the one detected).")] = None,
 ) -> None:
-    """Add articles (or replace the ones added under the same file name); only their own text is embedded."""
+    """Add articles (or replace the ones added under the same file name); only their own text is embedded.
+    --date sets their publication date (given again for an unchanged file, it changes the date alone)."""
+    from rag import validate_date
+
     try:
-        results = _assistant(context, create=True).add(paths, progress=True)
+        if date is not None:
+            validate_date(date, "--date")  # before the model loads
+        results = _assistant(context, create=True).add(paths, progress=True, date=date)
     except RagError as error:
         _fail(error)
     for result in results:
-        out.print(f"{result.status} {result.document.id}: {escape(result.document.title)}")
+        dated = result.document.published or "no date"
+        out.print(f"{result.status} {result.document.id}: {escape(result.document.title)}  [dim]({dated})[/dim]")
 
 
 @app.command()
@@ -206,7 +220,8 @@ def documents(
         sys.stdout.write(json.dumps([asdict(d) for d in listed], ensure_ascii=False, indent=2) + "\n")
         return
     for document in listed:
-        out.print(f"{document.id}  {escape(document.title)}  [dim]{document.name} · {document.script} · {document.characters:,} characters[/dim]")
+        out.print(f"{document.id}  {document.published or '(no date)':<10}  {escape(document.title)}  "
+                  f"[dim]{document.name} · {document.script} · {document.characters:,} characters[/dim]")  # fmt: skip
 
 
 @app.command()
@@ -228,7 +243,7 @@ def info(
     out.print(f"store: {summary['store']} at {escape(summary['location'])} ({', '.join(f'{k}: {v}' for k, v in summary['details'].items())})")
     out.print(f"model: {escape(summary['model_id'])}")
     for document in summary["documents_list"]:
-        out.print(f"  {document['id']}  {escape(document['title'])}  [dim]{document['script']} {escape(document['source'] or '')} {escape(document['date'] or '')}[/dim]")
+        out.print(f"  {document['id']}  {escape(document['title'])}  [dim]{document['script']} {escape(document['source'] or '')} {document['published'] or ''}[/dim]")
 
 
 @app.command()

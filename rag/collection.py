@@ -26,22 +26,22 @@ import shutil
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from rag.config import DEFAULT_COLLECTION, Settings
-from rag.corpus import STAGED_MANIFEST, CorpusFolder, document_from_bytes, document_name, new_document_id, read_bytes
-from rag.document import Document, text_fingerprint
+from rag.corpus import USER_BASIS, STAGED_MANIFEST, CorpusFolder, checked_date, document_from_bytes, document_name, new_document_id, read_bytes
+from rag.document import Document, from_entry, text_fingerprint
 from rag.encoder import Encoder
 from rag.errors import DocumentError, IndexCorruptError, StorageError, UnknownDocumentError
 from rag.files import sha256_bytes, write_atomic
 from rag.fingerprint import Fingerprint, Work, settled, work
 from rag.formats import extraction_kind
 from rag.ingest import derive_terms, fingerprint, index_documents
-from rag.store.base import Change, Damage, Store, StoredDocument, StoreInfo
+from rag.store.base import Change, Damage, IndexedDocument, Store, StoredDocument, StoreInfo
 
 JOURNAL = "PENDING.json"
 log = logging.getLogger(__name__)  # what happens to the collection: the CLI prints it, a server logs it
@@ -115,10 +115,13 @@ class _Plan:
     publish: dict[str, bytes] = field(default_factory=dict)  # staged file name → content
     delete: set[str] = field(default_factory=set)  # files of replaced or removed documents
     keep: dict[str, Document | StoredDocument] = field(default_factory=dict)  # id → the manifest's document
+    # documents whose description changed but not their text: written again from their stored pieces,
+    # never embedded (``StoreView.pieces``); their old versions are in ``remove``
+    redescribe: list[Document] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.index or self.remove or self.publish or self.delete)
+        return not (self.index or self.remove or self.publish or self.delete or self.redescribe)
 
 
 class Collection(ABC):
@@ -264,7 +267,7 @@ class Collection(ABC):
 
     @abstractmethod
     def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
-            names: Sequence[str] | None = None) -> list[AddResult]: ...  # fmt: skip
+            names: Sequence[str] | None = None, date: str | None = None) -> list[AddResult]: ...  # fmt: skip
 
     @abstractmethod
     def remove(self, doc_ids: Sequence[str], progress: bool = False) -> list[Document]: ...
@@ -383,7 +386,7 @@ class FolderCollection(Collection):
             raise StorageError(f"could not stage the change in {self.corpus.directory} ({error.strerror or error}); "
                                "free disk space or fix the folder's permissions: nothing was changed") from None  # fmt: skip
         try:
-            added = index_documents(plan.index, self.encoder, self.settings, progress, len(plan.index), cancel)
+            added = self._indexed(plan, progress, cancel)
             self.store.commit(Change(added, frozenset(plan.remove), fingerprint or self.fingerprint, state, rebuild=rebuild))
         except BaseException:
             if self._generation() <= view.generation:  # not committed: undo the staging
@@ -391,6 +394,20 @@ class FolderCollection(Collection):
                 self.journal.unlink(missing_ok=True)
             raise
         self._finish_journal()  # publishes the staged files and writes the manifest
+
+    def _indexed(self, plan: _Plan, progress: bool, cancel: threading.Event | None) -> Iterator[IndexedDocument]:
+        """The plan's documents ready for the store: those only described anew from their stored
+        pieces (no encoder), the others embedded."""
+        view = self.store.view()
+        again = []
+        for document in plan.redescribe:
+            found = view.pieces([document.id]).get(document.id)
+            if found is None or text_fingerprint(found.document.text) != text_fingerprint(document.text):
+                again.append(document)  # not whole in the store: embedded again
+                continue
+            yield replace(found, document=document)
+        documents = [*plan.index, *again]
+        yield from index_documents(documents, self.encoder, self.settings, progress, len(documents), cancel)
 
     # ---- building and synchronising with the folder
 
@@ -450,7 +467,10 @@ class FolderCollection(Collection):
             plan.keep[doc_id] = document if isinstance(document, Document) else old  # type: ignore[assignment]
             if isinstance(document, Document):
                 texts[text_fingerprint(document.text)] = doc_id
-                if full or old is None or document.checksum != old.checksum:
+                if not full and old is not None and document.checksum != old.checksum and old.text_sha256 == text_fingerprint(document.text):
+                    plan.redescribe.append(document)  # the same text: its pieces are kept
+                    plan.remove.add(doc_id)
+                elif full or old is None or document.checksum != old.checksum:
                     plan.index.append(document)
                     if old is not None:
                         plan.remove.add(doc_id)
@@ -497,17 +517,21 @@ class FolderCollection(Collection):
     # ---- adding and removing
 
     def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
-            names: Sequence[str] | None = None) -> list[AddResult]:  # fmt: skip
+            names: Sequence[str] | None = None, date: str | None = None) -> list[AddResult]:  # fmt: skip
         """Add article files: validated, copied into the corpus, embedded, saved; all or nothing. A
         file named like a document added before replaces it when its text changed. ``names``: the
-        names the files were given (an upload's), instead of the paths' own."""
+        names the files were given (an upload's), instead of the paths' own. ``date``: their
+        publication date (``YYYY-MM-DD``), instead of the one detected; given again for an unchanged
+        file, it replaces the date alone (nothing is embedded)."""
+        if date is not None:
+            date = checked_date(date, "the date")  # before anything is read or written
         if not paths:
             raise DocumentError("no files given")
         if names is not None and len(names) != len(paths):
             raise DocumentError(f"{len(paths)} files but {len(names)} names")
         # every file is read and checked before anything is locked or written: a refused upload leaves
         # no trace, not even the folders of a collection it would have created
-        uploads = [self._upload(Path(path), document_name(name))
+        uploads = [self._upload(Path(path), document_name(name), date)
                    for path, name in zip(paths, names or [Path(p).name for p in paths], strict=True)]  # fmt: skip
         first = {}
         for upload in uploads:
@@ -524,10 +548,11 @@ class FolderCollection(Collection):
                 self._commit(plan, rebuild=False, progress=progress, cancel=cancel)
             return results
 
-    def _upload(self, path: Path, name: str) -> _Upload:
+    def _upload(self, path: Path, name: str, date: str | None) -> _Upload:
         suffix = Path(name).suffix.lower()
         data = read_bytes(path, self.settings.max_document_bytes, name, suffix)
-        return _Upload(name, suffix, data, document_from_bytes(data, suffix, "", label=name, file="", name=name))
+        given = {"published": date, "date_basis": USER_BASIS} if date else None
+        return _Upload(name, suffix, data, document_from_bytes(data, suffix, "", label=name, file="", name=name, overrides=given))
 
     def _plan_additions(self, uploads: Sequence[_Upload], stored: dict[str, StoredDocument]) -> tuple[_Plan, list[AddResult]]:
         plan = _Plan(keep=dict(stored))
@@ -541,7 +566,15 @@ class FolderCollection(Collection):
             file = self.corpus.free_file_name(doc_id, suffix, data, taken)
             document = replace(read, id=doc_id, file=file)
             if previous is not None and previous.text_sha256 == text_fingerprint(document.text):
-                results.append(AddResult("unchanged", self._indexed_document(previous)))
+                if read.date_basis != USER_BASIS or previous.entry.get("published") == read.published:
+                    results.append(AddResult("unchanged", self._indexed_document(previous)))
+                    continue
+                # the same article with another date: described anew, its file and pieces kept
+                document = replace(from_entry(previous.entry, document.text), published=read.published, date_basis=USER_BASIS)
+                plan.redescribe.append(document)
+                plan.keep[doc_id] = document
+                plan.remove.add(doc_id)
+                results.append(AddResult("updated", document))
                 continue
             twin = texts.get(text_fingerprint(document.text))
             if twin is not None and twin != doc_id:

@@ -16,13 +16,15 @@ import shutil
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 from rag.clean import clean_text, to_simplified
+from rag.dates import find_dates, parse_iso, publication_date
 from rag.errors import DocumentError, DocumentTooLargeError
 from rag.document import Document, Script
 from rag.files import fsync_dir, sha256_bytes
-from rag.formats import SUPPORTED_SUFFIXES, extract_text
+from rag.formats import SUPPORTED_SUFFIXES, extract_text, metadata_date
 
 MANIFEST_NAME = "manifest.json"
 STAGING = ".staging"
@@ -31,7 +33,8 @@ MIN_TEXT_CHARACTERS = 4  # letters or digits: a file of punctuation or control c
 # Bump when ``describe`` says something else of some article (its title, script, source or date):
 # indexes then read every file again and index again the documents whose row changed
 # (tests/rag/test_ingest.py compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
-DESCRIPTION_VERSION = 1
+# 2: the date in every format ``rag.dates`` reads, as ISO (``published``), with where it came from.
+DESCRIPTION_VERSION = 2
 
 
 def detect_script(text: str) -> Script:
@@ -44,12 +47,6 @@ def detect_script(text: str) -> Script:
     return "zh-Hant" if changed / len(sample) > 0.03 else "zh-Hans"
 
 
-_DATES = [
-    re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"),
-    re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"),
-    re.compile(r"^\d{1,2}/\d{1,2}\s+\d{1,2}:\d{2}$", re.MULTILINE),
-    re.compile(r"\d{1,2}月\d{1,2}日"),
-]
 _SOURCES = [
     re.compile(r"来自于?(?:微信公众号)?\s*[“\"「《](.+?)[”\"」》]"),
     re.compile(r"^《?(\S{2,10}?)》?\s*授权转载", re.MULTILINE),
@@ -58,12 +55,44 @@ _SOURCES = [
 
 
 def detect_date(raw: str) -> str | None:
-    """The article's date as the text states it (first match in the article's head)."""
-    head = raw[:1500]
-    for pattern in _DATES:
-        if match := pattern.search(head):
-            return match.group(0).strip()
-    return None
+    """The article's date as the text states it (the first date in the article's head, in any of the
+    formats ``rag.dates`` reads)."""
+    found = publication_date(raw)
+    return found.stated if found else None
+
+
+USER_BASIS = "given when it was added"
+_METADATA_ISO = re.compile(r"^\s*(?:D:)?(\d{4})-?(\d{2})-?(\d{2})")
+
+
+def _metadata_iso(value: str) -> str | None:
+    """A metadata value (``2023-11-21T08:00:00+08:00``, a PDF's ``D:20231121093000``, or a date as
+    Chinese news writes it) as an ISO date; None when it is no date of the calendar."""
+    if match := _METADATA_ISO.match(value):
+        try:
+            return date(*(int(group) for group in match.groups())).isoformat()
+        except ValueError:
+            return None
+    found = [d for d in find_dates(value) if d.year_from == "stated"]
+    return found[0].iso if found else None
+
+
+def publication(raw: str, metadata: tuple[str, str] | None = None, reference: date | None = None) -> dict[str, str | None]:
+    """The article's publication date: ``published`` (ISO), ``date`` (how its source states it) and
+    ``date_basis`` (where it came from and, for a date written without a year, how the year was
+    inferred). In this order: the page's HTML metadata naming its publication date; the first date
+    the article's head states (``rag.dates.publication_date``: a missing year is the latest year
+    the article mentions); a PDF's or .docx's properties, which record when the file was made rather
+    than when the article appeared. All None when none gives a date."""
+    html = metadata is not None and metadata[1].startswith("the page's")
+    if html and (iso := _metadata_iso(metadata[0])):  # type: ignore[index]
+        return {"date": metadata[0], "published": iso, "date_basis": metadata[1]}  # type: ignore[index]
+    if found := publication_date(raw, reference):
+        basis = "stated in the text" if found.year_from == "stated" else f"stated in the text without a year; the year is {found.year_from}"
+        return {"date": found.stated, "published": found.iso, "date_basis": basis}
+    if metadata is not None and not html and (iso := _metadata_iso(metadata[0])):
+        return {"date": metadata[0], "published": iso, "date_basis": metadata[1]}
+    return {"date": None, "published": None, "date_basis": None}
 
 
 def detect_source(raw: str) -> str | None:
@@ -76,10 +105,11 @@ def detect_source(raw: str) -> str | None:
     return None
 
 
-def describe(raw: str, text: str) -> dict[str, str | None]:
-    """What an article says of itself, read from its extracted text (``raw``) and its cleaned text:
-    its title (the first line), script, source and date (versioned: ``DESCRIPTION_VERSION``)."""
-    return {"title": text.split("\n", 1)[0][:80], "script": detect_script(text), "source": detect_source(raw), "date": detect_date(raw)}
+def describe(raw: str, text: str, metadata: tuple[str, str] | None = None) -> dict[str, str | None]:
+    """What an article says of itself, read from its extracted text (``raw``), its cleaned text and
+    its file's metadata (``rag.formats.metadata_date``): its title (the first line), script, source
+    and date (``publication``) (versioned: ``DESCRIPTION_VERSION``)."""
+    return {"title": text.split("\n", 1)[0][:80], "script": detect_script(text), "source": detect_source(raw), **publication(raw, metadata)}
 
 
 MAX_NAME_CHARS = 255
@@ -119,16 +149,37 @@ def read_bytes(path: Path, max_bytes: int, label: str, suffix: str | None = None
 
 def document_from_bytes(data: bytes, suffix: str, doc_id: str, *, label: str, file: str, name: str = "",
                         overrides: Mapping[str, object] | None = None) -> Document:  # fmt: skip
-    """Extract, clean and describe one article. ``overrides`` are manifest fields set by hand."""
+    """Extract, clean and describe one article. ``overrides`` are manifest fields set by hand or kept
+    from an earlier description: its title, source, script, name and drop rule win; its date only
+    when a user gave it (``published`` with the ``date_basis`` ``USER_BASIS``, or none, as a hand
+    edit of the manifest writes it), or as a hand-written ``date`` of a manifest from before ISO
+    dates. Otherwise the date is described anew, so a better description reaches every article."""
     overrides = overrides or {}
     raw = extract_text(data, suffix, label)
     drop_from = overrides.get("drop_from")
     text = clean_text(raw, drop_from=str(drop_from) if drop_from else None)
     if sum(unicodedata.category(c)[0] in "LN" for c in text) < MIN_TEXT_CHARACTERS:
         raise DocumentError(f"{label}: no article text left after cleaning (empty, only punctuation or boilerplate)")
-    document = Document(id=doc_id, file=file, sha256=sha256_bytes(data), text=text, name=name, **describe(raw, text))  # type: ignore[arg-type]
-    kept = {key: value for key, value in overrides.items() if key in {"title", "script", "source", "date", "drop_from", "name"}}
+    described = describe(raw, text, metadata_date(data, suffix))
+    document = Document(id=doc_id, file=file, sha256=sha256_bytes(data), text=text, name=name, **described)  # type: ignore[arg-type]
+    kept = {key: value for key, value in overrides.items() if key in {"title", "script", "source", "drop_from", "name"}}
+    if overrides.get("published") is not None and overrides.get("date_basis") in (USER_BASIS, None):
+        kept |= {"published": checked_date(overrides["published"], label), "date_basis": USER_BASIS}
+    elif "published" not in overrides and overrides.get("date") and overrides["date"] != described["date"]:
+        # a date written by hand into the manifest of a release that kept no ISO date: read as the article's
+        stated = str(overrides["date"])
+        found = publication_date(stated + "\n" + raw) if find_dates(stated) else None  # a year it lacks: the article's
+        kept |= {"date": stated, "published": found.iso if found else None, "date_basis": "the manifest's date" if found else None}
     return replace(document, **kept)  # type: ignore[arg-type]
+
+
+def checked_date(value: object, label: str = "date") -> str:
+    """A date given by a user (``rag add --date``, the API's and the page's field): ``YYYY-MM-DD``
+    and a day of the calendar, or ``DocumentError`` saying what is wrong (before anything is written)."""
+    try:
+        return parse_iso(value).isoformat()
+    except ValueError as error:
+        raise DocumentError(f"{label}: {error}") from None
 
 
 _ID_NUMBER = re.compile(r"^(\d+)_")

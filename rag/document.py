@@ -19,8 +19,9 @@ Script = Literal["zh-Hans", "zh-Hant"]
 # Bump when the row a store keeps of a document changes for some document: its fields, its manifest
 # entry (``Document.entry``), its ``checksum`` or ``text_fingerprint``. Indexes then read every file
 # again and index again the documents whose row changed (``rag.fingerprint``; tests/rag/test_ingest.py
-# compares its outputs on fixed inputs with tests/rag/snapshots/probe.json).
-DOCUMENT_VERSION = 1
+# compares its outputs on fixed inputs with tests/rag/snapshots/probe.json). 2: ``published`` and
+# ``date_basis`` (a row without them, written before, reads as unknown).
+DOCUMENT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,11 @@ class Document:
     sha256: str  # of the file's bytes
     text: str = field(repr=False)
     source: str | None = None
-    date: str | None = None
+    date: str | None = None  # the article's date as its text states it ("2023 年 11 月 21 日", "9月26日")
     drop_from: str | None = None
     name: str = ""  # the file name it was added under ("" for files placed in the folder)
+    published: str | None = None  # its publication date, ISO (YYYY-MM-DD); None when unknown
+    date_basis: str | None = None  # how ``published`` was known, in words (``rag.corpus.publication``)
 
     @property
     def original_name(self) -> str:
@@ -74,8 +77,10 @@ class DocumentSummary:
     title: str
     script: Script
     source: str | None
-    date: str | None
+    date: str | None  # as the text states it
     characters: int
+    published: str | None = None  # ISO YYYY-MM-DD, None when unknown
+    date_basis: str | None = None  # how it was known
 
 
 def from_entry(entry: Mapping[str, object], text: str) -> Document:

@@ -54,7 +54,7 @@ class FixedCollection(Collection):
                                  frozenset(remove), fingerprint or self.fingerprint, self._source_state()))  # fmt: skip
 
     def add(self, paths: Sequence[Path], progress: bool = False, cancel: threading.Event | None = None,
-            names: Sequence[str] | None = None) -> list[AddResult]:  # fmt: skip
+            names: Sequence[str] | None = None, date: str | None = None) -> list[AddResult]:  # fmt: skip
         raise self._read_only()
 
     def remove(self, doc_ids: Sequence[str], progress: bool = False) -> list[Document]:

@@ -93,6 +93,56 @@ SUPPORTED_SUFFIXES = tuple(EXTRACTORS)
 EXTRACTION_VERSIONS = {"txt": 1, "md": 1, "html": 1, "pdf": 2, "docx": 1}
 
 
+# HTML metadata naming an article's publication date, most specific first (Open Graph's article
+# namespace, schema.org, Dublin Core, the names news sites use)
+_HTML_DATE_KEYS = ("article:published_time", "datepublished", "pubdate", "publishdate", "publish-date", "publish_date",
+                   "dc.date.issued", "dcterms.issued", "dc.date", "parsely-pub-date", "sailthru.date", "date")  # fmt: skip
+
+
+class _MetaDates(HTMLParser):
+    """``<meta>`` values by key (property, name or itemprop, lower case) and ``<time datetime>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value or "" for key, value in attrs}
+        if tag == "meta":
+            key = (values.get("property") or values.get("name") or values.get("itemprop") or "").strip().lower()
+            if key and values.get("content", "").strip():
+                self.found.setdefault(key, values["content"].strip())
+        elif tag == "time" and values.get("datetime", "").strip() and ("pubdate" in values or values.get("itemprop", "").lower() == "datepublished"):
+            self.found.setdefault("pubdate", values["datetime"].strip())
+
+
+def metadata_date(data: bytes, suffix: str) -> tuple[str, str] | None:
+    """The publication date a file's metadata records, as (the value as written, where it was
+    found): an HTML page's ``<meta>`` (``article:published_time`` …), a PDF's properties
+    (CreationDate), a .docx's core properties (``dcterms:created``); None when there is none. Read
+    after the file's text, which refused a broken file."""
+    kind = extraction_kind(suffix)
+    if kind == "html":
+        parser = _MetaDates()
+        try:
+            parser.feed(data.decode("utf-8-sig", errors="replace"))
+        except (ValueError, AssertionError):
+            return None
+        key = next((key for key in _HTML_DATE_KEYS if key in parser.found), None)
+        return (parser.found[key], f"the page's metadata ({key})") if key else None
+    if kind == "pdf":
+        from rag.pdf import pdf_properties_date
+
+        value = pdf_properties_date(data)
+        return (value, "the PDF's properties (its creation date)") if value else None
+    if kind == "docx":
+        from rag.word import docx_properties_date
+
+        value = docx_properties_date(data)
+        return (value, "the .docx's properties (its creation date)") if value else None
+    return None
+
+
 def extraction_kind(suffix: str) -> str:
     """The key of ``EXTRACTION_VERSIONS`` for a file suffix (``.htm`` is read as HTML)."""
     kind = suffix.lower().lstrip(".")

@@ -327,3 +327,21 @@ def _paragraphs(lines: list[_Line]) -> list[str]:
         previous = line
     return paragraphs
 
+
+
+def pdf_properties_date(data: bytes) -> str | None:
+    """The PDF's creation date as its properties record it (``D:20231121…``), else its last
+    modification's; None when it records neither. Read after ``pdf_text`` accepted the file."""
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError:
+            return None
+        try:
+            for key in ("CreationDate", "ModDate"):
+                value = pdf.get_metadata_value(key)
+                if value:
+                    return str(value)
+            return None
+        finally:
+            pdf.close()

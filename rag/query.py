@@ -1,15 +1,15 @@
 """A question made ready for retrieval: validated, its language told, its vectors and tokens, and
 for English questions the Chinese keywords the articles would use.
 
-``validate_question`` and ``validate_top_k`` are the one gate every edge (API, CLI, page, HTTP)
-passes through, so they say exactly the same thing everywhere.
+``validate_question``, ``validate_top_k`` and ``validate_filter`` are the one gate every edge (API,
+CLI, page, HTTP) passes through, so they say exactly the same thing everywhere.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +17,8 @@ import numpy as np
 
 from rag.clean import to_simplified
 from rag.config import RetrievalSettings
+from rag.dates import parse_iso
+from rag.document import DocumentSummary
 from rag.encoder import Encoder
 from rag.errors import InvalidQuestionError
 from rag.expand import english_to_chinese
@@ -83,6 +85,79 @@ def validate_top_k(top_k: object) -> int:
     if not low <= top_k <= high:
         raise InvalidQuestionError(f"top_k must be between {low} and {high}, got {top_k}")
     return top_k
+
+
+MAX_FILTER_ITEMS = 1_000  # sources or documents a filter names
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which articles a question searches (``Assistant.ask(since=…, until=…, sources=…, documents=…)``):
+    published from ``since`` to ``until`` (ISO dates, both inclusive; an article without a known date
+    is left out as soon as either is given), from one of ``sources`` (``DocumentSummary.source``),
+    one of ``documents`` (ids). Each part given narrows the search; none given searches everything.
+    The stores apply it inside their searches, so a filtered question still gets ``top_k`` passages
+    when that many match."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self.since is None and self.until is None and not self.sources and not self.documents
+
+    def admits(self, document: DocumentSummary) -> bool:
+        if self.documents and document.id not in self.documents:
+            return False
+        if self.sources and document.source not in self.sources:
+            return False
+        if self.since is not None or self.until is not None:
+            published = document.published
+            if published is None or (self.since is not None and published < self.since) or (self.until is not None and published > self.until):
+                return False
+        return True
+
+    def allowed(self, documents: Iterable[DocumentSummary]) -> frozenset[str] | None:
+        """The ids of the ``documents`` it admits (None: it admits everything, nothing to narrow);
+        ``InvalidQuestionError`` for a document id none of them has."""
+        if self.empty:
+            return None
+        documents = list(documents)
+        unknown = sorted(set(self.documents) - {document.id for document in documents})
+        if unknown:
+            raise InvalidQuestionError(f"no document {', '.join(map(repr, unknown[:5]))} in the collection; filter by the ids `rag documents` lists")
+        return frozenset(document.id for document in documents if self.admits(document))
+
+
+def _filter_date(value: object, name: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # not given (an empty field of the page)
+    try:
+        return parse_iso(value).isoformat()
+    except ValueError as error:
+        raise InvalidQuestionError(f"{name}: {error}") from None
+
+
+def _filter_names(value: object, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise InvalidQuestionError(f"{name} must be a list of strings, not {value!r}"[:200])
+    if len(value) > MAX_FILTER_ITEMS:
+        raise InvalidQuestionError(f"{name} names {len(value):,}; at most {MAX_FILTER_ITEMS:,}")
+    return tuple(dict.fromkeys(item.strip() for item in value if item.strip()))
+
+
+def validate_filter(since: object = None, until: object = None, sources: object = None, documents: object = None) -> Filter:
+    """The filter of a question, or ``InvalidQuestionError`` saying what is wrong: a date that is not
+    ``YYYY-MM-DD`` or no day of the calendar, ``since`` after ``until``, sources or documents that
+    are not lists of strings. (Unknown document ids are found against the collection: ``Filter.allowed``.)"""
+    checked = Filter(_filter_date(since, "since"), _filter_date(until, "until"), _filter_names(sources, "sources"), _filter_names(documents, "documents"))
+    if checked.since is not None and checked.until is not None and checked.since > checked.until:
+        raise InvalidQuestionError(f"since ({checked.since}) is after until ({checked.until}); nothing could match")
+    return checked
 
 
 def question_language(text: str) -> Language:

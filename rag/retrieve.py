@@ -12,6 +12,7 @@ answer stage never searches.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -90,9 +91,9 @@ def _run(ids: np.ndarray, scores: np.ndarray) -> dict[int, float]:
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
-def _sentence_run(view: StoreView, query: Query, depth: int) -> dict[int, float]:
+def _sentence_run(view: StoreView, query: Query, depth: int, within: Collection[str] | None = None) -> dict[int, float]:
     """Chunks scored by their closest sentence: sharper than one vector for a whole chunk."""
-    ((ids, scores),) = view.search_sentences(query.vector.reshape(1, -1), depth * 3)
+    ((ids, scores),) = view.search_sentences(query.vector.reshape(1, -1), depth * 3, within=within)
     sentences = view.sentences(ids.tolist())
     run: dict[int, float] = {}
     for sentence_id, score in zip(ids.tolist(), scores.tolist(), strict=True):
@@ -104,11 +105,11 @@ def _sentence_run(view: StoreView, query: Query, depth: int) -> dict[int, float]
     return run
 
 
-def _lexical_run(view: StoreView, query: Query, depth: int, candidates: set[int]) -> dict[int, float]:
+def _lexical_run(view: StoreView, query: Query, depth: int, candidates: set[int], within: Collection[str] | None = None) -> dict[int, float]:
     """BM25's run: over the whole collection, or a re-ranking of the dense ``candidates`` where the
     store cannot find lexical matches by itself (``StoreView.lexical_recall``)."""
     terms = [term_id(token) for token in query.tokens[:MAX_QUERY_TERMS]]
-    ids, scores = view.lexical_search(terms, depth, candidates if view.lexical_recall == "candidates" else ())
+    ids, scores = view.lexical_search(terms, depth, candidates if view.lexical_recall == "candidates" else (), within=within)
     return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
@@ -125,8 +126,10 @@ def _scored_sentences(chunk: ChunkRecord, vectors: np.ndarray, texts: list[str],
     return tuple((chunk.sentence_ids[i], float(scores[i])) for i in order)
 
 
-def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int) -> Ranking:
-    """The ``top_k`` best chunks for ``query`` under ``settings``, with what the answer needs. The
+def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int, within: Collection[str] | None = None) -> Ranking:
+    """The ``top_k`` best chunks for ``query`` under ``settings``, with what the answer needs; only
+    chunks of the documents ``within`` when given (a question's filter, ``rag.query.Filter``), which
+    every search applies itself, so ``top_k`` are found whenever those documents hold them. The
     searches that need nothing but the question run at once (on a Milvus server each is a round
     trip: their latencies overlap instead of adding up), the chunk search with both of the
     question's vectors in one request; then BM25 where it re-ranks their candidates; then the
@@ -138,17 +141,17 @@ def rank(view: StoreView, query: Query, settings: RetrievalSettings, top_k: int)
     # the base vector measures closeness (``_closeness``): searched along when it is another vector
     queries = ([query.vector] if use_dense else []) + ([] if use_dense and query.base_vector is query.vector else [query.base_vector])
     known_soon = _POOL.submit(view.known_terms, terms)
-    chunks_soon = _POOL.submit(view.search_chunks, np.stack(queries), depth if use_dense else 1)
-    sentences_soon = _POOL.submit(_sentence_run, view, query, depth) if use_dense and settings.sentence_dense_weight else None
+    chunks_soon = _POOL.submit(view.search_chunks, np.stack(queries), depth if use_dense else 1, within=within)
+    sentences_soon = _POOL.submit(_sentence_run, view, query, depth, within) if use_dense and settings.sentence_dense_weight else None
     rerank_only = view.lexical_recall == "candidates"
-    lexical_soon = _POOL.submit(_lexical_run, view, query, depth, set()) if use_lexical and not rerank_only else None
+    lexical_soon = _POOL.submit(_lexical_run, view, query, depth, set(), within) if use_lexical and not rerank_only else None
     found = chunks_soon.result()
     dense = _run(*found[0]) if use_dense else {}
     sentences_run = sentences_soon.result() if sentences_soon else {}
     if lexical_soon is not None:
         lexical = lexical_soon.result()
     else:
-        lexical = _lexical_run(view, query, depth, dense.keys() | sentences_run.keys()) if use_lexical else {}
+        lexical = _lexical_run(view, query, depth, dense.keys() | sentences_run.keys(), within) if use_lexical else {}
     # share of the question's content words the corpus knows: scales the lexical run's weight
     known = known_soon.result()
     coverage = sum(term in known for term in terms) / len(terms) if terms else 0.0

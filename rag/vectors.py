@@ -57,17 +57,20 @@ def search_exact(vectors: np.ndarray, query: np.ndarray, k: int, deleted: np.nda
 REFINE = 2  # the IVF search fetches this many times k candidates, re-scored exactly
 
 
-def search_ivf(index: faiss.Index, vectors: np.ndarray, query: np.ndarray, k: int,
-               deleted_rows: np.ndarray | None, nprobe: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def search_ivf(index: faiss.Index, vectors: np.ndarray, query: np.ndarray, k: int, deleted_rows: np.ndarray | None, nprobe: int,
+               allowed_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Top-``k`` (row numbers, scores) from an IVF-SQ8 index, probing ``nprobe`` lists (a search-time
     setting: ``VectorIndexSettings.ivf_probe``), skipping ``deleted_rows``: ``REFINE·k`` candidates
     are re-scored with the stored float32 ``vectors``, so 8-bit rounding no longer swaps near ties,
-    and the scores equal those of exact search in other segments, with which they are fused."""
+    and the scores equal those of exact search in other segments, with which they are fused.
+    ``allowed_rows``: only these rows are searched (a FAISS id selector: a question's filter)."""
     wanted = min(REFINE * k, index.ntotal)
     if wanted <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     params = faiss.SearchParametersIVF(nprobe=nprobe)
-    if deleted_rows is not None and len(deleted_rows):
+    if allowed_rows is not None:
+        params.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_rows, dtype=np.int64))
+    elif deleted_rows is not None and len(deleted_rows):
         params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(deleted_rows.astype(np.int64)))
     _, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), wanted, params=params)
     rows = np.sort(rows[0][rows[0] >= 0])  # mapped rows read in file order

@@ -3,7 +3,7 @@
 News is about time: who led OpenAI on 17 November 2023 and on 22 November are different people. A
 question that names a time ("2023年11月", "in 2017") prefers evidence from then; one about a state that
 changes ("现任", "目前", "now", "currently") prefers the newest. The time a passage speaks of is the
-latest date or year it states itself, else its article's date (``Document.date``); the answer then
+latest date or year it states itself, else its article's publication date (``Document.published``); the answer then
 lists what other periods said, newest first (``Answer.supporting`` carries each one's time).
 """
 
@@ -65,12 +65,6 @@ def matches(period: str, time: str | None) -> bool:
     return period[:length] == time[:length]
 
 
-def article_date(stated: str | None) -> str | None:
-    """An article's date as its document records it (the words as stated), as an ISO date."""
-    found = find_dates(stated) if stated else []
-    return found[0].iso if found and found[0].year_from == "stated" else None
-
-
 def rerank_by_time(ranking: Ranking, question: Asked, passages: int, period_weight: float, recency_weight: float) -> Ranking:
     """The top ``passages`` re-scored by the time they speak of (``spoken_of``): + ``period_weight``
     when it falls in the period asked about; for a question about now, + ``recency_weight`` × its place
@@ -82,7 +76,7 @@ def rerank_by_time(ranking: Ranking, question: Asked, passages: int, period_weig
     for candidate in top:
         chunk = ranking.chunks[candidate.chunk_id]
         document = ranking.documents[chunk.doc_id]
-        times.append(spoken_of(ranking.text(chunk), article_date(document.date)))
+        times.append(spoken_of(ranking.text(chunk), document.published))
     if question.period is not None:
         bonus = [period_weight * matches(question.period, time) for time in times]
     else:

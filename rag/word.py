@@ -138,3 +138,22 @@ def _block_lines(container: etree._Element) -> Iterator[str]:
 def _run_text(node: etree._Element) -> str:
     kind = etree.QName(node).localname
     return node.text or "" if kind == "t" else "\t" if kind == "tab" else "\n"
+
+
+_CORE_DATE = re.compile(rb"<dcterms:(created|modified)[^>]*>\s*([^<]{4,40}?)\s*</dcterms:\1>")
+
+
+def docx_properties_date(data: bytes) -> str | None:
+    """The .docx's creation date as its core properties record it (``docProps/core.xml``,
+    ``dcterms:created``), else its last modification's; None when it records neither."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            member = archive.getinfo("docProps/core.xml")
+            if member.file_size > 1 << 20:
+                return None
+            core = archive.read(member)
+    except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, OSError):
+        return None
+    found = dict(match.groups() for match in _CORE_DATE.finditer(core))
+    value = found.get(b"created") or found.get(b"modified")
+    return value.decode("utf-8", errors="replace") if value else None

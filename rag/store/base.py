@@ -18,6 +18,9 @@ The rules every store keeps:
 - **Reads.** Besides its documents and dense searches, a view declares how it finds the chunks
   BM25 scores (``lexical_recall``) and hands out the name lexicon apart (``names``): query
   expansion needs it, retrieval does not.
+- **Filters.** Every search takes ``within``, the ids of the documents a question may read (its
+  ``rag.query.Filter``, resolved against the view's documents), and applies it inside the engine's
+  search: the ``k`` best of those documents come back, never fewer while they hold ``k`` pieces.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class StoredDocument:
             id=self.id, name=str(self.entry.get("name") or file), format=file.rsplit(".", 1)[-1].lower() if "." in file else "",
             title=str(self.entry["title"]), script=self.entry["script"],  # type: ignore[arg-type]
             source=self.entry.get("source"), date=self.entry.get("date"), characters=self.characters,  # type: ignore[arg-type]
+            published=self.entry.get("published"), date_basis=self.entry.get("date_basis"),  # type: ignore[arg-type]
         )  # fmt: skip
 
 
@@ -204,12 +208,14 @@ class StoreView(Protocol):
         """The documents with their texts (unknown ids left out)."""
         ...
 
-    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def search_chunks(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per row of ``vectors`` (one query vector a row), the (ids, cosines) of the ``k`` chunks
-        closest to it, best first: several vectors are one request where the engine allows."""
+        closest to it, best first: several vectors are one request where the engine allows.
+        ``within``: the ids of the documents searched (None: all), applied inside the search (the
+        ``k`` best of those documents, never fewer when they hold ``k`` chunks)."""
         ...
 
-    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]: ...
+    def search_sentences(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]: ...
 
     @property
     def lexical_recall(self) -> LexicalRecall:
@@ -219,10 +225,12 @@ class StoreView(Protocol):
     @property
     def names(self) -> NameLexicon: ...
 
-    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = (),
+                       within: Collection[str] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """(ids, BM25 scores > 0) of the ``k`` best chunks for the query's term ids, in query order,
         among the chunks ``lexical_recall`` says; ``candidates`` are read only where it is
-        ``"candidates"`` (and then required: without them nothing is found)."""
+        ``"candidates"`` (and then required: without them nothing is found). ``within``: only the
+        chunks of these documents are scored (the statistics stay the collection's)."""
         ...
 
     def known_terms(self, term_ids: Iterable[int]) -> set[int]:
@@ -234,6 +242,12 @@ class StoreView(Protocol):
     def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRecord]: ...
 
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray: ...
+
+    def pieces(self, ids: Iterable[str]) -> dict[str, IndexedDocument]:
+        """The documents as ingestion made them: their pieces, terms, names and vectors read back,
+        never encoded (a document whose description changed but not its text is written again from
+        them). Unknown ids, and documents the store cannot give whole, are left out."""
+        ...
 
 
 class Store(Protocol):

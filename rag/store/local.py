@@ -49,6 +49,7 @@ from rag.store.base import (
     ChunkRecord,
     Damage,
     Fingerprint,
+    IndexedDocument,
     LexicalRecall,
     SentenceRecord,
     StoredDocument,
@@ -140,17 +141,20 @@ class _Part:
         self.live_sentences = len(segment.sentence_ids) - (len(self.deleted_sentence_rows) if self.deleted_sentence_rows is not None else 0)
         self.live_documents = len(segment.stored) - len(self.removed_rows)
 
-    def search(self, part: str, vector: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, part: str, vector: np.ndarray, k: int, nprobe: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best (ids, cosines) of the live rows, or of ``rows`` alone (live, sorted: a filter's)."""
         segment = self.segment
         ids = segment.chunk_ids if part == "chunk" else segment.sentence_ids
+        if rows is not None:
+            return _search_rows(segment, part, ids, vector, k, nprobe, rows)
         if part in segment.ann:
             vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
             deleted = self.deleted_chunk_rows if part == "chunk" else self.deleted_sentence_rows
-            rows, scores = search_ivf(segment.ann[part], vectors, vector, k, deleted, nprobe)
+            found, scores = search_ivf(segment.ann[part], vectors, vector, k, deleted, nprobe)
         else:
             vectors = segment.exact_chunk_vectors if part == "chunk" else segment.exact_sentence_vectors
-            rows, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
-        return np.asarray(ids)[rows], scores
+            found, scores = search_exact(vectors, vector, k, self.chunk_deleted if part == "chunk" else self.sentence_deleted)
+        return np.asarray(ids)[found], scores
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """A term's live (chunk rows, counts) in this segment."""
@@ -164,6 +168,29 @@ class _Part:
         if not self.segment.has_term(term):
             return False
         return self.chunk_deleted is None or bool(len(self.postings(term)[0]))
+
+
+EXACT_ROWS = 20_000  # a filter's rows up to this many are searched exactly (a product with their vectors)
+
+
+def _search_rows(segment: Segment, part: str, ids: np.ndarray, vector: np.ndarray, k: int, nprobe: int,
+                 rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A search restricted to ``rows``: exact over their vectors when few or the segment has no IVF
+    index, else the IVF index with a FAISS id selector of them (row numbers are its ids), completed
+    exactly when the lists probed held fewer than ``k`` of them."""
+    if not len(rows) or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if part in segment.ann and len(rows) > EXACT_ROWS:
+        vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
+        found, scores = search_ivf(segment.ann[part], vectors, vector, k, None, nprobe, allowed_rows=rows)
+        if len(found) >= min(k, len(rows)):
+            return np.asarray(ids)[found], scores
+    if part in segment.ann:  # mapped: only the filter's rows are read
+        vectors = segment.chunk_vectors if part == "chunk" else segment.sentence_vectors
+    else:
+        vectors = segment.exact_chunk_vectors if part == "chunk" else segment.exact_sentence_vectors
+    found, scores = search_exact(np.asarray(vectors[rows], dtype=np.float32), vector, k, None)
+    return np.asarray(ids)[rows[found]], scores
 
 
 class SegmentNames:
@@ -224,32 +251,54 @@ class LocalView:
                 found[doc_id] = self.parts[location[0]].segment.document(location[1])
         return found
 
-    def _search(self, part: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        results = [p.search(part, vector, k, self.nprobe) for p in self.parts]
+    def _rows(self, within: Collection[str] | None, part: str) -> list[np.ndarray | None]:
+        """Per segment, the live rows of ``part`` ("chunk" or "sentence") of the documents ``within``
+        (None for every segment: no filter)."""
+        if within is None:
+            return [None] * len(self.parts)
+        documents: list[list[int]] = [[] for _ in self.parts]
+        for doc_id in within:
+            location = self.locations.get(doc_id)  # live documents only
+            if location is not None:
+                documents[location[0]].append(location[1])
+        owners = (lambda segment: segment.chunk_docs) if part == "chunk" else (lambda segment: segment.sentence_docs)
+        return [np.flatnonzero(np.isin(owners(p.segment), rows)) if rows else np.zeros(0, np.int64) for p, rows in zip(self.parts, documents, strict=True)]
+
+    def _search(self, part: str, vector: np.ndarray, k: int, rows: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        results = [p.search(part, vector, k, self.nprobe, allowed) for p, allowed in zip(self.parts, rows, strict=True)]
         if not results:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
 
-    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def search_chunks(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         # one vector at a time: a product with a matrix of queries rounds otherwise, and the scores
         # must stay those fused before (the gold figures are unchanged); no round trip to save here
-        return [self._search("chunk", vector, k) for vector in vectors]
+        rows = self._rows(within, "chunk")
+        return [self._search("chunk", vector, k, rows) for vector in vectors]
 
-    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [self._search("sentence", vector, k) for vector in vectors]
+    def search_sentences(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        rows = self._rows(within, "sentence")
+        return [self._search("sentence", vector, k, rows) for vector in vectors]
 
-    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = (),
+                       within: Collection[str] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """BM25 over the live chunks (every chunk holding a query term: ``candidates`` are not
         needed here): document frequencies summed over the segments, then each segment's rows
-        scored in a dense array (``bm25.score``) and its best kept."""
+        scored in a dense array (``bm25.score``) and its best kept; with ``within``, only the rows
+        of those documents are scored (their postings kept, the others dropped)."""
         if not self.chunk_count:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         postings = {term: [part.postings(term) for part in self.parts] for term in set(term_ids)}
         idfs = bm25.idfs({term: sum(len(rows) for rows, _ in parts) for term, parts in postings.items()}, self.chunk_count)
         average = self.total_length / self.chunk_count
+        allowed = self._rows(within, "chunk")
         found_ids, found_scores = [], []
         for index, part in enumerate(self.parts):
-            scores = bm25.score(term_ids, {term: parts[index] for term, parts in postings.items()}, part.segment.chunk_lengths, idfs, average)
+            mine = {term: parts[index] for term, parts in postings.items()}
+            if allowed[index] is not None:
+                mine = {term: (rows[keep], counts[keep]) for term, (rows, counts) in mine.items()
+                        for keep in [np.isin(rows, allowed[index], assume_unique=True)]}  # fmt: skip
+            scores = bm25.score(term_ids, mine, part.segment.chunk_lengths, idfs, average)
             if scores is not None:
                 rows = np.flatnonzero(scores > 0)
                 found_ids.append(np.asarray(part.segment.chunk_ids)[rows])
@@ -309,6 +358,26 @@ class LocalView:
                 vectors[at[order]] = part.segment.sentence_vectors[rows[order]]
         return vectors
 
+    def pieces(self, ids: Iterable[str]) -> dict[str, IndexedDocument]:
+        found = {}
+        for doc_id in ids:
+            location = self.locations.get(doc_id)
+            if location is None:
+                continue
+            segment, row = self.parts[location[0]].segment, location[1]
+            chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
+            first_sentence = int(sentences[0]) if len(sentences) else 0
+            terms = [segment.terms_of_chunk(int(chunk)) for chunk in chunks]
+            found[doc_id] = IndexedDocument(
+                document=segment.document(row), chunks=tuple((int(s), int(e)) for s, e in segment.chunk_spans[chunks]),
+                sentences=tuple((int(s), int(e)) for s, e in segment.sentence_spans[sentences]),
+                chunk_sentences=tuple(tuple((segment.sentences_of_chunk(int(chunk)) - first_sentence).tolist()) for chunk in chunks),
+                chunk_terms=tuple(dict(zip(t.tolist(), c.tolist(), strict=True)) for t, c in terms),
+                chunk_lengths=tuple(int(length) for length in segment.chunk_lengths[chunks]),
+                chunk_vectors=np.asarray(segment.chunk_vectors[chunks], dtype=np.float32),
+                sentence_vectors=np.asarray(segment.sentence_vectors[sentences], dtype=np.float32), names=dict(segment.names[row]),
+            )  # fmt: skip
+        return found
 
     def details(self) -> dict[str, str]:
         kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}

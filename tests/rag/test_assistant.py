@@ -173,3 +173,28 @@ def test_the_default_collection_cannot_be_dropped(tiny):
     with pytest.raises(InvalidCollectionError, match="cannot be removed"):
         Assistant.load(settings, encoder=encoder).drop()
     assert (settings.root / "corpus" / "a.txt").exists()
+
+
+def test_the_seed_articles_dates_and_a_question_filtered_to_a_period(news):
+    """001 states 2023 年 11 月 21 日; 002 and 004 a day without a year (09/13 11:20, 9月26日), 2024 by
+    the years they mention; 000 and 003 state none."""
+    assert {d.id[:3]: d.published for d in news.documents()} == {"000": None, "001": "2023-11-21", "002": "2024-09-13", "003": None,
+                                                                 "004": "2024-09-26"}  # fmt: skip
+    answer = news.ask("哪位OpenAI首席技术官宣布离职?", top_k=5, since="2024-09-20")  # only 004 is that recent
+    assert len(answer.passages) == 5 and {p.doc_id for p in answer.passages} == {MURATI} and {p.date for p in answer.passages} == {"2024-09-26"}
+    assert answer.citations and all(c.date == "2024-09-26" for c in answer.citations)
+    older = news.ask("多少名OpenAI员工签署了公开信?", top_k=3, until="2023-12-31", sources=["虎嗅網"])
+    assert {p.doc_id for p in older.passages} == {"001_86f10aefa8bc7cfc"} and len(older.passages) == 3
+
+
+def test_a_bad_filter_is_refused_and_changes_nothing(tiny):
+    settings, encoder = tiny
+    assistant = Assistant.load(settings, encoder=encoder)
+    before = assistant.ask("谁辞去了首席技术官?", top_k=2)
+    for given, message in (({"since": "2024-09-31"}, "no date of the calendar"), ({"since": "2024-09-02", "until": "2024-09-01"}, "is after until"),
+                           ({"documents": ["a", "nope"]}, "no document 'nope' in the collection")):  # fmt: skip
+        with pytest.raises(InvalidQuestionError, match=message):
+            assistant.ask("谁辞去了首席技术官?", **given)
+    assert assistant.ask("谁辞去了首席技术官?", top_k=2) == before and [d.id for d in assistant.documents()] == ["a", "b"]
+    only_b = assistant.ask("谁辞去了首席技术官?", top_k=2, documents=["b"])
+    assert {p.doc_id for p in only_b.passages} == {"b"}

@@ -34,6 +34,22 @@ def test_an_unusable_question_exits_2_with_one_line(tmp_path, question):
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error:")
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    (["--since", "2024-02-30"], "error: since: '2024-02-30' is no date of the calendar"),
+    (["--since", "2024-10-01", "--until", "2024-09-01"], "error: since (2024-10-01) is after until (2024-09-01)"),
+    (["--until", "26/09/2024"], "error: until: a date is written YYYY-MM-DD"),
+])  # fmt: skip
+def test_an_unusable_filter_exits_2_with_one_line_before_the_model_loads(tmp_path, options, message):
+    result = run("ask", "OpenAI估值多少?", *options, home=tmp_path, cache=tmp_path / "no-model")
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and result.stderr.startswith(message), result.stderr
+
+
+def test_an_impossible_date_for_added_files_exits_2_before_anything_is_read(tmp_path):
+    result = run("add", str(tmp_path / "missing.txt"), "--date", "2024-13-01", home=tmp_path, cache=tmp_path / "no-model")
+    assert result.returncode == 2 and result.stderr.startswith("error: --date: '2024-13-01' is no date of the calendar"), result.stderr
+    assert not (tmp_path / "corpus").exists()
+
+
 def test_invalid_utf8_in_the_arguments_is_a_clear_error(tmp_path):
     result = run("ask", os.fsdecode(b"OpenAI\xff\xfe?"), home=tmp_path, cache=tmp_path / "no-model")
     assert result.returncode == 2 and "surrogate" in result.stderr
@@ -78,8 +94,20 @@ def test_ask_json_has_the_api_fields(news):
     assert payload["reliability"] in {"reliable", "likely", "uncertain"}  # the confidence in words
     assert set(payload["passages"][0]) == {"rank", "doc_id", "title", "source", "text", "start", "end", "score", "highlight", "date"}
     # every citation quotes its sentence and the time it speaks of; the first one is the answer's
-    assert set(payload["citations"][0]) == {"rank", "doc_id", "start", "end", "passage_start", "passage_end", "text", "time"}
+    assert set(payload["citations"][0]) == {"rank", "doc_id", "start", "end", "passage_start", "passage_end", "text", "time", "date"}
     assert payload["citations"][0]["text"] == payload["text"]
+
+
+def test_ask_narrowed_by_date_source_and_document(news):
+    result = run("ask", "哪位OpenAI首席技术官宣布离职?", "--since", "2024-09-20", "--json")
+    assert result.returncode == 0, result.stderr
+    assert {p["doc_id"] for p in json.loads(result.stdout)["passages"]} == {"004_c511aff020beec01"}
+    result = run("ask", "OpenAI估值多少?", "--source", "虎嗅網", "--source", "新智元", "--document", "000_a3d17ee69bd47227", "--json")
+    assert {p["doc_id"] for p in json.loads(result.stdout)["passages"]} == {"000_a3d17ee69bd47227"}
+    readable = run("ask", "哪位OpenAI首席技术官宣布离职?", "--since", "2024-09-20", "-k", "1")
+    assert "(2024-09-26 · 004_c511aff020beec01 " in readable.stdout
+    unknown = run("ask", "OpenAI估值多少?", "--document", "999_nope")
+    assert unknown.returncode == 2 and "no document '999_nope'" in unknown.stderr
 
 
 def test_add_remove_and_list_documents(project_copy, tmp_path):
@@ -90,8 +118,12 @@ def test_add_remove_and_list_documents(project_copy, tmp_path):
     doc_id = added.stdout.split()[1].rstrip(":")
     listed = json.loads(run("documents", "--json", home=project_copy).stdout)
     assert doc_id in {d["id"] for d in listed} and len(listed) == 6
+    assert {d["id"][:3]: d["published"] for d in listed}["001"] == "2023-11-21"
     again = run("add", str(article), home=project_copy)
     assert again.returncode == 0 and again.stdout.startswith(f"unchanged {doc_id}")
+    dated = run("add", str(article), "--date", "2031-01-15", home=project_copy)
+    assert dated.returncode == 0 and dated.stdout.startswith(f"updated {doc_id}") and "(2031-01-15)" in dated.stdout
+    assert f"{doc_id}  2031-01-15  月球基地计划公布" in run("documents", home=project_copy).stdout
     removed = run("remove", doc_id, home=project_copy)
     assert removed.returncode == 0 and f"removed {doc_id}" in removed.stdout
     unknown = run("remove", doc_id, home=project_copy)

@@ -130,6 +130,51 @@ def test_an_extraction_change_reads_those_files_again_and_embeds_only_changed_te
     assert current_manifest(settings)["fingerprint"]["versions"]["extract.txt"] == ingest.VERSIONS["extract.txt"]
 
 
+def test_a_description_change_describes_every_document_again_without_the_encoder(tiny, monkeypatch, messages):
+    """A new description (here: every article dated 2020-02-29) costs re-reading the files and writing
+    the documents' rows again from their stored pieces, never an embedding; the answers stay."""
+    from rag import corpus, ingest
+
+    settings, encoder = tiny
+    built = open_assistant(settings, encoder)
+    embedded, answers = encoder.passages, built.ask("谁辞去了首席技术官?").passages
+    assert [d.published for d in built.documents()] == [None, None]
+    monkeypatch.setitem(ingest.VERSIONS, "describe", ingest.VERSIONS["describe"] + 1)
+    monkeypatch.setattr(corpus, "publication", lambda raw, metadata=None: {"date": "2020年2月29日", "published": "2020-02-29", "date_basis": "test"})
+    messages.take()
+    reopened = open_assistant(settings, encoder)
+    assert "versions.describe" in messages.take() and encoder.passages == embedded and _generation(settings) == 2
+    assert [(d.id, d.published, d.date) for d in reopened.documents()] == [("a", "2020-02-29", "2020年2月29日"), ("b", "2020-02-29", "2020年2月29日")]
+    assert [p.date for p in reopened.ask("谁辞去了首席技术官?").passages] == ["2020-02-29"] * len(answers)
+    assert [(p.doc_id, p.start, p.end, p.score) for p in reopened.ask("谁辞去了首席技术官?").passages] == [(p.doc_id, p.start, p.end, p.score) for p in answers]
+    listed = json.loads((settings.corpus_dir / "manifest.json").read_text())["documents"]
+    assert {entry["published"] for entry in listed} == {"2020-02-29"}
+
+
+def test_a_date_given_when_adding_wins_is_checked_first_and_changes_an_unchanged_file_without_embedding(tiny):
+    settings, encoder = tiny
+    assistant = open_assistant(settings, encoder)
+    article = settings.root / "report.md"
+    article.write_text("# 月球基地\n\n2031年3月5日 航天局宣布,月球南极基地将建成。", encoding="utf-8")
+    (first,) = assistant.add([article])
+    assert (first.document.published, first.document.date_basis) == ("2031-03-05", "stated in the text")
+    before, embedded = sorted(settings.corpus_dir.iterdir()), encoder.passages
+    for bad in ("2024-02-30", "2024/01/31", "yesterday"):
+        with pytest.raises(DocumentError, match=r"^the date: .*(no date of the calendar|YYYY-MM-DD)"):
+            assistant.add([article], date=bad)
+    assert sorted(settings.corpus_dir.iterdir()) == before and _generation(settings) == 2  # nothing written
+    (again,) = assistant.add([article], date="2024-01-31")
+    assert again.status == "updated" and encoder.passages == embedded and again.document.id == first.document.id
+    summary = {d.id: d for d in assistant.documents()}[first.document.id]
+    assert (summary.published, summary.date, summary.date_basis) == ("2024-01-31", "2031年3月5日", "given when it was added")
+    (same,) = assistant.add([article], date="2024-01-31")
+    assert same.status == "unchanged"
+    (kept,) = assistant.add([article])  # no date given: the user's date stays
+    assert kept.status == "unchanged" and assistant.document(first.document.id).published == "2024-01-31"
+    reopened = Assistant.load(settings, encoder=encoder, rescan=True)  # rag build reads every file again: the user's date stays
+    assert reopened.document(first.document.id).published == "2024-01-31"
+
+
 def test_an_index_of_an_unknown_development_build_is_embedded_again_saying_so(tiny, messages):
     settings, encoder = tiny
     open_assistant(settings, encoder)
@@ -448,7 +493,9 @@ def test_an_index_written_by_the_last_release_opens_without_embedding_anything(t
     assert sorted(d.id for d in opened.documents()) == ["001_39abb9a4e9b98cc2", "a", "b", "c"]
     manifest = current_manifest(settings)
     assert manifest["fingerprint"]["versions"]["tokens"] == 1 and "code" not in manifest["fingerprint"]
-    assert manifest["segments"] == ["seg-00000001", "seg-00000002"]  # the release's segments, as they were written
+    # its documents described anew (ISO dates, DOCUMENT_VERSION 2): written again from their stored pieces
+    assert manifest["segments"] == ["seg-00000004"] and manifest["fingerprint"]["versions"]["describe"] == 2
+    assert {d.id: d.published for d in opened.documents()} == {"001_39abb9a4e9b98cc2": None, "a": "2024-09-26", "b": None, "c": None}
     assert opened.document("b").text.startswith("台積電擴建晶圓廠") and opened.ask("台积电要建多少座晶圆厂?").passages
 
 

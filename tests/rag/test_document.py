@@ -15,7 +15,7 @@ DOCUMENT = Document(id="007_ab", file="007_ab.pdf", title="标题", script="zh-H
 def test_the_entry_is_everything_but_the_text_and_reads_back():
     entry = DOCUMENT.entry()
     assert entry == {"id": "007_ab", "file": "007_ab.pdf", "title": "标题", "script": "zh-Hans", "sha256": "0" * 64,
-                     "source": None, "date": None, "drop_from": None, "name": "报告.pdf"}  # fmt: skip
+                     "source": None, "date": None, "drop_from": None, "name": "报告.pdf", "published": None, "date_basis": None}  # fmt: skip
     assert json.loads(DOCUMENT.manifest_line()) == entry and "\n" not in DOCUMENT.manifest_line() and "标题" in DOCUMENT.manifest_line()
     assert from_entry(entry | {"retired_field": 1}, "正文。") == DOCUMENT
 

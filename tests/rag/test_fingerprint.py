@@ -35,8 +35,8 @@ def test_every_part_of_todays_fingerprint_has_a_cost(current):
         ("versions.sentences", 2, Work(embed=True)),
         ("libraries.langchain-text-splitters", "9.9", Work(embed=True)),
         ("versions.clean", 2, Work(reread=ALL_FORMATS)),
-        ("versions.document", 2, Work(reread=ALL_FORMATS)),  # the stored document row (rag.document)
-        ("versions.describe", 2, Work(reread=ALL_FORMATS)),  # title, script, source, date (rag.corpus.describe)
+        ("versions.document", 3, Work(reread=ALL_FORMATS)),  # the stored document row (rag.document)
+        ("versions.describe", 3, Work(reread=ALL_FORMATS)),  # title, script, source, date (rag.corpus.describe)
         ("versions.extract.pdf", 3, Work(reread=frozenset({"pdf"}))),
         ("libraries.python-docx", "9.9", Work(reread=frozenset({"docx"}))),
         ("libraries.opencc", "9.9", Work(reread=ALL_FORMATS, tokens=True)),
@@ -72,13 +72,17 @@ def test_what_is_settled_after_a_step_leaves_the_rest_to_do(current):
     assert work(settled(current, opencc, {"reread"}), opencc) == work(current, opencc)
 
 
+RELEASE_CHANGES = ("versions.describe 1 → 2", "versions.document 1 → 2", "versions.extract.pdf 1 → 2")
+
+
 @pytest.mark.parametrize("digest", sorted(RELEASED_CODE))
 def test_a_released_index_is_migrated_without_embedding_again(current, digest):
     legacy = {key: value for key, value in current.as_dict().items() if key not in ("versions", "libraries")}
     recorded = {"jieba": current.libraries["jieba"], "opencc": current.libraries["opencc"], "faiss-cpu": "1.15.1"}
     migrated = Fingerprint.from_dict(legacy | {"ivf_probe": 128, "code": digest}, recorded)
-    # since those releases only PDF extraction changed (pdf 2: running headers of 3+ page PDFs only): their PDFs are read again
-    assert migrated.code is None and work(migrated, current) == Work(reread=frozenset({"pdf"}), reasons=("versions.extract.pdf 1 → 2",))
+    # since those releases PDF extraction changed (pdf 2: running headers of 3+ page PDFs only) and documents gained ISO
+    # dates (describe 2, document 2): their files are read again (documents whose text is unchanged are not embedded)
+    assert migrated.code is None and work(migrated, current) == Work(reread=ALL_FORMATS, reasons=RELEASE_CHANGES)
 
 
 def test_an_index_of_an_unknown_build_or_other_libraries_says_so(current):
@@ -86,5 +90,5 @@ def test_an_index_of_an_unknown_build_or_other_libraries_says_so(current):
     unknown = Fingerprint.from_dict(legacy | {"code": "0123456789abcdef"})
     assert work(unknown, current).embed and "development build (code 0123456789abcdef)" in work(unknown, current).reasons[0]
     older_jieba = Fingerprint.from_dict(legacy | {"code": sorted(RELEASED_CODE)[0]}, {"jieba": "0.39"})
-    assert work(older_jieba, current) == Work(reread=frozenset({"pdf"}), tokens=True,
-                                              reasons=(f"libraries.jieba 0.39 → {current.libraries['jieba']}", "versions.extract.pdf 1 → 2"))  # fmt: skip
+    assert work(older_jieba, current) == Work(reread=ALL_FORMATS, tokens=True,
+                                              reasons=(f"libraries.jieba 0.39 → {current.libraries['jieba']}", *RELEASE_CHANGES))  # fmt: skip

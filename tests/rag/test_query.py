@@ -9,7 +9,8 @@ from fakes import FakeEncoder
 from rag import InvalidQuestionError, QuestionVectors
 from rag.config import RetrievalSettings
 from rag.lexical import term_id, tokenize
-from rag.query import build_query, question_language, validate_question, validate_top_k
+from rag.document import DocumentSummary
+from rag.query import build_query, question_language, validate_filter, validate_question, validate_top_k
 
 
 @pytest.mark.parametrize(
@@ -108,3 +109,36 @@ def test_an_english_question_gains_the_keywords_the_articles_use_averaged_into_i
     assert np.allclose(query.vector, summed / np.linalg.norm(summed)) and query.base_vector is query.vector
     plain = build_query(question, encoder, _Knows("辞职"), RetrievalSettings(query_expansion=False))
     assert plain.tokens == ("cto", "resign") and np.array_equal(plain.vector, encoder.encode_questions([question]).base[0])
+
+
+# ---- the filter of a question (issue 28, item 2)
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"since": "2024-02-30"}, r"^since: '2024-02-30' is no date of the calendar"),
+    ({"until": "2024/09/26"}, r"^until: a date is written YYYY-MM-DD"),
+    ({"since": 20240926}, r"^since: a date is written YYYY-MM-DD"),
+    ({"since": "2024-10-01", "until": "2024-09-30"}, r"^since \(2024-10-01\) is after until \(2024-09-30\); nothing could match"),
+    ({"sources": "新智元"}, r"^sources must be a list of strings"),
+    ({"documents": ["a", 3]}, r"^documents must be a list of strings"),
+    ({"documents": ["a"] * 1001}, r"^documents names 1,001; at most 1,000"),
+])  # fmt: skip
+def test_an_unusable_filter_is_refused_with_the_reason(given, message):
+    with pytest.raises(InvalidQuestionError, match=message):
+        validate_filter(**given)
+
+
+def _summary(doc_id: str, source: str | None, published: str | None) -> DocumentSummary:
+    return DocumentSummary(doc_id, doc_id, "txt", "t", "zh-Hans", source, None, 10, published)
+
+
+def test_a_filter_admits_the_period_inclusive_the_sources_and_the_documents_and_no_undated_article_for_a_period():
+    documents = [_summary("a", "新智元", "2024-09-26"), _summary("b", None, "2024-09-30"), _summary("c", "虎嗅網", None),
+                 _summary("d", "虎嗅網", "2023-11-21")]  # fmt: skip
+    assert validate_filter().allowed(documents) is None and validate_filter(" ", None, [], None).empty
+    assert validate_filter("2024-09-26", "2024-09-30").allowed(documents) == {"a", "b"}  # both ends inclusive, c has no date
+    assert validate_filter(until="2024-01-01").allowed(documents) == {"d"}
+    assert validate_filter(sources=["虎嗅網", " "]).allowed(documents) == {"c", "d"}
+    assert validate_filter(sources=["虎嗅網"], since="2024-01-01").allowed(documents) == set()
+    assert validate_filter(documents=["a", "c"], sources=["虎嗅網"]).allowed(documents) == {"c"}
+    with pytest.raises(InvalidQuestionError, match=r"^no document 'zz' in the collection"):
+        validate_filter(documents=["a", "zz"]).allowed(documents)

@@ -52,19 +52,19 @@ class _SlowServer:
         self.barrier.wait()
         return set(term_ids)
 
-    def search_chunks(self, vectors, k):
+    def search_chunks(self, vectors, k, within=None):
         self.chunk_searches.append(len(vectors))
         self.barrier.wait()
         return [(np.array([7, 8]), np.array([0.9, 0.5], dtype=np.float32)) for _ in vectors]
 
-    def search_sentences(self, vectors, k):
+    def search_sentences(self, vectors, k, within=None):
         self.barrier.wait()
         return [(np.array([70]), np.array([0.8], dtype=np.float32))]
 
     def sentences(self, ids):
         return {70: SentenceRecord(70, "a", 0, 4, (7,))} if 70 in ids else {}
 
-    def lexical_search(self, term_ids, k, candidates=()):
+    def lexical_search(self, term_ids, k, candidates=(), within=None):
         assert set(candidates) == {7, 8}  # a store that only re-ranks is given the dense candidates
         return np.array([8]), np.array([2.0], dtype=np.float32)
 

@@ -50,3 +50,13 @@ def test_nprobe_is_a_search_setting_not_part_of_the_ivf_index():
         return float(np.mean([len(set(search_ivf(index, vectors, q, 10, None, nprobe)[0].tolist()) & e) / 10 for q, e in zip(queries, exact)]))
 
     assert recall(1) < 0.5 < recall(index.nlist) == 1.0  # each search probes the lists it is given
+
+
+def test_an_ivf_search_restricted_to_some_rows_finds_only_them_and_as_many_as_asked():
+    vectors = _vectors(400)
+    index = build_ivf(vectors, VectorIndexSettings(exact_max=100))
+    allowed = np.arange(100, 400, 3)  # 100 rows; row 7 is not among them
+    rows, scores = search_ivf(index, vectors, vectors[7], 10, None, 128, allowed_rows=allowed)
+    assert len(rows) == 10 and set(rows.tolist()) <= set(allowed.tolist())
+    best = allowed[np.argsort(-(vectors[allowed] @ vectors[7]), kind="stable")[:10]]
+    assert rows.tolist() == best.tolist()  # every list probed (128 ≥ 80): the exact best of the allowed rows

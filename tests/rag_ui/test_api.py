@@ -85,6 +85,35 @@ def test_documents_listed_read_added_and_removed(api, tmp_path):
     assert client.delete(f"/api/v1/documents/{moon['id']}").status_code == 404
 
 
+def test_ask_narrowed_by_date_source_and_document_and_bad_filters_are_400(api):
+    client, _ = api
+    later = client.post("/api/v1/ask", json={"question": "哪位OpenAI首席技术官宣布离职?", "top_k": 4, "since": "2024-09-20"}).json()
+    assert len(later["passages"]) == 4 and {(p["doc_id"], p["date"]) for p in later["passages"]} == {("004_c511aff020beec01", "2024-09-26")}
+    assert all(c["date"] == "2024-09-26" for c in later["citations"])
+    chosen = client.post("/api/v1/ask", json={"question": "OpenAI估值多少?", "sources": ["虎嗅網"], "documents": ["001_86f10aefa8bc7cfc"]}).json()
+    assert {p["doc_id"] for p in chosen["passages"]} == {"001_86f10aefa8bc7cfc"}
+    for payload, message in (({"since": "2024-02-30"}, "since: '2024-02-30' is no date of the calendar"),
+                             ({"since": "2024-10-01", "until": "2024-09-01"}, "since (2024-10-01) is after until (2024-09-01)"),
+                             ({"documents": ["999_nope"]}, "no document '999_nope' in the collection"),
+                             ({"sources": "虎嗅網"}, "sources must be a list of strings")):  # fmt: skip
+        response = client.post("/api/v1/ask", json={"question": "OpenAI估值多少?", **payload})
+        assert response.status_code == 400 and message in response.json()["error"]["message"], response.text
+
+
+def test_an_upload_with_a_date_is_listed_with_it_and_an_impossible_date_is_400_changing_nothing(api):
+    client, _ = api
+    before = client.get("/api/v1/documents").json()
+    assert {d["id"][:3]: d["published"] for d in before}["001"] == "2023-11-21" and "date_basis" in before[0]
+    files = [("files", ("dated.txt", "火星车发现水冰。\n探测器在火星北极附近发现了大片水冰。".encode(), "text/plain"))]
+    bad = client.post("/api/v1/documents", files=files, data={"date": "2024-02-30"})
+    assert bad.status_code == 400 and bad.json()["error"]["message"] == "date: '2024-02-30' is no date of the calendar"
+    assert client.get("/api/v1/documents").json() == before
+    added = client.post("/api/v1/documents", files=files, data={"date": "2025-03-01"})
+    assert added.status_code == 200 and added.json()[0]["document"]["published"] == "2025-03-01"
+    assert added.json()[0]["document"]["date_basis"] == "given when it was added"
+    client.delete(f"/api/v1/documents/{added.json()[0]['document']['id']}")
+
+
 def test_a_file_too_large_is_413_and_a_bad_one_400_and_nothing_changes(api):
     client, _ = api
     before = client.get("/api/v1/documents").json()

@@ -154,6 +154,6 @@ def test_a_question_with_a_lone_surrogate_gets_the_clis_message_on_the_page(tiny
 
     running, _ = tiny_server
     with httpx.Client(base_url=running.url, timeout=60) as client:
-        reply = join(client, "respond", ["估值\ud800?", 5, [], "news"], "surrogate")
+        reply = join(client, "respond", ["估值\ud800?", 5, [], "news", "", "", [], []], "surrogate")
     assert isinstance(reply, dict) and reply["success"], reply
     assert "unpaired surrogate" in reply["output"]["data"][0] and "估值\ufffd?" in reply["output"]["data"][0]

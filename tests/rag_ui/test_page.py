@@ -51,6 +51,22 @@ def test_the_answer_span_is_marked_inside_the_cited_sentence_and_escaped():
     assert '<mark>估值&lt;b&gt;达到<strong class="span">1500亿美元</strong>&lt;/b&gt;。</mark>' in html  # inside its sentence
 
 
+def test_dates_are_shown_on_every_citation_passage_and_list_entry():
+    from rag import Answer, Citation, DocumentSummary, Passage
+
+    passage = Passage(1, "d", "t", "虎嗅網", "估值。后文", 0, 5, 0.9, (0, 3), "2023-11-21")
+    answer = Answer("q", "估值。", [passage], [Citation(1, "d", 0, 3, 0, 3, "估值。", "2023-11-21", "2023-11-21"),
+                                              Citation(2, "e", 0, 3, 0, 3, "估值。", None, None)], False, 0.9)  # fmt: skip
+    html = render.answer_bubble(answer)
+    assert '[1]</button> <span class="cite-date" title="the publication date of the article">2023-11-21</span>' in html
+    assert '[2]</button> <span class="cite-date unknown" title="the article states no date">no date</span>' in html
+    assert ' · 虎嗅網 · <span class="date">2023-11-21</span>' in html
+    listed = render.library([DocumentSummary("d", "d.txt", "txt", "标题", "zh-Hant", None, "2023 年 11 月 21 日", 10, "2023-11-21", "stated in the text"),
+                             DocumentSummary("e", "e.txt", "txt", "无日期", "zh-Hans", None, None, 10)], "m")  # fmt: skip
+    assert '<span class="date" title="stated in the text">2023-11-21</span>' in listed
+    assert '<span class="date" title="the article states no date">no date</span>' in listed
+
+
 def test_rendering_escapes_text_before_marking_it():
     from rag import Answer, Passage
 
@@ -71,7 +87,8 @@ def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path)
 
     article = tmp_path / "lunar.txt"
     article.write_text("月球基地计划公布。\n航天局宣布,月球南极基地将于2031年建成,首批驻留人员为6名宇航员。\n", encoding="utf-8")
-    status, library_html, _ = client.predict([handle_file(str(article))], api_name="/add_files")
+    status, library_html, *_ = client.predict([handle_file(str(article))], "news", "2025-02-03", api_name="/add_files")
+    assert "2025-02-03" in library_html  # the date field beside the upload
     assert "1 added" in status and "月球基地计划公布" in library_html
     chat_html, _ = client.predict("月球南极基地哪一年建成?", 3, api_name="/respond")
     assert "2031" in chat_html and "月球基地计划公布" in chat_html
@@ -80,7 +97,7 @@ def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path)
     empty = tmp_path / "empty.txt"
     empty.write_text("   \n", encoding="utf-8")
     before = len(assistant.documents())
-    status, _, _ = client.predict([handle_file(str(empty))], api_name="/add_files")
+    status, *_ = client.predict([handle_file(str(empty))], api_name="/add_files")
     assert "Could not add" in status and len(assistant.documents()) == before
 
 
@@ -304,3 +321,39 @@ def test_the_answer_shows_its_sentence_its_exact_span_and_a_confidence_word_with
     assert label.get_attribute("title").startswith(f"confidence {expected.confidence:.2f}")
     assert bubble.locator(".supporting li").count() == len(expected.supporting)
     page.screenshot(path=str(SCREENSHOTS / "answer-confidence.png"), full_page=True)
+
+
+def test_dates_are_listed_and_a_filtered_question_answers_from_the_chosen_articles_only(page, server, tmp_path):
+    """The document list and the citations show dates; the upload's date field dates the files; the
+    filter controls (since, until, sources, documents) narrow the search; a bad date is said as such."""
+    library = page.locator("#library")
+    assert "2023-11-21" in library.locator("li", has_text="OpenAI 員工公開信").inner_text()
+    article = tmp_path / "ferry.txt"
+    article.write_text("渡轮公司宣布夜间航线。\n新航线每晚十点从北港出发,全程两小时。\n", encoding="utf-8")
+    page.fill("#upload-date textarea, #upload-date input", "2025-01-15")
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('added')", timeout=60_000)
+    assert "2025-01-15" in library.locator("li", has_text="渡轮公司宣布夜间航线").inner_text()
+
+    page.locator("#filters").get_by_text("Only some articles (filters)").click()
+    page.fill("#since textarea, #since input", "2024-09-20")
+    page.fill("#until textarea, #until input", "2024-12-31")
+    ask(page, "哪位OpenAI首席技术官宣布离职?")
+    dates = [card.locator(".date").inner_text() for card in page.locator("#conversation .cards").last.locator(".card").all()]
+    assert len(dates) == 5 and set(dates) == {"2024-09-26"}  # 004 alone is that recent, and holds five passages
+    assert page.locator("#conversation .bubble.answer").last.locator(".cite-date").first.inner_text() == "2024-09-26"
+
+    page.fill("#since textarea, #since input", "2024-02-30")
+    ask(page, "哪位OpenAI首席技术官宣布离职?")
+    assert "since: '2024-02-30' is no date of the calendar" in page.locator("#conversation .bubble.answer").last.inner_text()
+
+    page.fill("#since textarea, #since input", "")
+    page.fill("#until textarea, #until input", "")
+    page.locator("#only-sources input").click()
+    page.get_by_role("option", name="虎嗅網").click()
+    page.keyboard.press("Escape")
+    page.locator("#only-sources", has_text="虎嗅網").wait_for()
+    ask(page, "OpenAI员工的公开信说了什么?")
+    titles = {card.locator(".title").inner_text() for card in page.locator("#conversation .cards").last.locator(".card").all()}
+    assert titles == {"OpenAI 員工公開信!發生什麼事?Sam Altman 會回到 OpenAI 嗎?"}
+    page.screenshot(path=str(SCREENSHOTS / "filters.png"), full_page=True)

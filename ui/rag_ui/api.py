@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from rag import Assistant, ErrorKind, RagError
+from rag import Assistant, ErrorKind, RagError, validate_date
 from rag_ui.admission import Admission, ServerBusyError
 from rag_ui.assistants import Assistants
 from rag_ui.uploads import UploadFolder
@@ -87,6 +87,11 @@ class AskRequest(BaseModel):
     collection: str | None = Field(None, description="The collection to ask (default: news).")
     history: Any = Field(None, description="The conversation's earlier questions, oldest first (at most 20): a follow-up "
                                           "such as 她是哪一年加入的? is asked with them.")  # fmt: skip
+    since: Any = Field(None, description="Only articles published on or after this date, YYYY-MM-DD (articles without a "
+                                        "known date are then left out).")  # fmt: skip
+    until: Any = Field(None, description="Only articles published on or before this date, YYYY-MM-DD.")
+    sources: Any = Field(None, description="Only articles from these sources (a list, as the document list names them).")
+    documents: Any = Field(None, description="Only these documents (a list of ids).")
 
 
 def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, writes: Admission) -> APIRouter:
@@ -94,10 +99,11 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
 
     @api.post("/ask", summary="Answer a question with cited passages (the fields of `rag ask --json`).")
     async def ask(request: AskRequest) -> dict[str, Any]:
-        # question and top_k are validated by the library, so a wrong type gets the CLI's message
+        # question, top_k and the filter are validated by the library, so a wrong type gets the CLI's message
         return await asks.run(
-            lambda: assistants.get(request.collection).ask(request.question, top_k=request.top_k, history=request.history).to_dict()
-        )
+            lambda: assistants.get(request.collection).ask(request.question, top_k=request.top_k, history=request.history, since=request.since,
+                                                           until=request.until, sources=request.sources, documents=request.documents).to_dict()
+        )  # fmt: skip
 
     @api.get("/documents", summary="List a collection's documents.")
     def documents(collection: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
@@ -109,7 +115,11 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
         return asdict(found) | {"name": found.original_name, "format": found.format}
 
     @api.post("/documents", summary="Add (or replace, by file name) one or more article files.")
-    async def add(files: Annotated[list[UploadFile], File()], collection: Annotated[str | None, Form()] = None) -> list[dict[str, Any]]:
+    async def add(files: Annotated[list[UploadFile], File()], collection: Annotated[str | None, Form()] = None,
+                  date: Annotated[str | None, Form(description="The files' publication date, YYYY-MM-DD (instead of the one detected).")] = None,
+                  ) -> list[dict[str, Any]]:  # fmt: skip
+        given = validate_date(date, "date") if date and date.strip() else None  # before anything is read or written
+
         def write() -> list[dict[str, Any]]:
             assistant = assistants.get(collection, create=True)
             with uploads.request_folder() as folder:
@@ -121,7 +131,7 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
                         shutil.copyfileobj(upload.file, target)
                     paths.append(path)
                     names.append(name)
-                results = assistant.add(paths, names=names)
+                results = assistant.add(paths, names=names, date=given)
             return [{"status": result.status, "document": asdict(_summary(assistant, result.document.id))} for result in results]
 
         return await writes.run(write)

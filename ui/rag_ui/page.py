@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import Answer, RagError, UnknownCollectionError
+from rag import Answer, DocumentSummary, RagError, UnknownCollectionError
 from rag_ui import render
 from rag_ui.assistants import Assistants
 from rag_ui.uploads import UploadFolder
@@ -68,6 +68,19 @@ def uploaded_files(files: object) -> list[tuple[str, str]] | None:
     return [(f["path"], str(f.get("orig_name") or Path(f["path"]).name)) for f in files]
 
 
+def _names(value: object) -> object:
+    """A multi-select's raw value: a list of strings, or None when nothing is chosen; anything else
+    goes to the library's validation as it came."""
+    return None if value in (None, "", []) else value
+
+
+def filter_choices(documents: list[DocumentSummary]) -> tuple[list[str], list[tuple[str, str]]]:
+    """What the filter's multi-selects offer: the collection's sources, and its documents (title · date, id)."""
+    sources = sorted({doc.source for doc in documents if doc.source})
+    listed = [(f"{doc.title[:40]} · {doc.published or 'no date'}", doc.id) for doc in documents]
+    return sources, listed
+
+
 def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
     default = assistants.default
 
@@ -80,12 +93,21 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
             return render.status(str(error), error=True)
         return render.library(assistant.documents(), assistant.model_id)
 
-    def respond(question: object, top_k: object, turns: Turns | None, collection: object) -> tuple[str, Turns, str]:
+    def filters(collection: str) -> tuple[dict[str, object], dict[str, object]]:
+        try:
+            sources, listed = filter_choices(assistants.get(collection).documents())
+        except RagError:
+            sources, listed = [], []
+        return gr.update(choices=sources, value=[]), gr.update(choices=listed, value=[])
+
+    def respond(question: object, top_k: object, turns: Turns | None, collection: object, since: object = None, until: object = None,
+                sources: object = None, documents: object = None) -> tuple[str, Turns, str]:  # fmt: skip
         turns = turns if isinstance(turns, list) else []
         history = [asked for asked, reply in turns if not isinstance(reply, str)][-MAX_HISTORY:]  # the questions it answered
         try:
             assistant = assistants.get(str(collection) if collection else None)
-            reply: Answer | str = assistant.ask(question, top_k=_whole(top_k), history=history)  # type: ignore[arg-type]
+            reply: Answer | str = assistant.ask(question, top_k=_whole(top_k), history=history, since=since, until=until,  # type: ignore[arg-type]
+                                                sources=_names(sources), documents=_names(documents))  # type: ignore[arg-type]
         except RagError as error:
             reply = str(error)
         turns = [*turns, (str(question), reply)]
@@ -99,43 +121,46 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
             return render.article(None, None)
         return render.article(document, span)
 
-    def choose_collection(collection: str) -> tuple[str, str, str, Turns]:
-        return library(collection), render.conversation([]), render.article(None, None), []
+    def choose_collection(collection: str) -> tuple[str, str, str, Turns, dict[str, object], dict[str, object]]:
+        return library(collection), render.conversation([]), render.article(None, None), [], *filters(collection)
 
     cancels: dict[str, threading.Event] = {}  # per browser session, while it uploads
 
-    def add_files(files: object, collection: str, request: gr.Request,
-                  progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:  # fmt: skip
+    def add_files(files: object, collection: str, request: gr.Request, date: object = None,
+                  progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, None, dict[str, object], dict[str, object]]:  # fmt: skip
         """``files``: the upload's FileData as sent (preprocess=False: gr.File's own preprocessing leaves
-        an empty temporary file behind for every upload)."""
+        an empty temporary file behind for every upload). ``date``: the date field beside the upload
+        (empty: the date each file states)."""
         received = uploaded_files(files)
         if received is None or not all(uploads.holds(path) for path, _ in received):  # RequestGuard refused these first
-            return render.status("Only files uploaded from this page are accepted.", error=True), library(collection), None
+            return render.status("Only files uploaded from this page are accepted.", error=True), library(collection), None, *filters(collection)
         if not received:
-            return "", library(collection), None
+            return "", library(collection), None, *filters(collection)
         progress(0, desc="Cleaning, chunking and embedding …")
         cancel = cancels[request.session_hash] = threading.Event()
+        given = None if date is None or (isinstance(date, str) and not date.strip()) else date  # anything else: the library's check
         try:
             results = assistants.get(collection, create=True).add([Path(path) for path, _ in received], progress=True, cancel=cancel,
-                                                                    names=[name for _, name in received])  # fmt: skip
+                                                                    names=[name for _, name in received], date=given)  # type: ignore[arg-type]
         except RagError as error:
-            return render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(collection), None
+            return (render.status(f"Could not add the files: {error}. The collection is unchanged.", error=True), library(collection), None,
+                    *filters(collection))  # fmt: skip
         finally:
             cancels.pop(request.session_hash, None)
             uploads.discard(path for path, _ in received)  # the corpus folder keeps what was added
-        return render.status(render.added_summary(results)), library(collection), None
+        return render.status(render.added_summary(results)), library(collection), None, *filters(collection)
 
     def cancel_upload(request: gr.Request) -> None:
         if request.session_hash in cancels:
             cancels[request.session_hash].set()
 
-    def remove_document(collection: str, event: gr.EventData) -> tuple[str, str]:
+    def remove_document(collection: str, event: gr.EventData) -> tuple[str, str, dict[str, object], dict[str, object]]:
         doc_id = str(getattr(event, "doc", ""))
         try:
             (removed,) = assistants.get(collection).remove([doc_id])
         except RagError as error:
-            return render.status(f"Could not remove it: {error}", error=True), library(collection)
-        return render.status(f"Removed: {removed.title}"), library(collection)
+            return render.status(f"Could not remove it: {error}", error=True), library(collection), *filters(collection)
+        return render.status(f"Removed: {removed.title}"), library(collection), *filters(collection)
 
     def clear() -> tuple[str, Turns, str]:
         return render.conversation([]), [], render.article(None, None)
@@ -156,6 +181,15 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
                 with gr.Row():
                     top_k = gr.Slider(1, 10, value=5, step=1, label="Passages to show (top-k)", elem_id="top-k")
                     clear_button = gr.Button("Clear chat", elem_id="clear")
+                with gr.Accordion("Only some articles (filters)", open=False, elem_id="filters"):
+                    sources_now, documents_now = filter_choices(default.documents())
+                    with gr.Row():
+                        since = gr.Textbox(label="Published since (YYYY-MM-DD)", placeholder="2024-09-01", elem_id="since", max_lines=1)
+                        until = gr.Textbox(label="Published until (YYYY-MM-DD)", placeholder="2024-09-30", elem_id="until", max_lines=1)
+                    with gr.Row():
+                        only_sources = gr.Dropdown(choices=sources_now, value=[], multiselect=True, label="Sources", elem_id="only-sources")
+                        only_documents = gr.Dropdown(choices=documents_now, value=[], multiselect=True, label="Documents", elem_id="only-documents")
+                    gr.Markdown("A date range leaves out the articles whose date is unknown.")
                 gr.Examples(EXAMPLES, inputs=question, label="Examples (Simplified, Traditional, English)")
             with gr.Column(scale=2):
                 collection = gr.Dropdown(choices=assistants.names(), value=default.collection, allow_custom_value=True,
@@ -164,6 +198,8 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
                 with gr.Accordion("Documents", open=True):
                     documents = gr.HTML(library(default.collection), elem_id="library", js_on_load=REMOVE_CLICKS)
                     formats = ", ".join(default.limits.formats)
+                    upload_date = gr.Textbox(label="Publication date of the next files (YYYY-MM-DD; empty: the date they state)",
+                                             placeholder="2024-09-26", elem_id="upload-date", max_lines=1)  # fmt: skip
                     upload = gr.File(file_count="multiple", file_types=list(default.limits.formats),
                                      label=f"Add articles ({formats}; up to {default.limits.max_document_bytes // 1_000_000} MB each)", elem_id="upload")  # fmt: skip
                     cancel_button = gr.Button("Cancel upload", elem_id="cancel-upload", size="sm")
@@ -171,15 +207,17 @@ def build(assistants: Assistants, uploads: UploadFolder) -> gr.Blocks:
 
         # preprocess=False: the library validates the raw values, so a crafted call (top_k "abc" or None)
         # gets the CLI's message instead of Gradio's preprocessing traceback
-        answer_event = {"fn": respond, "inputs": [question, top_k, turns, collection], "outputs": [chat, turns, question],
+        answer_event = {"fn": respond, "inputs": [question, top_k, turns, collection, since, until, only_sources, only_documents],
+                        "outputs": [chat, turns, question],
                         "concurrency_limit": 4, "preprocess": False}  # fmt: skip
         ask.click(**answer_event)
         question.submit(**answer_event)
         chat.click(open_citation, collection, viewer)
         clear_button.click(clear, None, [chat, turns, viewer])
-        collection.change(choose_collection, collection, [documents, chat, viewer, turns])
+        collection.change(choose_collection, collection, [documents, chat, viewer, turns, only_sources, only_documents])
         # writes are serialised per page: one writer at a time, readers keep the snapshot they started with
-        upload.upload(add_files, [upload, collection], [upload_status, documents, upload], concurrency_limit=1, preprocess=False)
+        upload.upload(add_files, [upload, collection, upload_date], [upload_status, documents, upload, only_sources, only_documents],
+                      concurrency_limit=1, preprocess=False)  # fmt: skip
         cancel_button.click(cancel_upload, None, None, queue=False)
-        documents.click(remove_document, collection, [upload_status, documents], concurrency_limit=1)
+        documents.click(remove_document, collection, [upload_status, documents, only_sources, only_documents], concurrency_limit=1)
     return page

@@ -44,7 +44,7 @@ def _cite_attributes(passage: Passage) -> str:
 
 def passage_card(passage: Passage, cited: bool, span: Span | None = None) -> str:
     source = f" · {escape(passage.source)}" if passage.source else ""
-    source += f" · {escape(passage.date)}" if passage.date else ""
+    source += f' · <span class="date">{escape(passage.date)}</span>' if passage.date else ""
     label = "cited" if cited else "closest match"
     return (
         f'<div class="card{" cited" if cited else ""}" data-rank="{passage.rank}">'
@@ -59,8 +59,11 @@ RELIABILITY = {"reliable": "可靠", "likely": "可能", "uncertain": "不确定
 
 
 def _citation_button(citation: Citation) -> str:
+    """The citation's button, then its article's publication date (or that it is unknown)."""
+    dated = f'<span class="cite-date" title="the publication date of the article">{escape(citation.date)}</span>' if citation.date else (
+        '<span class="cite-date unknown" title="the article states no date">no date</span>')  # fmt: skip
     return (f'<button class="cite" data-doc="{escape(citation.doc_id)}" data-start="{citation.start}" data-end="{citation.end}" '
-            f'title="Open the article at this sentence">[{citation.rank}]</button>')  # fmt: skip
+            f'title="Open the article at this sentence">[{citation.rank}]</button> {dated}')  # fmt: skip
 
 
 def _time(citation: Citation) -> str:
@@ -108,7 +111,8 @@ def article(document: Document | None, span: tuple[int, int] | None) -> str:
     """The full cleaned article with the cited span marked (``id="cited-span"``, scrolled into view)."""
     if document is None:
         return '<div class="empty">Click a citation such as [1] to read the article at that passage.</div>'
-    meta = " · ".join(escape(part) for part in (document.source, document.date, document.script) if part)
+    dated = f"{document.published} ({document.date_basis})" if document.published else "no date"
+    meta = " · ".join(escape(part) for part in (document.source, dated, document.script) if part)
     paragraphs = _highlighted(document.text, span, "cited-span").replace("\n", "<br>")
     return f'<div class="article"><h3>{escape(document.title)}</h3><div class="meta">{meta} · {escape(document.id)}</div><div class="article-text">{paragraphs}</div></div>'
 
@@ -121,6 +125,7 @@ def library(documents: Sequence[DocumentSummary], model_id: str) -> str:
     shown = list(reversed(documents))[:LIBRARY_LIMIT]
     items = "".join(
         f'<li data-doc="{escape(doc.id)}"><span class="title">{escape(doc.title)}</span> '
+        f'<span class="date" title="{escape(doc.date_basis or "the article states no date")}">{escape(doc.published or "no date")}</span> '
         f'<span class="meta">{escape(doc.name)} · {escape(doc.format.upper() or "TEXT")} · {escape(doc.script)}'
         f'{" · " + escape(doc.source) if doc.source else ""}</span> '
         f'<button class="remove" data-doc="{escape(doc.id)}" data-title="{escape(doc.title)}" title="Remove this document">✕</button></li>'
@@ -172,4 +177,6 @@ button.remove:hover { background: #ffebee; border-radius: 4px; }
 .supporting { margin-top: 6px; font-size: 13px; color: #444; }
 .supporting ul { margin: 2px 0 0 18px; padding: 0; }
 .supporting .time { color: #555; font-variant-numeric: tabular-nums; margin-right: 4px; }
+.date, .cite-date { color: #37474f; font-size: 12px; font-variant-numeric: tabular-nums; }
+.cite-date.unknown, .library .date { color: #888; }
 """

@@ -9,12 +9,10 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
 from rag.config import Settings
 from rag.errors import IndexCorruptError, RagError
 from rag.locking import writer_lock
-from rag.store.base import REBUILD_HINT, Change, Check, Damage, Fingerprint, IndexedDocument, StoreInfo, Terms, TermsOf
+from rag.store.base import REBUILD_HINT, Change, Check, Damage, Fingerprint, IndexedDocument, StoreInfo, TermsOf
 from rag.store.commit import read_base, removals
 from rag.store.milvus.client import TABLES, WRITE_TIMEOUT_S, Milvus, meta_name, parse_location, table_name
 from rag.store.milvus.lease import Lease
@@ -22,7 +20,7 @@ from rag.store.milvus.rows import Caches, Doc, Rows
 from rag.store.milvus.schema import DUMMY, FENCE_ID, FLAT, STATE_ID, approximate_index, described
 from rag.store.milvus.state import Lexical, State, newer, visible
 from rag.store.milvus.tables import Tables
-from rag.store.milvus.view import MilvusView
+from rag.store.milvus.view import PIECE_FIELDS, SENTENCE_FIELDS, MilvusView, indexed_of
 from rag.store.milvus.writer import BATCH_ROWS, Writer, term_changes, update_terms
 
 # Lite scans unflushed rows in Python on every search (814 vs 13 ms at 10k rows, §8): it is flushed
@@ -219,28 +217,14 @@ class MilvusStore:
         later documents have higher ids."""
         assert view.state is not None
         state = view.state
-        chunks = Rows(self._rows(state, "chunks", ["id", "dkey", "start", "end", "length", "sentences", "terms", "dense"], state.next_chunk_id))
-        sentences = Rows(self._rows(state, "sentences", ["id", "dkey", "start", "end", "dense"], state.next_sentence_id))
+        chunks = Rows(self._rows(state, "chunks", PIECE_FIELDS, state.next_chunk_id))
+        sentences = Rows(self._rows(state, "sentences", SENTENCE_FIELDS, state.next_sentence_id))
         docs = sorted(view.docs.values(), key=lambda doc: doc.dkey)
         for start in range(0, len(docs), 100):
             batch = docs[start : start + 100]
             texts = view.documents([doc.stored.id for doc in batch])
             for doc in batch:
-                document = texts[doc.stored.id]
-                chunk_rows, sentence_rows = chunks.take(doc.dkey), sentences.take(doc.dkey)
-                spans = [(int(row["start"]), int(row["end"])) for row in chunk_rows]
-                position = {int(row["id"]): n for n, row in enumerate(sentence_rows)}
-                terms = derive(document.text, spans) if derive else Terms(
-                    tuple(dict(zip(row["terms"]["t"], row["terms"]["c"], strict=True)) for row in chunk_rows),
-                    tuple(int(row["length"]) for row in chunk_rows), doc.names)  # fmt: skip
-                yield IndexedDocument(
-                    document=document, chunks=tuple(spans), sentences=tuple((int(r["start"]), int(r["end"])) for r in sentence_rows),
-                    chunk_sentences=tuple(tuple(position[int(i)] for i in row["sentences"]["ids"]) for row in chunk_rows),
-                    chunk_terms=terms.chunk_terms, chunk_lengths=terms.chunk_lengths,
-                    chunk_vectors=np.asarray([row["dense"] for row in chunk_rows], dtype=np.float32).reshape(-1, state.dimension),
-                    sentence_vectors=np.asarray([row["dense"] for row in sentence_rows], dtype=np.float32).reshape(-1, state.dimension),
-                    names=terms.names,
-                )  # fmt: skip
+                yield indexed_of(texts[doc.stored.id], doc, chunks.take(doc.dkey), sentences.take(doc.dkey), state.dimension, derive)
 
     def _rows(self, state: State, kind: str, fields: list[str], end: int) -> Iterator[dict[str, Any]]:
         """The visible rows of a table of ``state`` in id order."""

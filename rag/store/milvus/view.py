@@ -14,7 +14,7 @@ from rag.config import VectorIndexSettings
 from rag.document import Document, from_entry
 from rag.errors import IndexCorruptError
 from rag.fingerprint import Fingerprint
-from rag.store.base import REBUILD_HINT, ChunkRecord, LexicalRecall, SentenceRecord, StoredDocument, top_k
+from rag.store.base import REBUILD_HINT, ChunkRecord, IndexedDocument, LexicalRecall, SentenceRecord, StoredDocument, Terms, TermsOf, top_k
 from rag.store.milvus.client import Milvus
 from rag.store.milvus.rows import Cache, Caches, Doc, term_frequency
 from rag.store.milvus.schema import MAX_LIMIT, search_params
@@ -27,6 +27,29 @@ _RERANKED = ("dkey", "start", "end", "sentences", "terms", "length")  # what re-
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(0, np.int64), np.zeros(0, np.float32)
+
+
+PIECE_FIELDS = ["id", "dkey", "start", "end", "length", "sentences", "terms", "dense"]  # what a chunk row gives back to ingestion
+SENTENCE_FIELDS = ["id", "dkey", "start", "end", "dense"]
+
+
+def indexed_of(document: Document, doc: Doc, chunk_rows: Sequence[Mapping[str, Any]], sentence_rows: Sequence[Mapping[str, Any]],
+               dimension: int, derive: TermsOf | None = None) -> IndexedDocument:  # fmt: skip
+    """A document as ingestion made it, from its rows (in id order): never encoded again. ``derive``:
+    its terms and names derived again from its text instead of read back."""
+    spans = [(int(row["start"]), int(row["end"])) for row in chunk_rows]
+    position = {int(row["id"]): n for n, row in enumerate(sentence_rows)}
+    terms = derive(document.text, spans) if derive else Terms(
+        tuple(dict(zip(row["terms"]["t"], row["terms"]["c"], strict=True)) for row in chunk_rows),
+        tuple(int(row["length"]) for row in chunk_rows), doc.names)  # fmt: skip
+    return IndexedDocument(
+        document=document, chunks=tuple(spans), sentences=tuple((int(r["start"]), int(r["end"])) for r in sentence_rows),
+        chunk_sentences=tuple(tuple(position[int(i)] for i in row["sentences"]["ids"]) for row in chunk_rows),
+        chunk_terms=terms.chunk_terms, chunk_lengths=terms.chunk_lengths,
+        chunk_vectors=np.asarray([row["dense"] for row in chunk_rows], dtype=np.float32).reshape(-1, dimension),
+        sentence_vectors=np.asarray([row["dense"] for row in sentence_rows], dtype=np.float32).reshape(-1, dimension),
+        names=terms.names,
+    )  # fmt: skip
 
 
 class DocumentNames:
@@ -49,6 +72,7 @@ class _Postings:
 
     def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
         self.ids = np.array([int(row["id"]) for row in rows], dtype=np.int64)
+        self.dkeys = np.array([int(row["dkey"]) for row in rows], dtype=np.int64)
         self.lengths = np.array([int(row["length"]) for row in rows], dtype=np.int32)
         lists: dict[int, tuple[list[int], list[int]]] = {}
         for position, row in enumerate(rows):
@@ -58,8 +82,13 @@ class _Postings:
                 counts.append(int(count))
         self._lists = {term: (np.array(p, dtype=np.int64), np.array(c, dtype=np.int32)) for term, (p, c) in lists.items()}
 
-    def of(self, terms: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        return {term: self._lists[term] for term in set(terms) if term in self._lists}
+    def of(self, terms: Iterable[int], dkeys: np.ndarray | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Each term's (positions, counts); with ``dkeys``, only the chunks of those documents."""
+        found = {term: self._lists[term] for term in set(terms) if term in self._lists}
+        if dkeys is None:
+            return found
+        return {term: (positions[keep], counts[keep]) for term, (positions, counts) in found.items()
+                for keep in [np.isin(self.dkeys[positions], dkeys)]}  # fmt: skip
 
 
 class MilvusView:
@@ -119,6 +148,16 @@ class MilvusView:
             self._caches.texts.put((aux, doc.dkey), texts[doc.dkey])
         return {doc_id: from_entry(doc.stored.entry, texts[doc.dkey]) for doc_id, doc in wanted.items()}  # type: ignore[arg-type]
 
+    def _within(self, within: Collection[str] | None) -> tuple[str, np.ndarray | None]:
+        """The filter expression of a search (the snapshot's visible rows, and with ``within`` those
+        of its documents: ``dkey in [...]``, computed from the document rows, so no schema change),
+        and the documents' keys (None: all)."""
+        assert self.state is not None
+        if within is None:
+            return self.state.visible, None
+        dkeys = np.array(sorted(self.docs[doc_id].dkey for doc_id in set(within) if doc_id in self.docs), dtype=np.int64)
+        return f"({self.state.visible}) and dkey in {dkeys.tolist()}", dkeys
+
     def _get(self, table: str, ids: Sequence[int | str], output: list[str]) -> list[dict[str, Any]]:
         """Rows by primary key. No visibility filter: on Lite any other condition turns the lookup
         into a scan of the table (100 rows of 10,863: 4.3 ms by key, 16 ms with ``and dkey < N``).
@@ -127,14 +166,18 @@ class MilvusView:
             return []
         return self._milvus.call("read", self._milvus.client.get, self.state.tables[table], ids=list(ids), output_fields=output, **self._reads())
 
-    def _search(self, table: str, vectors: np.ndarray, k: int, output: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _search(self, table: str, vectors: np.ndarray, k: int, output: list[str],
+                within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
         """One request for every row of ``vectors``; the hits' records are remembered (retrieval asks
-        for them next)."""
+        for them next). ``within``: a filter expression on the documents' keys, applied by the search."""
         state = self.state
         if state is None or k <= 0 or not state.documents:
             return [_empty() for _ in vectors]
+        expression, dkeys = self._within(within)
+        if dkeys is not None and not len(dkeys):
+            return [_empty() for _ in vectors]
         hits = self._milvus.call("search", self._milvus.client.search, state.tables[table], data=list(np.asarray(vectors, dtype=np.float32)),
-                                 anns_field="dense", limit=min(k, MAX_LIMIT), filter=state.visible, output_fields=output,
+                                 anns_field="dense", limit=min(k, MAX_LIMIT), filter=expression, output_fields=output,
                                  search_params=search_params(state.index[table], self._vectors, k), **self._reads())  # fmt: skip
         rows = [{"id": hit["id"], **hit["entity"]} for found in hits for hit in found]
         self._remember(table, rows)
@@ -143,13 +186,13 @@ class MilvusView:
                 self._caches.terms.put((state.tables[table], int(row["id"])), row)
         return [(np.array([hit["id"] for hit in found], np.int64), np.array([hit["distance"] for hit in found], np.float32)) for found in hits]
 
-    def search_chunks(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def search_chunks(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.lexical_recall != "candidates":
-            return self._search("chunks", vectors, k, ["dkey", "start", "end", "sentences"])
-        return self._search("chunks", vectors, k, list(_RERANKED))  # BM25 re-ranks them next: no read of them again
+            return self._search("chunks", vectors, k, ["dkey", "start", "end", "sentences"], within)
+        return self._search("chunks", vectors, k, list(_RERANKED), within)  # BM25 re-ranks them next: no read of them again
 
-    def search_sentences(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        return self._search("sentences", vectors, k, ["dkey", "start", "end", "chunks"])
+    def search_sentences(self, vectors: np.ndarray, k: int, within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self._search("sentences", vectors, k, ["dkey", "start", "end", "chunks"], within)
 
     def _frequencies_of(self, terms: Iterable[int]) -> dict[int, int]:
         """Each term's df in this snapshot (0 for a term no chunk holds)."""
@@ -170,9 +213,13 @@ class MilvusView:
     def known_terms(self, term_ids: Iterable[int]) -> set[int]:
         return {term for term, df in self._frequencies_of(term_ids).items() if df > 0}
 
-    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(self, term_ids: Sequence[int], k: int, candidates: Collection[int] = (),
+                       within: Collection[str] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         state = self.state
         if state is None or not state.chunks or not term_ids or k <= 0:
+            return _empty()
+        expression, dkeys = self._within(within)
+        if dkeys is not None and not len(dkeys):
             return _empty()
         frequencies = self._frequencies_of(term_ids)
         known = [term for term in term_ids if frequencies[term] > 0]
@@ -183,12 +230,12 @@ class MilvusView:
             # document weights used the average length of their time, so a few more are fetched
             weights = {term: float(bm25.idf(frequencies[term], state.chunks)) * count for term, count in Counter(known).items()}
             hits = self._milvus.call("search", self._milvus.client.search, state.tables["chunks"], data=[weights], anns_field="sparse",
-                                     limit=min(LEXICAL_CANDIDATES * k + 50, MAX_LIMIT), filter=state.visible,
+                                     limit=min(LEXICAL_CANDIDATES * k + 50, MAX_LIMIT), filter=expression,
                                      output_fields=["terms", "length"], search_params={"metric_type": "IP"}, **self._reads())  # fmt: skip
             rows = [{"id": hit["id"], **hit["entity"]} for hit in hits[0]]
         elif self._scan:
             postings = self._scanned()
-            scores = bm25.score(term_ids, postings.of(term_ids), postings.lengths, bm25.idfs(frequencies, state.chunks),
+            scores = bm25.score(term_ids, postings.of(term_ids, dkeys), postings.lengths, bm25.idfs(frequencies, state.chunks),
                                 state.total_length / state.chunks)  # fmt: skip
             if scores is None:
                 return _empty()
@@ -203,6 +250,9 @@ class MilvusView:
             self._remember("chunks", rows)
             rows = sorted([row for row in cached.values() if row is not None] + rows, key=lambda row: int(row["id"]))
             rows = [row for row in rows if int(row["dkey"]) in self._by_key]  # read by key: the snapshot's rows only
+            if dkeys is not None:  # the candidates came from searches of the same filter; given others, it holds all the same
+                kept = set(dkeys.tolist())
+                rows = [row for row in rows if int(row["dkey"]) in kept]
         return top_k(*self._rescore(term_ids, rows, frequencies), k)
 
     def _rescore(self, term_ids: Sequence[int], rows: list[dict[str, Any]], frequencies: Mapping[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -276,6 +326,25 @@ class MilvusView:
     def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRecord]:
         return {i: SentenceRecord(i, self._by_key[dkey].stored.id, start, end, tuple(others))
                 for i, (dkey, start, end, others) in self._records("sentences", ids).items()}  # fmt: skip
+
+    def pieces(self, ids: Iterable[str]) -> dict[str, IndexedDocument]:
+        """A query of each table by the document's key; a document of more pieces than one query
+        returns (``MAX_LIMIT``) is left out (the caller embeds it again)."""
+        state = self.state
+        wanted = [self.docs[doc_id] for doc_id in ids if doc_id in self.docs]
+        if state is None or not wanted:
+            return {}
+        texts = self.documents([doc.stored.id for doc in wanted])
+        found = {}
+        for doc in wanted:
+            if max(doc.chunks, doc.sentences) > MAX_LIMIT:
+                continue
+            rows = [sorted(self._milvus.call("read pieces", self._milvus.client.query, state.tables[table], filter=f"dkey == {doc.dkey}",
+                                             output_fields=fields, limit=MAX_LIMIT, **self._reads()), key=lambda row: int(row["id"]))
+                    for table, fields in (("chunks", PIECE_FIELDS), ("sentences", SENTENCE_FIELDS))]  # fmt: skip
+            if (len(rows[0]), len(rows[1])) == (doc.chunks, doc.sentences):
+                found[doc.stored.id] = indexed_of(texts[doc.stored.id], doc, rows[0], rows[1], state.dimension)
+        return found
 
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
         if self.state is None:

@@ -431,6 +431,73 @@ def test_an_index_with_the_last_releases_fingerprint_opens_without_embedding(eng
     assert encoder.passages == 0 and answers(reopened) == before and reopened.verify().redo == ()
 
 
+DATED = {  # file → (the date given when it is added, its text): a.txt and b.txt have no date
+    "c.txt": ("2023-11-21", "奥特曼被董事会解雇。员工发出公开信要求董事会辞职。微软宣布聘请奥特曼。文章来自微信公众号“新智元”。"),
+    "d.txt": ("2024-09-26", "米拉·穆拉蒂宣布离职。奥特曼感谢她的贡献。首席研究官也宣布离开公司。OpenAI正在进行新一轮融资。"),
+    "e.txt": ("2024-10-03", "OpenAI完成66亿美元融资。估值达到1570亿美元。微软和英伟达参与了本轮融资。奥特曼表示资金将用于研究。"),
+}
+
+
+def test_a_filter_narrows_every_search_inside_the_engine_and_still_fills_top_k(engine):
+    """Dense chunk and sentence searches and BM25 return only the allowed documents' pieces, as many
+    as asked for while they hold that many; through the facade, every passage satisfies the filter."""
+    assistant = engine.open()
+    ids = {name: assistant.add([article(engine, name, text)], date=day)[0].document.id for name, (day, text) in DATED.items()}
+    view = engine.store().view()
+    within = {ids["d.txt"], ids["e.txt"]}
+    held = view.pieces(within)
+    chunks, sentences = sum(len(p.chunks) for p in held.values()), sum(len(p.sentences) for p in held.values())
+    assert chunks >= 4 and sentences == 8  # four sentences each
+    vector = FakeEncoder().encode_questions(["米拉·穆拉蒂宣布辞去OpenAI首席技术官一职"]).base  # a.txt's first sentence
+    for k in (1, 3, 100):
+        ((found, _),) = view.search_chunks(vector, k, within)
+        assert {c.doc_id for c in view.chunks(found.tolist()).values()} <= within and len(found) == min(k, chunks)
+        ((found, _),) = view.search_sentences(vector, k, within)
+        assert {s.doc_id for s in view.sentences(found.tolist()).values()} <= within and len(found) == min(k, sentences)
+    ((everywhere, _),) = view.search_chunks(vector, 3)
+    assert not {c.doc_id for c in view.chunks(everywhere.tolist()).values()} <= within  # unfiltered, a.txt comes first
+    assert view.search_chunks(vector, 3, set())[0][0].tolist() == []
+    terms = [term_id("奥特曼"), term_id("融资")]  # in a, b, c, d and e; in d and e
+    given = range(10_000)  # Milvus 2.3 re-ranks given candidates: all of them
+    all_ids, all_scores = view.lexical_search(terms, 100, given)
+    docs = {i: c.doc_id for i, c in view.chunks(all_ids.tolist()).items()}
+    expected = {i: round(float(score), 5) for i, score in zip(all_ids.tolist(), all_scores.tolist(), strict=True) if docs[i] in within}
+    some_ids, some_scores = view.lexical_search(terms, 100, given, within)
+    assert {i: round(float(score), 5) for i, score in zip(some_ids.tolist(), some_scores.tolist(), strict=True)} == expected and len(expected) >= 2
+    assert len(view.lexical_search(terms, 1, given, within)[0]) == 1
+    # through the facade: since, until, sources, documents
+    later = assistant.ask("穆拉蒂宣布辞去首席技术官了吗?", top_k=3, since="2024-09-01")
+    assert len(later.passages) == 3 and {p.doc_id for p in later.passages} <= within and all(p.date >= "2024-09-01" for p in later.passages)
+    assert all(c.date is not None and c.date >= "2024-09-01" for c in later.citations)
+    earlier = assistant.ask("奥特曼被解雇了吗?", top_k=5, until="2023-12-31")  # a.txt and b.txt have no date: left out
+    assert earlier.passages and {p.doc_id for p in earlier.passages} == {ids["c.txt"]}
+    by_source = assistant.ask("奥特曼被解雇了吗?", top_k=5, sources=["新智元"])
+    assert by_source.passages and {p.doc_id for p in by_source.passages} == {ids["c.txt"]}
+    chosen = assistant.ask("奥特曼被解雇了吗?", top_k=5, documents=["a", ids["e.txt"]])
+    assert chosen.passages and {p.doc_id for p in chosen.passages} <= {"a", ids["e.txt"]}
+    nothing = assistant.ask("奥特曼被解雇了吗?", since="2030-01-01")
+    assert nothing.passages == [] and nothing.abstained
+
+
+def test_a_description_change_rewrites_the_documents_from_their_stored_pieces_without_the_encoder(engine, monkeypatch):
+    """Every document described anew (here: dated 2020-02-29) is written again from the pieces the
+    store gives back (``StoreView.pieces``): the same offsets, terms and vectors, no embedding."""
+    from rag import corpus, ingest
+
+    assistant = engine.open()
+    assistant.add([article(engine, "c.txt", NEW_ARTICLE)])
+    before, generation = answers(assistant), engine.store().view().generation
+    pieces = engine.store().view().pieces(["a", "missing"])
+    assert list(pieces) == ["a"] and pieces["a"].document.text == ARTICLES["a.txt"] and pieces["a"].chunk_vectors.shape[0] == len(pieces["a"].chunks)
+    monkeypatch.setitem(ingest.VERSIONS, "describe", ingest.VERSIONS["describe"] + 1)
+    monkeypatch.setattr(corpus, "publication", lambda raw, metadata=None: {"date": "2020年2月29日", "published": "2020-02-29", "date_basis": "test"})
+    encoder = FakeEncoder()
+    reopened = engine.open(encoder=encoder)
+    assert encoder.passages == 0 and engine.store().view().generation == generation + 1
+    assert {d.published for d in reopened.documents()} == {"2020-02-29"} and len(reopened.documents()) == 3
+    assert answers(reopened) == before and not engine.leftovers()
+
+
 def test_verify_finds_damage_changing_nothing_and_opening_repairs_it(engine):
     assistant = engine.open()
     before = answers(assistant)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 
 from rag import Assistant
 from rag.corpus import Document
@@ -77,3 +78,27 @@ def test_a_collection_dropped_and_created_again_is_seen_though_its_generations_s
     LocalStore(settings).drop()
     Assistant.load(settings, encoder=encoder)  # the corpus folder is still there: built again, generation 1
     assert reader.refresh() and reader.view().generation == 1 and len(reader.view().stored_documents()) == 4
+
+
+def test_a_filter_over_a_segment_with_an_ivf_index_is_searched_with_an_id_selector_and_completed_exactly(tiny, monkeypatch):
+    """Past ``EXACT_ROWS`` allowed rows the IVF index searches them with a FAISS id selector; when the
+    lists probed hold fewer than ``k`` of them the rows are searched exactly: as many as asked either way."""
+    from fakes import FakeEncoder
+
+    from rag import Assistant, VectorIndexSettings
+    from rag.store import local
+
+    settings, encoder = tiny
+    settings = replace(settings, vectors=VectorIndexSettings(exact_max=1, ivf_lists_per_sqrt=1.0, ivf_probe=1))
+    Assistant.load(settings, encoder=encoder)
+    store = local.LocalStore(settings)
+    store.refresh()
+    view = store.view()
+    assert "ivf-sq8" in view.details()["chunk vectors"]
+    vector = FakeEncoder().encode_questions(["台積電是全球最大的晶圓代工廠"]).base
+    expected = {name: view.search_sentences(vector, 100, {"a"})[0] for name in ("exact",)}["exact"]
+    monkeypatch.setattr(local, "EXACT_ROWS", 0)
+    for k in (1, 2, 100):
+        ((found, scores),) = view.search_sentences(vector, k, {"a"})
+        assert found.tolist() == expected[0][:k].tolist() and {s.doc_id for s in view.sentences(found.tolist()).values()} == {"a"}
+    store.close()
