@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_a_plain_install_holds_the_three_packages_under_their_import_names(tmp_path):
     source = tmp_path / "source"  # a clean copy: setuptools would reuse an old build/ folder of the checkout
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "index", "tests", "docs", "__pycache__"))
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "index", "tests", "__pycache__"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(tmp_path), str(source)],
                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert built.returncode == 0, built.stderr
@@ -24,6 +24,8 @@ def test_a_plain_install_holds_the_three_packages_under_their_import_names(tmp_p
     for expected in ("rag/assistant.py", "rag/store/base.py", "rag/reader.npz", "rag/abstention.json", "rag_ui/server.py",
                      "rag_ui/page.py", "rag_eval/cli.py", "rag_eval/gold.py"):  # fmt: skip
         assert expected in names, expected
+    for package in REPO.glob("rag/**/__init__.py"):  # every subpackage, e.g. rag/store/milvus/
+        assert str(package.relative_to(REPO)) in names, package
     assert not any(name.startswith(("ui/", "eval/", "tests/")) for name in names)  # folders are not packages
     entry_points = next(zipfile.ZipFile(wheel).read(n).decode() for n in names if n.endswith("entry_points.txt"))
     assert "[rag.servers]\npage = rag_ui.server:serve" in entry_points and "rag-eval = rag_eval.cli:main" in entry_points

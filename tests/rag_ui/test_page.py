@@ -16,7 +16,7 @@ from browser import CHROMIUM, FLAGS
 
 from rag_ui import render
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"  # tests/screenshots (ignored by git)
 
 
 def free_port() -> int:

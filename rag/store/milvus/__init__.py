@@ -1,6 +1,6 @@
 """The Milvus store: a collection's index in Milvus Lite (a ``.db`` path, inside this process) or in a
 Milvus server or cluster (``http(s)://host:port``), behind the same ``Store`` interface as local files.
-Facts it relies on were measured on Lite 3.2.2 and the 2.3.5 server (docs/milvus-notes.md, cited §n).
+Facts it relies on were measured on Lite 3.2.2 and the 2.3.5 server (eval/milvus/notes.md, cited §n).
 
 **Collections** of the rag collection ``<slug>`` (escaped injectively: ``_`` → ``__``, ``-`` → ``_h``)::
 
@@ -68,7 +68,7 @@ ef 128 had 0.92 and 0.70 (eval/reports/bench.md). IVF_FLAT rather than the local
 cosines it returns are exact, so fusion sees the same scores as with FLAT; a server holds the raw
 vectors in memory anyway. On a server, sentence tables beyond ``exact_max`` are HNSW graphs instead
 (``ef`` per search): their IVF search was a question's slowest call (121 ms over 550k sentences).
-Measured in Milvus: docs/milvus-notes.md §11–12.
+Measured in Milvus: eval/milvus/notes.md §11–12.
 
 **A question's round trips** (``rag.retrieve.rank``): the term statistics, the chunk search (the
 question's vector and its base vector in one request) and the sentence search at once; then BM25;

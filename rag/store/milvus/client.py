@@ -1,5 +1,5 @@
 """Where a Milvus store is, what its collections are called there, and a client whose every call is
-bounded in time and fails as ``StoreUnavailableError`` (docs/milvus-notes.md §6)."""
+bounded in time and fails as ``StoreUnavailableError`` (eval/milvus/notes.md §6)."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def schema(client: MilvusClient, kind: str, dimension: int, sparse: bool) -> Any
 
 # Sentence tables beyond exact_max: an HNSW graph. IVF_FLAT with the local store's lists and 128
 # probes cost 121 ms a search over 550k sentences on the 2.3 server, its largest stage
-# (docs/milvus-notes.md §11); HNSW searched 100k rows in 4.2 ms (§8). Chunks keep IVF_FLAT, whose
+# (eval/milvus/notes.md §11); HNSW searched 100k rows in 4.2 ms (§8). Chunks keep IVF_FLAT, whose
 # recall held better at 1M in FAISS (0.965 vs 0.70 for HNSW32 ef 128: eval/reports/bench.md).
 HNSW_M, HNSW_CONSTRUCTION = 16, 200
 

@@ -1,6 +1,6 @@
 """What a bad RAG_STORE does: exception type, message, and how long until it fails.
 
-PYTHONPATH=. python docs/milvus-spikes/errors.py
+PYTHONPATH=. python eval/milvus/spikes/errors.py
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Milvus store at scale: build N chunks, then warm ``Assistant.ask`` against the bare query
 encoding, and recall@10 of the store's dense search against exact search.
 
-PYTHONPATH=. RAG_CACHE=… .venv/bin/python docs/milvus-spikes/store_scale.py URI CHUNKS [EXACT_MAX]
+PYTHONPATH=. RAG_CACHE=… .venv/bin/python eval/milvus/spikes/store_scale.py URI CHUNKS [EXACT_MAX]
 
 URI is a Lite ``.db`` path, a server's ``http://host:port``, or ``local`` (the local store, for
 comparison). Articles are the DRCD and CMRC 2018

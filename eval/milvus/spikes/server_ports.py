@@ -1,6 +1,6 @@
 """Where the launched server listens: on the host, and inside its network namespace.
 
-PYTHONPATH=. python docs/milvus-spikes/server_ports.py
+PYTHONPATH=. python eval/milvus/spikes/server_ports.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Milvus Lite 3.x: search latency before/after flush, and while HNSW builds in the background.
 
-PYTHONPATH=. python docs/milvus-spikes/lite_background_index.py [rows]
+PYTHONPATH=. python eval/milvus/spikes/lite_background_index.py [rows]
 """
 
 from __future__ import annotations

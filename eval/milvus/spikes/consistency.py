@@ -1,6 +1,6 @@
 """Read-your-writes per consistency level, its search latency at 10k rows, and cross-process visibility.
 
-PYTHONPATH=. python docs/milvus-spikes/consistency.py lite|server
+PYTHONPATH=. python eval/milvus/spikes/consistency.py lite|server
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Shared by the spikes: open either engine, and print one line per checked fact.
 
-PYTHONPATH=. python docs/milvus-spikes/<spike>.py lite|server
+PYTHONPATH=. python eval/milvus/spikes/<spike>.py lite|server
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Server 2.3.5: does data survive SIGTERM / kill -9, and how long does a restart take?
 
-PYTHONPATH=. python docs/milvus-spikes/server_restart.py [kill|term]
+PYTHONPATH=. python eval/milvus/spikes/server_restart.py [kill|term]
 """
 
 import os

@@ -1,6 +1,6 @@
 """Schema, index types, sparse vectors, collections without vectors, filters, limits, CRUD.
 
-PYTHONPATH=. python docs/milvus-spikes/api_facts.py lite|server
+PYTHONPATH=. python eval/milvus/spikes/api_facts.py lite|server
 """
 
 from __future__ import annotations

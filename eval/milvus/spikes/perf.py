@@ -1,6 +1,6 @@
 """Insert throughput, search latency at 10k and 100k rows (384-d, random unit vectors), peak RSS.
 
-    PYTHONPATH=. python docs/milvus-spikes/perf.py lite|server
+    PYTHONPATH=. python eval/milvus/spikes/perf.py lite|server
 
 One collection per index type grows from 10k to 100k rows; each size is flushed and its index
 finished before 200 single-vector searches (top 10, the collection's default consistency).

@@ -1,6 +1,6 @@
 """Milvus Lite 3.x after kill -9: what survives, and is load_collection needed on reopen?
 
-PYTHONPATH=. python docs/milvus-spikes/lite_restart.py
+PYTHONPATH=. python eval/milvus/spikes/lite_restart.py
 """
 
 from __future__ import annotations

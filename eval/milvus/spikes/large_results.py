@@ -1,6 +1,6 @@
 """Past 16,384: query without limit, query_iterator, long `in` lists, delete by a wide filter.
 
-PYTHONPATH=. python docs/milvus-spikes/large_results.py lite|server
+PYTHONPATH=. python eval/milvus/spikes/large_results.py lite|server
 """
 
 from __future__ import annotations

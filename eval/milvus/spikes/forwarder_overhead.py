@@ -1,7 +1,7 @@
 """What the launcher's loopback forwarder adds to a request: the same searches through it, and
 from a client inside the server's network namespace (nsenter), which reaches 19530 directly.
 
-    PYTHONPATH=. python docs/milvus-spikes/forwarder_overhead.py
+    PYTHONPATH=. python eval/milvus/spikes/forwarder_overhead.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Telling the engines apart at run time, and what trial-and-error would leave behind.
 
-PYTHONPATH=. python docs/milvus-spikes/capabilities.py lite|server
+PYTHONPATH=. python eval/milvus/spikes/capabilities.py lite|server
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Regenerates docs/screenshot.png, the README's picture of the page: a Traditional-Chinese question,
+"""Regenerates ui/screenshot.png, the README's picture of the page: a Traditional-Chinese question,
 its cited answer and the source viewer, on a copy of the seed articles served on 127.0.0.1.
 
-    python docs/screenshot.py        # needs the prepared model, the `ui` extra, Playwright and /usr/bin/chromium
+    python ui/screenshot.py        # needs the prepared model, the `ui` extra, Playwright and /usr/bin/chromium
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def main() -> None:
     if out.tell() > MAX_BYTES:
         raise SystemExit(f"the screenshot is {out.tell():,} bytes, over {MAX_BYTES:,}")
     (REPO / "docs" / "screenshot.png").write_bytes(out.getvalue())
-    print(f"docs/screenshot.png: {out.tell():,} bytes")
+    print(f"ui/screenshot.png: {out.tell():,} bytes")
 
 
 if __name__ == "__main__":
