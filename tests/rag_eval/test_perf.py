@@ -1,8 +1,10 @@
-"""The performance report's ratios, on hand-made rows, and its measure of crafted files' refusals."""
+"""The performance report's ratios, on hand-made rows; its measure of crafted files' refusals and of follow-ups."""
 
 from __future__ import annotations
 
-from rag_eval.perf import crafted_file_refusals, int8_over_fp32
+import time
+
+from rag_eval.perf import crafted_file_refusals, int8_over_fp32, with_history
 
 
 def test_int8_ratio_compares_the_onnx_graphs_on_all_cores():
@@ -22,3 +24,25 @@ def test_crafted_files_are_measured_as_they_are_refused():
     assert "declares more than 2,000,000 objects" in results["pdf"]["refusal"]
     for result in results.values():
         assert result["file_kb"] < 200 and result["refuse_s"] >= 0 and result["extra_rss_mb"] >= 0
+
+
+class _Recording:
+    """An assistant that records how it is asked and takes longer with a conversation."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, list[str] | None]] = []
+
+    def with_retrieval(self):
+        return self
+
+    def ask(self, question, history=None):
+        self.asked.append((question, history))
+        time.sleep(0.004 if history else 0.002)
+
+
+def test_with_history_asks_each_follow_up_alone_then_with_its_conversation():
+    assistant = _Recording()
+    figures = with_history(assistant, [("她呢?", ("谁辞职了?",)), ("估值呢?", ("融资多少?", "谁投资?"))])  # type: ignore[arg-type]
+    assert assistant.asked == [("她呢?", None), ("她呢?", ["谁辞职了?"]), ("估值呢?", None), ("估值呢?", ["融资多少?", "谁投资?"])]
+    assert figures["questions"] == 2 and figures["with_history_p50_ms"] > figures["alone_p50_ms"]
+    assert figures["history_over_alone"] == round(figures["with_history_p50_ms"] / figures["alone_p50_ms"], 2)

@@ -357,3 +357,12 @@ def test_dates_are_listed_and_a_filtered_question_answers_from_the_chosen_articl
     titles = {card.locator(".title").inner_text() for card in page.locator("#conversation .cards").last.locator(".card").all()}
     assert titles == {"OpenAI 員工公開信!發生什麼事?Sam Altman 會回到 OpenAI 嗎?"}
     page.screenshot(path=str(SCREENSHOTS / "filters.png"), full_page=True)
+
+
+def test_a_follow_up_is_answered_about_the_conversations_earlier_question(page):
+    # asked alone, "她是哪一年加入OpenAI的?" abstains (no year about "her" in the closest passages)
+    ask(page, "OpenAI的首席技术官宣布离职了,她叫什么名字?")
+    ask(page, "她是哪一年加入OpenAI的?")
+    last = page.locator("#conversation .bubble.answer").last
+    assert render.NOT_FOUND not in last.inner_text()
+    assert last.locator("strong.span").first.inner_text().replace(" ", "") == "2018年"  # the exact answer, shown first
