@@ -16,7 +16,7 @@ from pathlib import Path
 from rag import lexical
 from rag.abstention import Abstainer
 from rag.answer import Answer, assemble, judge_candidates
-from rag.collection import AddResult, Collection, FolderCollection, Verification
+from rag.collection import AddResult, Collection, Verification
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.document import Document, DocumentSummary
 from rag.embed import load_encoder
@@ -31,6 +31,7 @@ from rag.errors import (
 )
 from rag.expand import cedict_glosses
 from rag.fixed_collection import FixedCollection
+from rag.folder_collection import FolderCollection
 from rag.followup import leans_on_context
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.judge import Judge, JudgedSentence

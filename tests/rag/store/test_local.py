@@ -11,7 +11,8 @@ from rag import Assistant
 from rag.corpus import Document
 from rag.ingest import fingerprint, index_documents
 from rag.store.base import Change
-from rag.store.local import CURRENT, LocalManifest, LocalStore
+from rag.store.local import CURRENT, LocalStore
+from rag.store.local_view import LocalManifest
 
 
 def _document(number: int) -> Document:
@@ -86,7 +87,7 @@ def test_a_filter_over_a_segment_with_an_ivf_index_is_searched_with_an_id_select
     from fakes import FakeEncoder
 
     from rag import Assistant, VectorIndexSettings
-    from rag.store import local
+    from rag.store import local, local_view
 
     settings, encoder = tiny
     settings = replace(settings, vectors=VectorIndexSettings(exact_max=1, ivf_lists_per_sqrt=1.0, ivf_probe=1))
@@ -97,7 +98,7 @@ def test_a_filter_over_a_segment_with_an_ivf_index_is_searched_with_an_id_select
     assert "ivf-sq8" in view.details()["chunk vectors"]
     vector = FakeEncoder().encode_questions(["台積電是全球最大的晶圓代工廠"]).base
     expected = {name: view.search_sentences(vector, 100, {"a"})[0] for name in ("exact",)}["exact"]
-    monkeypatch.setattr(local, "EXACT_ROWS", 0)
+    monkeypatch.setattr(local_view, "EXACT_ROWS", 0)
     for k in (1, 2, 100):
         ((found, scores),) = view.search_sentences(vector, k, {"a"})
         assert found.tolist() == expected[0][:k].tolist() and {s.doc_id for s in view.sentences(found.tolist()).values()} == {"a"}
