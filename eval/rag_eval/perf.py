@@ -87,15 +87,10 @@ def query_path(assistant: Assistant, encoder: Encoder, questions: list[str]) -> 
 def with_history(assistant: Assistant, asked: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
     """Warm ``ask`` of the gold follow-ups with their conversation's earlier questions against the
     same questions asked alone, each with an empty cache of encoded questions (as ``query_path``)."""
-    alone, together = [], []
-    for question, history in asked:
-        assistant = assistant.with_retrieval()
-        alone.append(_median_ms(lambda: assistant.ask(question)))
-        assistant = assistant.with_retrieval()
-        together.append(_median_ms(lambda: assistant.ask(question, history=list(history))))
-    p50_alone, p50_together = statistics.median(alone), statistics.median(together)
-    return {"questions": len(asked), "alone_p50_ms": round(p50_alone, 2), "with_history_p50_ms": round(p50_together, 2),
-            "history_over_alone": round(p50_together / p50_alone, 2)}  # fmt: skip
+    alone = statistics.median(_median_ms(lambda: assistant.with_retrieval().ask(question)) for question, _ in asked)
+    together = statistics.median(_median_ms(lambda: assistant.with_retrieval().ask(q, history=list(h))) for q, h in asked)
+    return {"questions": len(asked), "alone_p50_ms": round(alone, 2), "with_history_p50_ms": round(together, 2),
+            "history_over_alone": round(together / alone, 2)}  # fmt: skip
 
 
 def _run_python(code: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], float]:
