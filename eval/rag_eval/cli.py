@@ -55,6 +55,7 @@ def gold(
         news = Assistant.load(settings, encoder=encoder)
         questions = runs.gold_questions(news, gold_path or gold_file(), limit)
         result = runs.evaluate_gold(news, settings, encoder, questions, configurations)
+        result["conversations"] = runs.evaluate_conversations(news, runs.conversation_questions(news, gold_path or gold_file()))
         if distractors:
             result["distractors"] = runs.evaluate_distractors(news, settings, encoder, questions, distractors)
     except (RagError, ValueError) as error:

@@ -99,7 +99,7 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
     ]
     default = configs.get(report.get("default") or "", {}).get(split)
     if default:
-        parts += _targets(report, split) + _reliability(default, split) + _distractors(report, split)
+        parts += _targets(report, split) + _reliability(default, split) + _distractors(report, split) + _time_and_conversations(report, split)
         parts += [
             f"\n### Default configuration by question type ({split})\n",
             _table(
@@ -156,6 +156,25 @@ def _reliability(default: dict[str, Any], split: str) -> list[str]:
         "\nRight: the answer's own sentence holds the evidence; wrong: another sentence, or an answer to a question the "
         "articles leave open. The page shows ≥ 0.8 as 可靠, ≥ 0.5 as 可能, below as 不确定.",
     ]
+
+
+def _time_and_conversations(report: dict[str, Any], split: str) -> list[str]:
+    """Issue 28's rows: time-dependent questions, and questions asked in a conversation."""
+    overall = report["configurations"][report["default"]][split]["overall"]
+    parts = []
+    if overall.get("time_questions"):
+        first = overall["right_period_first"]
+        parts += [f"\n### Questions whose answer depends on when ({split}, default)\n",
+                  _table(["figure", "measured", "target", ""], [[f"the newest (or the asked-for period's) evidence first, of {overall['time_questions']}",
+                                                                first, "≥ 0.85", "met" if first >= 0.85 else "**missed**"]])]  # fmt: skip
+    asked = (report.get("conversations") or {}).get(split)
+    if asked:
+        metrics = ("mrr@10", "recall@5", "first_sentence_holds_evidence", "questions")
+        parts += [f"\n### Questions asked in a conversation ({split}, default)\n",
+                  _table(["asked", *metrics], [[name, *(scores.get(m, 0.0) for m in metrics)] for name, scores in asked.items()]),
+                  "\nTargets (issue 28): follow-ups with their history within 0.05 MRR@10 of the same questions written out in "
+                  "full; self-contained questions after a history within 0.01 of the same asked alone."]  # fmt: skip
+    return parts
 
 
 def _distractors(report: dict[str, Any], split: str) -> list[str]:
