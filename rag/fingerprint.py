@@ -24,8 +24,9 @@ today's; an unknown digest (a development build) means re-embedding, said in one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from importlib import metadata
 from typing import Literal
 
 Level = Literal["embed", "reread", "tokens", "ann"]
@@ -186,3 +187,14 @@ def _costs(key: str) -> tuple[tuple[Level, frozenset[str]], ...]:
 
 def _shown(value: object) -> str:
     return "(none)" if value is None else str(value)
+
+
+def installed_versions(names: Iterable[str]) -> dict[str, str]:
+    """The installed version of each distribution in ``names`` that is installed."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

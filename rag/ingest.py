@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 
 from tqdm import tqdm
 
@@ -22,7 +21,7 @@ from rag.document import Document
 from rag.encoder import Encoder
 from rag.errors import CancelledError
 from rag.expand import names_written_both_ways
-from rag.fingerprint import Fingerprint
+from rag.fingerprint import Fingerprint, installed_versions
 from rag.lexical import term_counts, tokenize
 from rag.store.base import IndexedDocument, Terms
 
@@ -46,13 +45,8 @@ LIBRARIES = ("jieba", "opencc", "pypdfium2", "python-docx", "lxml", "langchain-t
 
 @cache
 def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    installed = installed_versions(LIBRARIES)
+    return {name: installed.get(name, "not installed") for name in LIBRARIES}
 
 
 def fingerprint(settings: Settings, encoder: Encoder) -> Fingerprint:

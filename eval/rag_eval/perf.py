@@ -37,7 +37,7 @@ from rag.chunk import chunk_spans, split_sentences
 from rag import Encoder, QuestionVectors, load_encoder
 from rag.vectors import build_ivf
 from rag_eval.paths import gold_file, reports_dir, write_whole
-from rag_eval.runs import gold_questions
+from rag_eval.runs import conversation_questions, gold_questions
 
 NOISE = 0.01
 TARGETS = {
@@ -377,7 +377,7 @@ def run(million: bool = False) -> dict[str, Any]:
     report["cold_start"] = cold_start_and_memory(questions)
     print("query path …", file=sys.stderr)
     report["query_path"] = query_path(news, encoder, questions)
-    report["history"] = with_history(news, [(q.question, q.history) for q in gold if q.history])
+    report["history"] = with_history(news, [(q.question, q.history) for q in conversation_questions(news, gold_file()) if q.follow_up])
     report["encoding"] = encoding_paths(questions[:60])
     report["int8_over_fp32"] = int8_over_fp32(report["encoding"])
     print("ingest …", file=sys.stderr)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from rag import bm25
 from rag.document import Document
 from rag.errors import IndexCorruptError
+from rag.fingerprint import installed_versions
 from rag.store.base import (
     REBUILD_HINT,
     ChunkRecord,
@@ -33,16 +33,6 @@ from rag.vectors import search_exact, search_ivf
 
 FORMAT = 2
 _LIBRARIES = ("faiss-cpu", "numpy", "jieba", "opencc", "langchain-text-splitters", "onnxruntime")
-
-
-def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 @dataclass(frozen=True)
@@ -64,7 +54,7 @@ class LocalManifest:
             "fingerprint": self.fingerprint.as_dict(), "corpus_state": self.corpus_state,
             "segments": list(self.segments), "removed": {name: list(rows) for name, rows in self.removed.items()},
             "next_chunk_id": self.next_chunk_id, "next_sentence_id": self.next_sentence_id,
-            "counts": self.counts, "libraries": library_versions(),
+            "counts": self.counts, "libraries": installed_versions(_LIBRARIES),
         }  # fmt: skip
         return json.dumps(payload, ensure_ascii=False, indent=1).encode()
 

@@ -92,3 +92,11 @@ def test_an_index_of_an_unknown_build_or_other_libraries_says_so(current):
     older_jieba = Fingerprint.from_dict(legacy | {"code": sorted(RELEASED_CODE)[0]}, {"jieba": "0.39"})
     assert work(older_jieba, current) == Work(reread=ALL_FORMATS, tokens=True,
                                               reasons=(f"libraries.jieba 0.39 → {current.libraries['jieba']}", *RELEASE_CHANGES))  # fmt: skip
+
+
+def test_installed_versions_name_the_installed_distributions_and_skip_the_rest():
+    from importlib import metadata
+
+    from rag.fingerprint import installed_versions
+
+    assert installed_versions(["numpy", "no-such-distribution-here"]) == {"numpy": metadata.version("numpy")}
