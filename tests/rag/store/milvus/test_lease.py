@@ -29,10 +29,17 @@ def _writer(root: Path, uri: str, collection: str, name: str, operations: str, l
                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
 
 
-def _documents(uri: str, collection: str, root: Path) -> set[str]:
+def _documents(uri: str, collection: str, root: Path, generation: int) -> set[str]:
+    """The documents of ``generation`` as a reader on a third host sees them. Its reads are Session-consistent,
+    so the last commit reaches it a moment later (one CI run read the generation before it): it waits for it."""
     store = open_store(Settings(root=root, store=uri, collection=collection, chunk=ChunkSettings(size=40, overlap=10)))
     try:
+        deadline = time.monotonic() + 15
         store.refresh()
+        while store.view().generation < generation and time.monotonic() < deadline:
+            time.sleep(0.2)
+            store.refresh()
+        assert store.view().generation == generation
         return {doc.id for doc in store.view().stored_documents()}
     finally:
         store.close()
@@ -60,7 +67,7 @@ def test_two_hosts_adding_and_removing_at_once_lose_nothing(milvus_uri, tmp_path
     expected: set[str] = set()
     for _, _, added, removed in published:
         expected = (expected | {added}) - {removed}
-    assert _documents(milvus_uri, collection, tmp_path / "reader") == expected
+    assert _documents(milvus_uri, collection, tmp_path / "reader", len(published)) == expected
     # the two hosts' changes interleaved, and there were enough of them
     owners = [name for _, name, *_ in published]
     switches = sum(a != b for a, b in itertools.pairwise(owners))
