@@ -18,19 +18,19 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Literal
 
 from rag.config import Settings
-from rag.document import Document
+from rag.document import Document, text_fingerprint
 from rag.encoder import Encoder
 from rag.errors import IndexCorruptError
 from rag.fingerprint import Fingerprint, Work, settled, work
-from rag.ingest import derive_terms, fingerprint
-from rag.store.base import Damage, Store, StoreInfo
+from rag.ingest import derive_terms, fingerprint, index_documents
+from rag.store.base import Damage, IndexedDocument, Store, StoreInfo
 
 log = logging.getLogger(__name__)  # what happens to the collection: the CLI prints it, a server logs it
 ENCODE_PIECES_PER_S = 55  # the real model on 2 CPU cores (eval/reports/bench.md: 54.8 pieces/s while building)
@@ -195,6 +195,22 @@ class Collection(ABC):
             self.store.rework(self.fingerprint, derive_terms if needed.tokens else None)
 
     # ---- what each kind of source does
+
+    def _reindexed(self, redescribe: Sequence[Document], embed: Sequence[Document], progress: bool,
+                   cancel: threading.Event | None = None) -> Iterator[IndexedDocument]:  # fmt: skip
+        """Documents ready for the store: those of ``redescribe`` whose text the store holds whole are
+        described anew from their stored pieces (no encoder: a new date or title re-embeds nothing),
+        the others and ``embed`` embedded."""
+        view = self.store.view()
+        again = []
+        for document in redescribe:
+            found = view.pieces([document.id]).get(document.id)
+            if found is None or text_fingerprint(found.document.text) != text_fingerprint(document.text):
+                again.append(document)  # not whole in the store: embedded again
+                continue
+            yield replace(found, document=document)
+        documents = [*embed, *again]
+        yield from index_documents(documents, self.encoder, self.settings, progress, len(documents), cancel)
 
     @property
     @abstractmethod

@@ -32,7 +32,6 @@ from rag.errors import DocumentError, IndexCorruptError, StorageError, UnknownDo
 from rag.files import sha256_bytes, write_atomic
 from rag.fingerprint import Fingerprint
 from rag.formats import extraction_kind
-from rag.ingest import index_documents
 from rag.store.base import Change, IndexedDocument, Store, StoredDocument
 
 JOURNAL = "PENDING.json"
@@ -183,18 +182,7 @@ class FolderCollection(Collection):
         self._finish_journal()  # publishes the staged files and writes the manifest
 
     def _indexed(self, plan: _Plan, progress: bool, cancel: threading.Event | None) -> Iterator[IndexedDocument]:
-        """The plan's documents ready for the store: those only described anew from their stored
-        pieces (no encoder), the others embedded."""
-        view = self.store.view()
-        again = []
-        for document in plan.redescribe:
-            found = view.pieces([document.id]).get(document.id)
-            if found is None or text_fingerprint(found.document.text) != text_fingerprint(document.text):
-                again.append(document)  # not whole in the store: embedded again
-                continue
-            yield replace(found, document=document)
-        documents = [*plan.index, *again]
-        yield from index_documents(documents, self.encoder, self.settings, progress, len(documents), cancel)
+        return self._reindexed(plan.redescribe, plan.index, progress, cancel)
 
     # ---- building and synchronising with the folder
 

@@ -42,6 +42,17 @@ def test_an_evaluation_set_is_embedded_once_and_then_only_where_a_document_chang
     assert reopened.document("p2").text == "台积电是全球最大的晶圆代工厂。"
 
 
+def test_a_new_date_or_title_is_written_from_the_stored_pieces_without_embedding(settings):
+    Assistant.over(DOCUMENTS, settings, encoder=FakeEncoder())
+    described = [replace(DOCUMENTS[0], title="穆拉蒂离职", published="2024-09-26"), DOCUMENTS[1]]
+    again = FakeEncoder()
+    reopened = Assistant.over(described, settings, encoder=again)
+    assert again.passages == 0  # the text is the same: its pieces are kept
+    shown = reopened.document("p1")
+    assert (shown.title, shown.published, shown.text) == ("穆拉蒂离职", "2024-09-26", DOCUMENTS[0].text)
+    assert reopened.ask("穆拉蒂辞去了什么职务？").passages[0].doc_id == "p1"
+
+
 def test_an_evaluation_set_takes_no_changes_and_writes_no_corpus_folder(settings, tmp_path):
     assistant = Assistant.over(DOCUMENTS, settings, encoder=FakeEncoder())
     article = tmp_path / "new.txt"
