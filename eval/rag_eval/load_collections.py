@@ -72,7 +72,8 @@ class Collections:
 
 def archive_article(number: int) -> tuple[str, bytes]:
     """A short article of the archive (about 15 pieces to embed), unlike any other number's."""
-    text = f"档案新闻第{number}号:港口年度统计。\n" + "".join(f"第{number}号港区第{i}个泊位全年装卸货物{i * 13 + number}万吨。" for i in range(12))
+    berths = "".join(f"第{number}号港区第{i}个泊位全年装卸货物{i * 13 + number}万吨。" for i in range(12))
+    text = f"档案新闻第{number}号:港口年度统计。\n{berths}"
     return f"archive-{number:04d}.txt", text.encode()
 
 
@@ -123,7 +124,8 @@ def _build(url: str, built: threading.Event, build: list[float], errors: list[st
     begin = time.perf_counter()
     try:
         with httpx.Client(base_url=url, timeout=BUILD_TIMEOUT_S) as client:
-            problem = check(client.post("/api/v1/ask", json={"question": "第7号港区第3个泊位全年装卸货物多少万吨?", "collection": ARCHIVE}))
+            answer = client.post("/api/v1/ask", json={"question": "第7号港区第3个泊位全年装卸货物多少万吨?", "collection": ARCHIVE})
+            problem = check(answer)
     except httpx.HTTPError as error:
         problem = f"{type(error).__name__}: {error}"
     build += [begin, time.perf_counter()]
