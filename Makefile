@@ -72,7 +72,8 @@ SCALE_ARGS ?= --size 10000 --size 100000 --milvus-size 100000
 bench-scale: index
 	$(BIN)/rag-eval scale $(SCALE_ARGS) --dataset $(BENCH) --dataset $(CHECK)
 
-# 200 questions from 20 clients over HTTP while articles are uploaded and removed (CI: LOAD_ARGS="--questions 40 --clients 8")
+# 200 questions from 20 clients over HTTP while articles are uploaded and removed, then to two more collections while
+# the server builds a third (one article a question) (CI: LOAD_ARGS="--questions 40 --clients 8")
 LOAD_ARGS ?=
 load: index
 	$(BIN)/rag-eval load $(LOAD_ARGS)

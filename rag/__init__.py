@@ -22,6 +22,7 @@ from rag.embed import load_encoder  # noqa: E402
 from rag.encoder import Encoder, QuestionVectors  # noqa: E402
 from rag.model import prepare_model  # noqa: E402
 from rag.query import Filter, validate_filter, validate_question, validate_top_k  # noqa: E402
+from rag.skipped import Skipped, skipped_files  # noqa: E402
 from rag.errors import (  # noqa: E402
     CancelledError,
     ConcurrentWriteError,
@@ -66,6 +67,7 @@ __all__ = [
     "QuestionVectors",
     "RagError",
     "Settings",
+    "Skipped",
     "Span",
     "StorageError",
     "StoreUnavailableError",
@@ -81,4 +83,5 @@ __all__ = [
     "Filter",
     "validate_filter",
     "validate_date",
+    "skipped_files",
 ]

@@ -8,7 +8,8 @@ the index in step through a journal.
   in ``corpus/.staging``, the index commits, then the files are published and the manifest
   written. A crash before the commit leaves the old state (the staging is discarded), a crash
   after it is completed by the next writer; either way the folder and the index agree.
-- A file in the folder that cannot be read is skipped with a warning naming it; the rest works.
+- A file in the folder that cannot be read is skipped with a warning naming it (``rag.skipped``: the caller
+  whose call read the folder gets them too); the rest works.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rag.errors import DocumentError, IndexCorruptError, StorageError, UnknownDo
 from rag.files import sha256_bytes, write_atomic
 from rag.fingerprint import Fingerprint
 from rag.formats import extraction_kind
+from rag.skipped import skip
 from rag.store.base import Change, IndexedDocument, Store, StoredDocument
 
 JOURNAL = "PENDING.json"
@@ -232,7 +234,7 @@ class FolderCollection(Collection):
                     if full:
                         plan.index.append(self._indexed_document(old))
                 else:
-                    log.warning("%s is listed in the manifest but missing; skipped", file)
+                    skip(file, "listed in the manifest but missing")
                 continue
             document = self._read(self.corpus.directory / file, doc_id, entry, old, full or extraction_kind(Path(file).suffix) in reread)
             if document is None:
@@ -258,7 +260,7 @@ class FolderCollection(Collection):
             twin = texts.get(text_fingerprint(document.text)) or next(
                 (d for d, s in plan.keep.items() if not isinstance(s, Document) and s.text_sha256 == text_fingerprint(document.text)), None)
             if twin is not None:
-                log.warning("%s holds the same article as %s; skipped (delete it, or `rag remove %s` first)", file, twin, twin)
+                skip(file, f"the same article as {twin} (delete it, or `rag remove {twin}` first)")
                 continue
             texts[text_fingerprint(document.text)] = doc_id
             plan.keep[doc_id] = document
@@ -282,8 +284,8 @@ class FolderCollection(Collection):
             return document_from_bytes(data, path.suffix.lower(), doc_id, label=path.name, file=path.name,
                                        name=str(entry.get("name") or ""), overrides=entry)  # fmt: skip
         except DocumentError as error:
-            kept = "; the indexed version is kept" if old is not None else "; skipped"
-            log.warning("%s%s", error, kept)
+            reason = str(error).removeprefix(f"{path.name}: ")  # the file is named apart
+            skip(path.name, f"{reason}; the indexed version is kept" if old is not None else reason)
             return None
 
     def _indexed_document(self, stored: StoredDocument) -> Document:

@@ -265,12 +265,15 @@ def load(
     clients: Annotated[int, typer.Option(min=1, max=64, help="Clients asking at once.")] = 20,
     questions: Annotated[int, typer.Option(min=1, max=2000, help="Questions in all.")] = 200,
     uploads: Annotated[int, typer.Option(min=0, max=20, help="Articles uploaded meanwhile (every other one removed again).")] = 4,
+    archive: Annotated[int | None, typer.Option(min=1, max=5000, help="Articles of the third collection the server builds while "
+                                                "two others are asked and uploaded to (default: one a question).")] = None,
     write_report: Annotated[bool, typer.Option("--report/--no-report", help="Write eval/reports/load.*.")] = True,
 ) -> None:
-    """Many clients asking over HTTP while articles are uploaded and removed; exits 1 on any error."""
+    """Many clients asking over HTTP while articles are uploaded and removed, and while the server builds another
+    collection; exits 1 on any error."""
     from rag_eval import load as probe
 
-    result = probe.run(clients=clients, questions=questions, uploads=uploads)
+    result = probe.run(clients=clients, questions=questions, uploads=uploads, archive=archive)
     if write_report:
         probe.write(result)
     out.print(probe.markdown(result))

@@ -2,7 +2,7 @@
 ``make load``). Loopback only, bounded in count and time.
 
 A copy of the project (corpus and index) is served by ``rag serve`` in a child process on a free
-port of 127.0.0.1, in three phases:
+port of 127.0.0.1, in four phases:
 1. **cold**: the moment the server answers, ``clients`` clients ask an English-heavy mix at once; the
    same mix again once warm. Their p95s compare (a table built on first use stalled every English
    question of a fresh server: issue 23).
@@ -12,6 +12,9 @@ port of 127.0.0.1, in three phases:
    process does) and sends 50 deletes at once; questions are timed meanwhile against the same
    questions without them, and the refused writes by how long their 503 took. A request declaring
    a 10¹²-byte body is timed to its 413.
+4. **collections**: two more collections are asked and uploaded to, on their own and then while the
+   server builds a third from articles copied into its folder (``rag_eval.load_collections``): no
+   errors, no lost documents, and their questions must not wait for the third.
 Every answer is checked (an HTTP 200 with passages, offsets inside their document); any error fails
 the probe.
 """
@@ -36,11 +39,12 @@ from pathlib import Path
 import httpx
 
 from rag import Settings
-from rag_eval.paths import gold_file, reports_dir, write_whole
+from rag_eval import load_collections
+from rag_eval.load_clients import QUESTION_TIMEOUT_S, article, ask_all, durations, english_heavy, gold_questions, percentile
+from rag_eval.paths import reports_dir, write_whole
 
 TARGETS = {"errors": 0, "p95_s": 1.0, "throughput_over_serial": 0.8, "cold_over_warm_p95": 2.0, "queued_over_unloaded_p95": 2.0,
            "refusal_s": 1.0, "oversized_s": 0.1}  # fmt: skip
-QUESTION_TIMEOUT_S = 60.0
 QUEUED_WRITES = 50
 
 
@@ -91,6 +95,7 @@ class LoadResult:
     seconds: float
     cold: ColdStart
     queued: QueuedWrites
+    collections: load_collections.Collections
 
 
 def _free_port() -> int:
@@ -104,55 +109,27 @@ def _peak_rss_mb(pid: int) -> float:
     return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
 
 
-def _gold_rows() -> list[dict[str, object]]:
-    return [json.loads(line) for line in gold_file().read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _questions(count: int) -> list[str]:
-    rows = _gold_rows()
-    return [str(rows[i % len(rows)]["question"]) for i in range(count)]
-
-
-def _english_heavy(count: int) -> list[str]:
-    """Three English questions in four (English questions are the ones the glossary serves)."""
-    rows = _gold_rows()
-    english = [str(row["question"]) for row in rows if row["lang"] == "en"]
-    chinese = [str(row["question"]) for row in rows if row["lang"] != "en"]
-    return [english[i % len(english)] if i % 4 else chinese[i % len(chinese)] for i in range(count)]
-
-
-def _check(response: httpx.Response) -> str | None:
-    """None for a good answer, else what was wrong with it."""
-    if response.status_code != 200:
-        return f"HTTP {response.status_code}: {response.text[:200]}"
-    answer = response.json()
-    for passage in answer["passages"]:
-        if not 0 <= passage["start"] < passage["end"] or len(passage["text"]) != passage["end"] - passage["start"]:
-            return f"passage offsets do not fit its text: {passage['doc_id']} {passage['start']}-{passage['end']}"
-    return None
-
-
-def _article(number: int) -> tuple[str, bytes]:
-    text = f"负载测试新闻第{number}号。\n" + "".join(f"测试公司第{i}季度营收{i * 7 + number}亿元,同比增长{i + 1}%。" for i in range(40))
-    return f"load-{number}.txt", text.encode()
-
-
-def run(clients: int = 20, questions: int = 200, uploads: int = 4, serial: int = 30) -> LoadResult:
+def run(clients: int = 20, questions: int = 200, uploads: int = 4, serial: int = 30, archive: int | None = None) -> LoadResult:
+    """``archive``: articles of the collection built in the collections phase (by default one a question:
+    the run's size scales the build with the questions)."""
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="rag-load-") as root:
         shutil.copytree(settings.corpus_dir, Path(root) / "corpus")
         shutil.copytree(settings.index_dir, Path(root) / "index" / settings.collection, ignore=shutil.ignore_patterns("LOCK", ".staging-*"))
         port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
-                                  env={**os.environ, "RAG_HOME": root}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        log = Path(root) / "server.log"  # a file, not a pipe: nobody reads a pipe while it runs, and a full one would stall it
+        with log.open("wb") as stderr:
+            server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+                                      env={**os.environ, "RAG_HOME": root}, stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_until_up(url, server)
+            _wait_until_up(url, server, log)
             errors: list[str] = []
             cold = _cold_start(url, clients, errors)
             mixed = _probe(url, server.pid, clients, questions, uploads, serial, errors)
             queued = _queued_writes(url, Path(root) / "index" / settings.collection / "LOCK", clients, errors)
-            return LoadResult(**mixed, errors=errors, cold=cold, queued=queued, peak_rss_mb=round(_peak_rss_mb(server.pid)))
+            collections = load_collections.run(url, Path(root), clients, questions, uploads, archive or questions, errors)
+            return LoadResult(**mixed, errors=errors, cold=cold, queued=queued, collections=collections, peak_rss_mb=round(_peak_rss_mb(server.pid)))
         finally:
             server.send_signal(signal.SIGINT)
             try:
@@ -161,57 +138,17 @@ def run(clients: int = 20, questions: int = 200, uploads: int = 4, serial: int =
                 server.kill()
 
 
-def _ask_all(url: str, questions: list[str], clients: int, errors: list[str], run: str = "") -> list[float]:
-    """Seconds per question, ``clients`` asking at once; problems go to ``errors``. Each question is
-    marked with its number and ``run``, so no run is answered from the server's cache of an earlier one."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    queue = iter(list(enumerate(questions)))
-
-    def ask_many() -> None:
-        with httpx.Client(base_url=url, timeout=QUESTION_TIMEOUT_S) as client:
-            while True:
-                with lock:
-                    item = next(queue, None)
-                if item is None:
-                    return
-                number, question = item
-                begin = time.perf_counter()
-                try:
-                    problem = _check(client.post("/api/v1/ask", json={"question": f"{question} ({run}{number})", "top_k": 5}))
-                except httpx.HTTPError as error:
-                    problem = f"{type(error).__name__}: {error}"
-                with lock:
-                    latencies.append(time.perf_counter() - begin)
-                    if problem:
-                        errors.append(problem)
-
-    threads = [threading.Thread(target=ask_many) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=900)
-    if any(thread.is_alive() for thread in threads):
-        errors.append("questions did not finish within 900 s")
-    return latencies
-
-
-def _percentile(latencies: list[float], share: float) -> float:
-    ordered = sorted(latencies)
-    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3) if ordered else 0.0
-
-
 def _cold_start(url: str, clients: int, errors: list[str]) -> ColdStart:
-    mix = _english_heavy(clients * 2)
-    cold = _ask_all(url, mix, clients, errors, "cold ")
-    warm = _ask_all(url, mix, clients, errors, "warm ")
+    mix = english_heavy(clients * 2)
+    cold = durations(ask_all(url, mix, clients, errors, "cold "))
+    warm = durations(ask_all(url, mix, clients, errors, "warm "))
     english = sum(question.isascii() for question in mix)
-    return ColdStart(len(mix), english, _percentile(cold, 0.95), _percentile(warm, 0.95))
+    return ColdStart(len(mix), english, percentile(cold, 0.95), percentile(warm, 0.95))
 
 
 def _queued_writes(url: str, lock_file: Path, clients: int, errors: list[str]) -> QueuedWrites:
-    asked = _questions(clients * 2)
-    unloaded = _ask_all(url, asked, clients, errors, "unloaded ")
+    asked = gold_questions(clients * 2)
+    unloaded = durations(ask_all(url, asked, clients, errors, "unloaded "))
     refusals: list[float] = []
     with lock_file.open("a") as lock, httpx.Client(base_url=url, timeout=300) as client:
         fcntl.flock(lock, fcntl.LOCK_EX)  # as a long `rag add` in another process holds it
@@ -226,13 +163,13 @@ def _queued_writes(url: str, lock_file: Path, clients: int, errors: list[str]) -
             for writer in writers:
                 writer.start()
             time.sleep(1.0)  # the refused ones have their answer; the admitted ones wait for the lock
-            queued = _ask_all(url, asked, clients, errors, "queued ")
+            queued = durations(ask_all(url, asked, clients, errors, "queued "))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
         for writer in writers:
             writer.join(timeout=300)
-    return QueuedWrites(QUEUED_WRITES, len(refusals), round(max(refusals, default=0.0), 3), _percentile(unloaded, 0.95),
-                        _percentile(queued, 0.95), _oversized(url))  # fmt: skip
+    return QueuedWrites(QUEUED_WRITES, len(refusals), round(max(refusals, default=0.0), 3), percentile(unloaded, 0.95),
+                        percentile(queued, 0.95), _oversized(url))  # fmt: skip
 
 
 def _oversized(url: str) -> float:
@@ -246,11 +183,11 @@ def _oversized(url: str) -> float:
     return round(seconds, 4) if b" 413 " in answer.split(b"\r\n", 1)[0] else float("inf")
 
 
-def _wait_until_up(url: str, server: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"rag serve exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+            raise RuntimeError(f"rag serve exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(f"{url}/api/v1/health", timeout=5).status_code == 200:
                 return
@@ -260,7 +197,7 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], timeout_s: float =
 
 
 def _probe(url: str, pid: int, clients: int, count: int, uploads: int, serial: int, errors: list[str]) -> dict[str, object]:
-    asked = _questions(count)
+    asked = gold_questions(count)
     with httpx.Client(base_url=url, timeout=QUESTION_TIMEOUT_S) as client:
         for question in asked[:5]:  # warm up: caches, first-use paths
             client.post("/api/v1/ask", json={"question": question + " ", "top_k": 5})
@@ -274,7 +211,7 @@ def _probe(url: str, pid: int, clients: int, count: int, uploads: int, serial: i
     def write_some() -> None:
         with httpx.Client(base_url=url, timeout=300) as client:
             for number in range(uploads):
-                name, data = _article(number)
+                name, data = article(number)
                 response = client.post("/api/v1/documents", files=[("files", (name, data, "text/plain"))])
                 if response.status_code != 200:
                     errors.append(f"upload HTTP {response.status_code}: {response.text[:200]}")
@@ -290,12 +227,12 @@ def _probe(url: str, pid: int, clients: int, count: int, uploads: int, serial: i
     writer = threading.Thread(target=write_some)
     started = time.perf_counter()
     writer.start()
-    latencies = _ask_all(url, asked, clients, errors)
+    latencies = durations(ask_all(url, asked, clients, errors))
     writer.join(timeout=900)
     seconds = time.perf_counter() - started
     throughput = len(latencies) / seconds
     return {"clients": clients, "questions": len(latencies), "p50_s": round(statistics.median(latencies), 3) if latencies else 0.0,
-            "p95_s": _percentile(latencies, 0.95), "p99_s": _percentile(latencies, 0.99), "throughput_qps": round(throughput, 2),
+            "p95_s": percentile(latencies, 0.95), "p99_s": percentile(latencies, 0.99), "throughput_qps": round(throughput, 2),
             "serial_qps": round(serial_qps, 2), "throughput_over_serial": round(throughput / serial_qps, 2), "uploads": writes["uploads"],
             "removals": writes["removals"], "seconds": round(seconds, 1)}  # fmt: skip
 
@@ -315,6 +252,7 @@ def markdown(result: LoadResult) -> str:
         ("writes beyond the queue: refused with 503, slowest refusal", f"{queued.refused} of {queued.writes}, **{queued.slowest_refusal_s} s**",
          "≤ 1 s", verdict[0 < queued.refused and queued.slowest_refusal_s <= TARGETS["refusal_s"]]),
         ("a request declaring 10¹² bytes: to its 413", f"**{queued.oversized_s} s**", "≤ 0.1 s", verdict[queued.oversized_s <= TARGETS["oversized_s"]]),
+        *load_collections.rows(result.collections, result.clients),
         ("server peak RSS", f"{result.peak_rss_mb} MB", "", ""),
     ]  # fmt: skip
     lines = [
@@ -323,6 +261,9 @@ def markdown(result: LoadResult) -> str:
         f"on 127.0.0.1, while {result.uploads} articles were uploaded and {result.removals} removed again; {result.seconds} s in all. "
         "Before it, the same clients ask an English-heavy mix the moment the server answers, and again once warm; after it, 50 deletes "
         "are queued behind the collection's writer lock, held by the probe as another process would. "
+        f"Last, two copies of the collection are asked (gold questions, alternately) while {result.collections.uploads} articles are "
+        f"uploaded to them in turn, first on their own, then while the server builds a third collection from {result.collections.archive} "
+        f"articles copied into its folder (its first question builds it: {result.collections.build_s} s). "
         "Every answer is checked (HTTP 200, passage offsets consistent).", "",
         "| figure | measured | target | |", "|---|---|---|---|", *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
     ]  # fmt: skip

@@ -240,7 +240,7 @@ def test_bad_files_in_the_folder_are_skipped_with_a_warning(tiny, messages):
     (settings.corpus_dir / "copy-of-a.txt").write_text(ARTICLES["a.txt"], encoding="utf-8")
     assistant = open_assistant(settings, encoder)
     err = messages.take()
-    assert "gbk.txt: not valid UTF-8" in err and "copy-of-a.txt holds the same article as a" in err
+    assert "gbk.txt skipped: not valid UTF-8" in err and "copy-of-a.txt skipped: the same article as a" in err
     assert [d.id for d in assistant.documents()] == ["a", "b"]
 
 

@@ -186,6 +186,33 @@ def test_a_collection_is_created_by_its_first_upload_and_answers_only_from_its_a
     assert all(p["doc_id"] != answer["passages"][0]["doc_id"] for p in news["passages"])
 
 
+def test_files_skipped_while_the_server_builds_or_synchronises_a_folder_come_back_with_that_call(api):
+    client, root = api
+    folder = root / "collections" / "desk"  # an operator copies articles into a collection's folder by hand
+    folder.mkdir(parents=True)
+    (folder / "port.txt").write_text("港口集团发布季度报告。集装箱吞吐量同比增长12%。", encoding="utf-8")
+    (folder / "empty.txt").write_bytes(b"   ")
+    (folder / "broken.pdf").write_bytes(b"not a pdf at all")
+    built = client.post("/api/v1/ask", json={"question": "集装箱吞吐量增长了多少?", "collection": "desk"})
+    assert built.status_code == 200, built.text
+    skipped = {s["file"]: s["reason"] for s in built.json()["skipped"]}  # the call that built the index says what it left out
+    assert set(skipped) == {"empty.txt", "broken.pdf"} and skipped["empty.txt"].startswith("no article text left after cleaning")
+    assert skipped["broken.pdf"].startswith("not a PDF file")
+    again = client.post("/api/v1/ask", json={"question": "集装箱吞吐量增长了多少?", "collection": "desk"}).json()
+    assert "skipped" not in again and again["passages"]  # nothing was built this time
+    (folder / "gbk.txt").write_bytes("港口的新闻报道内容".encode("gbk"))  # found by the next write, which reads the folder again
+    files = [("files", ("ship.txt", "航运公司新增三条航线。首条航线下月开通。".encode(), "text/plain"))]
+    added = client.post("/api/v1/documents", files=files, data={"collection": "desk"})
+    assert added.status_code == 200 and added.json()[0]["status"] == "added"
+    skipped = {e["file"]: e["reason"] for e in added.json() if e["status"] == "skipped"}
+    assert set(skipped) == {"empty.txt", "broken.pdf", "gbk.txt"} and skipped["gbk.txt"].startswith("not valid UTF-8")
+    (folder / "blank.md").write_bytes(b"#")
+    removed = client.delete(f"/api/v1/documents/{added.json()[0]['document']['id']}", params={"collection": "desk"})
+    assert removed.status_code == 200 and "blank.md" in {s["file"] for s in removed.json()["skipped"]}
+    listed = client.get("/api/v1/documents", params={"collection": "desk"}).json()
+    assert [d["name"] for d in listed] == ["port.txt"]
+
+
 def test_a_collection_held_by_another_writer_is_503_with_retry_after(api):
     client, root = api
     with (root / "index" / "news" / "LOCK").open("a") as lock:

@@ -6,6 +6,12 @@ same). Every error is JSON ``{"error": {"type", "message"}}`` with a status that
 document, collection or route, 413 too large, 503 with ``Retry-After`` while another writer holds the
 collection, the store is unreachable or the server is busy, 500 (with an id that the log also has)
 for anything unexpected. Questions and writes are admitted by ``rag_ui.admission``.
+
+A call that read a collection's folder (the first call to a collection builds its index; a write
+first takes in the files dropped into the folder by hand) answers with the files it skipped and
+why (``rag.skipped``): ``"skipped": [{"file", "reason"}]`` in an object, omitted when there are none;
+an upload's list ends with an entry ``{"status": "skipped", "file", "reason"}`` for each. Listing the
+documents (a list of them) only logs them.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from rag import Assistant, ErrorKind, RagError, validate_date
+from rag import Assistant, ErrorKind, RagError, Skipped, skipped_files, validate_date
 from rag_ui.admission import Admission, ServerBusyError
 from rag_ui.assistants import Assistants
 from rag_ui.uploads import UploadFolder
@@ -99,11 +105,15 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
 
     @api.post("/ask", summary="Answer a question with cited passages (the fields of `rag ask --json`).")
     async def ask(request: AskRequest) -> dict[str, Any]:
-        # question, top_k and the filter are validated by the library, so a wrong type gets the CLI's message
-        return await asks.run(
-            lambda: assistants.get(request.collection).ask(request.question, top_k=request.top_k, history=request.history, since=request.since,
-                                                           until=request.until, sources=request.sources, documents=request.documents).to_dict()
-        )  # fmt: skip
+        def answer() -> dict[str, Any]:
+            # question, top_k and the filter are validated by the library, so a wrong type gets the CLI's message
+            with skipped_files() as skipped:
+                found = assistants.get(request.collection).ask(request.question, top_k=request.top_k, history=request.history,
+                                                               since=request.since, until=request.until, sources=request.sources,
+                                                               documents=request.documents)  # fmt: skip
+            return with_skipped(found.to_dict(), skipped)
+
+        return await asks.run(answer)
 
     @api.get("/documents", summary="List a collection's documents.")
     def documents(collection: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
@@ -111,8 +121,9 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
 
     @api.get("/documents/{doc_id}", summary="A document's metadata and its full cleaned text.")
     def document(doc_id: str, collection: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-        found = assistants.get(collection).document(doc_id)
-        return asdict(found) | {"name": found.original_name, "format": found.format}
+        with skipped_files() as skipped:
+            found = assistants.get(collection).document(doc_id)
+        return with_skipped(asdict(found) | {"name": found.original_name, "format": found.format}, skipped)
 
     @api.post("/documents", summary="Add (or replace, by file name) one or more article files.")
     async def add(files: Annotated[list[UploadFile], File()], collection: Annotated[str | None, Form()] = None,
@@ -121,8 +132,8 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
         given = validate_date(date, "date") if date and date.strip() else None  # before anything is read or written
 
         def write() -> list[dict[str, Any]]:
-            assistant = assistants.get(collection, create=True)
-            with uploads.request_folder() as folder:
+            with skipped_files() as skipped, uploads.request_folder() as folder:
+                assistant = assistants.get(collection, create=True)
                 paths, names = [], []
                 for number, upload in enumerate(files):
                     name = upload_name(upload.filename)
@@ -132,15 +143,17 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
                     paths.append(path)
                     names.append(name)
                 results = assistant.add(paths, names=names, date=given)
-            return [{"status": result.status, "document": asdict(_summary(assistant, result.document.id))} for result in results]
+            added = [{"status": result.status, "document": asdict(_summary(assistant, result.document.id))} for result in results]
+            return added + [{"status": "skipped", **asdict(file)} for file in skipped]
 
         return await writes.run(write)
 
     @api.delete("/documents/{doc_id}", summary="Remove a document from its collection.")
     async def remove(doc_id: str, collection: Annotated[str | None, Query()] = None) -> dict[str, Any]:
         def write() -> dict[str, Any]:
-            (removed,) = assistants.get(collection).remove([doc_id])
-            return {"removed": removed.id, "title": removed.title}
+            with skipped_files() as skipped:
+                (removed,) = assistants.get(collection).remove([doc_id])
+            return with_skipped({"removed": removed.id, "title": removed.title}, skipped)
 
         return await writes.run(write)
 
@@ -150,8 +163,9 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
 
     @api.get("/health", summary="Documents, chunks, model and store of a collection.")
     def health(collection: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-        info = assistants.get(collection).info()
-        return {"status": "ok", **asdict(info)}
+        with skipped_files() as skipped:
+            info = assistants.get(collection).info()
+        return with_skipped({"status": "ok", **asdict(info)}, skipped)
 
     @api.api_route("", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     @api.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -160,6 +174,11 @@ def router(assistants: Assistants, uploads: UploadFolder, asks: Admission, write
         return error_json(404, "UnknownRoute", f"no route {PREFIX}/{path}; the routes are listed at /docs")
 
     return api
+
+
+def with_skipped(response: dict[str, Any], skipped: list[Skipped]) -> dict[str, Any]:
+    """A response with the files its call skipped, when it skipped any (see the module's docstring)."""
+    return response | {"skipped": [asdict(file) for file in skipped]} if skipped else response
 
 
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
