@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from rag.store.base import (
     StoredDocument,
     top_k,
 )
+from rag.store.filter_index import FilterIndex
 from rag.store.segment import Segment
 from rag.vectors import search_exact, search_ivf
 
@@ -198,6 +200,11 @@ class LocalView:
 
     def stored_documents(self) -> list[StoredDocument]:
         return [self.parts[index].segment.stored[row] for index, row in self.locations.values()]
+
+    @cached_property
+    def filter_index(self) -> FilterIndex:
+        # at the view's first filtered question; threads racing here at worst build the same index twice
+        return FilterIndex.of(stored.filter_fields() for stored in self.stored_documents())
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         found = {}

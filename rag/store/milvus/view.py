@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from rag.document import Document, from_entry
 from rag.errors import IndexCorruptError
 from rag.fingerprint import Fingerprint
 from rag.store.base import REBUILD_HINT, ChunkRecord, IndexedDocument, LexicalRecall, SentenceRecord, StoredDocument, Terms, TermsOf, top_k
+from rag.store.filter_index import FilterIndex
 from rag.store.milvus.client import Milvus
 from rag.store.milvus.rows import Cache, Caches, Doc, term_frequency
 from rag.store.milvus.schema import MAX_LIMIT, search_params
@@ -133,6 +135,11 @@ class MilvusView:
 
     def stored_documents(self) -> list[StoredDocument]:
         return [doc.stored for doc in self.docs.values()]
+
+    @cached_property
+    def filter_index(self) -> FilterIndex:
+        # at the view's first filtered question; threads racing here at worst build the same index twice
+        return FilterIndex.of(stored.filter_fields() for stored in self.stored_documents())
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         wanted = {doc_id: self.docs[doc_id] for doc_id in ids if doc_id in self.docs}
