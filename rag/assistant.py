@@ -194,7 +194,7 @@ class Assistant:
         narrowed = validate_filter(since, until, sources, documents)
         self._refresh()  # another process may have added or removed articles
         view = self._store.view()
-        within = narrowed.allowed(stored.summary() for stored in view.stored_documents()) if not narrowed.empty else None
+        within = narrowed.allowed(view.filter_index) if not narrowed.empty else None  # the view's index: built once
         retrieval = self._settings.retrieval
         query = self._encode(text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
         if earlier and retrieval.context_turns and leans_on_context(text):

@@ -160,6 +160,7 @@ HARNESS_PAST_THE_FACADE = {
     "reader_training": "trains the reader",
     "reader_metrics": "scores the reader alone",
     "stages": "times each store call of retrieval, one at a time",
+    "filter_bench": "times filter resolution against a view's documents, walked and indexed",
     "fitting": "fits the abstention model",
     "datasets": "reads public datasets as the corpus reads articles",
     "perf": "benchmarks the encoder and FAISS alone",

@@ -19,8 +19,9 @@ The rules every store keeps:
   BM25 scores (``lexical_recall``) and hands out the name lexicon apart (``names``): query
   expansion needs it, retrieval does not.
 - **Filters.** Every search takes ``within``, the ids of the documents a question may read (its
-  ``rag.query.Filter``, resolved against the view's documents), and applies it inside the engine's
-  search: the ``k`` best of those documents come back, never fewer while they hold ``k`` pieces.
+  ``rag.query.Filter``, resolved against the view's ``filter_index``, which each view builds once),
+  and applies it inside the engine's search: the ``k`` best of those documents come back, never
+  fewer while they hold ``k`` pieces.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 
 from rag.document import Document, DocumentSummary, from_entry, text_fingerprint
 from rag.fingerprint import Fingerprint
+from rag.store.filter_index import FilterFields, FilterIndex
 
 REBUILD_HINT = "run `rag build` to rebuild the index"
 
@@ -114,6 +116,10 @@ class StoredDocument:
     @property
     def id(self) -> str:
         return str(self.entry["id"])
+
+    def filter_fields(self) -> FilterFields:
+        """The fields of ``summary`` a question's filter reads, without the rest."""
+        return FilterFields(self.id, self.entry.get("source"), self.entry.get("published"))  # type: ignore[arg-type]
 
     def summary(self) -> DocumentSummary:
         file = str(self.entry["file"])
@@ -203,6 +209,12 @@ class StoreView(Protocol):
     def corpus_state(self) -> str | None: ...
 
     def stored_documents(self) -> list[StoredDocument]: ...
+
+    @property
+    def filter_index(self) -> FilterIndex:
+        """The view's documents as a question's filter reads them: built at its first use, then kept
+        (the view never changes), so no question walks every document."""
+        ...
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents with their texts (unknown ids left out)."""

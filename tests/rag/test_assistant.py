@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag import Assistant, InvalidCollectionError, InvalidQuestionError, Settings, UnknownCollectionError
+from rag.store.local_view import LocalView
 
 MURATI = "004_c511aff020beec01"
 
@@ -185,6 +186,25 @@ def test_the_seed_articles_dates_and_a_question_filtered_to_a_period(news):
     assert answer.citations and all(c.date == "2024-09-26" for c in answer.citations)
     older = news.ask("多少名OpenAI员工签署了公开信?", top_k=3, until="2023-12-31", sources=["虎嗅網"])
     assert {p.doc_id for p in older.passages} == {"001_86f10aefa8bc7cfc"} and len(older.passages) == 3
+
+
+def test_filtered_questions_read_the_views_filter_index_and_walk_the_documents_once_a_generation(tiny, monkeypatch):
+    """Each generation's documents are summarised once, at its first filtered question; at 100k
+    articles walking them took longer than the rest of resolving a filter (rag.store.filter_index)."""
+    settings, encoder = tiny
+    assistant = Assistant.load(settings, encoder=encoder)
+    walks = []
+    listed = LocalView.stored_documents
+    monkeypatch.setattr(LocalView, "stored_documents", lambda view: walks.append(view.generation) or listed(view))
+    for given in ({"documents": ["b"]}, {"since": "2000-01-01"}, {"sources": ["新智元"]}, {"documents": ["a"], "until": "2030-01-01"}):
+        assistant.ask("谁辞去了首席技术官?", top_k=2, **given)
+    assert walks == [1]
+    (added,) = assistant.add([write(settings.root / "in", "c.txt", "微软向OpenAI投资了一百亿美元。")])
+    walks.clear()
+    new = added.document.id
+    assert {p.doc_id for p in assistant.ask("微软投资了多少?", documents=[new]).passages} == {new}
+    assistant.ask("微软投资了多少?", documents=["a", new])
+    assert walks == [2]  # the new generation's index, built once
 
 
 def test_a_bad_filter_is_refused_and_changes_nothing(tiny):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from fakes import FakeEncoder
@@ -9,8 +11,8 @@ from fakes import FakeEncoder
 from rag import InvalidQuestionError, QuestionVectors
 from rag.config import RetrievalSettings
 from rag.lexical import term_id, tokenize
-from rag.document import DocumentSummary
 from rag.query import build_query, question_language, validate_filter, validate_question, validate_top_k
+from rag.store.filter_index import FilterFields, FilterIndex
 
 
 @pytest.mark.parametrize(
@@ -127,18 +129,36 @@ def test_an_unusable_filter_is_refused_with_the_reason(given, message):
         validate_filter(**given)
 
 
-def _summary(doc_id: str, source: str | None, published: str | None) -> DocumentSummary:
-    return DocumentSummary(doc_id, doc_id, "txt", "t", "zh-Hans", source, None, 10, published)
-
-
 def test_a_filter_admits_the_period_inclusive_the_sources_and_the_documents_and_no_undated_article_for_a_period():
-    documents = [_summary("a", "新智元", "2024-09-26"), _summary("b", None, "2024-09-30"), _summary("c", "虎嗅網", None),
-                 _summary("d", "虎嗅網", "2023-11-21")]  # fmt: skip
+    documents = FilterIndex.of([FilterFields("a", "新智元", "2024-09-26"), FilterFields("b", None, "2024-09-30"),
+                                FilterFields("c", "虎嗅網", None), FilterFields("d", "虎嗅網", "2023-11-21")])  # fmt: skip
     assert validate_filter().allowed(documents) is None and validate_filter(" ", None, [], None).empty
     assert validate_filter("2024-09-26", "2024-09-30").allowed(documents) == {"a", "b"}  # both ends inclusive, c has no date
     assert validate_filter(until="2024-01-01").allowed(documents) == {"d"}
     assert validate_filter(sources=["虎嗅網", " "]).allowed(documents) == {"c", "d"}
     assert validate_filter(sources=["虎嗅網"], since="2024-01-01").allowed(documents) == set()
     assert validate_filter(documents=["a", "c"], sources=["虎嗅網"]).allowed(documents) == {"c"}
-    with pytest.raises(InvalidQuestionError, match=r"^no document 'zz' in the collection"):
+    with pytest.raises(InvalidQuestionError, match=r"^no document 'zz' in the collection; filter by the ids `rag documents` lists$"):
         validate_filter(documents=["a", "zz"]).allowed(documents)
+
+
+class _CountedReads(dict):
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.reads = 0
+
+    def __getitem__(self, key: str) -> FilterFields:
+        self.reads += 1
+        return super().__getitem__(key)
+
+
+def test_a_filter_reads_only_the_documents_of_its_narrowest_part_never_the_whole_collection():
+    """10,000 dated articles, 4 of one source: a period and that source read those 4 documents; a
+    period alone, or a source alone, reads none (the index's part is exactly what it admits)."""
+    many = [FilterFields(f"d{n}", "新智元" if n % 2500 == 7 else "其他", f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}") for n in range(10_000)]
+    index = FilterIndex.of(many)
+    counted = replace(index, documents=_CountedReads(index.documents))
+    assert validate_filter(since="2024-06-01", sources=["新智元"]).allowed(counted) == {"d7", "d2507", "d7507"}  # d5007: April
+    assert counted.documents.reads == 4
+    assert len(validate_filter(since="2024-06-01").allowed(counted)) == 5_831 and counted.documents.reads == 4  # 7 months of 12
+    assert validate_filter(sources=["新智元"]).allowed(counted) == {"d7", "d2507", "d5007", "d7507"} and counted.documents.reads == 4

@@ -76,9 +76,9 @@ then the shortlist's sentences and texts at once.
 
 **Modules**: ``client`` (the location, names and a bounded client), ``schema`` (fields and vector
 indexes), ``state`` (the state row and the consistency of reads), ``rows`` (aux rows and caches),
-``view`` (``MilvusView``), ``writer`` (batched inserts, term statistics), ``tables`` (creating,
-copying, cleaning collections), ``lease`` (one writer across hosts) and ``store`` (``MilvusStore``:
-the commit protocol).
+``view`` (``MilvusView``), ``expression`` (a question's filter as expressions on the document keys),
+``writer`` (batched inserts, term statistics), ``tables`` (creating, copying, cleaning collections),
+``lease`` (one writer across hosts) and ``store`` (``MilvusStore``: the commit protocol).
 """
 
 from rag.store.milvus.client import Location, parse_location
