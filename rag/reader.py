@@ -199,6 +199,11 @@ class Reader:
             return []
         question_tokens = question_ids(self.tokenizer, question, self.prefixes)
         encoded = [encode_window(self.tokenizer, window, self.prefixes) for window in windows]
+        # All rows in one batch padded to the longest, on purpose: the int8 graph quantises each matrix
+        # product's input with one scale over the whole batch, padding included, so the other rows move
+        # every row's reading. The gold questions' 3,431 rows read alone instead: P(no answer) moved
+        # 0.042 on average (at most 0.41), 28% of the best spans moved, 44 of 511 answers changed and
+        # dev MRR@10 fell 0.8745 → 0.8614. Splitting or length-sorting the batch is no free speed-up.
         batch = make_batch([question_tokens] * len(encoded), encoded)
         outputs = self.session.run(None, {"token_vectors": self.token_vectors[batch.ids], "attention_mask": batch.mask})
         return decode(batch, encoded, windows, outputs, n_best)
