@@ -173,7 +173,8 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     is sure enough of and that agrees with what is asked: it holds the kind of value asked for (a year
     for "which year"), and it is not something the question already says ("who will lead after Y left"
     is not answered by Y). None when the reader doubts the sentence answers, or the judge doubts the
-    sentence (a span in a wrong sentence is a wrong answer)."""
+    sentence (a span in a wrong sentence is a wrong answer), and a span that is nearly the whole sentence
+    (``span_max_share``) is no short answer."""
     if not readings or readings[0].no_answer >= 0.5 or answer.probability < settings.span_min_judged:
         return None
     sentence = ranking.sentences[answer.sentence_id]
@@ -181,7 +182,7 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     for reading in readings:
         if reading.score < settings.span_min_score:
             break  # best first: the rest score lower still
-        if reading.end <= reading.start:
+        if reading.end <= reading.start or reading.end - reading.start >= settings.span_max_share * (sentence.end - sentence.start):
             continue
         start, end = sentence.start + reading.start, sentence.start + reading.end
         text = ranking.documents[sentence.doc_id].text[start:end]

@@ -159,6 +159,19 @@ def test_a_span_that_disagrees_with_the_question_is_not_shown():
     assert doubted.span is None and doubted.text == "穆拉蒂将离开公司。"  # the judge doubts the sentence: P = 0.27
 
 
+def test_a_span_that_is_nearly_its_whole_sentence_is_no_short_answer():
+    # 穆拉蒂将离开公司。 is 9 characters: a span of 8 (0.89) is a short answer, one of 9 is the sentence again
+    settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0, span_max_share=0.9)
+    ranking = _ranking([(1, 0.9)], "穆拉蒂会怎样?")
+    almost = _answer(ranking, Judge.retrieval_only(), readings={1: [Reading(0, 8, 0.8, 0.1)]}, settings=settings)
+    assert almost.span is not None and almost.span.text == "穆拉蒂将离开公司"
+    whole = _answer(ranking, Judge.retrieval_only(), readings={1: [Reading(0, 9, 0.8, 0.1)]}, settings=settings)
+    assert whole.text == "穆拉蒂将离开公司。" and whole.span is None
+    # the next of its n best spans that is short enough is shown instead
+    n_best = [Reading(0, 9, 0.8, 0.1), Reading(3, 8, 0.3, 0.1)]
+    assert _answer(ranking, Judge.retrieval_only(), readings={1: n_best}, settings=settings).span.text == "将离开公司"
+
+
 def test_the_span_is_the_best_of_the_n_best_that_agrees_with_the_question():
     settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
     ranking = _ranking([(2, 0.9)], "她工作了多久?")  # asks for a length of time

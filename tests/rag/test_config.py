@@ -48,6 +48,7 @@ def test_a_collection_name_is_a_slug(name):
         ({"span_min_score": 1.5}, r"span_min_score is a probability: it must be in \[0, 1\]"),
         ({"span_min_score": -0.1}, r"span_min_score is a probability: it must be in \[0, 1\]"),
         ({"span_min_judged": 1.2}, r"span_min_judged is a probability: it must be in \[0, 1\]"),
+        ({"span_max_share": 1.2}, r"span_max_share is a probability: it must be in \[0, 1\]"),
         ({"supporting_probability": -0.2}, r"supporting_probability is a probability: it must be in \[0, 1\]"),
     ],
 )
