@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import forked
 import pytest
 from fakes import FakeEncoder
 
@@ -62,7 +63,11 @@ class Engine:
         self.stores.clear()
 
     def run(self, action: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``python store_process.py SETTINGS ACTION ARG…``; on local files forked from a process that has
+        the library loaded (``forked.py``), on Milvus started anew (its client is not forked)."""
         given = {"root": str(self.settings.root), "store": self.settings.store, "collection": self.settings.collection}
+        if self.settings.store is None:
+            return forked.run(SCRIPT, [json.dumps(given), action, *args], env=child_env(), timeout=timeout)
         return subprocess.run([sys.executable, str(SCRIPT), json.dumps(given), action, *args], capture_output=True, text=True, check=False,
                               env=child_env(), timeout=timeout)  # fmt: skip
 

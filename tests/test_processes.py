@@ -8,10 +8,10 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
+import forked
 import pytest
 
 from rag import Assistant
@@ -19,13 +19,13 @@ from rag import Assistant
 SCRIPT = Path(__file__).resolve().parent / "fake_process.py"
 
 
-def start(root: Path, *args: str) -> subprocess.Popen[str]:
+def start(root: Path, *args: str) -> forked.Forked:
+    """``python fake_process.py ROOT ARG…``, forked from a process that has the library loaded (``forked.py``)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SCRIPT.parent), *sys.path])}
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(root), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    return forked.popen(SCRIPT, [str(root), *args], env=env)
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 120) -> object:
+def finish(process: forked.Forked, timeout: float = 120) -> object:
     out, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
