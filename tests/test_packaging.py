@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_a_plain_install_holds_the_three_packages_under_their_import_names(tmp_path):
     source = tmp_path / "source"  # a clean copy: setuptools would reuse an old build/ folder of the checkout
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "index", "tests", "__pycache__"))
+    # (nor the tests' caches, which tests running beside this one may be writing)
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "index", "tests", "__pycache__",
+                                                                ".hypothesis", ".pytest_cache"))  # fmt: skip
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(tmp_path), str(source)],
                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert built.returncode == 0, built.stderr
