@@ -2,8 +2,10 @@
 do to one collection at once: ``python fake_process.py ROOT add FILE…`` / ``remove ID…`` / ``load`` (until stdin closes) /
 ``add-blocked-at POINT FILE`` (an add that stops for good at POINT, ``embedding`` or ``publishing``,
 after printing "blocked": the test kills it there) / ``serve PORT DELAY`` (the page and the API on
-127.0.0.1:PORT, embedding DELAY seconds per batch) / ``answer`` (print "ready", then answer each
-question read from stdin with one line of JSON: the passages' document ids, or the error)."""
+127.0.0.1:PORT, embedding DELAY seconds per batch; with PORT ``-`` the library and Gradio load first,
+then the port is read from stdin and the collection opened: a test starts it ahead of time) /
+``answer`` (print "ready", then answer each question read from stdin with one line of JSON: the
+passages' document ids, or the error)."""
 
 from __future__ import annotations
 
@@ -46,6 +48,17 @@ class BlockingEncoder(FakeEncoder):
 
 
 def main(root: str, action: str, *args: str) -> None:
+    if action == "serve" and args[0] == "-":
+        import rag_ui.server  # noqa: F401
+        from rag.expand import cedict_glosses
+        from rag.lexical import warm_up
+
+        warm_up()  # what Assistant.load warms first
+        cedict_glosses()
+        port = sys.stdin.readline().strip()
+        if not port:  # the test ended first
+            return
+        args = (port, *args[1:])
     settings = Settings(root=Path(root), cache_dir=Path(root) / "cache", store=None, chunk=ChunkSettings(size=40, overlap=10))
     encoder = SlowEncoder(float(args[1])) if action == "serve" else BlockingEncoder() if action == "add-blocked-at" else FakeEncoder()
     assistant = Assistant.load(settings, encoder=encoder)

@@ -72,19 +72,27 @@ def free_port() -> int:
 
 
 class FakeServer:
-    """``rag serve`` with the fake encoder in a process of its own, its temp folder under the test's."""
+    """``rag serve`` with the fake encoder in a process of its own, its temp folder under the test's.
+    The process starts at once and loads Python, the library and Gradio (seconds); it opens the
+    collection and serves only from ``serve()`` on."""
 
     def __init__(self, root: Path, temp: Path, delay: float) -> None:
+        env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+        self.process = subprocess.Popen([sys.executable, str(TESTS / "fake_process.py"), str(root), "serve", "-", str(delay)],
+                                        env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+    def serve(self) -> FakeServer:
+        """Opens the collection and serves on a free port; returns once the server answers."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-        self.process = subprocess.Popen([sys.executable, str(TESTS / "fake_process.py"), str(root), "serve", str(self.port), str(delay)],
-                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{self.port}\n".encode())
+        self.process.stdin.flush()
         deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
-                    return
+                    return self
             except httpx.HTTPError:
                 pass
             assert self.process.poll() is None and time.monotonic() < deadline, self.process.stderr.read().decode()[-2000:]
@@ -126,6 +134,8 @@ def test_twenty_uploads_three_cut_off_midway_leave_no_file_behind(tmp_path):
     temp.mkdir()
     (root / "corpus" / "seed.txt").write_text("种子文章。图书馆的历史很长。", encoding="utf-8")
     uploads = temp / "rag-uploads"
+    # the two server processes of 19 and 20 load meanwhile (the second opens the collection only after the first is killed)
+    first, second = FakeServer(root, temp, delay=30.0), FakeServer(root, temp, delay=0.0)
     # 1-17 read and 18 cut off by its client, in a server of this process (its own upload folder)
     settings = Settings(root=root, cache_dir=root / "cache", store=None, chunk=ChunkSettings(size=40, overlap=10))
     running = start(Assistant.load(settings, encoder=FakeEncoder()))
@@ -151,7 +161,7 @@ def test_twenty_uploads_three_cut_off_midway_leave_no_file_behind(tmp_path):
     running.close()
     assert not folder.exists()
     # 19 and 20: a server process killed while it reads two uploads, the API's and the page's
-    server = FakeServer(root, temp, delay=30.0)
+    server = first.serve()
     api_file, page_file = tmp_path / "k18.txt", tmp_path / "k19.txt"
     api_file.write_bytes(article(18))
     page_file.write_bytes(article(19))
@@ -161,7 +171,7 @@ def test_twenty_uploads_three_cut_off_midway_leave_no_file_behind(tmp_path):
         threading.Thread(target=lambda call=call: _ignore_errors(call), daemon=True).start()
     wait_for_files(uploads, {"k18.txt", "k19.txt"})
     server.kill()
-    server = FakeServer(root, temp, delay=0.0)  # starting cleans up after the dead one
+    server = second.serve()  # starting cleans up after the dead one
     assert [path for path in uploads.rglob("*") if path.is_file()] == []
     assert len(httpx.get(f"{server.url}/api/v1/documents").json()) == 1 + 17
     server.stop()
