@@ -39,7 +39,7 @@ class _Recording:
 
     def ask(self, question, history=None):
         self.asked.append((question, history))
-        time.sleep(0.02 if history else 0.002)  # far apart: a busy machine (or tests running beside) delays a sleep by milliseconds
+        time.sleep(0.03 if history else 0.01)  # far apart: a busy machine (or tests running beside) delays a sleep by milliseconds
 
 
 def test_with_history_asks_the_follow_ups_alone_then_with_their_conversations():
