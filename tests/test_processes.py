@@ -16,6 +16,9 @@ import pytest
 
 from rag import Assistant
 
+# `make test-fast` runs on two processes: the tests forking from the warm process (forked.py) share one
+pytestmark = pytest.mark.xdist_group("forked")
+
 SCRIPT = Path(__file__).resolve().parent / "fake_process.py"
 
 

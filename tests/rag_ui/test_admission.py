@@ -15,6 +15,9 @@ import pytest
 from rag import Assistant
 from rag_ui.admission import Admission, ServerBusyError
 
+# `make test-fast` runs on two processes: the tests that serve in this process (Gradio loads in seconds) share one
+pytestmark = pytest.mark.xdist_group("web")
+
 
 def test_beyond_the_running_and_the_waiting_calls_the_next_is_refused_at_once():
     admission = Admission("writes", running=1, waiting=1, retry_after_s=7)

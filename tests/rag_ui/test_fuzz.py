@@ -14,6 +14,9 @@ import pytest
 
 from rag import Assistant
 
+# `make test-fast` runs on two processes: the tests that serve in this process (Gradio loads in seconds) share one
+pytestmark = pytest.mark.xdist_group("web")
+
 CHINESE_NAME = "中" * 100 + ".txt"  # 304 bytes: more than a file name may have (255)
 BAD_FILE_NAMES = ["..", ".", "../../etc/passwd", "a\x00b.txt", CHINESE_NAME, "", "   ", "\x1b[31mred.txt", "a/b/..",
                   "CON.txt", "x.exe", "noext", "a" * 1000 + ".txt", "\u202etxt.exe"]  # fmt: skip

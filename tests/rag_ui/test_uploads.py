@@ -13,9 +13,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rag import Assistant
 from rag_ui.uploads import UploadFolder, remove_dead_servers_folders
+
+# `make test-fast` runs on two processes: the tests that serve in this process (Gradio loads in seconds) share one
+pytestmark = pytest.mark.xdist_group("web")
 
 TESTS = Path(__file__).resolve().parents[1]
 

@@ -75,6 +75,7 @@ def test_removed_articles_are_gone_and_without_any_the_collection_abstains(engin
 # ---- persistence and other readers
 
 
+@pytest.mark.xdist_group("forked")  # on local files, forked as the tests of test_processes.py
 def test_what_one_process_wrote_another_process_reads(engine):
     assistant = engine.open()
     (added,) = assistant.add([article(engine, "c.txt", NEW_ARTICLE)])
@@ -162,6 +163,7 @@ def test_a_write_dying_before_its_commit_point_changes_nothing_and_after_it_is_c
     assert answers(completed) == answers(reference) and completed.ask("月球基地哪年建成?").passages == reference.ask("月球基地哪年建成?").passages
 
 
+@pytest.mark.xdist_group("forked")  # on local files, forked as the tests of test_processes.py
 def test_a_writer_killed_at_its_commit_point_leaves_the_old_state_or_the_new(engine):
     engine.open()
     for when, names in (("before", {"a.txt", "b.txt"}), ("after", {"a.txt", "b.txt", "c.txt"})):
