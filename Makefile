@@ -39,14 +39,15 @@ browser:
 test: index browser
 	$(BIN)/python -m pytest -q
 
-# The logic tier: every test that needs no model, browser or Milvus engine, run with an empty model
-# cache so that none can lean on a prepared model, on two processes (pytest-xdist; under a minute on
-# 2 cores; the tests of an `xdist_group` run on the same one). ranx runs uncompiled here (NUMBA_DISABLE_JIT): numba compiling it took 8.5 s of CPU for the
-# few toy runs these tests score, and its functions give the same values as Python; `make test` runs
-# it compiled.
+# The logic tier: every test that needs no model, browser or Milvus engine, nor builds the wheel
+# (`packaging`), run with an empty model cache so that none can lean on a prepared model, on two
+# processes (pytest-xdist; under a minute on 2 cores; the tests of an `xdist_group` run on the same
+# one). ranx runs uncompiled here (NUMBA_DISABLE_JIT): numba compiling it took 8.5 s of CPU for the
+# few toy runs these tests score, and its functions give the same values as Python. `make test` runs
+# everything, ranx compiled.
 test-fast: install
 	@cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && \
-	  RAG_CACHE=$$cache NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not model and not browser and not milvus"
+	  RAG_CACHE=$$cache NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not model and not browser and not milvus and not packaging"
 
 eval: index
 	$(BIN)/rag-eval gold

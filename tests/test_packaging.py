@@ -10,9 +10,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.packaging
 def test_a_plain_install_holds_the_three_packages_under_their_import_names(tmp_path):
     source = tmp_path / "source"  # a clean copy: setuptools would reuse an old build/ folder of the checkout
     # (nor the tests' caches, which tests running beside this one may be writing)
