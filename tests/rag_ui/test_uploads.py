@@ -126,7 +126,22 @@ def wait_for_files(folder: Path, names: set[str], timeout_s: float = 60) -> None
         time.sleep(0.05)
 
 
-def test_twenty_uploads_three_cut_off_midway_leave_no_file_behind(tmp_path):
+@pytest.fixture()
+def server_processes():
+    """``make(root, temp, delay)`` starts a ``FakeServer``; those still running at the end are killed."""
+    made: list[FakeServer] = []
+
+    def make(root: Path, temp: Path, delay: float) -> FakeServer:
+        made.append(FakeServer(root, temp, delay))
+        return made[-1]
+
+    yield make
+    for server in made:
+        if server.process.poll() is None:
+            server.kill()
+
+
+def test_twenty_uploads_three_cut_off_midway_leave_no_file_behind(tmp_path, server_processes):
     from fakes import FakeEncoder
     from gradio_client import Client, handle_file
 
@@ -139,7 +154,7 @@ def test_twenty_uploads_three_cut_off_midway_leave_no_file_behind(tmp_path):
     (root / "corpus" / "seed.txt").write_text("种子文章。图书馆的历史很长。", encoding="utf-8")
     uploads = temp / "rag-uploads"
     # the two server processes of 19 and 20 load meanwhile (the second opens the collection only after the first is killed)
-    first, second = FakeServer(root, temp, delay=30.0), FakeServer(root, temp, delay=0.0)
+    first, second = server_processes(root, temp, delay=30.0), server_processes(root, temp, delay=0.0)
     # 1-17 read and 18 cut off by its client, in a server of this process (its own upload folder)
     settings = Settings(root=root, cache_dir=root / "cache", store=None, chunk=ChunkSettings(size=40, overlap=10))
     running = start(Assistant.load(settings, encoder=FakeEncoder()))
