@@ -2,13 +2,13 @@
 process instead of each starting Python anew.
 
 Each such process used to spend about 1.5 s of CPU before doing anything: importing the library and
-loading jieba's dictionary and the English glossary (``Assistant.load`` warms both). The tests that
-start them (several processes on one collection, issue 25) started 15 of them. Here a *zygote*,
-started once per pytest process, imports the library, warms both and then only forks: each child is
-a process of its own as before (its own pid, memory, file descriptors, locks and mappings; killed by
-a signal like any other), which runs the script as ``python SCRIPT ARG…`` would, with the environment,
-working folder and standard streams given. The zygote opens no collection: a child inherits no state
-of a store, only the imported modules and those two tables.
+loading jieba's dictionary and the English glossary (``Assistant.load`` warms both), and the tests
+of several processes on one collection start 15 of them. Here a *zygote*, started once per pytest
+process, imports the library, warms both and then only forks: each child is a process of its own as
+before (its own pid, memory, file descriptors, locks and mappings; killed by a signal like any other),
+which runs the script as ``python SCRIPT ARG…`` would, with the environment, working folder and
+standard streams given. The zygote opens no collection: a child inherits no state of a store, only
+the imported modules and those two tables.
 
 ``popen`` returns a ``Forked`` with the parts of ``subprocess.Popen`` the tests use (``stdin``,
 ``stdout``, ``stderr``, ``pid``, ``returncode``, ``poll``, ``wait``, ``communicate``, ``send_signal``,
