@@ -35,7 +35,7 @@ class Assistants:
             opening = self._opening[name]
         # one thread opens it; the others asking for the same collection wait a moment for that one
         if not opening.acquire(timeout=OPENING_WAIT_S):
-            raise IndexBusyError(f"the collection {name!r} is being opened (its index may be building); try again in a minute")
+            raise IndexBusyError(f"the collection {name!r} is being opened (its index may be building); try again shortly")
         try:
             with self._lock:
                 if name in self._open:
