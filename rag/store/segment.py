@@ -292,6 +292,10 @@ def _stamp(path: Path) -> tuple[int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
+def _ascending(owners: np.ndarray) -> bool:
+    return bool(np.all(owners[1:] >= owners[:-1]))
+
+
 def _corrupt(path: Path, why: str) -> IndexCorruptError:
     return IndexCorruptError(f"index file {path} {why}: {REBUILD_HINT}")
 
@@ -363,6 +367,11 @@ class Segment:
             raise _corrupt(folder, f"holds unusable data ({error})") from None
         if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:
             raise _corrupt(folder, "has rows that disagree with segment.json")
+        # A document's pieces are written together, so their owners ascend; the look-ups by document
+        # (``chunk_rows_of``, ``rows_of_documents``) are binary searches that rely on it. Checking costs
+        # about 10 ms at 5.6M sentences, so a damaged owner file is refused at open, not answered wrongly.
+        if not (_ascending(self.chunk_docs) and _ascending(self.sentence_docs)):
+            raise _corrupt(folder, "has pieces out of document order")
         self._texts  # noqa: B018 - map the texts now, while the folder certainly exists
         mapped = [name for name in files if name in ("texts.jsonl", *MAPPED) or name.endswith(".ivf")]
         self._stamps = {folder / name: _stamp(folder / name) for name in mapped}
