@@ -34,6 +34,7 @@ class QuestionResult:
     confidence: float = 1.0  # the confidence shown (P(the answer is right)); for an abstention, P(answerable)
     span_inside_evidence: bool | None = None  # None when no span was shown
     first_sentence_holds_evidence: bool = False  # the answer's own sentence, before any supporting one
+    first_sentence_evidence: tuple[str, ...] = ()  # the evidence spans ("e0" …) the answer's own sentence holds
 
 
 def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
@@ -174,10 +175,13 @@ def period_first(result: QuestionResult) -> bool:
 
 
 def time_scores(questions: Sequence[GoldQuestion], results: dict[str, QuestionResult]) -> dict[str, float]:
+    """Of the questions about a state that changes: how often retrieval ranks the asked period's (or
+    the newest) evidence first, and how often the answer's own sentence holds it (what a reader sees)."""
     timed = [q for q in questions if q.time and q.answerable]
     if not timed:
         return {}
-    return {"time_questions": len(timed), "right_period_first": round(statistics.mean(period_first(results[q.id]) for q in timed), 4)}
+    return {"time_questions": len(timed), "right_period_first": round(statistics.mean(period_first(results[q.id]) for q in timed), 4),
+            "answer_in_right_period": round(statistics.mean("e0" in results[q.id].first_sentence_evidence for q in timed), 4)}
 
 
 def latency_scores(results: Sequence[QuestionResult]) -> dict[str, float]:

@@ -164,9 +164,11 @@ def _time_and_conversations(report: dict[str, Any], split: str) -> list[str]:
     parts = []
     if overall.get("time_questions"):
         first = overall["right_period_first"]
-        parts += [f"\n### Questions whose answer depends on when ({split}, default)\n",
-                  _table(["figure", "measured", "target", ""], [[f"the newest (or the asked-for period's) evidence first, of {overall['time_questions']}",
-                                                                first, "≥ 0.85", "met" if first >= 0.85 else "**missed**"]])]  # fmt: skip
+        rows = [[f"the newest (or the asked-for period's) evidence first, of {overall['time_questions']}", first, "≥ 0.85",
+                 "met" if first >= 0.85 else "**missed**"]]  # fmt: skip
+        if "answer_in_right_period" in overall:  # reports written before stop 32 lack it
+            rows.append(["the answer's own sentence holds that evidence", overall["answer_in_right_period"], "—", ""])
+        parts += [f"\n### Questions whose answer depends on when ({split}, default)\n", _table(["figure", "measured", "target", ""], rows)]
     asked = (report.get("conversations") or {}).get(split)
     if asked:
         metrics = ("mrr@10", "recall@5", "first_sentence_holds_evidence", "questions")

@@ -67,12 +67,15 @@ def answer_question(assistant: Assistant, question: GoldQuestion, history: Seque
     passages = [(p.doc_id, p.start, p.end) for p in answer.passages]
     places = [place for e in question.evidence for place in e.places]
     holding = [any(holds_evidence(c.doc_id, c.start, c.end, c.text, p, assistant) for p in places) for c in answer.citations]
+    first = answer.citations[0] if answer.citations and not answer.abstained else None
+    first_holds = tuple(f"e{number}" for number, evidence in enumerate(question.evidence)
+                        if first and any(holds_evidence(first.doc_id, first.start, first.end, first.text, p, assistant) for p in evidence.places))  # fmt: skip
     overlaps = any(c.doc_id == p.doc_id and min(c.end, p.end) > max(c.start, p.start) for c in answer.citations for p in places)
     span = answer.span
     inside = None if span is None else any(span.doc_id == p.doc_id and p.start <= span.start and span.end <= p.end for p in places)
     return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, any(holding),
                           overlaps and not answer.abstained, answer.features, latency, answer.confidence, inside,
-                          bool(holding) and holding[0])  # fmt: skip
+                          bool(holding) and holding[0], first_holds)  # fmt: skip
 
 
 def conversation_questions(news: Assistant, path: Path) -> list[GoldQuestion]:

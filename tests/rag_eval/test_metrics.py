@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag_eval.gold import Evidence, GoldQuestion, Span
-from rag_eval.metrics import QuestionResult, covered_evidence, covers, ranked_run, retrieval_scores
+from rag_eval.metrics import QuestionResult, covered_evidence, covers, ranked_run, retrieval_scores, time_scores
 
 
 def result(qid: str, covered: tuple[tuple[str, ...], ...]) -> QuestionResult:
@@ -67,3 +67,18 @@ def test_span_scores_count_shown_spans_and_those_inside_evidence():
     results = {q.id: QuestionResult(q.id, (), False, True, True, {}, 1.0, 1.0, inside) for q, inside in zip(questions, (True, False, None), strict=True)}
     scores = abstention_scores(questions, results)
     assert scores["span_shown"] == round(2 / 3, 4) and scores["span_inside_evidence"] == 0.5
+
+
+def test_time_scores_count_the_right_period_first_in_retrieval_and_in_the_answers_own_sentence():
+    def timed(qid: str) -> GoldQuestion:
+        return GoldQuestion(qid, "?", "zh-Hans", "person", False, "x", (Evidence("d", 0, 10), Evidence("d", 20, 30)), time="current")
+
+    questions = [timed("q1"), timed("q2"), timed("q3"), GoldQuestion("q4", "?", "en", "why", False, "y", (Evidence("d", 0, 10),))]
+    results = {
+        "q1": QuestionResult("q1", (("e0",), ("e1",)), False, True, True, {}, 1.0, first_sentence_evidence=("e0",)),
+        "q2": QuestionResult("q2", ((), ("e1",), ("e0",)), False, True, True, {}, 1.0, first_sentence_evidence=("e0",)),  # e1 first
+        "q3": QuestionResult("q3", (("e0", "e1"),), False, True, True, {}, 1.0, first_sentence_evidence=("e1",)),  # the older holder
+        "q4": result("q4", ((),)),  # asks about no time: not counted
+    }
+    assert time_scores(questions, results) == {"time_questions": 3, "right_period_first": round(2 / 3, 4),
+                                                "answer_in_right_period": round(2 / 3, 4)}  # fmt: skip

@@ -19,10 +19,12 @@ def test_compare_shows_deltas_and_no_abstention_figures_for_configurations_that_
 def test_time_and_conversation_rows_say_what_was_measured_and_whether_it_met_the_target():
     from rag_eval.report import _time_and_conversations
 
-    report = {"default": "d", "configurations": {"d": {"test": {"overall": {"time_questions": 15, "right_period_first": 0.6}}}},
+    report = {"default": "d", "configurations": {"d": {"test": {"overall": {"time_questions": 15, "right_period_first": 0.6,
+                                                                             "answer_in_right_period": 0.4}}}},
               "conversations": {"test": {"follow-up, with history": {"mrr@10": 0.868, "recall@5": 0.957,
                                                                      "first_sentence_holds_evidence": 0.652, "questions": 23}}}}  # fmt: skip
     text = "\n".join(_time_and_conversations(report, "test"))
     assert "| the newest (or the asked-for period's) evidence first, of 15 | 0.600 | ≥ 0.85 | **missed** |" in text
+    assert "| the answer's own sentence holds that evidence | 0.400 | — |  |" in text
     assert "| follow-up, with history | 0.868 | 0.957 | 0.652 | 23 |" in text
     assert _time_and_conversations({**report, "conversations": {}, "configurations": {"d": {"test": {"overall": {}}}}}, "test") == []
