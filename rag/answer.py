@@ -204,8 +204,12 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     chosen = choose_sentences(ranking, judged, settings)
     passages = _passages(ranking, chosen)
     citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
-    if asked(question).current:  # a state that changes: what other periods said, newest first
-        citations[1:] = sorted(citations[1:], key=lambda c: c.time or "", reverse=True)
+    # A state that changes: the newest of the chosen sentences answers, what other periods said follows
+    # newest first. Dev's 13 questions about a time: the answer's sentence holds the asked period's (or
+    # the newest) evidence for 0.615 → 0.692 (first sentence holding any evidence unchanged, 0.750).
+    if asked(question).current:
+        order = sorted(range(len(citations)), key=lambda i: citations[i].time or "", reverse=True)
+        citations, chosen = [citations[i] for i in order], [chosen[i] for i in order]
     first = chosen[0] if chosen else None
     found = readings.get(first.sentence_id, ()) if first is not None else ()
     reading = found[0] if found else None

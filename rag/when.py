@@ -2,9 +2,10 @@
 
 News is about time: who led OpenAI on 17 November 2023 and on 22 November are different people. A
 question that names a time ("2023年11月", "in 2017") prefers evidence from then; one about a state that
-changes ("现任", "目前", "now", "currently") prefers the newest. The time a passage speaks of is the
-latest date or year it states itself, else its article's publication date (``Document.published``); the answer then
-lists what other periods said, newest first (``Answer.supporting`` carries each one's time).
+changes ("现任", "目前", "now", "currently", or who holds an office, asked with no time) prefers the
+newest. The time a passage speaks of is the latest date or year it states itself, else its article's
+publication date (``Document.published``); for a question about now the answer is the newest of the
+sentences chosen, and the others follow newest first (each citation carries its time).
 """
 
 from __future__ import annotations
@@ -20,6 +21,19 @@ from rag.retrieve import Ranking
 _CURRENT = re.compile(r"现任|目前|现在|如今|当前|最新|最近|仍然|还是|至今|\b(?:now|current(?:ly)?|today|latest|these days|still|at present)\b",
                       re.IGNORECASE)  # fmt: skip
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+# Who holds an office, asked with no time and in the present ("OpenAI的首席技术官是谁?", "Who is OpenAI's
+# chief scientist?"), asks who holds it now (issue 28: "or no time given"). Only the whole question in
+# that form: a clause before it ("风波期间,…"), "was", "时任", "将" or "曾" sets another time. Of dev's
+# 13 questions about a time, one is such a question that no time word marked (t-004-05).
+_OFFICE = (r"(?:首席[\w]{1,6}?官|首席科学家|CEO|CTO|CFO|COO|CISO|董事长|总裁|主席|执行长|技术长|总经理|负责人|掌门人"
+           r"|chief(?: [a-z]+){1,3}|president|chair(?:man|woman|person)?|head(?: of [a-z ]+?)?|director(?: of [a-z ]+?)?)")
+_OFFICE_NOW = re.compile(
+    rf"^[^,，;；]{{0,16}}?{_OFFICE}(?:是谁|是哪位|为谁|由谁担任)[?？]?$"
+    rf"|^(?:谁|哪位)是[^,，;；]{{0,16}}?{_OFFICE}[?？]?$"
+    rf"|^who(?:'s|’s| is| are) (?:the )?(?:[\w.&-]+(?: [\w.&-]+)?(?:'s|’s) )?(?:new )?{_OFFICE}(?: (?:of|at) [\w.& -]+?)?[?？]?$",
+    re.IGNORECASE,
+)
+_OTHER_TIME = re.compile(r"时任|当时|那时|那场|那次|曾|将|前任|首任|第一任|原任|以前|之前|\b(?:former|first|then|previous|next)\b", re.IGNORECASE)
 _YEAR_MONTH = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+((?:19|20)\d\d)\b",
                          re.IGNORECASE)  # fmt: skip
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -44,7 +58,8 @@ def asked(question: str) -> Asked:
         return Asked(period=f"{year}-{month:02d}")
     if match := _YEAR.search(folded):
         return Asked(period=match.group(1))
-    return Asked(current=bool(_CURRENT.search(folded)))
+    office_now = bool(_OFFICE_NOW.search(folded.strip())) and not _OTHER_TIME.search(folded)
+    return Asked(current=bool(_CURRENT.search(folded)) or office_now)
 
 
 def spoken_of(text: str, fallback: str | None) -> str | None:

@@ -193,3 +193,23 @@ def test_the_span_is_the_best_of_the_n_best_that_agrees_with_the_question():
     # the sentence read as not answering shows no span, whatever its spans
     refused = [Reading(2, 4, 0.6, 0.7), Reading(7, 10, 0.3, 0.7)]
     assert _answer(ranking, Judge.retrieval_only(), readings={2: refused}, settings=settings).span is None
+
+
+def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentences_the_others_newest_first():
+    texts = {"a": ("2017-03-01", "时任首席技术官为布罗克曼。"), "b": ("2024-09-26", "首席技术官穆拉蒂宣布离职。"), "c": ("2023-11-20", "穆拉蒂曾短暂出任CEO。")}
+    documents = {doc: Document(doc, f"{doc}.txt", doc, "zh-Hans", doc, text, published=date) for doc, (date, text) in texts.items()}
+    sentences = {row: SentenceRecord(row, doc, 0, len(texts[doc][1]), (row,)) for row, doc in enumerate("abc")}
+    chunks = {row: ChunkRecord(row, doc, 0, len(texts[doc][1]), (row,)) for row, doc in enumerate("abc")}
+
+    def answer_to(question: str):
+        tokens = tuple(tokenize(question))
+        query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+        candidates = [Candidate(0, 1.0, ((0, 0.9),)), Candidate(1, 0.95, ((1, 0.85),)), Candidate(2, 0.9, ((2, 0.8),))]
+        ranking = Ranking(query, candidates, chunks, sentences, documents, Closeness(0.9, 0.9), frozenset(term_id(t) for t in tokens))
+        return _answer(ranking, _judge(bias=5.0))  # every sentence rated likely: the judge keeps retrieval's order
+
+    now = answer_to("OpenAI目前的首席技术官是谁?")
+    assert [c.time for c in now.citations] == ["2024-09-26", "2023-11-20", "2017-03-01"]  # their articles' dates
+    assert now.text == "首席技术官穆拉蒂宣布离职。"
+    timeless = answer_to("首席技术官离职时发生了什么?")  # no time asked: the judge's order stands
+    assert timeless.text == "时任首席技术官为布罗克曼。" and [c.time for c in timeless.citations] == ["2017-03-01", "2024-09-26", "2023-11-20"]

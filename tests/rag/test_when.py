@@ -19,7 +19,14 @@ from rag.when import Asked, asked, matches, rerank_by_time, spoken_of
      ("2023 年 11 月 20 日那天誰是執行長?", Asked(period="2023-11-20")), ("Who was CTO in November 2023?", Asked(period="2023-11")),
      ("What was OpenAI valued at in 2021?", Asked(period="2021")), ("OpenAI现在的CEO是谁?", Asked(current=True)),
      ("OpenAI 目前的估值是多少?", Asked(current=True)), ("Who is OpenAI's CEO now?", Asked(current=True)),
-     ("OpenAI的首席技术官是谁?", Asked())],
+     ("OpenAI的首席技术官是谁?", Asked(current=True)), ("OpenAI的首席技術官是誰？", Asked(current=True)),
+     ("誰是OpenAI的執行長?", Asked(current=True)), ("Who is OpenAI's chief scientist?", Asked(current=True)),
+     ("Who is the CEO of OpenAI?", Asked(current=True)),
+     # an office asked with another time, or inside a longer question, is not about now
+     ("Who was OpenAI's CTO?", Asked()), ("时任CTO是谁?", Asked()), ("誰將擔任OpenAI的首席信息安全官?", Asked()),
+     ("Who was the first CEO of OpenAI?", Asked()), ("Altman 凌晨按讚的那幾位員工中,誰是首席戰略官?", Asked()),
+     ("在北京那场AI大会上与Altman远程对话的智源研究院负责人是谁?", Asked()), ("Who is Mira Murati?", Asked()),
+     ("OpenAI是哪一年成立的?", Asked())],
 )  # fmt: skip
 def test_the_time_a_question_asks_about(question, expected):
     assert asked(question) == expected
@@ -48,5 +55,5 @@ def test_the_asked_period_and_the_newest_move_up_by_their_weight():
     now = _ranking("现在谁是CTO?", texts, [None, None, "2024-09-26"])
     # times 2017 < 2022 < 2024-09-26: bonuses 0, 0.5·0.3, 1·0.3
     assert [(c.chunk_id, round(c.score, 2)) for c in rerank_by_time(now, asked(now.query.text), 10, 0.2, 0.3).candidates] == [(2, 1.1), (1, 1.05), (0, 1.0)]
-    plain = _ranking("谁是CTO?", texts, [None, None, None])
+    plain = _ranking("穆拉蒂宣布了什么?", texts, [None, None, None])
     assert rerank_by_time(plain, asked(plain.query.text), 10, 0.15, 0.15) is plain
