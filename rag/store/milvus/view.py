@@ -17,7 +17,7 @@ from rag.errors import IndexCorruptError
 from rag.fingerprint import Fingerprint
 from rag.store.base import REBUILD_HINT, ChunkRecord, IndexedDocument, LexicalRecall, SentenceRecord, StoredDocument, Terms, TermsOf, top_k
 from rag.store.filter_index import FilterIndex
-from rag.store.milvus.client import Milvus
+from rag.store.milvus.client import Milvus, in_parallel
 from rag.store.milvus.expression import document_filters
 from rag.store.milvus.rows import Cache, Caches, Doc, term_frequency
 from rag.store.milvus.schema import MAX_LIMIT, search_params
@@ -193,7 +193,8 @@ class MilvusView:
     def _search(self, table: str, vectors: np.ndarray, k: int, output: list[str],
                 within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
         """One request for every row of ``vectors``, the filter of ``within`` applied by the search
-        (one request a part of a filter too long for one expression, each part's ``k`` best merged);
+        (one request a part of a filter too long for one expression, issued at once, each part's ``k``
+        best merged);
         the hits' records are remembered (retrieval asks for them next)."""
         state = self.state
         if state is None or k <= 0 or not state.documents:
@@ -201,9 +202,9 @@ class MilvusView:
         expressions, _ = self._within(within)
         if not expressions:
             return [_empty() for _ in vectors]
-        found = [self._search_filtered(table, vectors, k, output, expression) for expression in expressions]
-        if len(found) == 1:
-            return found[0]
+        if len(expressions) == 1:
+            return self._search_filtered(table, vectors, k, output, expressions[0])
+        found = in_parallel(lambda expression: self._search_filtered(table, vectors, k, output, expression), expressions)
         return [top_k(np.concatenate([ids for ids, _ in parts]), np.concatenate([scores for _, scores in parts]), k) for parts in zip(*found, strict=True)]
 
     def _search_filtered(self, table: str, vectors: np.ndarray, k: int, output: list[str], expression: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -262,10 +263,13 @@ class MilvusView:
             # Candidates from the sparse vectors: IDF × occurrences on the query side; their
             # document weights used the average length of their time, so a few more are fetched
             weights = {term: float(bm25.idf(frequencies[term], state.chunks)) * count for term, count in Counter(known).items()}
-            rows = [{"id": hit["id"], **hit["entity"]} for expression in expressions  # one request a part of the filter
-                    for hit in self._milvus.call("search", self._milvus.client.search, state.tables["chunks"], data=[weights], anns_field="sparse",
-                                                 limit=min(LEXICAL_CANDIDATES * k + 50, MAX_LIMIT), filter=expression, output_fields=["terms", "length"],
-                                                 search_params={"metric_type": "IP"}, **self._reads())[0]]  # fmt: skip
+            def sparse(expression: str) -> list[dict[str, Any]]:
+                return self._milvus.call("search", self._milvus.client.search, state.tables["chunks"], data=[weights], anns_field="sparse",
+                                         limit=min(LEXICAL_CANDIDATES * k + 50, MAX_LIMIT), filter=expression, output_fields=["terms", "length"],
+                                         search_params={"metric_type": "IP"}, **self._reads())[0]  # fmt: skip
+
+            # one request a part of the filter, issued at once
+            rows = [{"id": hit["id"], **hit["entity"]} for hits in in_parallel(sparse, expressions) for hit in hits]
         elif self._scan:
             postings = self._scanned()
             scores = bm25.score(term_ids, postings.of(term_ids, dkeys), postings.lengths, bm25.idfs(frequencies, state.chunks),
