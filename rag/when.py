@@ -21,6 +21,9 @@ from rag.retrieve import Ranking
 _CURRENT = re.compile(r"现任|目前|现在|如今|当前|最新|最近|仍然|还是|至今|\b(?:now|current(?:ly)?|today|latest|these days|still|at present)\b",
                       re.IGNORECASE)  # fmt: skip
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+# A statement about the present in an article ("仍然", "目前", "still"): narrower than ``_CURRENT``,
+# whose "还是" and "最近" read as "now" in a question but not in a sentence ("还是" is also "or").
+_PRESENT = re.compile(r"仍然|仍是|仍在|目前|现在|如今|至今|现任|\b(?:now|currently|still)\b", re.IGNORECASE)
 # Who holds an office, asked with no time and in the present ("OpenAI的首席技术官是谁?", "Who is OpenAI's
 # chief scientist?"), asks who holds it now (issue 28: "or no time given"). Only the whole question in
 # that form: a clause before it ("风波期间,…"), "was", "时任", "将" or "曾" sets another time. Of dev's
@@ -64,11 +67,14 @@ def asked(question: str) -> Asked:
 
 def spoken_of(text: str, fallback: str | None) -> str | None:
     """The time a text speaks of: the latest full date or year it states (ISO prefix), else ``fallback``
-    (its article's date)."""
+    (its article's date). A text that says it describes the present ("奥尔特曼仍然是OpenAI的CEO,在2023年
+    11月经历短暂被解雇后回归公司") speaks of its article's date, whatever earlier year it mentions."""
     folded = unicodedata.normalize("NFKC", text)
     dates = [d.iso for d in find_dates(folded) if d.year_from == "stated"]
     years = _YEAR.findall(folded)
     stated = dates + [f"{year}" for year in years]
+    if fallback and _PRESENT.search(to_simplified(folded)):
+        stated.append(fallback)
     return max(stated) if stated else fallback
 
 

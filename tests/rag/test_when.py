@@ -36,6 +36,10 @@ def test_the_time_a_text_speaks_of_is_its_latest_stated_date_else_its_articles()
     assert spoken_of("2022年5月,晋升为首席技术官;2024年9月离职。", "2024-09-26") == "2024"
     assert spoken_of("2023年11月20日员工发出公开信。", None) == "2023-11-20"
     assert spoken_of("她宣布离职。", "2024-09-26") == "2024-09-26"
+    # a statement about the present speaks of its article's date, not of the past year it mentions
+    assert spoken_of("奥尔特曼仍然是OpenAI的CEO,在2023年11月经历短暂被解雇后回归公司。", "2024-09-26") == "2024-09-26"
+    assert spoken_of("Wojciech Zaremba 目前仍在 OpenAI。", "2024-09-26") == "2024-09-26"
+    assert spoken_of("奧特曼仍然是執行長,2023年曾被解雇。", None) == "2023"  # no article date: the year it states
     assert matches("2023-11", "2023-11-20") and matches("2023", "2023-11") and not matches("2023-11", "2024") and not matches("2017", None)
 
 
