@@ -168,7 +168,7 @@ def test_a_failed_save_changes_nothing_and_says_what_to_fix(tiny, monkeypatch, e
 def _add_dying_right_after_the_commit(settings, encoder, monkeypatch) -> AddResult:
     """Add c.txt with a writer that dies between the index's commit and the journal's end."""
     assistant = open_assistant(settings, encoder)
-    monkeypatch.setattr("rag.folder_collection.FolderCollection._finish_journal", lambda self: False)
+    monkeypatch.setattr("rag.folder_collection.FolderCollection._finish_journal", lambda self, **_: False)
     article = settings.root / "c.txt"
     article.write_text("一篇新的文章。内容在这里。", encoding="utf-8")
     (added,) = assistant.add([article])
@@ -180,9 +180,12 @@ def test_a_crash_after_the_commit_is_completed_by_the_next_writer(tiny, monkeypa
     settings, encoder = tiny
     added = _add_dying_right_after_the_commit(settings, encoder, monkeypatch)
     assert not (settings.corpus_dir / added.document.file).exists() and (settings.index_dir / "PENDING.json").exists()
+    torn = settings.corpus_dir / ".manifest.json.x9.tmp"  # the dead writer's half-written file
+    torn.write_bytes(b"half")
     reopened = open_assistant(settings, encoder)
     assert "Completed an interrupted change" in messages.take()
     assert (settings.corpus_dir / added.document.file).exists() and reopened.info().documents == 3
+    assert not torn.exists()
     assert added.document.id in {e["id"] for e in json.loads((settings.corpus_dir / "manifest.json").read_text())["documents"]}
 
 
