@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -310,16 +310,15 @@ class CorpusFolder:
     def has_leftovers(self) -> bool:
         return self.staging.exists() or any(self._temporary_files())
 
-    def _temporary_files(self) -> Iterator[Path]:
+    def _temporary_files(self) -> list[Path]:
         """``.*.tmp`` in the folder (``write_atomic``'s). One ``os.scandir`` with plain string tests:
         ``Path.glob`` matched each name in Python and took 0.13 s a call over a folder of 165k
         articles (0.10 s this way); an add or a remove made three calls, now one."""
         try:
             with os.scandir(self.directory) as entries:
-                found = [Path(e.path) for e in entries if e.name.startswith(".") and e.name.endswith(".tmp") and len(e.name) >= 5]
+                return [Path(e.path) for e in entries if e.name.startswith(".") and e.name.endswith(".tmp") and len(e.name) >= 5]
         except (FileNotFoundError, NotADirectoryError):
-            return iter(())
-        return iter(found)
+            return []
 
     def free_file_name(self, doc_id: str, suffix: str, data: bytes, taken: set[str]) -> str:
         """``<id><suffix>``, or with the content's hash when a file of that name exists (an update)."""

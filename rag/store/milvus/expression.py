@@ -13,8 +13,8 @@ and 2.3 refuses more than 49 conditions joined by ``or`` (the plan's protobuf ne
 - the keys admitted, or ``not`` the keys left out, whichever is shorter (a wide filter lists the
   few articles it leaves out);
 - an expression still longer than ``ExpressionLimits.max_chars`` is split: the admitted keys in
-  parts, each listed in an expression that fits, searched one after the other and their hits
-  merged (the ``k`` best of the union are among the ``k`` best of each part).
+  parts, each listed in an expression that fits, searched at once and their hits merged (the ``k``
+  best of the union are among the ``k`` best of each part).
 """
 
 from __future__ import annotations

@@ -160,8 +160,8 @@ class MilvusView:
     def _within(self, within: Collection[str] | None) -> tuple[tuple[str, ...], np.ndarray | None]:
         """The filter expressions of a search: the snapshot's visible rows, and with ``within`` those
         of its documents (from their keys, so no schema change): one expression, or several to search
-        one after the other when one would be too long (``rag.store.milvus.expression``), none when
-        no document is admitted. And the documents' keys (None: all)."""
+        at once when one would be too long (``rag.store.milvus.expression``), none when no document
+        is admitted. And the documents' keys (None: all)."""
         assert self.state is not None
         if within is None:
             return (self.state.visible,), None
@@ -194,17 +194,16 @@ class MilvusView:
                 within: Collection[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
         """One request for every row of ``vectors``, the filter of ``within`` applied by the search
         (one request a part of a filter too long for one expression, issued at once, each part's ``k``
-        best merged);
-        the hits' records are remembered (retrieval asks for them next)."""
+        best merged); the hits' records are remembered (retrieval asks for them next)."""
         state = self.state
         if state is None or k <= 0 or not state.documents:
             return [_empty() for _ in vectors]
         expressions, _ = self._within(within)
         if not expressions:
             return [_empty() for _ in vectors]
-        if len(expressions) == 1:
-            return self._search_filtered(table, vectors, k, output, expressions[0])
         found = in_parallel(lambda expression: self._search_filtered(table, vectors, k, output, expression), expressions)
+        if len(found) == 1:
+            return found[0]
         return [top_k(np.concatenate([ids for ids, _ in parts]), np.concatenate([scores for _, scores in parts]), k) for parts in zip(*found, strict=True)]
 
     def _search_filtered(self, table: str, vectors: np.ndarray, k: int, output: list[str], expression: str) -> list[tuple[np.ndarray, np.ndarray]]:
