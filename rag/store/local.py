@@ -40,7 +40,7 @@ from rag.store.base import REBUILD_HINT, Change, Check, Damage, Fingerprint, Sto
 from rag.store.checks import examine
 from rag.store.commit import Ids, read_base, removals
 from rag.store.local_view import LocalManifest, LocalView, Part
-from rag.store.segment import Segment, SegmentWriter, has_current_indexes, link_with_new_indexes
+from rag.store.segment import Segment, SegmentWriter, has_current_indexes, has_lookups, link_with_lookups, link_with_new_indexes
 
 CURRENT = "CURRENT"
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ class LocalStore:
         with self._saving():
             added = self._write_segment(change, generation, ids)
             segments = [name for name in base if len(self._segment(instance, name).stored) > len(removed.get(name, ()))]
+            segments = self._with_lookups(segments, removed, generation, instance)
             if added is not None:
                 segments.append(added)
             segments, removed = self._merge(segments, removed, generation, instance)
@@ -240,6 +241,7 @@ class LocalStore:
                 if segment.name in removed:
                     removed[name] = removed.pop(segment.name)
                 segments.append(name)
+            segments = self._with_lookups(segments, removed, generation, manifest.instance)
             self._publish(generation, fingerprint, manifest.corpus_state, segments, removed, manifest.next_chunk_id,
                           manifest.next_sentence_id, manifest.instance)  # fmt: skip
         self._collect_garbage()
@@ -268,6 +270,21 @@ class LocalStore:
             return name
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _with_lookups(self, segments: list[str], removed: dict[str, set[int]], generation: int, instance: str) -> list[str]:
+        """The segments, those written before ``ids.json`` and ``names.json`` given them (hard links
+        and the two files, nothing else), so that opening reads those instead of every document's
+        lines; ``removed`` follows the new names."""
+        current = []
+        for number, name in enumerate(segments, 1):
+            segment = self._segment(instance, name)
+            if has_lookups(segment):
+                current.append(name)
+                continue
+            current.append(self._new_segment(f"seg-{generation:08d}-l{number}", partial(link_with_lookups, segment)))
+            if name in removed:
+                removed[current[-1]] = removed.pop(name)
+        return current
 
     def _merge(self, segments: list[str], removed: dict[str, set[int]], generation: int, instance: str) -> tuple[list[str], dict[str, set[int]]]:
         """Merge the neighbours with the fewest live pieces until at most ``max_segments`` remain."""

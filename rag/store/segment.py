@@ -4,6 +4,8 @@ postings, written once and never changed (a removal is recorded by the store, no
 Arrays are raw little-endian files whose dtype and shape ``segment.json`` records, with each file's
 size and sha256: they are memory-mapped, so a large segment costs memory only for the rows a
 question touches. A segment above ``exact_max`` vectors also stores an IVF-SQ8 index of them.
+Documents are lines of ``entries.jsonl`` and ``manifest.jsonl``, read when first needed; their ids
+and names, which opening needs, are also in ``ids.json`` and ``names.json`` (``LOOKUPS``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from rag.document import Document, from_entry, text_fingerprint
 from rag.errors import IndexCorruptError
 from rag.files import file_sha256, fsync_dir
 from rag.store.base import REBUILD_HINT, IndexedDocument, StoredDocument, TermsOf
-from rag.store.entries import Stored
+from rag.store.entries import Lines, Names, Stored, names_of_entries, names_of_lookup
 from rag.vectors import IndexKind, build_ivf, choose_kind
 
 SEGMENT_FILE = "segment.json"
@@ -33,6 +35,9 @@ IN_MEMORY = ("chunk_ids", "chunk_docs", "chunk_spans", "chunk_lengths", "sentenc
              "chunk_sentence_ptr", "chunk_sentence_rows", "sentence_chunk_ptr", "sentence_chunk_rows", "terms", "term_ptr")
 MAPPED = ("chunk_vectors.bin", "sentence_vectors.bin", "posting_rows.bin", "posting_counts.bin")  # besides texts and IVF files
 FORMAT = 2  # 2: manifest.jsonl
+# Added to format 2 without changing it (a reader of format 2 that does not know them ignores them);
+# a segment written without them gets them from the next writer (``link_with_lookups``).
+LOOKUPS = ("ids.json", "names.json")
 
 
 class _Column:
@@ -97,6 +102,8 @@ class SegmentWriter:
         self._entries = _Lines(folder / "entries.jsonl")
         self._texts = _Lines(folder / "texts.jsonl")
         self._manifest_lines = _Lines(folder / "manifest.jsonl", encode=False)
+        self._ids: list[str] = []
+        self._names: dict[str, Names] = {}  # row → names, for the documents that have any
         self._documents = 0
         self._chunk_sentences: list[np.ndarray] = []  # per chunk, sentence rows of this segment
         self._postings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (terms, chunk rows, counts)
@@ -114,9 +121,7 @@ class SegmentWriter:
         document = indexed.document
         chunk_count, sentence_count = len(indexed.chunks), len(indexed.sentences)
         stored = StoredDocument.of(document)
-        self._entries.append(stored.row(indexed.names))
-        self._texts.append(document.text)
-        self._manifest_lines.append(stored.manifest_line)
+        self._append_document(stored, indexed.names, document.text)
         sentence_row = self.sentences
         self._append_pieces(
             chunk_ids=np.arange(first_chunk_id, first_chunk_id + chunk_count),
@@ -143,10 +148,7 @@ class SegmentWriter:
             text = segment.text(row)
             chunks, sentences = segment.chunk_rows_of(row), segment.sentence_rows_of(row)
             derived = derive(text, [(int(s), int(e)) for s, e in segment.chunk_spans[chunks]]) if derive else None
-            names = derived.names if derived else segment.names[row]
-            self._entries.append(stored.row(names))
-            self._texts.append(text)
-            self._manifest_lines.append(stored.manifest_line)
+            self._append_document(stored, derived.names if derived else segment.names[row], text)
             sentence_row, chunk_row = self.sentences, self.chunks
             self._append_pieces(
                 chunk_ids=segment.chunk_ids[chunks], chunk_spans=segment.chunk_spans[chunks],
@@ -166,6 +168,14 @@ class SegmentWriter:
                 self._postings.append((terms, np.full(len(terms), chunk_row + offset, dtype=np.int32), counts))
             self._documents += 1
 
+    def _append_document(self, stored: StoredDocument, names: Names, text: str) -> None:
+        self._entries.append(stored.row(names))
+        self._texts.append(text)
+        self._manifest_lines.append(stored.manifest_line)
+        self._ids.append(stored.id)
+        if names:
+            self._names[str(self._documents)] = names
+
     def _append_pieces(self, **arrays: np.ndarray) -> None:
         document_row = self._documents
         for name, values in arrays.items():
@@ -179,6 +189,7 @@ class SegmentWriter:
         files["entries.jsonl"] = self._entries.finish()
         files["texts.jsonl"] = self._texts.finish()
         files["manifest.jsonl"] = self._manifest_lines.finish()
+        files |= _write_lookups(self.folder, self._ids, self._names)
         chunk_ptr, chunk_sentence_rows = _csr(self._chunk_sentences)
         sentence_ptr, sentence_chunk_rows = _transpose(chunk_ptr, chunk_sentence_rows, self.sentences)
         terms, term_ptr, posting_rows, posting_counts = _postings(self._postings)
@@ -196,6 +207,17 @@ class SegmentWriter:
         return _seal(self.folder, description, vector_settings)
 
 
+def _write_lookups(folder: Path, ids: list[str], names: dict[str, Names]) -> dict[str, Any]:
+    """``ids.json`` and ``names.json``; their specs for ``segment.json``."""
+    files = {}
+    for file, value in zip(LOOKUPS, (ids, {row: {word: list(tokens) for word, tokens in found.items()} for row, found in names.items()}),
+                           strict=True):  # fmt: skip
+        writer = _Lines(folder / file)
+        writer.append(value)
+        files[file] = writer.finish()
+    return files
+
+
 def _seal(folder: Path, description: dict[str, Any], vector_settings: VectorIndexSettings) -> dict[str, Any]:
     """Build the vector indexes ``vector_settings`` ask for, then write ``segment.json`` and sync."""
     files = dict(description["files"])
@@ -207,13 +229,32 @@ def _seal(folder: Path, description: dict[str, Any], vector_settings: VectorInde
             path = folder / f"{part}_vectors.ivf"
             faiss.write_index(build_ivf(vectors, vector_settings), str(path))
             files[path.name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-    description = {**description, "kinds": kinds, "files": files}
+    return _describe(folder, {**description, "kinds": kinds, "files": files})
+
+
+def _describe(folder: Path, description: dict[str, Any]) -> dict[str, Any]:
+    """Write ``segment.json`` and sync the folder: the segment is complete."""
     (folder / SEGMENT_FILE).write_text(json.dumps(description, indent=1), encoding="utf-8")
     for path in folder.iterdir():
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
     fsync_dir(folder)
     return description
+
+
+def has_lookups(segment: Segment) -> bool:
+    return all(file in segment.description["files"] for file in LOOKUPS)
+
+
+def link_with_lookups(segment: Segment, folder: Path, name: str) -> dict[str, Any]:
+    """``segment`` again as ``name`` in the empty ``folder``, its files shared (hard links) and
+    ``ids.json`` and ``names.json`` added: how a segment written before them gets them, with no
+    other work (at 1M chunks: OPEN-MEASURE)."""
+    files = dict(segment.description["files"])
+    for file in files:
+        os.link(segment.folder / file, folder / file)
+    files |= _write_lookups(folder, segment.stored.ids, {str(row): names for row, names in enumerate(segment.names) if names})
+    return _describe(folder, segment.description | {"name": name, "files": files})
 
 
 def has_current_indexes(segment: Segment, vector_settings: VectorIndexSettings) -> bool:
@@ -353,9 +394,14 @@ class Segment:
             self.sentence_chunk_ptr, self.sentence_chunk_rows = arrays["sentence_chunk_ptr"], arrays["sentence_chunk_rows"]
             self.terms, self.term_ptr = arrays["terms"], arrays["term_ptr"]
             self.posting_rows, self.posting_counts = arrays["posting_rows"], arrays["posting_counts"]
-            self.stored = Stored((folder / "entries.jsonl").read_text(encoding="utf-8").splitlines(),
-                                  (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines())  # fmt: skip
-            self.names = self.stored.names()
+            # open now, read when first needed: a newer generation may delete the folder meanwhile
+            self._line_files = {file: (folder / file).open("rb") for file in ("entries.jsonl", "manifest.jsonl")}
+            if all(file in files for file in LOOKUPS):
+                self.stored = Stored(json.loads((folder / "ids.json").read_bytes()), self._read_lines)
+                self.names = names_of_lookup(len(self.stored), json.loads((folder / "names.json").read_bytes()))
+            else:  # written before the look-up files: ids and names from the lines
+                self.stored = Stored.of_lines(*self._read_lines())
+                self.names = names_of_entries(self.stored.lines()[0])
             self.name_rows: dict[str, list[int]] = {}  # Latin name word → the documents writing it both ways
             for row, names in enumerate(self.names):
                 for word in names:
@@ -363,7 +409,7 @@ class Segment:
             # mapped, not read: the inverted lists a question probes are paged in (1.3% of them at 10k
             # lists and nprobe 128), so opening costs milliseconds and memory is the page cache's
             self.ann = {part: _mapped_ivf(folder / f"{part}_vectors.ivf") for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}
-        except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        except (OSError, KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
             raise _corrupt(folder, f"holds unusable data ({error})") from None
         if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:
             raise _corrupt(folder, "has rows that disagree with segment.json")
@@ -372,6 +418,7 @@ class Segment:
         # 1.1 ms on the 1.14M-chunk archive (5.6M sentences), so a damaged owner file is refused at open.
         if not (_ascending(self.chunk_docs) and _ascending(self.sentence_docs)):
             raise _corrupt(folder, "has pieces out of document order")
+        self.stored.warm()
         self._texts  # noqa: B018 - map the texts now, while the folder certainly exists
         mapped = [name for name in files if name in ("texts.jsonl", *MAPPED) or name.endswith(".ivf")]
         self._stamps = {folder / name: _stamp(folder / name) for name in mapped}
@@ -392,6 +439,16 @@ class Segment:
     @property
     def name(self) -> str:
         return str(self.description["name"])
+
+    def _read_lines(self) -> Lines:
+        """The documents' ``entries.jsonl`` and ``manifest.jsonl`` lines, from the files opened with
+        the segment (a short read of a file truncated since is found by their count)."""
+        try:
+            entries, manifest_lines = (os.pread(handle.fileno(), os.fstat(handle.fileno()).st_size, 0).decode().splitlines()
+                                       for handle in self._line_files.values())  # fmt: skip
+            return entries, manifest_lines
+        except (OSError, ValueError) as error:
+            raise _corrupt(self.folder, f"holds unreadable document lines ({error})") from None
 
     @cached_property
     def exact_chunk_vectors(self) -> np.ndarray:

@@ -4,15 +4,19 @@ in use."""
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 from rag import Assistant
+from rag.config import Settings
 from rag.corpus import Document
 from rag.ingest import fingerprint, index_documents
 from rag.store.base import Change
 from rag.store.local import CURRENT, LocalStore
 from rag.store.local_view import LocalManifest
+from rag.store.segment import has_lookups
 
 
 def _document(number: int) -> Document:
@@ -103,3 +107,25 @@ def test_a_filter_over_a_segment_with_an_ivf_index_is_searched_with_an_id_select
         ((found, scores),) = view.search_sentences(vector, k, {"a"})
         assert found.tolist() == expected[0][:k].tolist() and {s.doc_id for s in view.sentences(found.tolist()).values()} == {"a"}
     store.close()
+
+
+def test_segments_written_before_the_look_up_files_get_them_from_the_next_writer_and_keep_their_removals(tmp_path):
+    release = Path(__file__).resolve().parents[2] / "fixtures" / "release-9c005f4"
+    shutil.copytree(release, tmp_path / "release")
+    settings = Settings(root=tmp_path / "release", store=None)
+    store = LocalStore(settings)
+    store.refresh()
+    view = store.view()
+    assert [has_lookups(part.segment) for part in view.parts] == [False, False]
+    before = sorted(view.locations)  # seg-00000002 holds a removed row: an older version of a document
+    assert view.manifest is not None and view.manifest.removed == {"seg-00000002": (0,)}
+    with store.writer():
+        store.commit(Change((), frozenset({"b"}), view.fingerprint, view.corpus_state or ""))
+    fresh = LocalStore(settings)
+    fresh.refresh()
+    manifest = fresh.view().manifest
+    assert manifest is not None and all(has_lookups(part.segment) for part in fresh.view().parts)
+    assert manifest.segments == ("seg-00000004-l1", "seg-00000004-l2")
+    assert manifest.removed == {"seg-00000004-l1": (1,), "seg-00000004-l2": (0,)}
+    assert sorted(fresh.view().locations) == [doc_id for doc_id in before if doc_id != "b"]
+    assert fresh.view().documents(["a"])["a"].text == view.documents(["a"])["a"].text
