@@ -60,7 +60,7 @@ class LocalStore:
         # drop names its segments as the dropped one did
         self._segments: dict[tuple[str, str], Segment] = {}
         self._current: tuple[int, int] | None = None  # CURRENT's (inode, mtime) when the view was read
-        self._view = LocalView(None, [], settings.vectors.ivf_probe)
+        self._view = LocalView(None, [], settings.vectors)
 
     @property
     def segments_dir(self) -> Path:
@@ -148,7 +148,7 @@ class LocalStore:
 
     def _view_of(self, manifest: LocalManifest) -> LocalView:
         parts = [Part(self._segment(manifest.instance, name), manifest.removed.get(name, ())) for name in manifest.segments]
-        return LocalView(manifest, parts, self.settings.vectors.ivf_probe)
+        return LocalView(manifest, parts, self.settings.vectors)
 
     def info(self) -> StoreInfo:
         view = self._view
@@ -164,7 +164,7 @@ class LocalStore:
         also replaces a damaged index, which it does not need to read."""
         if not read_base(self.refresh, change):
             with self._lock:  # replaced whole: nothing of the damaged index is read
-                self._view, self._current = LocalView(None, [], self.settings.vectors.ivf_probe), None
+                self._view, self._current = LocalView(None, [], self.settings.vectors), None
         self.remove_leftovers()
         view = self._view
         base = () if change.rebuild else tuple(part.segment.name for part in view.parts)
@@ -211,7 +211,7 @@ class LocalStore:
         write_atomic(self.directory / name, manifest.to_json())
         write_atomic(self.directory / CURRENT, name.encode())  # the commit point
         status = (self.directory / CURRENT).stat()
-        self._adopt(LocalView(manifest, new_view.parts, self.settings.vectors.ivf_probe), (status.st_ino, status.st_mtime_ns))
+        self._adopt(LocalView(manifest, new_view.parts, self.settings.vectors), (status.st_ino, status.st_mtime_ns))
 
     def rework(self, fingerprint: Fingerprint, derive: TermsOf | None) -> None:
         """Segments whose vector indexes are not what the settings give are written again sharing
@@ -384,7 +384,7 @@ class LocalStore:
     def drop(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
         with self._lock:
-            self._segments, self._current, self._view = {}, None, LocalView(None, [], self.settings.vectors.ivf_probe)
+            self._segments, self._current, self._view = {}, None, LocalView(None, [], self.settings.vectors)
 
     def close(self) -> None:
         with self._lock:

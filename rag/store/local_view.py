@@ -12,10 +12,12 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from rag import bm25
+from rag.config import VectorIndexSettings
 from rag.document import Document
 from rag.errors import IndexCorruptError
 from rag.fingerprint import installed_versions
@@ -99,10 +101,12 @@ class Part:
         self.live_sentences = len(segment.sentence_ids) - (len(self.deleted_sentence_rows) if self.deleted_sentence_rows is not None else 0)
         self.live_documents = len(segment.stored) - len(self.removed_rows)
 
-    def search(self, part: str, vector: np.ndarray, k: int, nprobe: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, part: Literal["chunk", "sentence"], vector: np.ndarray, k: int, settings: VectorIndexSettings,
+               rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The ``k`` best (ids, cosines) of the live rows, or of ``rows`` alone (live, sorted: a filter's)."""
         segment = self.segment
         ids = segment.chunk_ids if part == "chunk" else segment.sentence_ids
+        nprobe = settings.probes(part, segment.ann_lists[part]) if part in segment.ann else 0
         if rows is not None:
             return _search_rows(segment, part, ids, vector, k, nprobe, rows)
         if part in segment.ann:
@@ -184,10 +188,10 @@ class LocalView:
 
     lexical_recall: LexicalRecall = "exact"
 
-    def __init__(self, manifest: LocalManifest | None, parts: Sequence[Part], nprobe: int) -> None:
+    def __init__(self, manifest: LocalManifest | None, parts: Sequence[Part], vectors: VectorIndexSettings) -> None:
         self.manifest = manifest
         self.parts = tuple(parts)
-        self.nprobe = nprobe  # IVF lists probed per search: a setting, not part of the index files
+        self.vectors = vectors  # how many IVF lists a search probes: settings, not part of the index files
         self.locations = {
             doc_id: (index, row)
             for index, part in enumerate(self.parts)
@@ -246,8 +250,8 @@ class LocalView:
                 documents[location[0]].append(location[1])
         return [np.sort(np.asarray(rows, dtype=np.int64)) for rows in documents]
 
-    def _search(self, part: str, vector: np.ndarray, k: int, rows: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-        results = [p.search(part, vector, k, self.nprobe, allowed) for p, allowed in zip(self.parts, rows, strict=True)]
+    def _search(self, part: Literal["chunk", "sentence"], vector: np.ndarray, k: int, rows: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        results = [p.search(part, vector, k, self.vectors, allowed) for p, allowed in zip(self.parts, rows, strict=True)]
         if not results:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return top_k(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]), k)
@@ -365,5 +369,6 @@ class LocalView:
         kinds: dict[str, set[str]] = {"chunk vectors": set(), "sentence vectors": set()}
         for part in self.parts:
             for piece, kind in part.segment.description["kinds"].items():
-                kinds[f"{piece} vectors"].add(kind + (f" (nprobe {self.nprobe})" if kind == "ivf-sq8" else ""))
+                probes = f" (nprobe {self.vectors.probes(piece, part.segment.ann_lists[piece])})" if piece in part.segment.ann else ""
+                kinds[f"{piece} vectors"].add(kind + probes)
         return {name: ", ".join(sorted(found)) or "—" for name, found in kinds.items()} | {"segments": str(len(self.parts))}

@@ -409,6 +409,7 @@ class Segment:
             # mapped, not read: the inverted lists a question probes are paged in (1.3% of them at 10k
             # lists and nprobe 128), so opening costs milliseconds and memory is the page cache's
             self.ann = {part: _mapped_ivf(folder / f"{part}_vectors.ivf") for part in ("chunk", "sentence") if f"{part}_vectors.ivf" in files}
+            self.ann_lists = {part: int(faiss.extract_index_ivf(index).nlist) for part, index in self.ann.items()}
         except (OSError, KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
             raise _corrupt(folder, f"holds unusable data ({error})") from None
         if len(self.chunk_ids) != self.description["chunks"] or len(self.stored) != self.description["documents"]:

@@ -86,11 +86,26 @@ def test_settings_that_cannot_work_are_refused_naming_the_setting(changes, messa
         ({"exact_max": -1}, "exact_max must be a whole number ≥ 0"),
         ({"ivf_lists_per_sqrt": 0.0}, "ivf_lists_per_sqrt must be > 0"),
         ({"ivf_probe": 0}, "ivf_probe must be a whole number ≥ 1"),
+        ({"chunk_probe_share": 1.5}, "chunk_probe_share must be within"),
     ],
 )
 def test_vector_index_settings_that_cannot_work_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         VectorIndexSettings(**changes)
+
+
+@pytest.mark.parametrize(
+    "part, lists, probes",
+    [
+        ("chunk", 4_277, 385),  # the 1.14M-chunk archive: ⌈0.09 · 4,277⌉ = ⌈384.93⌉
+        ("chunk", 1_355, 128),  # 115k chunks: 0.09 · 1,355 = 121.95, below ivf_probe
+        ("chunk", 60, 60),  # never more than the lists
+        ("sentence", 9_500, 128),  # sentences probe ivf_probe whatever their lists
+        ("sentence", 20, 20),
+    ],
+)
+def test_chunks_probe_a_share_of_their_lists_and_sentences_a_fixed_number(part, lists, probes):
+    assert VectorIndexSettings().probes(part, lists) == probes
 
 
 @pytest.mark.parametrize("size, overlap", [(10, 0), (300, 300), (300, -1)])

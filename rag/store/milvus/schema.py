@@ -66,23 +66,24 @@ def approximate_index(kind: str, rows: int, vectors: VectorIndexSettings, server
     return {"type": "IVF_FLAT", "nlist": nlist}
 
 
-def nprobe(index: Mapping[str, Any], vectors: VectorIndexSettings) -> int:
-    """The lists a search probes: a search-time setting (an older state's stored nprobe is ignored)."""
-    return min(vectors.ivf_probe, int(index["nlist"]))
+def nprobe(table: str, index: Mapping[str, Any], vectors: VectorIndexSettings) -> int:
+    """The lists a search of a ``table`` ("chunks", "sentences") probes: search-time settings (an
+    older state's stored nprobe is ignored)."""
+    return vectors.probes("chunk" if table == "chunks" else "sentence", int(index["nlist"]))
 
 
-def search_params(index: Mapping[str, Any], vectors: VectorIndexSettings, k: int) -> dict[str, Any]:
+def search_params(table: str, index: Mapping[str, Any], vectors: VectorIndexSettings, k: int) -> dict[str, Any]:
     if index["type"] == "IVF_FLAT":
-        return {"metric_type": "IP", "params": {"nprobe": nprobe(index, vectors)}}
+        return {"metric_type": "IP", "params": {"nprobe": nprobe(table, index, vectors)}}
     if index["type"] == "HNSW":
         return {"metric_type": "IP", "params": {"ef": max(k, vectors.hnsw_ef)}}
     return {"metric_type": "IP", "params": {}}
 
 
-def described(index: Mapping[str, Any], vectors: VectorIndexSettings) -> str:
+def described(table: str, index: Mapping[str, Any], vectors: VectorIndexSettings) -> str:
     if index["type"] == "HNSW":
         return f"HNSW (M {index['M']}, efConstruction {index['efConstruction']}, ef ≥ {vectors.hnsw_ef})"
-    return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {nprobe(index, vectors)})" if "nlist" in index else "")
+    return str(index["type"]) + (f" (nlist {index['nlist']}, nprobe {nprobe(table, index, vectors)})" if "nlist" in index else "")
 
 
 def index_params(client: MilvusClient, kind: str, sparse: bool, index: Mapping[str, Any] = FLAT) -> Any:

@@ -301,8 +301,8 @@ class MilvusStore:
         if state is None:
             return StoreInfo(backend, self.location.shown, 0, 0, 0, "", 0)
         lexical = "sparse vectors (SPARSE_INVERTED_INDEX), re-scored exactly" if state.lexical == "sparse" else "BM25 re-ranks the dense candidates (Milvus < 2.4)"
-        details = {"chunk vectors": described(state.index["chunks"], self.settings.vectors),
-                   "sentence vectors": described(state.index["sentences"], self.settings.vectors), "lexical": lexical,
+        details = {"chunk vectors": described("chunks", state.index["chunks"], self.settings.vectors),
+                   "sentence vectors": described("sentences", state.index["sentences"], self.settings.vectors), "lexical": lexical,
                    "collections": ", ".join([self.meta, *state.tables.values()])}  # fmt: skip
         return StoreInfo(backend, self.location.shown, state.documents, state.chunks, state.sentences, state.updated, state.generation, details)
 

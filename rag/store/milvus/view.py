@@ -211,7 +211,7 @@ class MilvusView:
         assert state is not None
         hits = self._milvus.call("search", self._milvus.client.search, state.tables[table], data=list(np.asarray(vectors, dtype=np.float32)),
                                  anns_field="dense", limit=min(k, MAX_LIMIT), filter=expression, output_fields=output,
-                                 search_params=search_params(state.index[table], self._vectors, k), **self._reads())  # fmt: skip
+                                 search_params=search_params(table, state.index[table], self._vectors, k), **self._reads())  # fmt: skip
         rows = [{"id": hit["id"], **hit["entity"]} for found in hits for hit in found]
         self._remember(table, rows)
         if "terms" in output:

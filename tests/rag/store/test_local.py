@@ -129,3 +129,27 @@ def test_segments_written_before_the_look_up_files_get_them_from_the_next_writer
     assert manifest.removed == {"seg-00000004-l1": (1,), "seg-00000004-l2": (0,)}
     assert sorted(fresh.view().locations) == [doc_id for doc_id in before if doc_id != "b"]
     assert fresh.view().documents(["a"])["a"].text == view.documents(["a"])["a"].text
+
+
+def test_a_chunk_search_probes_its_share_of_the_lists_and_a_sentence_search_ivf_probe(tiny, monkeypatch):
+    from rag import VectorIndexSettings
+    from rag.store import local_view
+
+    settings, encoder = tiny
+    settings = replace(settings, vectors=VectorIndexSettings(exact_max=1, ivf_lists_per_sqrt=2.0, ivf_probe=1, chunk_probe_share=0.5))
+    Assistant.load(settings, encoder=encoder)
+    store = LocalStore(settings)
+    store.refresh()
+    view = store.view()
+    ((part,),) = [view.parts]
+    lists = part.segment.ann_lists
+    assert lists["chunk"] >= 2 and lists["sentence"] >= 2  # IVF indexes of more than one list
+    probed = []
+    search_ivf = local_view.search_ivf
+    monkeypatch.setattr(local_view, "search_ivf", lambda *args, **kwargs: probed.append(args[5]) or search_ivf(*args, **kwargs))
+    vector = encoder.encode_questions(["台積電是全球最大的晶圓代工廠"]).base
+    view.search_chunks(vector, 3)
+    view.search_sentences(vector, 3)
+    assert probed == [-(-lists["chunk"] // 2), 1]
+    assert view.details()["chunk vectors"] == f"ivf-sq8 (nprobe {-(-lists['chunk'] // 2)})" and view.details()["sentence vectors"] == "ivf-sq8 (nprobe 1)"
+    store.close()
