@@ -269,6 +269,7 @@ def measure(root: Path, pool_path: Path, questions: list[str]) -> dict[str, Any]
         "ask_minus_encode_read_p95_ms": round(sorted(without_reader)[int(0.95 * len(without_reader))], 2),
         "serve_peak_rss_mb": round(serve_rss), "serve_anon_mb": round(anon), "serve_mapped_mb": round(mapped),
         "add_s": round(add_s, 3), "remove_s": round(remove_s, 3),
+        "details": assistant.info().details,  # as searched now (lists probed are search-time settings), not as built
     }  # fmt: skip
     result["ask_minus_encode_p50_ms"] = round(result["ask_p50_ms"] - result["encode_p50_ms"], 2)
     begin = time.perf_counter()
@@ -387,7 +388,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         recall = row.get("recall@10", {})
         lines.append(
-            f"| {row['chunks']:,} | {row['sentences']:,} | {row['documents']:,} | {row['store']} ({row['details'].get('chunk vectors', '')}) "
+            f"| {row['chunks']:,} | {row['sentences']:,} | {row['documents']:,} | {row['store']} (chunks {row['details'].get('chunk vectors', '')}; sentences {row['details'].get('sentence vectors', '')}) "
             f"| {row['build_s']} ({row['pieces_per_s']:,}) | {row['build_peak_rss_mb']:,} | {row['index_bytes'] / 2**20:,.0f} | {row['load_s']} ({row.get('open_s', '—')}) | {row.get('verify_s', '—')} "
             f"| {row['encode_p50_ms']} | {row['ask_p50_ms']} / {row['ask_p95_ms']} | {row.get('read_p50_ms', '—')} "
             f"| {row.get('ask_minus_encode_read_p50_ms', '—')} / {row.get('ask_minus_encode_read_p95_ms', '—')} "
