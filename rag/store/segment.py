@@ -443,13 +443,17 @@ class Segment:
 
     def _read_lines(self) -> Lines:
         """The documents' ``entries.jsonl`` and ``manifest.jsonl`` lines, from the files opened with
-        the segment (a short read of a file truncated since is found by their count)."""
+        the segment (a short read of a file truncated since is found by their count), which are then
+        closed: ``Stored`` reads them once, at open or in its background thread."""
         try:
             entries, manifest_lines = (os.pread(handle.fileno(), os.fstat(handle.fileno()).st_size, 0).decode().splitlines()
                                        for handle in self._line_files.values())  # fmt: skip
             return entries, manifest_lines
         except (OSError, ValueError) as error:
             raise _corrupt(self.folder, f"holds unreadable document lines ({error})") from None
+        finally:
+            for handle in self._line_files.values():
+                handle.close()
 
     @cached_property
     def exact_chunk_vectors(self) -> np.ndarray:
