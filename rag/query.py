@@ -24,6 +24,7 @@ from rag.errors import InvalidQuestionError
 from rag.expand import english_to_chinese
 from rag.followup import MAX_HISTORY
 from rag.lexical import term_id, tokenize
+from rag.mentions import Named, named_in
 from rag.store.base import StoreView
 from rag.store.filter_index import FilterFields, FilterIndex
 
@@ -41,6 +42,7 @@ class Query:
     vector: np.ndarray  # what retrieval uses (the adapted query tower's, for Chinese questions)
     base_vector: np.ndarray  # the base model's: abstention compares it with the articles
     tokens: tuple[str, ...]  # lexical tokens, with the Chinese keywords of an English question
+    named: tuple[Named, ...] = ()  # what a Chinese question writes in Latin letters (rag.mentions)
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -205,12 +207,16 @@ def build_query(text: str, encoder: Encoder, view: StoreView, settings: Retrieva
     tokens = tokenize(text)
     if settings.query_adapter and language != "en":
         vectors = encoder.encode_questions([text])
-        return Query(text, language, vectors.adapted[0], vectors.base[0], tuple(tokens))
+        return Query(text, language, vectors.adapted[0], vectors.base[0], tuple(tokens), _named(text, language, view))
     keywords = english_to_chinese(text, _StoreVocabulary(view)) if settings.query_expansion and language == "en" else []
     base = encoder.encode_questions([text, " ".join(keywords)] if keywords else [text]).base
     vector = base.sum(axis=0)
     vector /= np.linalg.norm(vector)
-    return Query(text, language, vector, vector, tuple(tokens + keywords))
+    return Query(text, language, vector, vector, tuple(tokens + keywords), _named(text, language, view))
+
+
+def _named(text: str, language: Language, view: StoreView) -> tuple[Named, ...]:
+    return () if language == "en" else named_in(text, view.names.name_translations)
 
 
 def with_context(query: Query, earlier: Sequence[Query], weight: float) -> Query:
@@ -224,4 +230,4 @@ def with_context(query: Query, earlier: Sequence[Query], weight: float) -> Query
         base += weight * turn.base_vector
         tokens += [token for token in turn.tokens if token not in tokens]
         weight /= 2
-    return Query(query.text, query.language, vector / np.linalg.norm(vector), base / np.linalg.norm(base), tuple(tokens))
+    return Query(query.text, query.language, vector / np.linalg.norm(vector), base / np.linalg.norm(base), tuple(tokens), query.named)

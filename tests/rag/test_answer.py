@@ -213,3 +213,22 @@ def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentence
     assert now.text == "首席技术官穆拉蒂宣布离职。"
     timeless = answer_to("首席技术官离职时发生了什么?")  # no time asked: the judge's order stands
     assert timeless.text == "时任首席技术官为布罗克曼。" and [c.time for c in timeless.citations] == ["2017-03-01", "2024-09-26", "2023-11-20"]
+
+
+def test_a_name_the_question_writes_in_latin_letters_is_answered_only_from_an_article_that_mentions_it():
+    from dataclasses import replace
+
+    from rag.mentions import Named
+
+    ranking = _ranking([(1, 0.9), (2, 0.8)], question="Friar要去哪里?")
+    ranking = Ranking(replace(ranking.query, named=(Named("Friar", ("Friar",), frozenset({"弗莱尔"})),)), ranking.candidates, ranking.chunks,
+                      ranking.sentences, ranking.documents, ranking.closeness, ranking.known_terms)  # fmt: skip
+    answer = _answer(ranking, _judge(bias=5.0))
+    assert answer.abstained and answer.citations == [] and answer.reason == "The closest articles never mention Friar, which the question asks about."
+    # a lower-ranked article that writes the name in a Chinese form answers instead
+    other = Document("e", "e.txt", "t2", "zh-Hans", "1", "弗莱尔将去纽约。")
+    mentioning = Ranking(ranking.query, [*ranking.candidates, Candidate(1, 0.5, ((3, 0.5),))], ranking.chunks | {1: ChunkRecord(1, "e", 0, 8, (3,))},
+                         ranking.sentences | {3: SentenceRecord(3, "e", 0, 8, (1,))}, ranking.documents | {"e": other}, ranking.closeness,
+                         ranking.known_terms)  # fmt: skip
+    answer = _answer(mentioning, _judge(bias=5.0))
+    assert not answer.abstained and answer.text == "弗莱尔将去纽约。" and {c.doc_id for c in answer.citations} == {"e"}

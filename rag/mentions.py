@@ -1,0 +1,72 @@
+"""What a Chinese question names in Latin letters, and whether an article mentions it.
+
+A Chinese question that writes a name in Latin letters ("Sarah Friar加入OpenAI之前在哪家公司任职?")
+asks about what it names: an article that never mentions it, neither in those letters nor in a Chinese
+form known here (a name the articles write both ways, "米拉·穆拉蒂(Mira Murati)"; a CC-CEDICT
+headword of two characters or more, CEO → 总经理, Google → 谷歌), cannot answer it. On the gold dev
+split the answer's article lacked such a name for 5 on-topic unanswerable questions and for none of
+the answerable ones (eval/reports/experiments.md, "names the articles never mention").
+A name of several words ("Sarah Friar", "Durk(Diederik)Kingma", with an alias) counts as mentioned
+when any of its words is. English questions are not checked: their capitalised words ("October",
+"Canadian", "The New York Times") are written in Chinese by the articles, which no table here covers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from rag.answer_types import fold
+from rag.expand import cedict_glosses, cedict_proper_names
+
+_WORD = r"[A-Za-z][A-Za-z0-9.-]*[A-Za-z0-9]"
+_NAME = re.compile(rf"{_WORD}(?:[\s()（）·]+{_WORD})*")  # words joined by spaces, brackets, a middle dot
+MIN_LETTERS = 3  # "AI", "VP" and the like are written every way; names are longer
+MIN_FORM = 2  # a one-character headword ("will" → 将) is in every article
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name a question writes in Latin letters, its words, and the Chinese forms they may have in an
+    article (folded)."""
+
+    name: str
+    words: tuple[str, ...]
+    forms: frozenset[str]
+
+
+def named_in(question: str, translations: Callable[[set[str]], dict[str, set[str]]]) -> tuple[Named, ...]:
+    """The names ``question`` writes in Latin letters (of words of at least ``MIN_LETTERS``) with
+    their Chinese forms: ``translations`` gives the collection's names written both ways (lower-case
+    word → tokens)."""
+    groups = {}
+    for match in _NAME.finditer(question):
+        words = tuple(word for word in re.findall(_WORD, match.group(0)) if len(word) >= MIN_LETTERS)
+        if words:
+            groups[match.group(0)] = words
+    if not groups:
+        return ()
+    names = translations({word.lower() for words in groups.values() for word in words})
+    glosses, proper = cedict_glosses(), cedict_proper_names()
+    named = []
+    for name, words in groups.items():
+        forms = {form for word in words for table in (names, glosses, proper) for form in table.get(word.lower(), ())}
+        named.append(Named(name, words, frozenset(fold(form) for form in forms if len(form) >= MIN_FORM)))
+    return tuple(named)
+
+
+def unmentioned(named: Sequence[Named], text: str) -> list[str]:
+    """The names of ``named`` that ``text`` mentions in none of their words or forms (case and
+    spaces ignored: "Open AI")."""
+    if not named:
+        return []
+    folded = fold(text)
+    compact = re.sub(r"\s+", "", folded).lower()
+    return [n.name for n in named if not any(word.lower() in compact for word in n.words) and not any(form in folded for form in n.forms)]
+
+
+def listed(words: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(words)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,44 @@
+"""What a Chinese question names in Latin letters, and whether an article mentions it."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.mentions import listed, named_in, unmentioned
+
+
+def _no_names(words: set[str]) -> dict[str, set[str]]:
+    return {}
+
+
+def test_a_chinese_question_names_what_it_writes_in_latin_words_of_three_letters_or_more():
+    named = named_in("Sarah Friar加入OpenAI之前在哪家公司任职?AI呢?", _no_names)
+    assert [(n.name, n.words) for n in named] == [("Sarah Friar", ("Sarah", "Friar")), ("OpenAI", ("OpenAI",))]  # "AI": too short
+    assert [n.words for n in named_in("Durk(Diederik)Kingma 和 Inflection AI", _no_names)] == [("Durk", "Diederik", "Kingma"), ("Inflection",)]
+    assert named_in("穆拉蒂是哪一年加入的?", _no_names) == ()
+
+
+def test_a_name_of_several_words_is_mentioned_when_any_of_them_is():
+    (kingma,) = named_in("Durk(Diederik)Kingma 現在在哪裡工作?", _no_names)
+    assert unmentioned([kingma], "Durk Kingma 加入了 Anthropic。") == []
+    assert unmentioned([kingma], "他加入了 Anthropic。") == ["Durk(Diederik)Kingma"]
+
+
+def test_a_name_counts_as_mentioned_in_its_letters_in_any_case_or_spacing_or_in_a_chinese_form():
+    translations = {"murati": {"穆拉蒂"}}
+    named = named_in("Murati离开OpenAI后创办了什么公司?", lambda words: {w: translations[w] for w in words & translations.keys()})
+    assert unmentioned(named, "米拉·穆拉蒂离开了Open AI。") == []  # a name written both ways; "Open AI" with a space
+    assert unmentioned(named, "她离开了openai。") == ["Murati"]
+    # CC-CEDICT: a proper name's first word (Google, Internet company …) and a short gloss (CEO → 总经理), in Traditional too
+    assert unmentioned(named_in("Google的CEO是谁?", _no_names), "谷歌總經理皮查伊") == []
+    assert unmentioned(named_in("Google的CEO是谁?", _no_names), "皮查伊是一家公司的負責人") == ["Google", "CEO"]
+
+
+def test_a_one_character_form_does_not_count():
+    (will,) = named_in("Will?", _no_names)  # CC-CEDICT: will → 将, 将要, 意志 …
+    assert "将" not in will.forms and unmentioned([will], "他将离开") == ["Will"] and unmentioned([will], "他将要离开") == []
+
+
+@pytest.mark.parametrize("words, expected", [(["a"], "a"), (["a", "b"], "a and b"), (["a", "b", "c"], "a, b and c")])
+def test_listed(words, expected):
+    assert listed(words) == expected
