@@ -235,7 +235,7 @@ def _article(ranking: Ranking, sentence: JudgedSentence) -> str:
 
 
 def _mentioning(ranking: Ranking, judged: Sequence[JudgedSentence]) -> list[JudgedSentence]:
-    """The judged sentences whose article mentions everything a Chinese question names in Latin
+    """The judged sentences whose article mentions every name a Chinese question writes in Latin
     letters (``rag.mentions``): all of them when it names nothing."""
     if not ranking.query.named:
         return list(judged)
