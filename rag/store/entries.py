@@ -41,9 +41,7 @@ class Stored(Sequence[StoredDocument]):
         """Documents whose lines are read already (a segment without ``ids.json``)."""
         if len(entries) != len(manifest_lines):
             raise ValueError(f"{len(entries)} entries but {len(manifest_lines)} manifest lines")
-        stored = cls([_id_of(line) for line in manifest_lines], lambda: (entries, manifest_lines))
-        stored._lines = (entries, manifest_lines)
-        return stored
+        return cls([_id_of(line) for line in manifest_lines], lambda: (entries, manifest_lines))
 
     def warm(self) -> None:
         """Parse every document now, or in a background thread for a large segment."""
@@ -102,6 +100,8 @@ def names_of_lookup(documents: int, by_row: Mapping[str, Mapping[str, Sequence[s
     """Per document, its names from ``names.json`` (row → names, only the documents that have any)."""
     found = [NO_NAMES] * documents
     for row, names in by_row.items():
+        if not 0 <= int(row) < documents:  # a negative row would name a document from the end
+            raise ValueError(f"names.json names row {row} of {documents} documents")
         found[int(row)] = {word: tuple(tokens) for word, tokens in names.items()}
     return found
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import mmap
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ class SegmentWriter:
         self._texts = _Lines(folder / "texts.jsonl")
         self._manifest_lines = _Lines(folder / "manifest.jsonl", encode=False)
         self._ids: list[str] = []
-        self._names: dict[str, Names] = {}  # row → names, for the documents that have any
+        self._names: dict[int, Names] = {}  # row → names, for the documents that have any
         self._documents = 0
         self._chunk_sentences: list[np.ndarray] = []  # per chunk, sentence rows of this segment
         self._postings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (terms, chunk rows, counts)
@@ -174,7 +174,7 @@ class SegmentWriter:
         self._manifest_lines.append(stored.manifest_line)
         self._ids.append(stored.id)
         if names:
-            self._names[str(self._documents)] = names
+            self._names[self._documents] = names
 
     def _append_pieces(self, **arrays: np.ndarray) -> None:
         document_row = self._documents
@@ -207,15 +207,13 @@ class SegmentWriter:
         return _seal(self.folder, description, vector_settings)
 
 
-def _write_lookups(folder: Path, ids: list[str], names: dict[str, Names]) -> dict[str, Any]:
-    """``ids.json`` and ``names.json``; their specs for ``segment.json``."""
-    files = {}
-    for file, value in zip(LOOKUPS, (ids, {row: {word: list(tokens) for word, tokens in found.items()} for row, found in names.items()}),
-                           strict=True):  # fmt: skip
-        writer = _Lines(folder / file)
-        writer.append(value)
-        files[file] = writer.finish()
-    return files
+def _write_lookups(folder: Path, ids: list[str], names: Mapping[int, Names]) -> dict[str, Any]:
+    """``ids.json`` (the documents' ids, in row order) and ``names.json`` (row → names, for the
+    documents that have any); their specs for ``segment.json``."""
+    ids_file, names_file = _Lines(folder / "ids.json"), _Lines(folder / "names.json")
+    ids_file.append(ids)
+    names_file.append({str(row): {word: list(tokens) for word, tokens in found.items()} for row, found in names.items()})
+    return {"ids.json": ids_file.finish(), "names.json": names_file.finish()}
 
 
 def _seal(folder: Path, description: dict[str, Any], vector_settings: VectorIndexSettings) -> dict[str, Any]:
@@ -253,7 +251,7 @@ def link_with_lookups(segment: Segment, folder: Path, name: str) -> dict[str, An
     files = dict(segment.description["files"])
     for file in files:
         os.link(segment.folder / file, folder / file)
-    files |= _write_lookups(folder, segment.stored.ids, {str(row): names for row, names in enumerate(segment.names) if names})
+    files |= _write_lookups(folder, segment.stored.ids, {row: names for row, names in enumerate(segment.names) if names})
     return _describe(folder, segment.description | {"name": name, "files": files})
 
 
@@ -396,7 +394,7 @@ class Segment:
             self.posting_rows, self.posting_counts = arrays["posting_rows"], arrays["posting_counts"]
             # open now, read when first needed: a newer generation may delete the folder meanwhile
             self._line_files = {file: (folder / file).open("rb") for file in ("entries.jsonl", "manifest.jsonl")}
-            if all(file in files for file in LOOKUPS):
+            if has_lookups(self):
                 self.stored = Stored(json.loads((folder / "ids.json").read_bytes()), self._read_lines)
                 self.names = names_of_lookup(len(self.stored), json.loads((folder / "names.json").read_bytes()))
             else:  # written before the look-up files: ids and names from the lines
