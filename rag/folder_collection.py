@@ -92,7 +92,10 @@ class FolderCollection(Collection):
         return self.journal.exists() or self.corpus.has_leftovers() or self.store.has_leftovers()
 
     def _clean_up(self) -> None:
+        """After a crash, or for ``rag build``: finish or undo the interrupted write, and remove the
+        temporary files of writes of any version (a scan of the folder: not done on every write)."""
         self._recover()
+        self.corpus.remove_temporary_files()
         self.store.remove_leftovers()
 
     # ---- the journal

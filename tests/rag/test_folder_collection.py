@@ -287,6 +287,18 @@ def test_leftovers_of_dead_writes_are_removed_when_the_collection_opens(tiny):
     assert not (settings.index_dir / "segments" / ".staging-x1").exists()
 
 
+def test_an_earlier_versions_temporary_file_is_removed_by_the_next_open(tiny):
+    """Opening does not scan the corpus folder for temporary files when nothing changed (this
+    version writes none there); a stray one changes the folder, so the next open looks and removes it.
+    It is no article: nothing new is indexed."""
+    settings, encoder = tiny
+    open_assistant(settings, encoder)
+    stray = settings.corpus_dir / ".manifest.json.x4.tmp"
+    stray.write_bytes(b"half-written")
+    assert open_assistant(settings, encoder).info().documents == 2
+    assert not stray.exists()
+
+
 def test_pdf_and_word_articles_become_answerable_with_exact_offsets(tiny):
     from documents import SIMPLIFIED, TRADITIONAL, hanzi_pdf, news_docx
 
