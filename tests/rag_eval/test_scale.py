@@ -58,6 +58,7 @@ def test_a_small_archive_is_built_once_measured_and_rebuilt_when_its_fingerprint
     assert row["chunks"] >= 300 and row["questions"] == 3
     assert row["store"] == "local files" and row["recall@10"] == {"chunk": 1.0, "sentence": 1.0}  # exact at this size
     assert row["ask_minus_encode_read_p50_ms"] > 0 and row["read_p50_ms"] > 0
+    assert row["open_s"] >= 0 and row["add_again_s"] > 0 and row["remove_again_s"] > 0  # open_s: the index alone, in a process of its own
     built = tmp_path / "scale-300" / "built.json"
     first_build = built.read_text()
     (again,) = scale.run([300], [], tmp_path, questions)
