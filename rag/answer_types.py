@@ -6,23 +6,29 @@ Everything is in two tables: ``ASKED`` (how questions ask, in Simplified Chinese
 Traditional-Chinese question is folded to Simplified first, and every text is NFKC-normalised, so
 full-width digits and letters count as ASCII) and ``VALUES`` (how Chinese news writes the values:
 digits with or without spaces around 年/月/日, Chinese numerals, a month and a day with no year,
-relative dates, amounts in 万/亿 and in English words, percentages). The first question pattern that
-matches decides the type, so specific ones come first. Tests: ``tests/rag/test_answer_types.py``.
+relative dates, amounts in 万/亿 and in English words, percentages, places as jieba tags them, schools
+by name). The first question pattern that matches decides the type, so specific ones come first. A text
+answers only with a value the question does not already give (``missing_type``). Tests:
+``tests/rag/test_answer_types.py``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+
+import jieba.posseg
 
 from rag.clean import to_simplified
 
 # --- how Chinese news writes values (after NFKC: "２０２３" is "2023", "％" is "%")
 _CN_DIGIT = "〇零○一二两三四五六七八九"
 _CN_NUMBER = rf"[{_CN_DIGIT}十百千万亿兩萬億]+"
-_NUMBER = rf"(?:\d[\d,.]*|{_CN_NUMBER}|几|幾|数|數|半)"
+# 几 and 数 count only before a unit: "数百人", "几年", not "数据" or "几乎"
+_NUMBER = rf"(?:\d[\d,.]*|{_CN_NUMBER}|[几幾数數](?=[十百千万亿萬億个個名位人家次倍年月天日周週小分秒岁歲])|半)"
 _YEAR = rf"(?:(?:19|20)\d\d|[{_CN_DIGIT}]{{4}})\s*年?|[去今前明同当當]年|(?<![\d\w])(?:19|20)\d\d(?![\d\w])"
 _MONTH_DAY = (
     rf"\d{{1,2}}\s*月\s*\d{{1,2}}\s*[日号號]?|[{_CN_DIGIT}十]{{1,3}}\s*月\s*[{_CN_DIGIT}十廿卅]{{1,3}}\s*[日号號]"
@@ -45,9 +51,13 @@ _DURATION = (
     r"|\b\d+(?:\.\d+)?\s*(?:years?|months?|days?|hours?|weeks?|minutes?)\b"
 )
 _AGE = rf"{_NUMBER}\s*[岁歲]|\byears?\s+old\b|\baged?\s+\d"
-_SCHOOL = r"大学|大學|学院|學院|学位|學位|毕业|畢業|university|college|school|institute"
-# a person's name: Latin words with capitals, a Han name written with the middle dot, or a run jieba
-# tags as a name (``person_in``)
+# a school by its name ("塞耶工程学院", "Stanford University"), or a word of study after a name: a bare
+# "大学" is no answer to "哪所大学" (``missing_type`` wants a value the question does not give)
+_SCHOOL = (
+    r"[\u4e00-\u9fff]{2,10}(?:大学|学院|中学|高中|学校)|(?:[A-Z][\w.&-]*\s+){1,4}(?:university|college|institute|school)\b"
+    r"|\b(?:university|college|institute) of\s+[A-Z]\w+|毕业于\s*[\w\u4e00-\u9fff]{2,}|\bgraduated? from\s+[A-Z]\w+"
+)
+# a person's name: Latin words with capitals, or a Han name written with the middle dot
 _PERSON = r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\b|[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,8}"
 
 
@@ -58,10 +68,27 @@ class AnswerType:
     asked_by: re.Pattern[str]  # how a question asks for it (on the folded question)
     found_in: re.Pattern[str]  # what an answering text holds
     checkable: bool = True  # False: too varied to refuse an answer for lacking it (names)
+    found_by: Callable[[str], list[str]] | None = None  # more of its values in a folded text (places: jieba's tags)
 
 
-def _type(name: str, noun: str, asked: str, found: str, checkable: bool = True) -> AnswerType:
-    return AnswerType(name, noun, re.compile(asked, re.IGNORECASE), re.compile(found, re.IGNORECASE), checkable)
+def _type(name: str, noun: str, asked: str, found: str, checkable: bool = True, found_by: Callable[[str], list[str]] | None = None,
+          found_flags: int = re.IGNORECASE) -> AnswerType:  # fmt: skip
+    return AnswerType(name, noun, re.compile(asked, re.IGNORECASE), re.compile(found, found_flags), checkable, found_by)
+
+
+# A place in Chinese text: a word jieba tags as a place name ("ns": 加拿大, 意大利, 印度), unless it is
+# part of a transliterated name written with the middle dot (jieba tags 埃隆 of 埃隆·马斯克 "ns"); in
+# English text, a capitalised word after "in", "from", "at" or "near" (case matters there).
+_PLACE_LATIN = r"\b(?:in|from|at|near)\s+(?:the\s+)?[A-Z][a-z]+"
+
+
+def _places(text: str) -> list[str]:
+    found, position = [], 0
+    for word, flag in jieba.posseg.cut(text):
+        start, position = position, position + len(word)
+        if flag == "ns" and "·" not in text[max(0, start - 1) : position + 1]:
+            found.append(word)
+    return found
 
 
 # The first type whose question pattern matches wins. English "when" asks for a time only as the
@@ -75,14 +102,22 @@ ASKED = (
           r"|^\W*(?:and\s+|so\s+|but\s+)?when\s+(?:did|does|do|was|were|is|are|will|would|has|have|had|could|can|should|might)\b",
           _TIME),  # fmt: skip
     _type("age", "an age", r"几岁|多大年纪|年龄|岁数|\bhow old\b|\bwhat age\b|\bat what age\b", _AGE),
-    _type("school", "a school or university", r"哪[所间個个]?(?:大学|学院|学校)|毕业于|\b(?:which|what) (?:university|college|school)\b"
-          r"|\bgraduat", _SCHOOL),  # fmt: skip
+    _type("school", "a school or university", r"哪[所间個个]?(?:大学|学院|学校)|毕业于|\b(?:which|what)(?:\s+\w+)?\s+(?:university|college|school)\b"
+          r"|\bgraduat|\b(?:go|went|attend|attended|study|studied)\b[^?]*\b(?:university|college)\b|(?:就读|读书|求学|上学)于?哪"
+          r"|在哪[里儿]?(?:读|上)的?大学", _SCHOOL),  # fmt: skip
+    # where in the world, asked explicitly ("哪个城市", "which Canadian city", "where was X born"); a bare
+    # "在哪里" of these articles asks as often for a company or a reason, so it is not typed
+    _type("place", "a place",
+          r"哪[个座]?(?:城市|国家|州|省|县|城)|出生[在于]哪|在哪[里儿]?出生|总部[设位]?[在于]哪|"
+          r"\b(?:which|what)(?:\s+\w+)?\s+(?:city|country|state|province|town)\b|\bwhere\s+(?:was|were|is|are)\b[^?]*\b(?:born|based|headquartered)\b",
+          _PLACE_LATIN, found_by=_places, found_flags=0),  # fmt: skip
     _type("share", "a share or percentage", r"百分比|百分之几|多少百分|比例|多少股[份权]|多大比例|\bpercent|\bstake\b|\bwhat share\b"
           r"|\bwhat (?:fraction|proportion)\b", _SHARE),  # fmt: skip
     _type("money", "an amount of money",
           r"多少钱|多少资金|多少美元|多少元|(?:估值|融资|融到|投资|营收|收入|年薪|薪水|工资|薪酬|成本|花费|耗资|市值|身家|价格|售价)[^。,?]{0,6}多少"
           r"|多少[^。,?]{0,4}(?:估值|融资|投资|营收|收入|年薪|薪水|资金)|\bhow much (?:money|funding|capital|cash)\b"
-          r"|\bhow much (?:did|does|do|was|were|is|will|has|had)\b[^?]*\b(?:raise|raised|worth|valued|valuation|cost|pay|paid|earn|invest|salary|revenue|fund)",
+          r"|\bhow much (?:did|does|do|was|were|is|will|has|had)\b[^?]*\b(?:raise|raised|worth|valued|valuation|cost|pay|paid|earn|invest|salary|revenue|fund)"
+          r"|\bwhat (?:was|is|were|are)\b[^?]*\b(?:salary|pay|compensation|revenue|valuation|net worth|price)\b",
           _MONEY),  # fmt: skip
     _type("duration", "a length of time",
           r"多长时间|多久|多少年|多少天|几年|几个月|几天|几周|几小时|\bhow long\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b"
@@ -112,12 +147,26 @@ def expected_type(question: str) -> AnswerType | None:
     return next((kind for kind in ASKED if kind.asked_by.search(folded)), None)
 
 
+def values(kind: AnswerType, text: str) -> set[str]:
+    """The values of ``kind`` that ``text`` holds, as written there after ``fold``."""
+    folded = fold(text)
+    found = {match.group(0).strip() for match in kind.found_in.finditer(folded)}
+    if kind.found_by is not None:
+        found.update(kind.found_by(folded))
+    return {value for value in found if value}
+
+
 def holds(kind: AnswerType, text: str) -> bool:
-    """Whether ``text`` holds a value of ``kind`` (a person: see ``holds_person``)."""
-    return bool(kind.found_in.search(fold(text)))
+    """Whether ``text`` holds a value of ``kind``."""
+    return bool(values(kind, text))
 
 
 def missing_type(question: str, text: str) -> AnswerType | None:
-    """The type the question asks for, when ``text`` holds nothing of it (only checkable types)."""
+    """The type the question asks for, when ``text`` holds no value of it that the question does not
+    already give (only checkable types): the 4 of "GPT-4o" answers no "how many", the 美国 of "美国哪个州"
+    no "which state"."""
     kind = expected_type(question)
-    return kind if kind is not None and kind.checkable and not holds(kind, text) else None
+    if kind is None or not kind.checkable:
+        return None
+    asked = fold(question)
+    return None if any(value not in asked for value in values(kind, text)) else kind

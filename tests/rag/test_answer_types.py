@@ -23,6 +23,15 @@ from rag.answer_types import expected_type, missing_type
         ("How many OpenAI employees signed the open letter?", "number"),
         ("哪位安全研究员几个月后被OpenAI开除?", "person"),  # asks for a person, whatever else it says
         ("Who leads the round?", "person"),
+        ("穆拉蒂十六歲那年搬到了哪個國家生活?", "place"),
+        ("Which Canadian city did Mira Murati move to at 16?", "place"),
+        ("Where was Sam Altman born?", "place"),
+        ("In which city is Eureka Labs based?", "place"),
+        ("OpenAI创立之初是在什么地方办公的?", None),  # where, but an office, not a place on a map
+        ("Where did Barret Zoph work before OpenAI?", None),  # a company
+        ("Where did Josh Achiam go to university?", "school"),
+        ("Which high school did Sam Altman attend?", "school"),
+        ("What was Mira Murati's salary at OpenAI?", "money"),
         ("OpenAI为什么要设立营利性子公司?", None),
         ("The Information把高层出走归结为哪几方面原因?", None),  # 哪几: which ones, not how many
     ],
@@ -48,6 +57,18 @@ def test_expected_type_of_questions_in_three_languages(question, kind):
         ("When did John Schulman leave?", "John Schulman left in August 2024.", False),
         ("When did Dave Willner join OpenAI?", "他因難以保持工作與生活的平衡而離職。", True),
         ("How many minutes should you boil an egg?", "Boil it for 6 minutes.", False),
+        ("穆拉蒂十六歲那年搬到了哪個國家生活?", "穆拉蒂于1988年出生于阿尔巴尼亚,16岁移居加拿大。", False),  # jieba tags 加拿大 a place
+        ("Where was Sam Altman born?", "Sam Altman was born in Chicago.", False),
+        ("Where was Sam Altman born?", "埃隆·馬斯克(Elon Musk)和薩姆·阿爾特曼(Sam Altman)是OpenAI的聯席主席。", True),  # 埃隆 is a name
+        ("In which city is Eureka Labs based?", "Andrej Karpathy 现创办了 Eureka Labs。", True),
+        ("What was Mira Murati's salary at OpenAI?", "穆拉蒂官宣辞职后不久,公司CEO奥尔特曼宣布了新的人事安排。", True),
+        # a value the question already gives is no answer
+        ("GPT-4o上线前,参与安全测试的人员一共有多少人?", "基于不完整数据的初步结果表示,GPT-4o足够安全,可以部署。", True),
+        ("GPT-4o上线前,参与安全测试的人员一共有多少人?", "GPT-4o上线前只有12人参与测试。", False),
+        ("奥特曼打算先在美国哪个州建设数据中心?", "首先在美国建数据中心,讨好美国官员。", True),
+        ("奥特曼打算先在美国哪个州建设数据中心?", "首先在美国德州建数据中心。", False),
+        ("穆拉蒂是在哪所学院拿到机械工程学位的?", "2012年从塞耶工程学院获得机械工程学位。", False),  # the school's name, not "学院"
+        ("Which university did Bob McGrew graduate from?", "He graduated from Stanford University.", False),
     ],
 )
 def test_mismatch_when_the_answer_lacks_the_asked_type(question, answer, mismatch):
