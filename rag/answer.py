@@ -163,9 +163,10 @@ def _passages(ranking: Ranking, chosen: list[JudgedSentence]) -> list[Passage]:
 def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
     sentence = ranking.sentences[sid]
     start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
-    text = ranking.documents[passage.doc_id].text[start:end]
-    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, spoken_of(text, passage.date),
-                    passage.date)  # fmt: skip
+    document = ranking.documents[passage.doc_id].text
+    text = document[start:end]
+    time = spoken_of(text, passage.date, before=document[document.rfind("\n", 0, start) + 1 : start])
+    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, time, passage.date)
 
 
 def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading], settings: RetrievalSettings,

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
+from rag.chunk import split_sentences
 from rag.clean import to_simplified
 from rag.dates import find_dates
 from rag.retrieve import Ranking
@@ -65,17 +66,29 @@ def asked(question: str) -> Asked:
     return Asked(current=bool(_CURRENT.search(folded)) or office_now)
 
 
-def spoken_of(text: str, fallback: str | None) -> str | None:
-    """The time a text speaks of: the latest full date or year it states (ISO prefix), else ``fallback``
-    (its article's date). A text that says it describes the present ("奥尔特曼仍然是OpenAI的CEO,在2023年
-    11月经历短暂被解雇后回归公司") speaks of its article's date, whatever earlier year it mentions."""
+def spoken_of(text: str, fallback: str | None, before: str = "") -> str | None:
+    """The time a text speaks of: the latest full date or year it states (ISO prefix), else the time
+    the nearest sentence of ``before`` (its paragraph up to it) that states one states, else
+    ``fallback`` (its article's date). A paragraph that sets a time goes on in it: "至2017年初他們已擁有45名
+    員工。…時任CTO為格雷格·布羅克曼" speaks of 2017, not of the article's 2024. A text that says it describes
+    the present ("奥尔特曼仍然是OpenAI的CEO,在2023年11月经历短暂被解雇后回归公司") speaks of its
+    article's date, whatever earlier year it mentions."""
     folded = unicodedata.normalize("NFKC", text)
-    dates = [d.iso for d in find_dates(folded) if d.year_from == "stated"]
-    years = _YEAR.findall(folded)
-    stated = dates + [f"{year}" for year in years]
+    stated = _stated(folded)
     if fallback and _PRESENT.search(to_simplified(folded)):
         stated.append(fallback)
-    return max(stated) if stated else fallback
+    if stated:
+        return max(stated)
+    paragraph = unicodedata.normalize("NFKC", before[before.rfind("\n") + 1 :])
+    for start, end in reversed(split_sentences(paragraph)):
+        if earlier := _stated(paragraph[start:end]):
+            return max(earlier)
+    return fallback
+
+
+def _stated(folded: str) -> list[str]:
+    """The full dates and years ``folded`` states (ISO prefixes)."""
+    return [d.iso for d in find_dates(folded) if d.year_from == "stated"] + _YEAR.findall(folded)
 
 
 def matches(period: str, time: str | None) -> bool:

@@ -215,6 +215,23 @@ def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentence
     assert timeless.text == "时任首席技术官为布罗克曼。" and [c.time for c in timeless.citations] == ["2017-03-01", "2024-09-26", "2023-11-20"]
 
 
+def test_a_sentence_that_states_no_time_is_cited_with_the_time_its_paragraph_set():
+    text = "一、早年\nOpenAI至2017年初已有45名员工。时任首席技术官为布罗克曼。"
+    start = text.index("时任")
+    newer = "首席技术官穆拉蒂宣布离职。"
+    documents = {"a": Document("a", "a.txt", "a", "zh-Hans", "a", text, published="2024-09-13"),
+                 "b": Document("b", "b.txt", "b", "zh-Hans", "b", newer, published="2024-09-26")}  # fmt: skip
+    sentences = {0: SentenceRecord(0, "a", start, len(text), (0,)), 1: SentenceRecord(1, "b", 0, len(newer), (1,))}
+    chunks = {0: ChunkRecord(0, "a", 0, len(text), (0,)), 1: ChunkRecord(1, "b", 0, len(newer), (1,))}
+    question = "OpenAI目前的首席技术官是谁?"
+    tokens = tuple(tokenize(question))
+    query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+    candidates = [Candidate(0, 1.0, ((0, 0.9),)), Candidate(1, 0.95, ((1, 0.85),))]
+    ranking = Ranking(query, candidates, chunks, sentences, documents, Closeness(0.9, 0.9), frozenset(term_id(t) for t in tokens))
+    answer = _answer(ranking, _judge(bias=5.0))
+    assert [(c.text, c.time, c.date) for c in answer.citations] == [(newer, "2024-09-26", "2024-09-26"),
+                                                                    ("时任首席技术官为布罗克曼。", "2017", "2024-09-13")]  # fmt: skip
+
 def test_a_name_the_question_writes_in_latin_letters_is_answered_only_from_an_article_that_mentions_it():
     from dataclasses import replace
 

@@ -43,6 +43,15 @@ def test_the_time_a_text_speaks_of_is_its_latest_stated_date_else_its_articles()
     assert matches("2023-11", "2023-11-20") and matches("2023", "2023-11") and not matches("2023-11", "2024") and not matches("2017", None)
 
 
+def test_a_text_that_states_no_time_speaks_of_the_time_its_paragraph_set_before_it():
+    paragraph = "01.2017-2018:创立2年\nOpenAI成立于2015年底,至2017年初他们已拥有45名员工。其间人员流动频繁。"
+    then = "埃隆·马斯克和萨姆·阿尔特曼是OpenAI的联席主席,时任CTO为格雷格·布罗克曼。"
+    assert spoken_of(then, "2024-09-13", before=paragraph) == "2017"  # the nearest sentence before it that states a time
+    assert spoken_of(then, "2024-09-13", before="OpenAI成立于2015年底。\n") == "2024-09-13"  # another paragraph's time does not carry
+    assert spoken_of("他目前仍是总裁。", "2024-09-13", before=paragraph) == "2024-09-13"  # the present, in its own words
+    assert spoken_of("2019年,他离开了。", "2024-09-13", before=paragraph) == "2019"  # its own time first
+
+
 def _ranking(question: str, texts: list[str], dates: list[str | None]) -> Ranking:
     documents = {f"d{i}": Document(f"d{i}", "f", "t", "zh-Hans", "0", text, published=date) for i, (text, date) in enumerate(zip(texts, dates, strict=True))}
     chunks = {i: ChunkRecord(i, f"d{i}", 0, len(text), ()) for i, text in enumerate(texts)}
