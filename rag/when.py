@@ -3,8 +3,9 @@
 News is about time: who led OpenAI on 17 November 2023 and on 22 November are different people. A
 question that names a time ("2023年11月", "in 2017") prefers evidence from then; one about a state that
 changes ("现任", "目前", "now", "currently", or who holds an office, asked with no time) prefers the
-newest. The time a passage speaks of is the latest date or year it states itself, else its article's
-publication date (``Document.published``); for a question about now the answer is the newest of the
+newest. The time a passage speaks of is the latest date or year it states itself, else (a cited
+sentence) the one its paragraph stated before it, else its article's publication date
+(``Document.published``); for a question about now the answer is the newest of the
 sentences chosen, and the others follow newest first (each citation carries its time).
 """
 
