@@ -165,7 +165,7 @@ def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
     start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
     document = ranking.documents[passage.doc_id].text
     text = document[start:end]
-    time = spoken_of(text, passage.date, before=document[document.rfind("\n", 0, start) + 1 : start])
+    time = spoken_of(text, passage.date, before=document[:start])
     return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, time, passage.date)
 
 
@@ -203,9 +203,9 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     without a reader)."""
     readings = readings or {}
     question = ranking.query.text
-    mentioning = _mentioning(ranking, judged)
+    mentioning, unnamed = _mentioning(ranking, judged)
     if judged and not mentioning:
-        return _unmentioned(ranking, judged[0], unmentioned(ranking.query.named, _article(ranking, judged[0])), abstainer)
+        return _unmentioned(ranking, judged[0], unnamed[judged[0].doc_id], abstainer)
     chosen = choose_sentences(ranking, mentioning, settings)
     passages = _passages(ranking, chosen)
     citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
@@ -231,24 +231,17 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)
 
 
-def _article(ranking: Ranking, sentence: JudgedSentence) -> str:
-    return ranking.documents[ranking.sentences[sentence.sentence_id].doc_id].text
-
-
-def _mentioning(ranking: Ranking, judged: Sequence[JudgedSentence]) -> list[JudgedSentence]:
+def _mentioning(ranking: Ranking, judged: Sequence[JudgedSentence]) -> tuple[list[JudgedSentence], dict[str, list[str]]]:
     """The judged sentences whose article mentions every name a Chinese question writes in Latin
-    letters (``rag.mentions``): all of them when it names nothing."""
+    letters (``rag.mentions``: all of them when it names nothing), and per article of a judged
+    sentence the names it does not mention."""
     if not ranking.query.named:
-        return list(judged)
-    mentions: dict[str, bool] = {}
-    kept = []
+        return list(judged), {}
+    unnamed: dict[str, list[str]] = {}
     for sentence in judged:
-        doc_id = ranking.sentences[sentence.sentence_id].doc_id
-        if doc_id not in mentions:
-            mentions[doc_id] = not unmentioned(ranking.query.named, ranking.documents[doc_id].text)
-        if mentions[doc_id]:
-            kept.append(sentence)
-    return kept
+        if sentence.doc_id not in unnamed:
+            unnamed[sentence.doc_id] = unmentioned(ranking.query.named, ranking.documents[sentence.doc_id].text)
+    return [sentence for sentence in judged if not unnamed[sentence.doc_id]], unnamed
 
 
 def _unmentioned(ranking: Ranking, best: JudgedSentence, words: Sequence[str], abstainer: Abstainer | None) -> Answer:

@@ -274,11 +274,10 @@ class CorpusFolder:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def publish(self, files: Iterable[str], delete: Iterable[str], stamp_ns: int, temporary_files: bool = True) -> None:
+    def publish(self, files: Iterable[str], delete: Iterable[str], stamp_ns: int) -> None:
         """Move staged files and the staged manifest into the folder, delete the files of replaced
         or removed documents (after the index committed the change), then set the folder's and the
-        manifest's times to ``stamp_ns``: the state the index recorded (``state_after``).
-        ``temporary_files``: also remove ``.*.tmp`` files (a dead process's change being completed)."""
+        manifest's times to ``stamp_ns``: the state the index recorded (``state_after``)."""
         self.directory.mkdir(parents=True, exist_ok=True)  # a new collection's first change creates it
         for file in files:
             staged = self.staging / file
@@ -289,10 +288,7 @@ class CorpusFolder:
         staged_manifest = self.staging / STAGED_MANIFEST
         if staged_manifest.exists():
             os.replace(staged_manifest, self.manifest_path)
-        # before the times are set: removing them changes the folder's time
-        self.discard_staging()
-        if temporary_files:
-            self.remove_temporary_files()
+        self.discard_staging()  # before the times are set: removing it changes the folder's time
         if self.manifest_path.exists():
             os.utime(self.manifest_path, ns=(stamp_ns, stamp_ns))
         os.utime(self.directory, ns=(stamp_ns, stamp_ns))

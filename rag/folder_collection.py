@@ -105,10 +105,9 @@ class FolderCollection(Collection):
         if self._finish_journal():
             log.info("Completed an interrupted change of %s.", self.corpus.directory)
 
-    def _finish_journal(self, after_crash: bool = True) -> bool:
+    def _finish_journal(self) -> bool:
         """Publish the journal's files if the index committed its change, else discard them.
-        True when a committed change was completed. ``after_crash``: a dead process's journal, whose
-        temporary files may be left too (this process's own writes remove theirs)."""
+        True when a committed change was completed."""
         if not self.journal.exists():
             self.corpus.discard_staging()
             return False
@@ -120,7 +119,7 @@ class FolderCollection(Collection):
             return self._repair_journal(error)
         committed = self._generation() >= generation
         if committed:
-            self.corpus.publish(publish, delete, stamp, temporary_files=after_crash)  # the staging goes with it
+            self.corpus.publish(publish, delete, stamp)  # the staging goes with it
         else:
             self.corpus.discard_staging()
         self.journal.unlink(missing_ok=True)
@@ -186,7 +185,7 @@ class FolderCollection(Collection):
                 self.corpus.discard_staging()
                 self.journal.unlink(missing_ok=True)
             raise
-        self._finish_journal(after_crash=False)  # publishes the staged files and writes the manifest
+        self._finish_journal()  # publishes the staged files and writes the manifest
 
     def _indexed(self, plan: _Plan, progress: bool, cancel: threading.Event | None) -> Iterator[IndexedDocument]:
         return self._reindexed(plan.redescribe, plan.index, progress, cancel)

@@ -69,7 +69,8 @@ def asked(question: str) -> Asked:
 
 def spoken_of(text: str, fallback: str | None, before: str = "") -> str | None:
     """The time a text speaks of: the latest full date or year it states (ISO prefix), else the time
-    the nearest sentence of ``before`` (its paragraph up to it) that states one states, else
+    the nearest sentence before it in its paragraph (the end of ``before``, the text up to it) that
+    states one states, else
     ``fallback`` (its article's date). A paragraph that sets a time goes on in it: "至2017年初他們已擁有45名
     員工。…時任CTO為格雷格·布羅克曼" speaks of 2017, not of the article's 2024. A text that says it describes
     the present ("奥尔特曼仍然是OpenAI的CEO,在2023年11月经历短暂被解雇后回归公司") speaks of its
