@@ -25,7 +25,7 @@ from rag.config import Settings
 from rag.encoder import Encoder, QuestionVectors
 from rag.errors import ModelMissingError
 from rag.model import adapted_weights
-from rag.prepared import INT8, PREPARE_HINT, QUERY_GRAPH, PreparedModel, read_stamp
+from rag.prepared import INT8, PREPARE_HINT, QUERY_GRAPH, PreparedModel, load_tokenizer, read_stamp
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -38,13 +38,18 @@ MAX_QUESTION_TOKENS = 128
 PAD_ID = 1
 
 
-def _load_tokenizer(path: Path, max_tokens: int) -> Tokenizer:
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.enable_truncation(max_tokens)
-    tokenizer.enable_padding(pad_id=PAD_ID, pad_token="<pad>")
-    return tokenizer
+def token_batch(tokenizer: Tokenizer, texts: Sequence[str], max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and attention mask of ``texts``, each cut to ``max_tokens`` (its closing ``</s>``
+    kept, as the tokenizer's own truncation does) and right-padded to the longest: the shared
+    tokenizer (``rag.prepared.load_tokenizer``) is never set to truncate or pad."""
+    rows = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
+    rows = [ids if len(ids) <= max_tokens else [*ids[: max_tokens - 1], ids[-1]] for ids in rows]
+    ids = np.full((len(rows), max(map(len, rows), default=0)), PAD_ID, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, token_ids in enumerate(rows):
+        ids[row, : len(token_ids)] = token_ids
+        mask[row, : len(token_ids)] = 1
+    return ids, mask
 
 
 def _damaged(folder: Path, error: Exception) -> ModelMissingError:
@@ -73,9 +78,9 @@ class OnnxEncoder(_Prepared):
     """ONNX Runtime: the token vectors are memory-mapped outside the graph (``rag.model``). The
     graphs may be the int8 copies (``Settings.int8_questions``, ``Settings.int8_passages``)."""
 
-    def __init__(self, info: PreparedModel, tokenizers: tuple[Tokenizer, Tokenizer], token_vectors: np.ndarray,
+    def __init__(self, info: PreparedModel, tokenizer: Tokenizer, token_vectors: np.ndarray,
                  passage_session: Callable[[], Any], both_towers: Any, batch_size: int) -> None:  # fmt: skip
-        self.info, (self.passage_tokenizer, self.question_tokenizer), self.token_vectors = info, tokenizers, token_vectors
+        self.info, self.tokenizer, self.token_vectors = info, tokenizer, token_vectors
         self.passage_session, self.both_towers, self.batch_size = passage_session, both_towers, batch_size
         self.backend = "onnx"
 
@@ -101,11 +106,10 @@ class OnnxEncoder(_Prepared):
         passage_session = cache(lambda: session(INT8["model.onnx"] if int8_passages else "model.onnx"))
         try:
             with ThreadPoolExecutor(1) as pool:  # both load in native code: in parallel
-                tokenizer = pool.submit(_load_tokenizer, folder / "tokenizer.json", MAX_TOKENS)
+                tokenizer = pool.submit(load_tokenizer, folder)
                 both = session(INT8[QUERY_GRAPH] if int8_questions else QUERY_GRAPH)
                 token_vectors = np.load(folder / "word_embeddings.npy", mmap_mode="r")  # rows read on demand
-                question_tokenizer = _load_tokenizer(folder / "tokenizer.json", MAX_QUESTION_TOKENS)
-                encoder = cls(info, (tokenizer.result(), question_tokenizer), token_vectors, passage_session, both, batch_size)
+                encoder = cls(info, tokenizer.result(), token_vectors, passage_session, both, batch_size)
                 encoder.backend = "onnx-int8" if int8_passages else "onnx"  # what the index's vectors came from
                 return encoder
         except ModelMissingError:
@@ -118,21 +122,19 @@ class OnnxEncoder(_Prepared):
         ONNX Runtime's idle threads spin, and two sessions taking turns fought over the cores
         (36–43 ms a question instead of 14 when questions alternated between them)."""
         texts = [PROMPTS["query"] + text for text in texts]
-        base, adapted = self._encode(texts, self.question_tokenizer, self.both_towers, 2, False)
+        base, adapted = self._encode(texts, MAX_QUESTION_TOKENS, self.both_towers, 2, False)
         return QuestionVectors(base, adapted)
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        return self._encode([PROMPTS["passage"] + text for text in texts], self.passage_tokenizer, self.passage_session(), 1, progress)[0]
+        return self._encode([PROMPTS["passage"] + text for text in texts], MAX_TOKENS, self.passage_session(), 1, progress)[0]
 
-    def _encode(self, texts: list[str], tokenizer: Tokenizer, session: Any, outputs: int, progress: bool) -> list[np.ndarray]:
+    def _encode(self, texts: list[str], max_tokens: int, session: Any, outputs: int, progress: bool) -> list[np.ndarray]:
         vectors = [np.empty((len(texts), self.dimension), dtype=np.float32) for _ in range(outputs)]
         order = np.argsort([-len(text) for text in texts], kind="stable")  # similar lengths pad less
         batches = range(0, len(texts), self.batch_size)
         for start in tqdm(batches, desc="Embedding", unit="batch", disable=not progress):
             rows = order[start : start + self.batch_size]
-            encodings = tokenizer.encode_batch([texts[i] for i in rows])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            ids, mask = token_batch(self.tokenizer, [texts[i] for i in rows], max_tokens)
             weights = mask[..., None].astype(np.float32)
             hidden_states = session.run(None, {"token_vectors": self.token_vectors[ids], "attention_mask": mask})
             for out, hidden in zip(vectors, hidden_states, strict=True):

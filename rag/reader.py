@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.prepared import READER_GRAPH, READER_GRAPH_INT8, READER_SETTINGS, read_stamp
+from rag.prepared import READER_GRAPH, READER_GRAPH_INT8, READER_SETTINGS, load_tokenizer, read_stamp
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -172,7 +172,6 @@ class Reader:
     def load(cls, model_dir: Path, threads: int | None = None, int8: bool = True) -> Reader:
         """``int8`` (the default) reads with the dynamically quantised graph: see ``rag.reader_export``."""
         import onnxruntime
-        from tokenizers import Tokenizer
 
         read_stamp(model_dir)  # raises ModelMissingError with the fix when the reader is missing or stale
         options = onnxruntime.SessionOptions()
@@ -185,7 +184,7 @@ class Reader:
         session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         token_vectors = np.load(model_dir / "word_embeddings.npy", mmap_mode="r")
         settings = json.loads((model_dir / READER_SETTINGS).read_text())
-        return cls(Tokenizer.from_file(str(model_dir / "tokenizer.json")), token_vectors, session, settings["prefixes"])
+        return cls(load_tokenizer(model_dir), token_vectors, session, settings["prefixes"])
 
     def read(self, question: str, windows: Sequence[str]) -> list[Reading]:
         """The reading of each window, in the windows' order, in one batch."""

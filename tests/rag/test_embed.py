@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from rag import Assistant, Settings, load_encoder
+from rag.embed import MAX_QUESTION_TOKENS, MAX_TOKENS, PAD_ID, token_batch
+from rag.model import package_tokenizer_file
 
 TEXTS = ["哪位OpenAI首席技术官宣布离职?", "哪位OpenAI首席技術官宣布離職?", "Which OpenAI CTO resigned?", "米拉·穆拉蒂(Mira Murati)官宣辞职。" * 20]
 
@@ -49,3 +51,21 @@ def test_adapter_moves_question_vectors_and_still_finds_the_answer(encoder):
     answer, distractor = encoder.encode_passages(["米拉·穆拉蒂(Mira Murati)宣布从OpenAI离职。", "OpenAI完成了66亿美元的新一轮融资。"])
     assert float(vectors.adapted[0] @ vectors.base[0]) < 0.99
     assert float(vectors.adapted[0] @ answer) > float(vectors.adapted[0] @ distractor)
+
+
+@pytest.mark.parametrize("max_tokens", [5, MAX_QUESTION_TOKENS, MAX_TOKENS])
+def test_token_batch_cuts_and_pads_as_the_tokenizers_own_truncation_and_padding(max_tokens):
+    """The shared tokenizer is never set to truncate or pad; ``token_batch`` does both, and gives
+    the ids and mask of the tokenizers library's own (the reference) to the last token."""
+    from tokenizers import Tokenizer
+
+    path = str(package_tokenizer_file())
+    reference = Tokenizer.from_file(path)
+    reference.enable_truncation(max_tokens)
+    reference.enable_padding(pad_id=PAD_ID, pad_token="<pad>")
+    texts = ["", "query: 谁?", *(text[:length] for text in TEXTS for length in (3, 40, 200, 4000)), "passage: " + "很长 " * 600]
+    expected = reference.encode_batch(texts)
+    ids, mask = token_batch(Tokenizer.from_file(path), texts, max_tokens)
+    assert ids.tolist() == [e.ids for e in expected]
+    assert mask.tolist() == [e.attention_mask for e in expected]
+    assert ids.shape[1] == max_tokens  # the long ones were cut

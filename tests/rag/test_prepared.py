@@ -5,12 +5,16 @@ package's; anything else is ModelMissingError saying how to prepare it."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from rag.errors import ModelMissingError
 from rag.files import file_sha256
-from rag.prepared import ADAPTER_FILE, READER_FILE, RUNTIME_FILES, STAMP, PreparedModel, read_stamp
+from rag.model import package_tokenizer_file
+from rag.prepared import ADAPTER_FILE, READER_FILE, RUNTIME_FILES, STAMP, TOKENIZER_FILE, PreparedModel, load_tokenizer, read_stamp
 
 
 @pytest.fixture()
@@ -82,3 +86,16 @@ def test_a_folder_prepared_before_a_runtime_file_existed_is_stale(folder):
     (folder / STAMP).write_text(json.dumps(stamp))
     with pytest.raises(ModelMissingError, match="lacks reader.json: run `rag model`"):
         read_stamp(folder)
+
+
+def test_the_tokenizer_is_parsed_once_for_all_callers_and_again_when_prepared_again(tmp_path):
+    shutil.copyfile(package_tokenizer_file(), tmp_path / TOKENIZER_FILE)
+    with ThreadPoolExecutor(3) as pool:  # callers at once wait for one parse
+        first, *others = pool.map(lambda _: load_tokenizer(tmp_path), range(3))
+    assert all(other is first for other in others)
+    assert first.truncation is None and first.padding is None  # callers cut and pad themselves
+    stat = (tmp_path / TOKENIZER_FILE).stat()
+    os.utime(tmp_path / TOKENIZER_FILE, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    again = load_tokenizer(tmp_path)
+    assert again is not first
+    assert again.encode("谁").ids == first.encode("谁").ids
