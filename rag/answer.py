@@ -17,7 +17,9 @@ from rag.abstention import Abstainer, features
 from rag.answer_types import AnswerType, expected_type, fold, holds, missing_type
 from rag.config import RetrievalSettings
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
+from rag.lexical import tokenize
 from rag.mentions import listed, unmentioned
+from rag.query import Query
 from rag.reader import Reading
 from rag.retrieve import Ranking
 from rag.when import asked, spoken_of
@@ -180,7 +182,6 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     if not readings or readings[0].no_answer >= 0.5 or answer.probability < settings.span_min_judged:
         return None
     sentence = ranking.sentences[answer.sentence_id]
-    asked = fold(ranking.query.text).lower()
     for reading in readings:
         if reading.score < settings.span_min_score:
             break  # best first: the rest score lower still
@@ -188,10 +189,23 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
             continue
         start, end = sentence.start + reading.start, sentence.start + reading.end
         text = ranking.documents[sentence.doc_id].text[start:end]
-        if (kind is not None and kind.checkable and not holds(kind, text)) or fold(text).strip().lower() in asked:
+        if (kind is not None and kind.checkable and not holds(kind, text)) or _echoes(text, ranking.query):
             continue
         return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
     return None
+
+
+def _echoes(span: str, query: Query) -> bool:
+    """Whether a span only repeats what the question says: it is in the question, or it is a name
+    written with "·" whose family name the question gives ("穆拉蒂辞职后谁接任?" is not answered by
+    米拉·穆拉蒂), or all its words are among the question's, an English question's keywords included
+    (its "Murati" is 米拉·穆拉蒂 in the articles)."""
+    folded, question = fold(span).strip().lower(), fold(query.text).lower()
+    family = folded.rsplit("·", 1)[-1].strip()
+    if folded in question or "·" in folded and len(family) > 1 and family in question:
+        return True
+    words = set(tokenize(span))
+    return bool(words) and words <= set(query.tokens)
 
 
 def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None, judged: Sequence[JudgedSentence],

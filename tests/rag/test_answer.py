@@ -159,6 +159,32 @@ def test_a_span_that_disagrees_with_the_question_is_not_shown():
     assert doubted.span is None and doubted.text == "穆拉蒂将离开公司。"  # the judge doubts the sentence: P = 0.27
 
 
+def _one_sentence(text: str, question: str, keywords: tuple[str, ...] = ()) -> Ranking:
+    """A document of one sentence; ``keywords``: the Chinese words an English question is expanded with."""
+    document = Document("d", "d.txt", "t", "zh-Hans", "0", text)
+    tokens = (*tokenize(question), *keywords)
+    query = Query(question, "en" if question.isascii() else "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+    return Ranking(query, [Candidate(0, 1.0, ((0, 0.9),))], {0: ChunkRecord(0, "d", 0, len(text), (0,))},
+                   {0: SentenceRecord(0, "d", 0, len(text), (0,))}, {"d": document}, Closeness(0.9, 0.9),
+                   frozenset(term_id(token) for token in tokens))  # fmt: skip
+
+
+def test_a_span_naming_whom_the_question_names_in_other_words_is_not_shown():
+    settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
+    text = "米拉·穆拉蒂宣布辞职后,马克·陈接任。"
+    named = {0: [Reading(0, 6, 0.8, 0.1)]}  # 米拉·穆拉蒂
+    # an English question: its keywords hold her name as the articles write it (米拉·穆拉蒂(Mira Murati))
+    english = _one_sentence(text, "When Murati resigned, who took over?", keywords=tuple(tokenize("米拉·穆拉蒂")))
+    assert _answer(english, Judge.retrieval_only(), readings=named, settings=settings).span is None
+    # a Chinese question that gives her family name only
+    family = _one_sentence(text, "穆拉蒂辞职后谁接任?")
+    assert _answer(family, Judge.retrieval_only(), readings=named, settings=settings).span is None
+    # the next of the n best, the successor, is shown instead; a question naming nobody gets her name
+    n_best = {0: [Reading(0, 6, 0.8, 0.1), Reading(12, 16, 0.5, 0.1)]}
+    assert _answer(family, Judge.retrieval_only(), readings=n_best, settings=settings).span.text == "马克·陈"
+    assert _answer(_one_sentence(text, "谁宣布辞职?"), Judge.retrieval_only(), readings=named, settings=settings).span.text == "米拉·穆拉蒂"
+
+
 def test_a_span_that_is_nearly_its_whole_sentence_is_no_short_answer():
     # 穆拉蒂将离开公司。 is 9 characters: a span of 8 (0.89) is a short answer, one of 9 is the sentence again
     settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0, span_max_share=0.9)
