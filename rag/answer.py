@@ -188,24 +188,32 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
         if reading.end <= reading.start or reading.end - reading.start >= settings.span_max_share * (sentence.end - sentence.start):
             continue
         start, end = sentence.start + reading.start, sentence.start + reading.end
-        text = ranking.documents[sentence.doc_id].text[start:end]
-        if (kind is not None and kind.checkable and not holds(kind, text)) or _echoes(text, ranking.query):
+        document = ranking.documents[sentence.doc_id].text
+        text = document[start:end]
+        if (kind is not None and kind.checkable and not holds(kind, text)) or _echoes(text, ranking.query) \
+                or _inside_a_word(document, start) or _inside_a_word(document, end):  # fmt: skip
             continue
         return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
     return None
 
 
 def _echoes(span: str, query: Query) -> bool:
-    """Whether a span only repeats what the question says: it is in the question, or it is a name
-    written with "·" whose family name the question gives ("穆拉蒂辞职后谁接任?" is not answered by
-    米拉·穆拉蒂), or all its words are among the question's, an English question's keywords included
-    (its "Murati" is 米拉·穆拉蒂 in the articles)."""
-    folded, question = fold(span).strip().lower(), fold(query.text).lower()
-    family = folded.rsplit("·", 1)[-1].strip()
-    if folded in question or "·" in folded and len(family) > 1 and family in question:
+    """Whether a span only repeats what the question says: it is in the question, or its words
+    (of two characters or more) are all among the question's, an English question's keywords
+    included (its "Murati" is 米拉·穆拉蒂 in the articles), or it is a name written with "·" whose
+    family name the question gives ("穆拉蒂辞职后谁接任?" is not answered by 米拉·穆拉蒂)."""
+    folded = fold(span).strip().lower()
+    if folded in fold(query.text).lower():
         return True
-    words = set(tokenize(span))
-    return bool(words) and words <= set(query.tokens)
+    asked = set(query.tokens)
+    words = {word for word in tokenize(span) if len(word) > 1}
+    family = {word for word in tokenize(folded.rsplit("·", 1)[-1]) if len(word) > 1} if "·" in folded else set()
+    return bool(words) and words <= asked or bool(family) and family <= asked
+
+
+def _inside_a_word(text: str, offset: int) -> bool:
+    """Whether ``offset`` cuts a Latin word or number in two ("Alt|man"): no span starts or ends there."""
+    return 0 < offset < len(text) and all(c.isascii() and c.isalnum() for c in text[offset - 1 : offset + 1])
 
 
 def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer | None, judged: Sequence[JudgedSentence],

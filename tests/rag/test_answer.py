@@ -173,8 +173,9 @@ def test_a_span_naming_whom_the_question_names_in_other_words_is_not_shown():
     settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
     text = "米拉·穆拉蒂宣布辞职后,马克·陈接任。"
     named = {0: [Reading(0, 6, 0.8, 0.1)]}  # 米拉·穆拉蒂
-    # an English question: its keywords hold her name as the articles write it (米拉·穆拉蒂(Mira Murati))
-    english = _one_sentence(text, "When Murati resigned, who took over?", keywords=tuple(tokenize("米拉·穆拉蒂")))
+    # an English question: its keywords hold her name as the articles write it (米拉·穆拉蒂(Mira Murati)),
+    # in jieba's words of two characters or more (米拉, 穆拉 of 穆拉 + 蒂), as the expansion gives them
+    english = _one_sentence(text, "Who replaced Murati as CTO?", keywords=("米拉", "穆拉"))
     assert _answer(english, Judge.retrieval_only(), readings=named, settings=settings).span is None
     # a Chinese question that gives her family name only
     family = _one_sentence(text, "穆拉蒂辞职后谁接任?")
@@ -183,6 +184,19 @@ def test_a_span_naming_whom_the_question_names_in_other_words_is_not_shown():
     n_best = {0: [Reading(0, 6, 0.8, 0.1), Reading(12, 16, 0.5, 0.1)]}
     assert _answer(family, Judge.retrieval_only(), readings=n_best, settings=settings).span.text == "马克·陈"
     assert _answer(_one_sentence(text, "谁宣布辞职?"), Judge.retrieval_only(), readings=named, settings=settings).span.text == "米拉·穆拉蒂"
+
+
+def test_a_span_never_cuts_a_latin_word_or_number_in_two():
+    settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
+    text = "董事会解雇 Sam Altman 后,GPT-4o 于5月发布。"
+    #       0     5 6   10     17    22  25
+    ranking = _one_sentence(text, "谁被解雇了?")
+    cut = [Reading(10, 13, 0.8, 0.1), Reading(6, 16, 0.5, 0.1)]  # "Alt" of Altman, then "Sam Altman"
+    assert _answer(ranking, Judge.retrieval_only(), readings={0: cut}, settings=settings).span.text == "Sam Altman"
+    assert _answer(ranking, Judge.retrieval_only(), readings={0: cut[:1]}, settings=settings).span is None
+    model = _one_sentence(text, "五月发布了什么?")
+    assert _answer(model, Judge.retrieval_only(), readings={0: [Reading(19, 24, 0.8, 0.1)]}, settings=settings).span is None  # GPT-4 of GPT-4o
+    assert _answer(model, Judge.retrieval_only(), readings={0: [Reading(19, 25, 0.8, 0.1)]}, settings=settings).span.text == "GPT-4o"
 
 
 def test_a_span_that_is_nearly_its_whole_sentence_is_no_short_answer():
