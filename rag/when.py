@@ -35,7 +35,7 @@ _OFFICE = (r"(?:首席[\w]{1,6}?官|首席科学家|CEO|CTO|CFO|COO|CISO|董事�
 _OFFICE_NOW = re.compile(
     rf"^[^,，;；]{{0,16}}?{_OFFICE}(?:是谁|是哪位|为谁|由谁担任)[?？]?$"
     rf"|^(?:谁|哪位)是[^,，;；]{{0,16}}?{_OFFICE}[?？]?$"
-    rf"|^who(?:'s|’s| is| are) (?:the )?(?:[\w.&-]+(?: [\w.&-]+)?(?:'s|’s) )?(?:new )?{_OFFICE}(?: (?:of|at) [\w.& -]+?)?[?？]?$",
+    rf"|^who(?:'s|’s| is| are) (?:the )?(?:[\w.&-]+(?: [\w.&-]+)?(?:'s|’s) )?(?:new )?{_OFFICE}(?: (?:of|at) [\w.&'’ -]+?)?[?？]?$",
     re.IGNORECASE,
 )
 _OTHER_TIME = re.compile(r"时任|当时|那时|那场|那次|曾|将|前任|首任|第一任|原任|以前|之前|\b(?:former|first|then|previous|next)\b", re.IGNORECASE)

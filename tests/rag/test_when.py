@@ -21,7 +21,8 @@ from rag.when import Asked, asked, matches, rerank_by_time, spoken_of
      ("OpenAI 目前的估值是多少?", Asked(current=True)), ("Who is OpenAI's CEO now?", Asked(current=True)),
      ("OpenAI的首席技术官是谁?", Asked(current=True)), ("OpenAI的首席技術官是誰？", Asked(current=True)),
      ("誰是OpenAI的執行長?", Asked(current=True)), ("Who is OpenAI's chief scientist?", Asked(current=True)),
-     ("Who is the CEO of OpenAI?", Asked(current=True)),
+     ("Who is the CEO of OpenAI?", Asked(current=True)), ("Who is the chairman of OpenAI's board?", Asked(current=True)),
+     ("Who is the head of research at OpenAI?", Asked(current=True)),
      # an office asked with another time, or inside a longer question, is not about now
      ("Who was OpenAI's CTO?", Asked()), ("时任CTO是谁?", Asked()), ("誰將擔任OpenAI的首席信息安全官?", Asked()),
      ("Who was the first CEO of OpenAI?", Asked()), ("Altman 凌晨按讚的那幾位員工中,誰是首席戰略官?", Asked()),
