@@ -105,7 +105,7 @@ class OnnxEncoder(_Prepared):
         # the passage graph is loaded on first use: answering questions needs only the query graph
         passage_session = cache(lambda: session(INT8["model.onnx"] if int8_passages else "model.onnx"))
         try:
-            with ThreadPoolExecutor(1) as pool:  # both load in native code: in parallel
+            with ThreadPoolExecutor(1) as pool:  # the question graph's session is built while the tokenizer is parsed
                 tokenizer = pool.submit(load_tokenizer, folder)
                 both = session(INT8[QUERY_GRAPH] if int8_questions else QUERY_GRAPH)
                 token_vectors = np.load(folder / "word_embeddings.npy", mmap_mode="r")  # rows read on demand
