@@ -19,7 +19,6 @@ from rag.config import RetrievalSettings
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
 from rag.lexical import tokenize
 from rag.mentions import listed, unmentioned
-from rag.query import Query
 from rag.reader import Reading
 from rag.retrieve import Ranking
 from rag.when import asked, spoken_of
@@ -167,7 +166,7 @@ def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
     start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
     document = ranking.documents[passage.doc_id].text
     text = document[start:end]
-    time = spoken_of(text, passage.date, before=document[:start])
+    time = spoken_of(text, passage.date, before=document[document.rfind("\n", 0, start) + 1 : start])
     return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, time, passage.date)
 
 
@@ -182,6 +181,7 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     if not readings or readings[0].no_answer >= 0.5 or answer.probability < settings.span_min_judged:
         return None
     sentence = ranking.sentences[answer.sentence_id]
+    asked = fold(ranking.query.text).lower()
     for reading in readings:
         if reading.score < settings.span_min_score:
             break  # best first: the rest score lower still
@@ -190,25 +190,25 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
         start, end = sentence.start + reading.start, sentence.start + reading.end
         document = ranking.documents[sentence.doc_id].text
         text = document[start:end]
-        if (kind is not None and kind.checkable and not holds(kind, text)) or _echoes(text, ranking.query) \
+        if (kind is not None and kind.checkable and not holds(kind, text)) or _echoes(text, asked, ranking.query.tokens) \
                 or _inside_a_word(document, start) or _inside_a_word(document, end):  # fmt: skip
             continue
         return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
     return None
 
 
-def _echoes(span: str, query: Query) -> bool:
-    """Whether a span only repeats what the question says: it is in the question, or its words
-    (of two characters or more) are all among the question's, an English question's keywords
-    included (its "Murati" is 米拉·穆拉蒂 in the articles), or it is a name written with "·" whose
-    family name the question gives ("穆拉蒂辞职后谁接任?" is not answered by 米拉·穆拉蒂)."""
+def _echoes(span: str, asked: str, tokens: Sequence[str]) -> bool:
+    """Whether a span only repeats what the question says (``asked``: the question folded, in lower
+    case; ``tokens``: its words): it is in the question, or its words (of two characters or more) are
+    all among the question's, an English question's keywords included (its "Murati" is 米拉·穆拉蒂 in
+    the articles), or it is a name written with "·" whose family name the question gives
+    ("穆拉蒂辞职后谁接任?" is not answered by 米拉·穆拉蒂)."""
     folded = fold(span).strip().lower()
-    if folded in fold(query.text).lower():
+    if folded in asked:
         return True
-    asked = set(query.tokens)
     words = {word for word in tokenize(span) if len(word) > 1}
     family = {word for word in tokenize(folded.rsplit("·", 1)[-1]) if len(word) > 1} if "·" in folded else set()
-    return bool(words) and words <= asked or bool(family) and family <= asked
+    return bool(words) and words <= set(tokens) or bool(family) and family <= set(tokens)
 
 
 def _inside_a_word(text: str, offset: int) -> bool:

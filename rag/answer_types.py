@@ -147,13 +147,16 @@ def expected_type(question: str) -> AnswerType | None:
     return next((kind for kind in ASKED if kind.asked_by.search(folded)), None)
 
 
-def values(kind: AnswerType, text: str) -> set[str]:
-    """The values of ``kind`` that ``text`` holds, as written there after ``fold``."""
+@lru_cache(maxsize=4096)
+def values(kind: AnswerType, text: str) -> frozenset[str]:
+    """The values of ``kind`` that ``text`` holds, as written there after ``fold``. Cached: the judge
+    reads every candidate sentence, then the answer reads the cited one and its spans again (a place
+    runs jieba's tagger)."""
     folded = fold(text)
     found = {match.group(0).strip() for match in kind.found_in.finditer(folded)}
     if kind.found_by is not None:
         found.update(kind.found_by(folded))
-    return {value for value in found if value}
+    return frozenset(value for value in found if value)
 
 
 def holds(kind: AnswerType, text: str) -> bool:

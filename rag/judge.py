@@ -102,7 +102,7 @@ def candidate_features(ranking: Ranking, candidates: Sequence[Candidate], readin
         text = ranking.text(sentence)
         said = _bigrams(text)
         reading = readings.get(candidate.sentence_id)
-        found = values(kind, text) if kind is not None else set()
+        found = values(kind, text) if kind is not None else frozenset()
         typed = kind is not None and kind.checkable and bool(found)
         document = ranking.documents[sentence.doc_id]
         rows.append({

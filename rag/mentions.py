@@ -62,16 +62,23 @@ def unmentioned(named: Sequence[Named], text: str) -> list[str]:
     spaces ignored: "Open AI")."""
     if not named:
         return []
-    folded, compact = _searchable(text)
+    folded, compact = _searchable(text) if len(text) <= _CACHED_CHARS else _folded(text)
     return [n.name for n in named if not any(word.lower() in compact for word in n.words) and not any(form in folded for form in n.forms)]
 
 
-@lru_cache(maxsize=256)
-def _searchable(text: str) -> tuple[str, str]:
-    """An article folded, and folded without spaces in lower case: the same candidate articles come
-    back question after question, and folding one takes about 1 ms (the seed articles, 5.5–10k characters)."""
+# Articles kept folded: the same candidate articles come back question after question, and folding one
+# takes about 1 ms (the seed articles, 5.5–10k characters). A longer one (an article may hold 5M
+# characters) is folded each time rather than kept three times over.
+_CACHED_CHARS = 200_000
+
+
+def _folded(text: str) -> tuple[str, str]:
+    """An article folded, and folded without spaces in lower case."""
     folded = fold(text)
     return folded, re.sub(r"\s+", "", folded).lower()
+
+
+_searchable = lru_cache(maxsize=64)(_folded)
 
 
 def listed(words: Iterable[str]) -> str:
