@@ -10,11 +10,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from opencc import OpenCC
 from ranx import Qrels, Run, evaluate
 
 from rag_eval.gold import Evidence, GoldQuestion, Span
+from rag_eval.reader_metrics import exact_match, f1, normalise
 
 if TYPE_CHECKING:
     from rag import Assistant
@@ -35,6 +38,9 @@ class QuestionResult:
     span_inside_evidence: bool | None = None  # None when no span was shown
     first_sentence_holds_evidence: bool = False  # the answer's own sentence, before any supporting one
     first_sentence_evidence: tuple[str, ...] = ()  # the evidence spans ("e0" …) the answer's own sentence holds
+    # The span against the gold answer (CMRC 2018's F1 and exact match, 0 when no span is shown), for
+    # questions whose evidence quotes their answer; None for the others
+    span_answer: tuple[float, float] | None = None
 
 
 def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
@@ -44,6 +50,27 @@ def covers(doc_id: str, start: int, end: int, evidence: Evidence) -> bool:
         doc_id == place.doc_id and (min(end, place.end) - max(start, place.start)) * 2 >= place.end - place.start
         for place in evidence.places
     )
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def quotes(evidence_texts: Sequence[str], answer: str | None) -> bool:
+    """Whether one of the evidence texts holds the gold answer word for word (script, case,
+    punctuation and spaces aside): only such an answer can be a span's exact match."""
+    wanted = normalise(_t2s().convert(answer or ""))
+    return bool(wanted) and any(wanted in normalise(_t2s().convert(text)) for text in evidence_texts)
+
+
+def span_answer(span: str | None, answer: str) -> tuple[float, float]:
+    """(F1, exact match) of a shown span against the gold answer, both in Simplified script; (0, 0)
+    when no span is shown: a reader who gets no short answer gets no right one."""
+    if not span:
+        return 0.0, 0.0
+    folded, wanted = _t2s().convert(span), _t2s().convert(answer)
+    return f1(folded, [wanted]), exact_match(folded, [wanted])
 
 
 def holds_evidence(doc_id: str, start: int, end: int, text: str, place: Span, assistant: Assistant) -> bool:
@@ -118,9 +145,12 @@ def abstention_scores(questions: Sequence[GoldQuestion], results: dict[str, Ques
         return round(statistics.mean(flag(results[q.id]) for q in answerable), 4) if answerable else 0.0
 
     spans = [results[q.id].span_inside_evidence for q in answerable if results[q.id].span_inside_evidence is not None]
+    against = [scores for q in answerable if (scores := results[q.id].span_answer) is not None]
     return by_topic | {
         "span_shown": round(len(spans) / len(answerable), 4) if answerable else 0.0,
         "span_inside_evidence": round(statistics.mean(spans), 4) if spans else 0.0,
+        "span_f1": round(statistics.mean(f for f, _ in against), 4) if against else 0.0,
+        "span_exact": round(statistics.mean(e for _, e in against), 4) if against else 0.0,
         "abstain_precision": round(precision, 4),
         "abstain_recall": round(recall, 4),
         "abstain_f1": round(f1, 4),

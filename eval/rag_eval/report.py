@@ -11,7 +11,7 @@ from rag_eval.paths import write_whole
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 ANSWERING = ("abstain_f1", "abstain_precision", "abstain_recall", "abstain_recall_on_topic", "abstain_recall_off_topic",
              "false_abstention", "first_sentence_holds_evidence", "answer_contains_evidence", "answer_overlaps_evidence",
-             "confidence_auroc", "confidence_ece", "span_shown", "span_inside_evidence", "p50_ms", "p95_ms")  # fmt: skip
+             "confidence_auroc", "confidence_ece", "span_shown", "span_inside_evidence", "span_f1", "span_exact", "p50_ms", "p95_ms")  # fmt: skip
 CONFIDENCE = ("confidence_auroc", "confidence_ece")
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 
@@ -82,7 +82,9 @@ def gold_markdown(report: dict[str, Any], split: str = "test") -> str:
         "\nAbstention columns are — for the ablations, which answer every question (the abstention model is fitted on the default's scores). "
         "Recall on/off topic: unanswerable questions about the articles' people and events vs. unrelated ones. "
         "span_shown: share of answerable questions whose answer shows the reader's exact span; span_inside_evidence: share of "
-        "those spans lying inside a gold evidence span (or a place stating the same fact).",
+        "those spans lying inside a gold evidence span (or a place stating the same fact); span_f1 / span_exact: the span against the gold "
+        "answer (CMRC 2018's F1 and exact match, Simplified script, 0 without a span), over the answerable questions whose evidence quotes "
+        "their answer word for word.",
         *_separation_table(configs.get(report.get("default") or "", {})),
         f"\n### MRR@10 and Recall@5 by question language ({split})\n",
         _table(

@@ -23,7 +23,7 @@ from rag import Assistant, ChunkSettings, Encoder, Settings
 from rag_eval.datasets import Dataset
 from rag_eval.fitting import separation
 from rag_eval.gold import GoldQuestion, load_gold
-from rag_eval.metrics import QuestionResult, covered_evidence, holds_evidence, retrieval_scores, score_split
+from rag_eval.metrics import QuestionResult, covered_evidence, holds_evidence, quotes, retrieval_scores, score_split, span_answer
 
 TOP_K = 10
 
@@ -73,9 +73,11 @@ def answer_question(assistant: Assistant, question: GoldQuestion, history: Seque
     overlaps = any(c.doc_id == p.doc_id and min(c.end, p.end) > max(c.start, p.start) for c in answer.citations for p in places)
     span = answer.span
     inside = None if span is None else any(span.doc_id == p.doc_id and p.start <= span.start and span.end <= p.end for p in places)
+    quoted = question.answer is not None and quotes([assistant.document(p.doc_id).text[p.start : p.end] for p in places], question.answer)
+    against = span_answer(span.text if span and not answer.abstained else None, question.answer or "") if quoted else None
     return QuestionResult(question.id, covered_evidence(passages, question.evidence), answer.abstained, any(holding),
                           overlaps and not answer.abstained, answer.features, latency, answer.confidence, inside,
-                          bool(holding) and holding[0], first_holds)  # fmt: skip
+                          bool(holding) and holding[0], first_holds, against)  # fmt: skip
 
 
 def conversation_questions(news: Assistant, path: Path) -> list[GoldQuestion]:

@@ -82,3 +82,23 @@ def test_time_scores_count_the_right_period_first_in_retrieval_and_in_the_answer
     }
     assert time_scores(questions, results) == {"time_questions": 3, "right_period_first": round(2 / 3, 4),
                                                 "answer_in_right_period": round(2 / 3, 4)}  # fmt: skip
+
+
+def test_a_span_is_scored_against_the_gold_answer_in_one_script_and_none_counts_zero():
+    from rag_eval.metrics import quotes, span_answer
+
+    assert span_answer("陈建任", "陳建任") == (1.0, 1.0)  # Traditional answer, Simplified span
+    f1, exact = span_answer("陈建任曾任联亚光电董事长", "陈建任")  # 3 of 12 characters: P 1/4, R 1
+    assert exact == 0.0 and f1 == pytest.approx(2 * 0.25 * 1 / 1.25)
+    assert span_answer(None, "陈建任") == (0.0, 0.0)
+    assert quotes(["父親陳建任曾任聯亞光電董事長。"], "陈建任") and not quotes(["父亲陈建任"], "Chen Jianren") and not quotes(["x"], None)
+
+
+def test_span_answer_scores_average_over_questions_whose_evidence_quotes_the_answer():
+    from rag_eval.metrics import abstention_scores
+
+    questions = [GoldQuestion(f"q{i}", "?", "zh-Hans", "x", False, "a", (Evidence("d", 0, 10),)) for i in range(3)]
+    against = ((1.0, 1.0), (0.5, 0.0), None)  # q2's evidence does not quote its answer: not counted
+    results = {q.id: QuestionResult(q.id, (), False, True, True, {}, 1.0, span_answer=a) for q, a in zip(questions, against, strict=True)}
+    scores = abstention_scores(questions, results)
+    assert scores["span_f1"] == 0.75 and scores["span_exact"] == 0.5
