@@ -10,11 +10,12 @@ readings; the answer stage never searches the store.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer, features
-from rag.answer_types import AnswerType, expected_type, fold, holds, missing_type
+from rag.answer_types import AnswerType, expected_type, fold, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
 from rag.lexical import tokenize
@@ -177,7 +178,9 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     for "which year"), and it is not something the question already says ("who will lead after Y left"
     is not answered by Y). None when the reader doubts the sentence answers, or the judge doubts the
     sentence (a span in a wrong sentence is a wrong answer), and a span that is nearly the whole sentence
-    (``span_max_share``) is no short answer."""
+    (``span_max_share``) is no short answer. A span holding the asked quantity and more is cut to it,
+    a name written in Chinese keeps its Latin spelling in brackets, and the punctuation closing a
+    clause is dropped: dev's span F1 against the gold answers 0.579 → 0.638 (experiments.md)."""
     if not readings or readings[0].no_answer >= 0.5 or answer.probability < settings.span_min_judged:
         return None
     sentence = ranking.sentences[answer.sentence_id]
@@ -185,16 +188,52 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     for reading in readings:
         if reading.score < settings.span_min_score:
             break  # best first: the rest score lower still
-        if reading.end <= reading.start or reading.end - reading.start >= settings.span_max_share * (sentence.end - sentence.start):
+        if reading.end <= reading.start:
             continue
-        start, end = sentence.start + reading.start, sentence.start + reading.end
         document = ranking.documents[sentence.doc_id].text
+        start, end = sentence.start + reading.start, sentence.start + reading.end
+        if kind is not None and kind.checkable and not holds(kind, document[start:end]):
+            continue
+        # cut to the value first: a span running over nearly the whole sentence may hold a short answer
+        start, end = _to_the_value(document, start, end, sentence.start, kind, asked) if kind is not None else (start, end)
         text = document[start:end]
-        if (kind is not None and kind.checkable and not holds(kind, text)) or _echoes(text, asked, ranking.query.tokens) \
+        if end - start >= settings.span_max_share * (sentence.end - sentence.start) or _echoes(text, asked, ranking.query.tokens) \
                 or _inside_a_word(document, start) or _inside_a_word(document, end):  # fmt: skip
             continue
-        return Span(text, sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
+        while end > start + 1 and document[end - 1] in _CLOSING:
+            end -= 1
+        end = _with_alias(document, start, end)
+        return Span(document[start:end], sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
     return None
+
+
+_CLOSING = "。，,;；:：、!！?？ "  # the punctuation closing a clause is no part of an answer ("Jan Leike也辞职了。")
+_LEAD = 4  # characters before a span where the value's word of degree may stand ("大约|30名")
+
+
+def _to_the_value(document: str, start: int, end: int, sentence_start: int, kind: AnswerType, asked: str) -> tuple[int, int]:
+    """A span holding one value of the asked kind and more ("30名走在AI最前沿的科技人员", "4名前董事会成员")
+    is cut to the value ("大约30名", "4名"): the reader's spans run on past the value. Kept whole when it
+    holds several (which one is asked is the reader's call) or the cut would split a word."""
+    lead = max(sentence_start, start - _LEAD)
+    window = document[lead:end]
+    found = [(lead + s, lead + e) for s, e in value_bounds(kind, window)
+             if lead + e > start and fold(window[s:e]).strip().lower() not in asked]  # fmt: skip
+    if len(found) != 1 or _inside_a_word(document, found[0][0]) or _inside_a_word(document, found[0][1]):
+        return start, end
+    return found[0]
+
+
+# A name's spelling in Latin letters in brackets right after it: "米拉·穆拉蒂(Mira Murati)", "安全超级智能(SSI)"
+_ALIAS = re.compile(r"\s*[(（]\s*[A-Za-z][A-Za-z0-9 .'’&-]{0,40}[)）]")
+
+
+def _with_alias(document: str, start: int, end: int) -> int:
+    """The span's end, past the Latin spelling in brackets that follows a name written in Chinese."""
+    if not (end > start and "\u4e00" <= document[end - 1] <= "\u9fff"):
+        return end
+    alias = _ALIAS.match(document, end)
+    return alias.end() if alias else end
 
 
 def _echoes(span: str, asked: str, tokens: Sequence[str]) -> bool:

@@ -44,8 +44,10 @@ _TIME = (
 _CURRENCY = r"美元|美金|元|人民币|人民幣|港元|港币|欧元|歐元|英镑|英鎊|日元|\$|¥|￥|usd|dollars?|rmb|yuan"
 _MONEY = rf"{_NUMBER}\s*(?:[万亿萬億千百]|billion|million|trillion|bn|m)?\s*(?:{_CURRENCY})|(?:\$|¥|￥)\s*\d"
 _SHARE = rf"%|百分之|{_NUMBER}\s*成(?![立员員功为為])|分之|一半|半[数數]|\bpercent\b|\bhalf\b"
+# a year is no length of time: "2013年" of "2013年,她进入特斯拉工作了3年" does not answer "工作了几年"
 _DURATION = (
-    rf"{_NUMBER}\s*(?:多|余|餘)?\s*(?:个|個)?\s*(?:年|月|天|日|小[时時]|分[钟鐘]|[周週]|星期|秒)|年半"
+    rf"(?<![\d{_CN_DIGIT}十])(?!(?:19|20)\d\d\s*年|[{_CN_DIGIT}]{{4}}\s*年)"
+    rf"{_NUMBER}\s*(?:多|余|餘)?\s*(?:个|個)?\s*(?:年|月|天|日|小[时時]|分[钟鐘]|[周週]|星期|秒)(?:半|多)?|年半"
     r"|\b\d+(?:\.\d+)?\s*(?:years?|months?|days?|hours?|weeks?|minutes?)\b"
 )
 _AGE = rf"{_NUMBER}\s*[岁歲]|\byears?\s+old\b|\baged?\s+\d"
@@ -157,6 +159,36 @@ def values(kind: AnswerType, text: str) -> frozenset[str]:
     if kind.found_by is not None:
         found.update(kind.found_by(folded))
     return frozenset(value for value in found if value)
+
+
+# A value said with a word of how near it is keeps it ("近4倍", "超过100万", "大约30名"), not with one of
+# emphasis (高达: "高达12位" answers "12位"); a bare count keeps its measure word or currency ("4名",
+# "500 多名", "2.8分", "44美元").
+_DEGREE = re.compile(r"(?:大约|大概|约为|约|約|超过|超過|逾|(?<![最将將接])近|接近|将近|將近|至少|不到|不足)\s*$")
+_MEASURE = re.compile(rf"\s*(?:多|余|餘)?\s*[万亿萬億千百]?\s*(?:{_CURRENCY}|[个個名位人家次倍件项項条條篇张張台款座所岁歲分])?", re.IGNORECASE)
+# Quantities only: a time's words around its digits are part of it ("当地时间11月19日清晨")
+TRIMMED = frozenset({"age", "share", "money", "duration", "number"})
+
+
+def value_bounds(kind: AnswerType, text: str) -> list[tuple[int, int]]:
+    """Where ``text`` writes values of ``kind`` (``TRIMMED`` kinds), with a word of degree before a
+    value and a count's measure word after it; none when folding changes the text's length (offsets in
+    the folded text are then not the text's)."""
+    folded = fold(text)
+    if kind.name not in TRIMMED or len(folded) != len(text):
+        return []
+    bounds = []
+    for match in kind.found_in.finditer(folded):
+        start, end = match.span()
+        if kind.name == "number" and (measure := _MEASURE.match(folded, end)):
+            end = measure.end()
+        if degree := _DEGREE.search(folded, 0, start):
+            start = degree.start()
+        while end > start and folded[end - 1].isspace():
+            end -= 1
+        if end > start:
+            bounds.append((start, end))
+    return bounds
 
 
 def holds(kind: AnswerType, text: str) -> bool:

@@ -289,3 +289,39 @@ def test_a_name_the_question_writes_in_latin_letters_is_answered_only_from_an_ar
                          ranking.known_terms)  # fmt: skip
     answer = _answer(mentioning, _judge(bias=5.0))
     assert not answer.abstained and answer.text == "弗莱尔将去纽约。" and {c.doc_id for c in answer.citations} == {"e"}
+
+
+def _shown(text: str, question: str, reading: tuple[int, int]) -> str | None:
+    """The span shown for ``question`` when the reader's best span of the one sentence ``text`` is ``reading``."""
+    settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
+    answer = _answer(_one_sentence(text, question), Judge.retrieval_only(), readings={0: [Reading(*reading, 0.8, 0.1)]}, settings=settings)
+    return answer.span.text if answer.span else None
+
+
+def test_a_span_running_past_the_asked_quantity_is_cut_to_it():
+    text = "谷歌还得到了大约30名走在AI最前沿的科技人员,以及4名前董事会成员。"
+    #       0     6 8                 23  26       35
+    assert text[8:23] == "30名走在AI最前沿的科技人员"
+    assert _shown(text, "谷歌得到了多少名技术人员?", (8, 23)) == "大约30名"  # the word of nearness before it comes along
+    assert _shown(text, "有几位董事会成员?", (26, 35)) == "4名"  # the count keeps its measure word
+    assert _shown(text, "谷歌得到了什么?", (8, 23)) == "30名走在AI最前沿的科技人员"  # asks for no quantity: whole
+    assert _shown(text, "有多少人?", (6, 34)) == "大约30名走在AI最前沿的科技人员,以及4名前董事会成员"  # two counts: the reader's call
+    # nearly the whole sentence is no short answer, but the one length of time inside it is
+    tesla = "2013年,她进入特斯拉工作了3年。"
+    assert _shown(tesla, "她在特斯拉工作了几年?", (0, 17)) == "3年"  # 2013年 is a year, not a length of time
+    assert _shown("年收入已突破20亿美元,支出高达70亿美元。", "一年支出多少钱?", (12, 21)) == "70亿美元"  # 高达 is emphasis, not part of it
+    # a time keeps the words around its digits
+    assert _shown("当地时间11月19日清晨他才知道。", "他什么时候才知道?", (0, 12)) == "当地时间11月19日清晨"
+
+
+def test_a_name_written_in_chinese_keeps_its_latin_spelling_in_brackets():
+    text = "接任者是米拉·穆拉蒂(Mira Murati),她创办了安全超级智能（SSI）。"
+    assert _shown(text, "谁接任?", (4, 10)) == "米拉·穆拉蒂(Mira Murati)"
+    assert _shown(text, "她创办了什么?", (28, 34)) == "安全超级智能（SSI）"
+    assert _shown("他叫Mark Chen (陈信翰)。", "他叫什么?", (2, 11)) == "Mark Chen"  # a Latin name: nothing to spell
+
+
+def test_a_span_ends_before_the_punctuation_that_closes_its_clause():
+    text = "另一位安全主管Jan Leike也辞职了。"
+    assert _shown(text, "谁也辞职了?", (7, 21)) == "Jan Leike也辞职了"
+    assert _shown("他说:「我很遗憾。」", "他说了什么?", (3, 10)) == "「我很遗憾。」"  # a quotation keeps its marks
