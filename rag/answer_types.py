@@ -27,7 +27,10 @@ _CN_DIGIT = "〇零○一二两三四五六七八九"
 _CN_NUMBER = rf"[{_CN_DIGIT}十百千万亿兩萬億]+"
 # 几 and 数 count only before a unit: "数百人", "几年", not "数据" or "几乎"
 _NUMBER = rf"(?:\d[\d,.]*|{_CN_NUMBER}|[几幾数數](?=[十百千万亿萬億个個名位人家次倍年月天日周週小分秒岁歲])|半)"
-_YEAR = rf"(?:(?:19|20)\d\d|[{_CN_DIGIT}]{{4}})\s*年?|[去今前明同当當]年|(?<![\d\w])(?:19|20)\d\d(?![\d\w])"
+_YEAR = (
+    rf"(?:(?:19|20)\d\d|[{_CN_DIGIT}]{{4}})\s*年?|[去今前明同当當]年|(?<![\d\w])(?:19|20)\d\d(?![\d\w])"
+    rf"|(?<![\d.])\d{{3,4}}\s*年|(?:民国|民國|西元|公元前?)\s*[\d{_CN_DIGIT}十百]+\s*年"  # older years, and eras' ("民國32年", "1070年")
+)
 _MONTH_DAY = (
     rf"\d{{1,2}}\s*月\s*\d{{1,2}}\s*[日号號]?|[{_CN_DIGIT}十]{{1,3}}\s*月\s*[{_CN_DIGIT}十廿卅]{{1,3}}\s*[日号號]"
     r"|\d{4}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{1,2}|(?<![\d.])\d{1,2}/\d{1,2}(?![\d/])"
@@ -47,7 +50,7 @@ _SHARE = rf"%|百分之|{_NUMBER}\s*成(?![立员員功为為])|分之|一半|�
 # a year is no length of time: "2013年" of "2013年,她进入特斯拉工作了3年" does not answer "工作了几年"
 _DURATION = (
     rf"(?<![\d{_CN_DIGIT}十])(?!(?:19|20)\d\d\s*年|[{_CN_DIGIT}]{{4}}\s*年)"
-    rf"{_NUMBER}\s*(?:多|余|餘)?\s*(?:个|個)?\s*(?:年|月|天|日|小[时時]|分[钟鐘]|[周週]|星期|秒)(?:半|多)?|年半"
+    rf"{_NUMBER}\s*[万亿萬億千百]?\s*(?:多|余|餘)?\s*(?:个|個)?\s*(?:年|月|天|日|小[时時]|分[钟鐘]|[周週]|星期|秒)(?:半|多)?|年半"
     r"|\b\d+(?:\.\d+)?\s*(?:years?|months?|days?|hours?|weeks?|minutes?)\b"
 )
 _AGE = rf"{_NUMBER}\s*[岁歲]|\byears?\s+old\b|\baged?\s+\d"
@@ -97,7 +100,7 @@ def _places(text: str) -> list[str]:
 # question's own word ("When did …", "since when"), not as a clause opening another question ("When
 # Murati resigned, who …"): held-out checks abstained on those (issue 24).
 ASKED = (
-    _type("year", "a year", r"哪一?年(?!级|級)|什么年份|哪个年份|何年|几几年|\b(?:which|what) year\b", _YEAR),
+    _type("year", "a year", r"哪一?年(?!级|級)|什么年份|哪个年份|何年|几几年|(?:西元|公元|民国)\s*几\s*年|\b(?:which|what) year\b", _YEAR),
     _type("date", "a date", r"哪一?天|几[号日]|什么日期|哪个日子|\bwhat (?:date|day)\b|\bwhich day\b|\bon what date\b", _DAY),
     _type("time", "a time",
           r"什么时候|什么时间|何时|哪个时候|哪段时间|几时|\bwhat time\b|\b(?:since|until|till|by) when\b"
@@ -162,31 +165,47 @@ def values(kind: AnswerType, text: str) -> frozenset[str]:
 
 
 # A value said with a word of how near it is keeps it ("近4倍", "超过100万", "大约30名"), not with one of
-# emphasis (高达: "高达12位" answers "12位"); a bare count keeps its measure word or currency ("4名",
-# "500 多名", "2.8分", "44美元").
-_DEGREE = re.compile(r"(?:大约|大概|约为|约|約|超过|超過|逾|(?<![最将將接])近|接近|将近|將近|至少|不到|不足)\s*$")
-_MEASURE = re.compile(rf"\s*(?:多|余|餘)?\s*[万亿萬億千百]?\s*(?:{_CURRENCY}|[个個名位人家次倍件项項条條篇张張台款座所岁歲分])?", re.IGNORECASE)
-# Quantities only: a time's words around its digits are part of it ("当地时间11月19日清晨")
-TRIMMED = frozenset({"age", "share", "money", "duration", "number"})
+# emphasis (高达: "高达12位" answers "12位"). A count keeps its ordinal and its measure word or currency
+# ("4名", "500 多名", "第26届", "2部", "44美元"), and is cut out only with one or before a word's end: the
+# 四 of 四川 and the 300 of "300公厘" (a unit the list lacks) are no answers by themselves. Texts are
+# folded to Simplified first.
+_DEGREE = re.compile(r"(?:大约|大概|约为|约|超过|逾|(?<![最将接])近|接近|将近|至少|不到|不足)\s*第?\s*$")
+_MEASURE = re.compile(
+    rf"\s*(?:多|余)?\s*[万亿千百]?\s*(?:{_CURRENCY}|%|[个名位人家次倍件项条篇张台款座所岁分部本首场届种层辆架艘颗只头匹轮期章集幅册门间户枚句页])",
+    re.IGNORECASE,
+)
+_ORDINAL = re.compile(r"第\s*$")
+_AMOUNT_REST = re.compile(r"[\d,.]*\s*(?:billion|million|trillion|bn|[万亿千百])?", re.IGNORECASE)  # "$6" of "$6.6 billion"
+_NUMERAL = re.compile(rf"[\d{_CN_DIGIT}十百千万亿]")
+# Quantities whose patterns find the number itself (a share's finds its mark: "%", "分之"); a time's
+# words around its digits are part of it ("当地时间11月19日清晨")
+TRIMMED = frozenset({"age", "money", "duration", "number"})
 
 
 def value_bounds(kind: AnswerType, text: str) -> list[tuple[int, int]]:
-    """Where ``text`` writes values of ``kind`` (``TRIMMED`` kinds), with a word of degree before a
-    value and a count's measure word after it; none when folding changes the text's length (offsets in
-    the folded text are then not the text's)."""
+    """Where ``text`` writes values of ``kind`` (``TRIMMED`` kinds), each with its number, a word of
+    nearness before it, a count's ordinal and measure word; none when folding changes the text's
+    length (offsets in the folded text are then not the text's)."""
     folded = fold(text)
     if kind.name not in TRIMMED or len(folded) != len(text):
         return []
     bounds = []
     for match in kind.found_in.finditer(folded):
         start, end = match.span()
-        if kind.name == "number" and (measure := _MEASURE.match(folded, end)):
-            end = measure.end()
+        if folded[end - 1 : end].isdigit():
+            end = _AMOUNT_REST.match(folded, end).end()  # type: ignore[union-attr]
+        if kind.name == "number":
+            if measure := _MEASURE.match(folded, end):
+                end = measure.end()
+            elif end < len(folded) and "\u4e00" <= folded[end] <= "\u9fff":
+                continue  # inside a word, or before a unit not listed
+            if ordinal := _ORDINAL.search(folded, 0, start):
+                start = ordinal.start()
         if degree := _DEGREE.search(folded, 0, start):
             start = degree.start()
         while end > start and folded[end - 1].isspace():
             end -= 1
-        if end > start:
+        if _NUMERAL.search(folded, start, end):
             bounds.append((start, end))
     return bounds
 

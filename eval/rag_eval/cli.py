@@ -237,6 +237,29 @@ def bench(million: Annotated[bool, typer.Option("--million", help="Also measure 
 
 
 @app.command()
+def reading(
+    data: Annotated[Path, typer.Option(help="A JSON-lines file of reading questions (context, question, answers), "
+                                             "e.g. ../shared/reader/heldout.jsonl.", exists=True, dir_okay=False)],  # fmt: skip
+    paragraphs: Annotated[int, typer.Option(min=1, help="Paragraphs indexed; all their questions are asked.")] = 240,
+) -> None:
+    """Ask a reading set's questions of a collection of its paragraphs; writes eval/reports/reading.*."""
+    from rag_eval.paths import reports_dir, write_whole
+    from rag_eval.reading import evaluate_reading, markdown, reading_sample
+
+    try:
+        documents, questions = reading_sample(data, paragraphs)
+        settings = Settings()
+        assistant = Assistant.over(documents, settings.for_collection("eval-reading"), encoder=load_encoder(settings), progress=True)
+        scores = evaluate_reading(assistant, questions)
+    except (RagError, ValueError) as error:
+        _fail(error)
+    write_whole(reports_dir() / "reading.json", json.dumps({"data": data.name, "paragraphs": paragraphs, **scores}, indent=2).encode())
+    text = markdown(data, paragraphs, scores)
+    write_whole(reports_dir() / "reading.md", text.encode())
+    out.print(text)
+
+
+@app.command()
 def scale(
     size: Annotated[list[int] | None, typer.Option(help="Chunks in an archive; repeatable (default 10,000 and 100,000).")] = None,
     dataset: Annotated[list[Path] | None, typer.Option(help="Public dataset folders whose passages join the sentence pool.")] = None,

@@ -310,6 +310,14 @@ def test_a_span_running_past_the_asked_quantity_is_cut_to_it():
     tesla = "2013年,她进入特斯拉工作了3年。"
     assert _shown(tesla, "她在特斯拉工作了几年?", (0, 17)) == "3年"  # 2013年 is a year, not a length of time
     assert _shown("年收入已突破20亿美元,支出高达70亿美元。", "一年支出多少钱?", (12, 21)) == "70亿美元"  # 高达 is emphasis, not part of it
+    # a count keeps its ordinal and measure word; a numeral inside a word or before a unit not listed stays in its span
+    assert _shown("第26届联合国大会通过了决议。", "第几届大会通过了决议?", (0, 8)) == "第26届"
+    assert _shown("他有2部战争片。", "他有几部战争片?", (2, 7)) == "2部"
+    assert _shown("贫困率为2006年的57%左右。", "贫困率为多少?", (4, 13)) == "57%"
+    assert _shown("总督负责四川等地。", "总督负责几个省?", (4, 8)) == "四川等地"
+    assert _shown("降雨量在300公厘以下。", "降雨量低于多少公厘?", (4, 11)) == "300公厘以下"
+    assert _shown("It raised $6.6 billion from investors.", "How much money did it raise?", (10, 37)) == "$6.6 billion"
+    assert _shown("年增长至少7%左右。", "每年增长多少百分比?", (3, 9)) == "至少7%左右"  # a share's pattern finds only its mark
     # a time keeps the words around its digits
     assert _shown("当地时间11月19日清晨他才知道。", "他什么时候才知道?", (0, 12)) == "当地时间11月19日清晨"
 

@@ -85,6 +85,7 @@ def test_mismatch_when_the_answer_lacks_the_asked_type(question, answer, mismatc
         ("Emmett Shear 今年幾歲？", "age"), ("How old was Altman then?", "age"),
         ("這輪融資後估值將達到多少?", "money"), ("OpenAI年收入有多少？", "money"), ("How much did OpenAI raise in October?", "money"),
         ("How much was OpenAI expected to be valued after the funding round?", "money"),
+        ("网易是在西元幾年进入搜索市场的?", "year"), ("浙江省政府於民國幾年遷台?", "year"),
         ("她在公司工作了多久？", "duration"), ("How long had Murati been at OpenAI?", "duration"),
         ("有多少名員工簽署了公開信？", "number"), ("How many employees signed the letter?", "number"),
         ("誰接替了穆拉蒂的職位？", "person"), ("Who replaced her?", "person"), ("哪位高管最早離職?", "person"),
@@ -103,13 +104,13 @@ def test_question_phrasings_in_three_scripts(question, kind):
 
 
 VALUES = {
-    "year": ["OpenAI成立于2015年", "2023 年 11 月 21 日", "２０２３年", "二〇二三年", "去年他加入了公司", "in 2015 it was founded"],
+    "year": ["奥斯陆于1070年成为主教辖区", "民國32年設市", "民国四十三年", "OpenAI成立于2015年", "2023 年 11 月 21 日", "２０２３年", "二〇二三年", "去年他加入了公司", "in 2015 it was founded"],
     "date": ["2023 年 11 月 21 日", "11月21日", "11 月 21 日", "十一月二十一日", "9月26日宣布", "09/13 发布", "2023-11-21",
              "on November 21", "21 Nov", "昨天宣布", "上周五"],  # fmt: skip
     "time": ["2015年", "2023 年 11 月", "9月", "九月", "今年年底", "月底前", "in September", "last year", "下旬"],
     "money": ["1500亿美元", "66億美元", "$6.6 billion", "6.6 billion dollars", "7万亿美元", "1,500 億元", "3000萬人民幣", "¥ 5"],
     "share": ["7%", "７％", "百分之七", "三成", "一半的员工", "half of them", "49 percent"],
-    "duration": ["六年半", "8 年", "两个月", "6 years", "工作了五年多", "三天", "2013年,她进入特斯拉工作了3年", "二十三年"],
+    "duration": ["六年半", "8 年", "两个月", "6 years", "工作了五年多", "三天", "2013年,她进入特斯拉工作了3年", "二十三年", "46億年"],
     "age": ["38岁", "38 歲", "年仅二十六岁", "35 years old"],
     "number": ["500 多名员工", "五百名", "3 人", "几名员工"],
 }
