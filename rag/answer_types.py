@@ -122,7 +122,7 @@ ASKED = (
           r"多少钱|多少资金|多少美元|多少元|(?:估值|融资|融到|投资|营收|收入|年薪|薪水|工资|薪酬|成本|花费|耗资|市值|身家|价格|售价)[^。,?]{0,6}多少"
           r"|多少[^。,?]{0,4}(?:估值|融资|投资|营收|收入|年薪|薪水|资金)|\bhow much (?:money|funding|capital|cash)\b"
           r"|\bhow much (?:did|does|do|was|were|is|will|has|had)\b[^?]*\b(?:raise|raised|worth|valued|valuation|cost|pay|paid|earn|invest|salary|revenue|fund)"
-          r"|\bwhat (?:was|is|were|are)\b[^?]*\b(?:salary|pay|compensation|revenue|valuation|net worth|price)\b",
+          r"|\bwhat (?:was|is|were|are)\b[^?]*\b(?:salary|pay|compensation|revenue|valuation|net worth|price|valued at|worth)\b",
           _MONEY),  # fmt: skip
     _type("duration", "a length of time",
           r"多长时间|多久|多少年|多少天|几年|几个月|几天|几周|几小时|\bhow long\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b"
@@ -192,6 +192,8 @@ def value_bounds(kind: AnswerType, text: str) -> list[tuple[int, int]]:
     bounds = []
     for match in kind.found_in.finditer(folded):
         start, end = match.span()
+        if bounds and start < bounds[-1][1]:
+            continue  # inside the value before it, as extended ("百" of "数百名")
         if folded[end - 1 : end].isdigit():
             end = _AMOUNT_REST.match(folded, end).end()  # type: ignore[union-attr]
         if kind.name == "number":

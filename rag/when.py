@@ -67,6 +67,22 @@ def asked(question: str) -> Asked:
     return Asked(current=bool(_CURRENT.search(folded)) or office_now)
 
 
+# "OpenAI前首席科学家Ilya Sutskever", "former chief scientist": a text that gives the office asked about
+# as someone's former one speaks of a past holder, whatever its date
+_FORMER = r"(?:前任?|原|曾任|former|ex-)\s*(?:[A-Za-z]+\s*)?"
+
+
+def names_former(text: str, question: str) -> bool:
+    """Whether ``text`` gives the office ``question`` asks about as someone's former office."""
+    folded_question = to_simplified(unicodedata.normalize("NFKC", question))
+    office = re.search(_OFFICE, folded_question, re.IGNORECASE)
+    if office is None:
+        return False
+    named = " ".join(office.group(0).split()[:2])  # "chief scientist now" of "Who is the chief scientist now?"
+    folded = to_simplified(unicodedata.normalize("NFKC", text))
+    return re.search(_FORMER + re.escape(named), folded, re.IGNORECASE) is not None
+
+
 def spoken_of(text: str, fallback: str | None, before: str = "") -> str | None:
     """The time a text speaks of: the latest full date or year it states (ISO prefix), else the time
     the nearest sentence before it in its paragraph (the end of ``before``, the text up to it) that

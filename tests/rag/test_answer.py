@@ -251,6 +251,15 @@ def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentence
     now = answer_to("OpenAI目前的首席技术官是谁?")
     assert [c.time for c in now.citations] == ["2024-09-26", "2023-11-20", "2017-03-01"]  # their articles' dates
     assert now.text == "首席技术官穆拉蒂宣布离职。"
+    former = answer_to("OpenAI目前的CEO是谁?")  # the newest names the office asked about as her former one: it comes last
+    assert [c.time for c in former.citations] == ["2024-09-26", "2023-11-20", "2017-03-01"]  # 首席技术官 is not CEO
+    texts["b"] = ("2024-09-26", "前首席技术官穆拉蒂宣布创业。")
+    documents["b"] = Document("b", "b.txt", "b", "zh-Hans", "b", texts["b"][1], published="2024-09-26")
+    sentences[1], chunks[1] = SentenceRecord(1, "b", 0, len(texts["b"][1]), (1,)), ChunkRecord(1, "b", 0, len(texts["b"][1]), (1,))
+    past = answer_to("OpenAI目前的首席技术官是谁?")
+    assert [c.time for c in past.citations] == ["2023-11-20", "2017-03-01", "2024-09-26"]
+    texts["b"] = ("2024-09-26", "首席技术官穆拉蒂宣布离职。")
+    documents["b"] = Document("b", "b.txt", "b", "zh-Hans", "b", texts["b"][1], published="2024-09-26")
     timeless = answer_to("首席技术官离职时发生了什么?")  # no time asked: the judge's order stands
     assert timeless.text == "时任首席技术官为布罗克曼。" and [c.time for c in timeless.citations] == ["2017-03-01", "2024-09-26", "2023-11-20"]
 
@@ -313,6 +322,7 @@ def test_a_span_running_past_the_asked_quantity_is_cut_to_it():
     # a count keeps its ordinal and measure word; a numeral inside a word or before a unit not listed stays in its span
     assert _shown("第26届联合国大会通过了决议。", "第几届大会通过了决议?", (0, 8)) == "第26届"
     assert _shown("他有2部战争片。", "他有几部战争片?", (2, 7)) == "2部"
+    assert _shown("引来了数百名员工点赞。", "多少名员工点赞了?", (4, 6)) == "数百名"  # the reader's "百名" is part of it
     assert _shown("贫困率为2006年的57%左右。", "贫困率为多少?", (4, 13)) == "57%"
     assert _shown("总督负责四川等地。", "总督负责几个省?", (4, 8)) == "四川等地"
     assert _shown("降雨量在300公厘以下。", "降雨量低于多少公厘?", (4, 11)) == "300公厘以下"
@@ -331,5 +341,18 @@ def test_a_name_written_in_chinese_keeps_its_latin_spelling_in_brackets():
 
 def test_a_span_ends_before_the_punctuation_that_closes_its_clause():
     text = "另一位安全主管Jan Leike也辞职了。"
-    assert _shown(text, "谁也辞职了?", (7, 21)) == "Jan Leike也辞职了"
+    assert _shown(text, "另一位安全主管怎么了?", (7, 21)) == "Jan Leike也辞职了"
+    assert _shown(text, "谁也辞职了?", (7, 21)) == "Jan Leike"  # for "who": the name it opens with
     assert _shown("他说:「我很遗憾。」", "他说了什么?", (3, 10)) == "「我很遗憾。」"  # a quotation keeps its marks
+
+
+def test_a_span_for_who_that_opens_with_a_name_and_runs_on_is_the_name():
+    text = "首席科学家雅库布(Jakub Pachocki)合作领导研究组织,首席产品官Kevin Weil和工程副总裁Srinivas Narayanan继续领导应用团队。"
+    start = text.index("雅库布")
+    assert _shown(text, "现任首席科学家是谁?", (start, text.index("团队"))) == "雅库布(Jakub Pachocki)"
+    kevin = text.index("Kevin")
+    assert _shown(text, "首席产品官是谁?", (kevin, text.index("继续"))) == "Kevin Weil"
+    joined = "They would join Sam Altman and Greg Brockman at Microsoft."
+    assert _shown(joined, "Whom would they join?", (16, 45)) == "Sam Altman and Greg Brockman"  # names joined stay together
+    assert _shown(text, "研究组织由谁领导?", (start, text.index(","))) == "雅库布(Jakub Pachocki)"
+    assert _shown(text, "他们做什么?", (start, text.index(","))) == "雅库布(Jakub Pachocki)合作领导研究组织"  # asks for no person

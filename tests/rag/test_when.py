@@ -10,7 +10,7 @@ from rag.document import Document
 from rag.query import Query
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.store.base import ChunkRecord
-from rag.when import Asked, asked, matches, rerank_by_time, spoken_of
+from rag.when import Asked, asked, matches, names_former, rerank_by_time, spoken_of
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,19 @@ def test_the_asked_period_and_the_newest_move_up_by_their_weight():
     assert [(c.chunk_id, round(c.score, 2)) for c in rerank_by_time(now, asked(now.query.text), 10, 0.2, 0.3).candidates] == [(2, 1.1), (1, 1.05), (0, 1.0)]
     plain = _ranking("穆拉蒂宣布了什么?", texts, [None, None, None])
     assert rerank_by_time(plain, asked(plain.query.text), 10, 0.15, 0.15) is plain
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "former"),
+    [
+        ("OpenAI前首席科学家Ilya Sutskever被外界称为四大天王之一。", "OpenAI现任首席科学家是谁?", True),
+        ("前OpenAI首席科學家蘇茨克維創辦了SSI。", "OpenAI現任首席科學家是誰?", True),  # Traditional, the company between
+        ("The former chief scientist left in May.", "Who is OpenAI's chief scientist now?", True),
+        ("原CTO穆拉蒂宣布创业。", "OpenAI目前的CTO是谁?", True),
+        ("首席科学家雅库布将合作领导研究组织。", "OpenAI现任首席科学家是谁?", False),
+        ("OpenAI前首席科学家Ilya Sutskever被外界称为四大天王之一。", "OpenAI现任CEO是谁?", False),  # another office
+        ("在他离职前首席科学家一职空缺。", "OpenAI目前有几个员工?", False),  # the question names no office
+    ],
+)
+def test_a_text_naming_the_asked_office_as_someones_former_one(text, question, former):
+    assert names_former(text, question) is former
