@@ -199,6 +199,8 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
         start, end = _to_the_value(document, start, end, sentence.start, kind, asked) if kind is not None else (start, end)
         end = _to_the_name(document, start, end) if kind is not None and kind.name == "person" else end
         text = document[start:end]
+        if kind is not None and kind.name == "description" and _NAME_FIRST.fullmatch(text):
+            continue  # who someone is is not another name
         if end - start >= settings.span_max_share * (sentence.end - sentence.start) or _echoes(text, asked, ranking.query.tokens) \
                 or _inside_a_word(document, start) or _inside_a_word(document, end):  # fmt: skip
             continue

@@ -136,6 +136,16 @@ _BY_NAME = {kind.name: kind for kind in ASKED}
 # person question is not typed by the rows above unless they are explicit about the value
 _PERSON_FIRST = re.compile(r"^\W*(?:who|whom|whose)\b|谁|哪位", re.IGNORECASE)
 _COUNT = re.compile(r"多少|几[位名]|几个人|\bhow (?:many|much)\b", re.IGNORECASE)
+# "Who is Brad Lightcap?", "米拉·穆拉蒂是谁?" ask who someone named is (a role, what they did), not for a
+# name: another person's name is no answer ("Who was Emmett Shear?" was answered "Ilya Sutskever"). Case
+# decides what a name is: words opening with a capital and a small letter ("OpenAI's chief scientist" is
+# an office, "CEO" too).
+_NAME_WORD = r"[A-Z][a-z][\w.'’-]*"
+_WHO_IS_NAMED = re.compile(
+    rf"^\W*[Ww]ho (?:is|was) {_NAME_WORD}(?: {_NAME_WORD}){{0,3}}\s*\??\s*$|^\W*{_NAME_WORD}(?: {_NAME_WORD}){{0,3}}\s*是谁[?？]?\s*$"
+    r"|^\W*[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,8}\s*是谁[?？]?\s*$"
+)
+DESCRIPTION = AnswerType("description", "who someone is", _WHO_IS_NAMED, re.compile(r"(?!)"), checkable=False)
 
 
 def fold(text: str) -> str:
@@ -147,6 +157,8 @@ def fold(text: str) -> str:
 def expected_type(question: str) -> AnswerType | None:
     """The type ``question`` asks for, or None (why, how, what happened …)."""
     folded = fold(question)
+    if _WHO_IS_NAMED.search(folded):
+        return DESCRIPTION
     if _PERSON_FIRST.search(folded) and not _COUNT.search(folded):
         return _BY_NAME["person"]
     return next((kind for kind in ASKED if kind.asked_by.search(folded)), None)

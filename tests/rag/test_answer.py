@@ -356,3 +356,10 @@ def test_a_span_for_who_that_opens_with_a_name_and_runs_on_is_the_name():
     assert _shown(joined, "Whom would they join?", (16, 45)) == "Sam Altman and Greg Brockman"  # names joined stay together
     assert _shown(text, "研究组织由谁领导?", (start, text.index(","))) == "雅库布(Jakub Pachocki)"
     assert _shown(text, "他们做什么?", (start, text.index(","))) == "雅库布(Jakub Pachocki)合作领导研究组织"  # asks for no person
+
+
+def test_who_someone_named_is_is_not_answered_with_another_name():
+    text = "Emmett Shear與首席科學家Ilya Sutskever有同樣的擔憂。"
+    ilya = (text.index("Ilya"), text.index("有同"))
+    assert _shown(text, "Who was Emmett Shear?", ilya) is None
+    assert _shown(text, "Who shares Emmett Shear's worry?", ilya) == "Ilya Sutskever"

@@ -86,6 +86,8 @@ def test_mismatch_when_the_answer_lacks_the_asked_type(question, answer, mismatc
         ("這輪融資後估值將達到多少?", "money"), ("OpenAI年收入有多少？", "money"), ("How much did OpenAI raise in October?", "money"),
         ("How much was OpenAI expected to be valued after the funding round?", "money"),
         ("网易是在西元幾年进入搜索市场的?", "year"), ("浙江省政府於民國幾年遷台?", "year"),
+        ("Who is Brad Lightcap?", "description"), ("Brad Lightcap是誰?", "description"), ("米拉·穆拉蒂是谁?", "description"),
+        ("Who is OpenAI's chief scientist?", "person"), ("Who is CEO?", "person"), ("谁是OpenAI的营运长?", "person"),
         ("她在公司工作了多久？", "duration"), ("How long had Murati been at OpenAI?", "duration"),
         ("有多少名員工簽署了公開信？", "number"), ("How many employees signed the letter?", "number"),
         ("誰接替了穆拉蒂的職位？", "person"), ("Who replaced her?", "person"), ("哪位高管最早離職?", "person"),
