@@ -185,13 +185,13 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     if not readings or readings[0].no_answer >= 0.5 or answer.probability < settings.span_min_judged:
         return None
     sentence = ranking.sentences[answer.sentence_id]
+    document = ranking.documents[sentence.doc_id].text
     asked = fold(ranking.query.text).lower()
     for reading in readings:
         if reading.score < settings.span_min_score:
             break  # best first: the rest score lower still
         if reading.end <= reading.start:
             continue
-        document = ranking.documents[sentence.doc_id].text
         start, end = sentence.start + reading.start, sentence.start + reading.end
         if kind is not None and kind.checkable and not holds(kind, document[start:end]):
             continue

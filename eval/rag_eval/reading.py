@@ -51,20 +51,20 @@ def reading_sample(path: Path, paragraphs: int) -> tuple[list[Document], list[Re
     """``paragraphs`` distinct paragraphs of the reading file at ``path`` (documents ``r0000`` …) and
     every question asked of them; the paragraphs chosen by the SHA-256 of their text, so the same
     each run and spread over the file."""
-    asked: dict[str, list[ReadingQuestion]] = {}
+    asked: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # paragraph → (question, its answers)
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
             context = normalized_text(str(row["context"]))
             answers = tuple(str(answer["text"]) for answer in row.get("answers", ()) if str(answer["text"]).strip())
             if context and answers:
-                asked.setdefault(context, []).append(ReadingQuestion(str(row["question"]), "", answers))
+                asked.setdefault(context, []).append((str(row["question"]), answers))
     if len(asked) < paragraphs:
         raise ValueError(f"{path} holds {len(asked)} paragraphs with answered questions; asked for {paragraphs}")
     chosen = sorted(asked, key=lambda text: hashlib.sha256(text.encode()).hexdigest())[:paragraphs]
     ids = {text: f"r{number:04d}" for number, text in enumerate(chosen)}
     documents = Dataset(path.stem, {ids[text]: text for text in chosen}, {ids[text]: ids[text] for text in chosen}, [], []).documents()
-    questions = [ReadingQuestion(q.question, ids[text], q.answers) for text in chosen for q in asked[text]]
+    questions = [ReadingQuestion(question, ids[text], answers) for text in chosen for question, answers in asked[text]]
     return documents, questions
 
 
