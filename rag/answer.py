@@ -22,7 +22,7 @@ from rag.lexical import tokenize
 from rag.mentions import listed, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
-from rag.when import asked, names_former, spoken_of
+from rag.when import asked, fit, names_former, spoken_of
 
 # What the confidence means to a reader (``Answer.reliability``). In eval/reports/latest.json's
 # reliability bins, answers at or above RELIABLE were right 14 of 16 times on dev (13 of 13 on test),
@@ -295,8 +295,12 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     # A state that changes: the newest of the chosen sentences answers, what other periods said follows
     # newest first. Dev's 13 questions about a time: the answer's sentence holds the asked period's (or
     # the newest) evidence for 0.615 → 0.692 (first sentence holding any evidence unchanged, 0.750).
-    if asked(question).current:  # one that names the asked office as someone's former one comes after the others
+    when = asked(question)
+    if when.current:  # one that names the asked office as someone's former one comes after the others
         order = sorted(range(len(citations)), key=lambda i: (not names_former(citations[i].text, question), citations[i].time or ""), reverse=True)
+        citations, chosen = [citations[i] for i in order], [chosen[i] for i in order]
+    elif when.period is not None:  # a named time: the chosen sentences from then first (dev unchanged, experiments.md)
+        order = sorted(range(len(citations)), key=lambda i: -fit(when, citations[i].time))
         citations, chosen = [citations[i] for i in order], [chosen[i] for i in order]
     first = chosen[0] if chosen else None
     found = readings.get(first.sentence_id, ()) if first is not None else ()

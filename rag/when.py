@@ -6,7 +6,9 @@ changes ("现任", "目前", "now", "currently", or who holds an office, asked w
 newest. The time a passage speaks of is the latest date or year it states itself, else (a cited
 sentence) the one its paragraph stated before it, else its article's publication date
 (``Document.published``); for a question about now the answer is the newest of the
-sentences chosen, and the others follow newest first (each citation carries its time).
+sentences chosen, and the others follow newest first; for one that names a time, those from then
+come first (each citation carries its time). A month of a year ("2024 年 5 月") is that month, and a
+range of years ("2017年至2018年间") is the range.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ _OFFICE_NOW = re.compile(
 _OTHER_TIME = re.compile(r"时任|当时|那时|那场|那次|曾|将|前任|首任|第一任|原任|以前|之前|\b(?:former|first|then|previous|next)\b", re.IGNORECASE)
 _YEAR_MONTH = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+((?:19|20)\d\d)\b",
                          re.IGNORECASE)  # fmt: skip
+_YEARS_RANGE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年?\s*(?:至|到|－|-|–|~|～|\bto\b|\band\b|\bthrough\b)\s*((?:19|20)\d\d)(?!\d)", re.IGNORECASE)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
@@ -51,6 +54,7 @@ class Asked:
 
     period: str | None = None
     current: bool = False
+    through: str | None = None  # a range of years ("2017年至2018年间", "from 2019 to 2020") ends with this one
 
 
 def asked(question: str) -> Asked:
@@ -58,9 +62,10 @@ def asked(question: str) -> Asked:
     dates = find_dates(folded)
     if dates and dates[0].year_from == "stated":
         return Asked(period=dates[0].iso)
-    if match := _YEAR_MONTH.search(folded):
-        year, month = (match.group(1), int(match.group(2))) if match.group(1) else (match.group(4), _MONTHS.index(match.group(3).lower()) + 1)
-        return Asked(period=f"{year}-{month:02d}")
+    if span := _YEARS_RANGE.search(folded):
+        return Asked(period=span.group(1), through=span.group(2))
+    if months := _year_months(folded):
+        return Asked(period=months[0])
     if match := _YEAR.search(folded):
         return Asked(period=match.group(1))
     office_now = bool(_OFFICE_NOW.search(folded.strip())) and not _OTHER_TIME.search(folded)
@@ -105,8 +110,19 @@ def spoken_of(text: str, fallback: str | None, before: str = "") -> str | None:
 
 
 def _stated(folded: str) -> list[str]:
-    """The full dates and years ``folded`` states (ISO prefixes)."""
-    return [d.iso for d in find_dates(folded) if d.year_from == "stated"] + _YEAR.findall(folded)
+    """The full dates, months of a year and years ``folded`` states (ISO prefixes): "2024 年 5 月"
+    speaks of 2024-05, not of all 2024 (a question about September 2024 is not answered by it)."""
+    return [d.iso for d in find_dates(folded) if d.year_from == "stated"] + _year_months(folded) + _YEAR.findall(folded)
+
+
+def _year_months(folded: str) -> list[str]:
+    """The months of a year ``folded`` states ("2023年11月", "Nov 2023"), as ``YYYY-MM``, in order."""
+    found = []
+    for match in _YEAR_MONTH.finditer(folded):
+        year, month = (match.group(1), int(match.group(2))) if match.group(1) else (match.group(4), _MONTHS.index(match.group(3).lower()) + 1)
+        if 1 <= month <= 12:
+            found.append(f"{year}-{month:02d}")
+    return found
 
 
 def matches(period: str, time: str | None) -> bool:
@@ -115,6 +131,17 @@ def matches(period: str, time: str | None) -> bool:
         return False
     length = min(len(period), len(time))
     return period[:length] == time[:length]
+
+
+def fit(question: Asked, time: str | None) -> int:
+    """How well ``time`` answers for the period ``question`` asks about: 2 when it falls in it at least
+    as precisely as asked (2023-11-20 for 2023-11; any time of 2018 for 2017–2018), 1 when only a
+    coarser time agrees (2023 for 2023-11), else 0."""
+    if question.period is None or time is None:
+        return 0
+    if question.through is not None:
+        return 2 if question.period <= time[:4] <= question.through else 0
+    return 0 if not matches(question.period, time) else 2 if len(time) >= len(question.period) else 1
 
 
 def rerank_by_time(ranking: Ranking, question: Asked, passages: int, period_weight: float, recency_weight: float) -> Ranking:
@@ -130,7 +157,7 @@ def rerank_by_time(ranking: Ranking, question: Asked, passages: int, period_weig
         document = ranking.documents[chunk.doc_id]
         times.append(spoken_of(ranking.text(chunk), document.published))
     if question.period is not None:
-        bonus = [period_weight * matches(question.period, time) for time in times]
+        bonus = [period_weight * (fit(question, time) > 0) for time in times]
     else:
         known = sorted({time for time in times if time})
         bonus = [recency_weight * (known.index(time) / (len(known) - 1) if time and len(known) > 1 else 0.0) for time in times]

@@ -262,6 +262,11 @@ def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentence
     documents["b"] = Document("b", "b.txt", "b", "zh-Hans", "b", texts["b"][1], published="2024-09-26")
     timeless = answer_to("首席技术官离职时发生了什么?")  # no time asked: the judge's order stands
     assert timeless.text == "时任首席技术官为布罗克曼。" and [c.time for c in timeless.citations] == ["2017-03-01", "2024-09-26", "2023-11-20"]
+    # a question naming a time: the chosen sentences from then come first, the others keep their order
+    then = answer_to("2023年11月首席技术官做了什么?")
+    assert then.text == "穆拉蒂曾短暂出任CEO。" and [c.time for c in then.citations] == ["2023-11-20", "2017-03-01", "2024-09-26"]
+    assert [c.time for c in answer_to("2016年至2018年间首席技术官是谁?").citations] == ["2017-03-01", "2024-09-26", "2023-11-20"]
+    assert [c.time for c in answer_to("2024年首席技术官做了什么?").citations] == ["2024-09-26", "2017-03-01", "2023-11-20"]
 
 
 def test_a_sentence_that_states_no_time_is_cited_with_the_time_its_paragraph_set():

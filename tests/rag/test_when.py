@@ -10,7 +10,7 @@ from rag.document import Document
 from rag.query import Query
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.store.base import ChunkRecord
-from rag.when import Asked, asked, matches, names_former, rerank_by_time, spoken_of
+from rag.when import Asked, asked, fit, matches, names_former, rerank_by_time, spoken_of
 
 
 @pytest.mark.parametrize(
@@ -27,14 +27,22 @@ from rag.when import Asked, asked, matches, names_former, rerank_by_time, spoken
      ("Who was OpenAI's CTO?", Asked()), ("时任CTO是谁?", Asked()), ("誰將擔任OpenAI的首席信息安全官?", Asked()),
      ("Who was the first CEO of OpenAI?", Asked()), ("Altman 凌晨按讚的那幾位員工中,誰是首席戰略官?", Asked()),
      ("在北京那场AI大会上与Altman远程对话的智源研究院负责人是谁?", Asked()), ("Who is Mira Murati?", Asked()),
-     ("OpenAI是哪一年成立的?", Asked())],
+     ("OpenAI是哪一年成立的?", Asked()),
+     # a range of years is the range, not its first year
+     ("2017年至2018年间,OpenAI流失了多少名员工?", Asked(period="2017", through="2018")),
+     ("2019 到 2020 年間,OpenAI 有哪些研究方向陷入停滯?", Asked(period="2019", through="2020")),
+     ("What happened at OpenAI between 2019 and 2020?", Asked(period="2019", through="2020"))],
 )  # fmt: skip
 def test_the_time_a_question_asks_about(question, expected):
     assert asked(question) == expected
 
 
 def test_the_time_a_text_speaks_of_is_its_latest_stated_date_else_its_articles():
-    assert spoken_of("2022年5月,晋升为首席技术官;2024年9月离职。", "2024-09-26") == "2024"
+    assert spoken_of("2022年5月,晋升为首席技术官;2024年9月离职。", "2024-09-26") == "2024-09"
+    # a month of a year is that month, not the whole year: May 2024 does not answer for September 2024
+    assert spoken_of("Ilya Sutskever 在 2024 年 5 月离开 OpenAI。", "2024-09-26") == "2024-05"
+    assert spoken_of("Murati left in Sept. 2024, after six years.", None) == "2024-09"
+    assert not matches(asked("2024年9月谁离开了OpenAI?").period or "", spoken_of("Ilya Sutskever 在 2024 年 5 月离开 OpenAI。", None))
     assert spoken_of("2023年11月20日员工发出公开信。", None) == "2023-11-20"
     assert spoken_of("她宣布离职。", "2024-09-26") == "2024-09-26"
     # a statement about the present speaks of its article's date, not of the past year it mentions
@@ -42,6 +50,14 @@ def test_the_time_a_text_speaks_of_is_its_latest_stated_date_else_its_articles()
     assert spoken_of("Wojciech Zaremba 目前仍在 OpenAI。", "2024-09-26") == "2024-09-26"
     assert spoken_of("奧特曼仍然是執行長,2023年曾被解雇。", None) == "2023"  # no article date: the year it states
     assert matches("2023-11", "2023-11-20") and matches("2023", "2023-11") and not matches("2023-11", "2024") and not matches("2017", None)
+
+
+def test_how_well_a_time_answers_for_the_asked_period():
+    november = Asked(period="2023-11")
+    assert [fit(november, time) for time in ("2023-11-20", "2023-11", "2023", "2023-10", "2024", None)] == [2, 2, 1, 0, 0, 0]
+    span = Asked(period="2017", through="2018")
+    assert [fit(span, time) for time in ("2016-12-31", "2017", "2018-06", "2019")] == [0, 2, 2, 0]
+    assert fit(Asked(current=True), "2024") == 0
 
 
 def test_a_text_that_states_no_time_speaks_of_the_time_its_paragraph_set_before_it():
