@@ -17,12 +17,13 @@ from dataclasses import asdict, dataclass, field
 from rag.abstention import Abstainer, features
 from rag.answer_types import AnswerType, expected_type, fold, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
+from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
 from rag.lexical import tokenize
 from rag.mentions import listed, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
-from rag.when import asked, fit, names_former, spoken_of
+from rag.when import Asked, asked, names_former, speaks_of_then, spoken_of
 
 # What the confidence means to a reader (``Answer.reliability``). In eval/reports/latest.json's
 # reliability bins, answers at or above RELIABLE were right 14 of 16 times on dev (13 of 13 on test),
@@ -165,10 +166,9 @@ def _passages(ranking: Ranking, chosen: list[JudgedSentence]) -> list[Passage]:
 def _citation(ranking: Ranking, passage: Passage, sid: int) -> Citation:
     sentence = ranking.sentences[sid]
     start, end = max(sentence.start, passage.start), min(sentence.end, passage.end)
-    document = ranking.documents[passage.doc_id].text
-    text = document[start:end]
-    time = spoken_of(text, passage.date, before=document[document.rfind("\n", 0, start) + 1 : start])
-    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, text, time, passage.date)
+    document = ranking.documents[passage.doc_id]
+    time = _time(document, start, end)
+    return Citation(passage.rank, passage.doc_id, start, end, start - passage.start, end - passage.start, document.text[start:end], time, passage.date)
 
 
 def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading], settings: RetrievalSettings,
@@ -289,18 +289,18 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     mentioning, unnamed = _mentioning(ranking, judged)
     if judged and not mentioning:
         return _unmentioned(ranking, judged[0], unnamed[judged[0].doc_id], abstainer)
+    when = asked(question)
+    if when.period is not None:  # a named time: the likely sentences from then first (experiments.md, stop 37)
+        likely = max(settings.supporting_probability, settings.period_share * mentioning[0].probability) if mentioning else 1.0
+        mentioning = _from_then(ranking, mentioning, when, likely)
     chosen = choose_sentences(ranking, mentioning, settings)
     passages = _passages(ranking, chosen)
     citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
     # A state that changes: the newest of the chosen sentences answers, what other periods said follows
     # newest first. Dev's 13 questions about a time: the answer's sentence holds the asked period's (or
     # the newest) evidence for 0.615 → 0.692 (first sentence holding any evidence unchanged, 0.750).
-    when = asked(question)
     if when.current:  # one that names the asked office as someone's former one comes after the others
         order = sorted(range(len(citations)), key=lambda i: (not names_former(citations[i].text, question), citations[i].time or ""), reverse=True)
-        citations, chosen = [citations[i] for i in order], [chosen[i] for i in order]
-    elif when.period is not None:  # a named time: the chosen sentences from then first (dev unchanged, experiments.md)
-        order = sorted(range(len(citations)), key=lambda i: -fit(when, citations[i].time))
         citations, chosen = [citations[i] for i in order], [chosen[i] for i in order]
     first = chosen[0] if chosen else None
     found = readings.get(first.sentence_id, ()) if first is not None else ()
@@ -316,6 +316,21 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     confidence = abstainer.correct.probability(seen) if abstainer else 1.0
     span = _span(ranking, first, found, settings, expected_type(question))
     return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)
+
+
+def _from_then(ranking: Ranking, judged: Sequence[JudgedSentence], when: Asked, likely: float) -> list[JudgedSentence]:
+    """For a question naming a time, the sentences the judge rates at least ``likely`` with those that
+    speak of the asked time first (``rag.when.speaks_of_then``), then the others in the judge's order."""
+    rated = [s for s in judged if s.probability >= likely]
+    sentences = {s.sentence_id: ranking.sentences[s.sentence_id] for s in rated}
+    times = {sid: _time(ranking.documents[s.doc_id], s.start, s.end) for sid, s in sentences.items()}
+    return sorted(rated, key=lambda s: not speaks_of_then(when, times[s.sentence_id])) + [s for s in judged if s.probability < likely]
+
+
+def _time(document: Document, start: int, end: int) -> str | None:
+    """The time ``document.text[start:end]`` speaks of (``rag.when.spoken_of``), read in its paragraph."""
+    text = document.text
+    return spoken_of(text[start:end], document.published, before=text[text.rfind("\n", 0, start) + 1 : start])
 
 
 def _mentioning(ranking: Ranking, judged: Sequence[JudgedSentence]) -> tuple[list[JudgedSentence], dict[str, list[str]]]:

@@ -165,6 +165,11 @@ class RetrievalSettings:
     time_passages: int = 10
     period_weight: float = 0.15
     recency_weight: float = 0.15
+    # For a question that names a time, a sentence speaking of then answers before the judge's best when
+    # the judge rates it at least period_share of the best's probability (rag/answer.py). Lower, and
+    # a sentence from then that does not answer wins ("2015年OpenAI的CTO是谁?" → "OpenAI成立于2015年", judged
+    # 0.31 against the answer's 0.81; experiments.md, stop 37).
+    period_share: float = 0.5
 
     def __post_init__(self) -> None:
         _one_of(self, "mode", RetrievalMode)
@@ -172,7 +177,7 @@ class RetrievalSettings:
         _whole(self, 0, "answer_read", "supporting_sentences", "context_turns", "time_passages")
         _not_negative(self, "dense_weight", "sentence_dense_weight", "lexical_weight", "sentence_weight", "overlap_weight",
                       "reader_rerank_weight", "answer_rank_penalty", "history_weight", "period_weight", "recency_weight")  # fmt: skip
-        for name in ("span_min_score", "span_min_judged", "span_max_share", "supporting_probability"):
+        for name in ("span_min_score", "span_min_judged", "span_max_share", "supporting_probability", "period_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"RetrievalSettings.{name} is a probability: it must be in [0, 1], got {getattr(self, name)!r}")
 

@@ -125,6 +125,13 @@ def _year_months(folded: str) -> list[str]:
     return found
 
 
+def _in_period(question: Asked, time: str | None) -> bool:
+    """Whether ``time`` agrees with the asked period, a coarser time included (2023 for 2023-11)."""
+    if question.through is not None:
+        return speaks_of_then(question, time)
+    return question.period is not None and matches(question.period, time)
+
+
 def matches(period: str, time: str | None) -> bool:
     """Whether ``time`` falls in ``period`` (both ISO prefixes; the shorter decides)."""
     if time is None:
@@ -133,15 +140,15 @@ def matches(period: str, time: str | None) -> bool:
     return period[:length] == time[:length]
 
 
-def fit(question: Asked, time: str | None) -> int:
-    """How well ``time`` answers for the period ``question`` asks about: 2 when it falls in it at least
-    as precisely as asked (2023-11-20 for 2023-11; any time of 2018 for 2017–2018), 1 when only a
-    coarser time agrees (2023 for 2023-11), else 0."""
+def speaks_of_then(question: Asked, time: str | None) -> bool:
+    """Whether ``time`` falls in the period ``question`` asks about at least as precisely as asked:
+    2023-11-20 for 2023-11, any time of 2018 for 2017–2018; not 2023 for 2023-11 (a sentence stating
+    only the year may speak of another month of it)."""
     if question.period is None or time is None:
-        return 0
+        return False
     if question.through is not None:
-        return 2 if question.period <= time[:4] <= question.through else 0
-    return 0 if not matches(question.period, time) else 2 if len(time) >= len(question.period) else 1
+        return question.period <= time[:4] <= question.through
+    return matches(question.period, time) and len(time) >= len(question.period)
 
 
 def rerank_by_time(ranking: Ranking, question: Asked, passages: int, period_weight: float, recency_weight: float) -> Ranking:
@@ -157,7 +164,7 @@ def rerank_by_time(ranking: Ranking, question: Asked, passages: int, period_weig
         document = ranking.documents[chunk.doc_id]
         times.append(spoken_of(ranking.text(chunk), document.published))
     if question.period is not None:
-        bonus = [period_weight * (fit(question, time) > 0) for time in times]
+        bonus = [period_weight * _in_period(question, time) for time in times]
     else:
         known = sorted({time for time in times if time})
         bonus = [recency_weight * (known.index(time) / (len(known) - 1) if time and len(known) > 1 else 0.0) for time in times]

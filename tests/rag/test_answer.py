@@ -241,12 +241,12 @@ def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentence
     sentences = {row: SentenceRecord(row, doc, 0, len(texts[doc][1]), (row,)) for row, doc in enumerate("abc")}
     chunks = {row: ChunkRecord(row, doc, 0, len(texts[doc][1]), (row,)) for row, doc in enumerate("abc")}
 
-    def answer_to(question: str):
+    def answer_to(question: str, settings: RetrievalSettings | None = None):
         tokens = tuple(tokenize(question))
         query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
         candidates = [Candidate(0, 1.0, ((0, 0.9),)), Candidate(1, 0.95, ((1, 0.85),)), Candidate(2, 0.9, ((2, 0.8),))]
         ranking = Ranking(query, candidates, chunks, sentences, documents, Closeness(0.9, 0.9), frozenset(term_id(t) for t in tokens))
-        return _answer(ranking, _judge(bias=5.0))  # every sentence rated likely: the judge keeps retrieval's order
+        return _answer(ranking, _judge(bias=5.0), settings=settings)  # every sentence rated likely: the judge keeps retrieval's order
 
     now = answer_to("OpenAI目前的首席技术官是谁?")
     assert [c.time for c in now.citations] == ["2024-09-26", "2023-11-20", "2017-03-01"]  # their articles' dates
@@ -267,6 +267,9 @@ def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentence
     assert then.text == "穆拉蒂曾短暂出任CEO。" and [c.time for c in then.citations] == ["2023-11-20", "2017-03-01", "2024-09-26"]
     assert [c.time for c in answer_to("2016年至2018年间首席技术官是谁?").citations] == ["2017-03-01", "2024-09-26", "2023-11-20"]
     assert [c.time for c in answer_to("2024年首席技术官做了什么?").citations] == ["2024-09-26", "2017-03-01", "2023-11-20"]
+    # a sentence from then is the answer even when the judge's others would fill the citations without it
+    alone = answer_to("2023年11月首席技术官做了什么?", RetrievalSettings(supporting_sentences=0))
+    assert [c.time for c in alone.citations] == ["2023-11-20"]
 
 
 def test_a_sentence_that_states_no_time_is_cited_with_the_time_its_paragraph_set():

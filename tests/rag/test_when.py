@@ -10,7 +10,7 @@ from rag.document import Document
 from rag.query import Query
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.store.base import ChunkRecord
-from rag.when import Asked, asked, fit, matches, names_former, rerank_by_time, spoken_of
+from rag.when import Asked, asked, matches, names_former, rerank_by_time, speaks_of_then, spoken_of
 
 
 @pytest.mark.parametrize(
@@ -52,12 +52,12 @@ def test_the_time_a_text_speaks_of_is_its_latest_stated_date_else_its_articles()
     assert matches("2023-11", "2023-11-20") and matches("2023", "2023-11") and not matches("2023-11", "2024") and not matches("2017", None)
 
 
-def test_how_well_a_time_answers_for_the_asked_period():
+def test_a_time_speaks_of_the_asked_period_when_it_falls_in_it_as_precisely_as_asked():
     november = Asked(period="2023-11")
-    assert [fit(november, time) for time in ("2023-11-20", "2023-11", "2023", "2023-10", "2024", None)] == [2, 2, 1, 0, 0, 0]
+    assert [speaks_of_then(november, time) for time in ("2023-11-20", "2023-11", "2023", "2023-10", "2024", None)] == [True, True, False, False, False, False]
     span = Asked(period="2017", through="2018")
-    assert [fit(span, time) for time in ("2016-12-31", "2017", "2018-06", "2019")] == [0, 2, 2, 0]
-    assert fit(Asked(current=True), "2024") == 0
+    assert [speaks_of_then(span, time) for time in ("2016-12-31", "2017", "2018-06", "2019")] == [False, True, True, False]
+    assert not speaks_of_then(Asked(current=True), "2024")
 
 
 def test_a_text_that_states_no_time_speaks_of_the_time_its_paragraph_set_before_it():
@@ -85,6 +85,8 @@ def test_the_asked_period_and_the_newest_move_up_by_their_weight():
     now = _ranking("现在谁是CTO?", texts, [None, None, "2024-09-26"])
     # times 2017 < 2022 < 2024-09-26: bonuses 0, 0.5·0.3, 1·0.3
     assert [(c.chunk_id, round(c.score, 2)) for c in rerank_by_time(now, asked(now.query.text), 10, 0.2, 0.3).candidates] == [(2, 1.1), (1, 1.05), (0, 1.0)]
+    years = _ranking("2021年至2023年间谁是CTO?", texts, [None, None, "2024-09-26"])  # a range: 2022 falls in it
+    assert [(c.chunk_id, round(c.score, 2)) for c in rerank_by_time(years, asked(years.query.text), 10, 0.15, 0.15).candidates] == [(1, 1.05), (0, 1.0), (2, 0.8)]
     plain = _ranking("穆拉蒂宣布了什么?", texts, [None, None, None])
     assert rerank_by_time(plain, asked(plain.query.text), 10, 0.15, 0.15) is plain
 
