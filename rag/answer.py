@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer, features
-from rag.answer_types import AnswerType, expected_type, fold, holds, missing_type, value_bounds
+from rag.answer_types import ORGANISATION_LATIN, AnswerType, expected_type, fold, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
@@ -197,7 +197,10 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
             continue
         # cut to the value first: a span running over nearly the whole sentence may hold a short answer
         start, end = _to_the_value(document, start, end, sentence.start, kind, asked) if kind is not None else (start, end)
+        if kind is not None and kind.name in ("person", "organisation"):
+            end = _to_its_clause(document, start, end)
         end = _to_the_name(document, start, end) if kind is not None and kind.name == "person" else end
+        start, end = _to_the_organisation(document, start, end, asked) if kind is not None and kind.name == "organisation" else (start, end)
         text = document[start:end]
         if kind is not None and kind.name == "description" and _NAME_FIRST.fullmatch(text):
             continue  # who someone is is not another name
@@ -244,6 +247,30 @@ def _to_the_name(document: str, start: int, end: int) -> int:
         return end
     joined = _AND.match(document, name.end(), end)
     return end if joined and _NAME_FIRST.match(document, joined.end(), end) else name.end()
+
+
+_CLAUSE_END = re.compile(r"[,，;；。]")
+
+
+def _to_its_clause(document: str, start: int, end: int) -> int:
+    """The end of a span of Chinese text for a name (a person, an organisation) at the end of its
+    clause ("xAI,并推出ChatGPT竞品Grok" → "xAI"), unless a name opens the next one (names listed with a
+    comma stay together). A span without Chinese is left whole: English lists names with commas."""
+    if not re.search(r"[\u4e00-\u9fff]", document[start:end]) or (clause := _CLAUSE_END.search(document, start + 1, end)) is None:
+        return end
+    after = clause.end() + len(document[clause.end() : end]) - len(document[clause.end() : end].lstrip())
+    return end if _NAME_FIRST.match(document, after, end) else clause.start()
+
+
+def _to_the_organisation(document: str, start: int, end: int, asked: str) -> tuple[int, int]:
+    """A span of Chinese text for "which company" that holds a name in Latin letters the question does
+    not give is cut to the last such name ("竞争对手 Anthropic" → "Anthropic", "AI 公司 Safe
+    Superintelligence Inc" → "Safe Superintelligence Inc"). A span without Chinese is left whole:
+    there every word is Latin."""
+    if not re.search(r"[\u4e00-\u9fff]", document[start:end]):
+        return start, end
+    names = [m for m in ORGANISATION_LATIN.finditer(document, start, end) if fold(m.group(0)).lower() not in asked]
+    return (names[-1].start(), names[-1].end()) if names else (start, end)
 
 
 # A name's spelling in Latin letters in brackets right after it: "米拉·穆拉蒂(Mira Murati)", "安全超级智能(SSI)"

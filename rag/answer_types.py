@@ -60,6 +60,10 @@ _SCHOOL = (
     r"[\u4e00-\u9fff]{2,10}(?:大学|学院|中学|高中|学校)|(?:[A-Z][\w.&-]*\s+){1,4}(?:university|college|institute|school)\b"
     r"|\b(?:university|college|institute) of\s+[A-Z]\w+|毕业于\s*[\w\u4e00-\u9fff]{2,}|\bgraduated? from\s+[A-Z]\w+"
 )
+# an organisation's name in Latin letters: words of which the first has a capital anywhere ("xAI",
+# "Anthropic") and the others open with one ("Safe Superintelligence Inc", "Google DeepMind"); Chinese
+# names of companies (谷歌, 微软) are too varied to find (jieba tags them nr, a, nrt)
+ORGANISATION_LATIN = re.compile(r"(?<![A-Za-z0-9.&'’-])(?=[A-Za-z0-9.&'’-]*[A-Z])[A-Za-z][A-Za-z0-9.&'’-]*(?:[ ][A-Z0-9][A-Za-z0-9.&'’-]*)*")
 # a person's name: Latin words with capitals, or a Han name written with the middle dot
 _PERSON = r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\b|[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,8}"
 
@@ -128,6 +132,10 @@ ASKED = (
           r"多长时间|多久|多少年|多少天|几年|几个月|几天|几周|几小时|\bhow long\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b"
           r"|(?:多少|几)\s*(?:分钟|小时|天|[周週]|个月)", _DURATION),  # fmt: skip
     _type("number", "a number", r"多少|(?<!哪)几(?![乎])|\bhow many\b|\bhow much\b|\bwhat number\b", _NUMBER.replace("|半", "")),
+    _type("organisation", "a company or organisation",
+          r"哪[家个間间]\s*[\u4e00-\u9fff]{0,4}?(?:公司|企业|机构|组织|初创|创业公司|平台|实验室|基金|银行|媒体|报社)|什么(?:公司|企业|机构|组织|平台)"
+          r"|\b(?:which|what) (?:\w+ )?(?:company|companies|firm|startup|start-up|organi[sz]ation|platform|lab|investor|fund|bank)\b",
+          ORGANISATION_LATIN.pattern, checkable=False, found_flags=0),  # fmt: skip
     _type("person", "a person", r"哪位|谁|何人|什么人|哪个人|哪些人|\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|executive|researcher|employee)",
           _PERSON, checkable=False),  # fmt: skip
 )

@@ -366,6 +366,26 @@ def test_a_span_for_who_that_opens_with_a_name_and_runs_on_is_the_name():
     assert _shown(text, "他们做什么?", (start, text.index(","))) == "雅库布(Jakub Pachocki)合作领导研究组织"  # asks for no person
 
 
+def test_a_span_for_which_company_is_the_latin_name_in_its_clause():
+    text = "马斯克于2023年创立xAI,并推出ChatGPT竞品Grok。"
+    assert _shown(text, "马斯克于2023年创立了什么公司?", (text.index("xAI"), len(text) - 1)) == "xAI"  # its clause, not the next
+    rival = "John Schulman于 2024 年 8 月离开 OpenAI,加入了竞争对手 Anthropic。"
+    assert _shown(rival, "John Schulman离开OpenAI后加入了哪家公司?", (rival.index("竞争"), len(rival) - 1)) == "Anthropic"
+    ssi = "Ilya Sutskever 创立了自己的 AI 公司 Safe Superintelligence Inc。"
+    assert _shown(ssi, "Ilya Sutskever创立了什么公司?", (ssi.index("AI 公司"), len(ssi) - 1)) == "Safe Superintelligence Inc"  # the last name
+    assert _shown("Altman 將入職微軟。", "Altman將入職哪家公司?", (10, 12)) == "微軟"  # no Latin name: the reader's span
+    english = "He joined rival lab Anthropic in August."
+    assert _shown(english, "Which company did he join?", (10, 29)) == "rival lab Anthropic"  # no Chinese: left whole
+
+
+def test_a_span_for_who_in_chinese_text_ends_with_its_clause_unless_names_are_listed():
+    text = "接替她的是陈信翰,他曾是研究副总裁。"
+    assert _shown(text, "谁接替了她?", (5, 17)) == "陈信翰"
+    listed = "新董事是Helen Toner,Tasha Kim和Adam Dean。"
+    assert _shown(listed, "新董事是谁?", (4, len(listed) - 1)) == "Helen Toner,Tasha Kim和Adam Dean"
+    assert _shown(text, "他曾是什么?", (5, 17)) == "陈信翰,他曾是研究副总裁"  # asks for no name: whole
+
+
 def test_who_someone_named_is_is_not_answered_with_another_name():
     text = "Emmett Shear與首席科學家Ilya Sutskever有同樣的擔憂。"
     ilya = (text.index("Ilya"), text.index("有同"))

@@ -98,6 +98,11 @@ def test_mismatch_when_the_answer_lacks_the_asked_type(question, answer, mismatc
         ("And when did he leave?", "time"), ("Since when has Brockman been on leave?", "time"),
         ("穆拉蒂离职的时候,谁接替了她?", "person"),  # a clause with 的时候 is no question for a time
         ("为什么穆拉蒂离职?", None), ("How did the board explain it?", None),
+        # which company or organisation: a name, not a person's
+        ("John Schulman离开OpenAI后加入了哪家公司?", "organisation"), ("Altman將入職哪家公司?", "organisation"),
+        ("Emmett Shear曾是哪个直播平台的CEO?", "organisation"), ("Ilya Sutskever创立了什么公司?", "organisation"),
+        ("Which company did John Schulman join?", "organisation"), ("Which firm will lead the round?", "organisation"),
+        ("哪家公司的CEO是谁?", "person"), ("有多少家公司?", "number"),  # who, and how many, decide
     ],
 )  # fmt: skip
 def test_question_phrasings_in_three_scripts(question, kind):
@@ -115,11 +120,12 @@ VALUES = {
     "duration": ["六年半", "8 年", "两个月", "6 years", "工作了五年多", "三天", "2013年,她进入特斯拉工作了3年", "二十三年", "46億年"],
     "age": ["38岁", "38 歲", "年仅二十六岁", "35 years old"],
     "number": ["500 多名员工", "五百名", "3 人", "几名员工"],
+    "organisation": ["加入了竞争对手 Anthropic", "创立了 Safe Superintelligence Inc", "于2023年创立xAI", "现为 Google DeepMind 的研究科学家"],
 }
 NOT_VALUES = {
     "year": ["他已在公司工作多年", "那年冬天"], "date": ["几个月前", "他宣布离职"], "time": ["他宣布离职了"],
     "money": ["估值很高", "5 名员工"], "share": ["成立了公司", "成员离职"], "duration": ["他离职了", "2013年", "二〇二三年加入"], "age": ["岁月静好"],
-    "number": ["他离职了"],
+    "number": ["他离职了"], "organisation": ["加入微软", "他加入了一家初创公司"],  # Chinese names are not found
 }  # fmt: skip
 
 
