@@ -197,7 +197,7 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
             continue
         # cut to the value first: a span running over nearly the whole sentence may hold a short answer
         start, end = _to_the_value(document, start, end, sentence.start, kind, asked) if kind is not None else (start, end)
-        if kind is not None and kind.name in ("person", "organisation"):
+        if kind is not None and kind.name in _ONE_CLAUSE:
             end = _to_its_clause(document, start, end)
         end = _to_the_name(document, start, end) if kind is not None and kind.name == "person" else end
         start, end = _to_the_organisation(document, start, end, asked) if kind is not None and kind.name == "organisation" else (start, end)
@@ -250,10 +250,13 @@ def _to_the_name(document: str, start: int, end: int) -> int:
 
 
 _CLAUSE_END = re.compile(r"[,，;；。]")
+# Answers that lie inside one clause: a name, a place, a school, a time ("阿尔巴尼亚,16岁移居加拿大" does not
+# answer "在哪个国家出生"); quantities are cut to their value instead (``_to_the_value``)
+_ONE_CLAUSE = frozenset({"person", "organisation", "place", "school", "year", "date", "time"})
 
 
 def _to_its_clause(document: str, start: int, end: int) -> int:
-    """The end of a span of Chinese text for a name (a person, an organisation) at the end of its
+    """The end of a span of Chinese text for a name, a place or a time (``_ONE_CLAUSE``) at the end of its
     clause ("xAI,并推出ChatGPT竞品Grok" → "xAI"), unless a name opens the next one (names listed with a
     comma stay together). A span without Chinese is left whole: English lists names with commas."""
     if not re.search(r"[\u4e00-\u9fff]", document[start:end]) or (clause := _CLAUSE_END.search(document, start + 1, end)) is None:

@@ -384,6 +384,9 @@ def test_a_span_for_who_in_chinese_text_ends_with_its_clause_unless_names_are_li
     listed = "新董事是Helen Toner,Tasha Kim和Adam Dean。"
     assert _shown(listed, "新董事是谁?", (4, len(listed) - 1)) == "Helen Toner,Tasha Kim和Adam Dean"
     assert _shown(text, "他曾是什么?", (5, 17)) == "陈信翰,他曾是研究副总裁"  # asks for no name: whole
+    born = "穆拉蒂于1988年出生于阿尔巴尼亚,16岁移居加拿大。"
+    assert _shown(born, "穆拉蒂是在哪个国家出生的?", (12, 26)) == "阿尔巴尼亚"  # a place, and a time, too
+    assert _shown("2023年11月,阿爾特曼被開除。", "阿爾特曼什麼時候被開除?", (0, 12)) == "2023年11月"
 
 
 def test_who_someone_named_is_is_not_answered_with_another_name():
