@@ -209,6 +209,7 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
             continue
         while end > start + 1 and document[end - 1] in _CLOSING:
             end -= 1
+        start, end = _balanced(document, start, end)
         end = _with_alias(document, start, end)
         return Span(document[start:end], sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
     return None
@@ -229,6 +230,27 @@ def _to_the_value(document: str, start: int, end: int, sentence_start: int, kind
     if len(found) != 1 or _inside_a_word(document, found[0][0]) or _inside_a_word(document, found[0][1]):
         return start, end
     return found[0]
+
+
+_PAIRED = {"「": "」", "『": "』", "《": "》", "“": "”", "‘": "’", "(": ")", "（": "）", "【": "】", "〈": "〉"}
+_OPENING = {closing: opening for opening, closing in _PAIRED.items()}
+
+
+def _balanced(document: str, start: int, end: int) -> tuple[int, int]:
+    """A span whose quotation mark or bracket at either end lacks its partner inside it gets the
+    partner standing right beside it ("齿河的盗贼」" → "「齿河的盗贼」", "文苑英华》" → "《文苑英华》", as
+    news quotes a nickname: "「播客兄弟」"), or else loses the lone mark ("Sylvia I Romulus)")."""
+    if end - start > 1 and (closing := _PAIRED.get(document[start])) is not None and closing not in document[start + 1 : end]:
+        if document[end : end + 1] == closing:
+            end += 1
+        else:
+            start += 1
+    if end - start > 1 and (opening := _OPENING.get(document[end - 1])) is not None and opening not in document[start : end - 1]:
+        if start > 0 and document[start - 1] == opening:
+            start -= 1
+        else:
+            end -= 1
+    return start, end
 
 
 # A span for "who" that opens with a name and runs on ("雅库布(Jakub Pachocki)合作领导研究组织,首席产品官…",

@@ -353,6 +353,13 @@ def test_a_span_ends_before_the_punctuation_that_closes_its_clause():
     assert _shown(text, "谁也辞职了?", (7, 21)) == "Jan Leike"  # for "who": the name it opens with
     assert _shown("他说:「我很遗憾。」", "他说了什么?", (3, 10)) == "「我很遗憾。」"  # a quotation keeps its marks
 
+def test_a_span_never_shows_half_a_pair_of_quotation_marks_or_brackets():
+    nickname = "高管们给他取了个绰号「播客兄弟」。"
+    assert _shown(nickname, "他的绰号是什么?", (10, 15)) == "「播客兄弟」"  # the partner beside it comes along
+    assert _shown(nickname, "他的绰号是什么?", (11, 16)) == "「播客兄弟」"
+    assert _shown("该书收入《文苑英华》中。", "该书收入哪部书?", (5, 10)) == "《文苑英华》"
+    assert _shown("其父为(Rhea Sylvia I Romulus)之子。", "其父是谁?", (9, 26)) == "Sylvia I Romulus"  # no partner beside: the lone mark goes
+
 
 def test_a_span_for_who_that_opens_with_a_name_and_runs_on_is_the_name():
     text = "首席科学家雅库布(Jakub Pachocki)合作领导研究组织,首席产品官Kevin Weil和工程副总裁Srinivas Narayanan继续领导应用团队。"
