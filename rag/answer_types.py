@@ -197,9 +197,14 @@ _MEASURE = re.compile(
 _ORDINAL = re.compile(r"第\s*$")
 _AMOUNT_REST = re.compile(r"[\d,.]*\s*(?:billion|million|trillion|bn|[万亿千百])?", re.IGNORECASE)  # "$6" of "$6.6 billion"
 _NUMERAL = re.compile(rf"[\d{_CN_DIGIT}十百千万亿]")
-# Quantities whose patterns find the number itself (a share's finds its mark: "%", "分之"); a time's
-# words around its digits are part of it ("当地时间11月19日清晨")
-TRIMMED = frozenset({"age", "money", "duration", "number"})
+# Quantities whose values can be cut out of a longer span; a time's words around its digits are part
+# of it ("当地时间11月19日清晨"). A share's pattern finds its mark ("%", "分之"): its value is found by
+# ``_SHARE_VALUE``, the number with its mark ("奥尔特曼7%" answers "多少股权" with "7%").
+TRIMMED = frozenset({"age", "money", "duration", "number", "share"})
+_SHARE_VALUE = re.compile(rf"{_NUMBER}\s*(?:%|\s*percent\b)|百分之\s*{_CN_NUMBER}(?:点{_CN_NUMBER})?|{_NUMBER}\s*成(?![立员員功为為])"
+                          rf"|[{_CN_DIGIT}十]+\s*分之\s*{_CN_NUMBER}|一半|半[数數]", re.IGNORECASE)  # fmt: skip
+# A word of how near after a value belongs to it too ("7%左右", "1700名以上")
+_AFTER = re.compile(r"\s*(?:左右|以上|以下|上下)")
 
 
 def value_bounds(kind: AnswerType, text: str) -> list[tuple[int, int]]:
@@ -210,7 +215,7 @@ def value_bounds(kind: AnswerType, text: str) -> list[tuple[int, int]]:
     if kind.name not in TRIMMED or len(folded) != len(text):
         return []
     bounds = []
-    for match in kind.found_in.finditer(folded):
+    for match in (_SHARE_VALUE if kind.name == "share" else kind.found_in).finditer(folded):
         start, end = match.span()
         if bounds and start < bounds[-1][1]:
             continue  # inside the value before it, as extended ("百" of "数百名")
@@ -225,6 +230,8 @@ def value_bounds(kind: AnswerType, text: str) -> list[tuple[int, int]]:
                 start = ordinal.start()
         if degree := _DEGREE.search(folded, 0, start):
             start = degree.start()
+        if after := _AFTER.match(folded, end):
+            end = after.end()
         while end > start and folded[end - 1].isspace():
             end -= 1
         if _NUMERAL.search(folded, start, end):

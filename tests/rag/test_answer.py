@@ -335,7 +335,10 @@ def test_a_span_running_past_the_asked_quantity_is_cut_to_it():
     assert _shown("总督负责四川等地。", "总督负责几个省?", (4, 8)) == "四川等地"
     assert _shown("降雨量在300公厘以下。", "降雨量低于多少公厘?", (4, 11)) == "300公厘以下"
     assert _shown("It raised $6.6 billion from investors.", "How much money did it raise?", (10, 37)) == "$6.6 billion"
-    assert _shown("年增长至少7%左右。", "每年增长多少百分比?", (3, 9)) == "至少7%左右"  # a share's pattern finds only its mark
+    assert _shown("年增长至少7%左右。", "每年增长多少百分比?", (3, 9)) == "至少7%左右"  # words of nearness on both sides
+    stake = "OpenAI正在讨论授予奥尔特曼7%的公司股权。"
+    assert _shown(stake, "奥尔特曼可能获得OpenAI多少股权?", (12, 18)) == "7%"  # a share is cut to its value too
+    assert _shown("截至目前,公司拥有1700名以上员工。", "公司有多少名员工?", (9, 18)) == "1700名以上"
     # a time keeps the words around its digits
     assert _shown("当地时间11月19日清晨他才知道。", "他什么时候才知道?", (0, 12)) == "当地时间11月19日清晨"
 
