@@ -115,7 +115,8 @@ def choose_sentences(ranking: Ranking, judged: Sequence[JudgedSentence], setting
 def judge_candidates(ranking: Ranking, settings: RetrievalSettings, readings: Mapping[int, Reading], judge: Judge) -> list[JudgedSentence]:
     """The top passages' sentences as the judge rates them, most likely to hold the answer first."""
     candidates = candidate_sentences(ranking, settings.answer_passages, settings.answer_rank_penalty)
-    return judged_sentences(ranking, candidates, readings, expected_type(ranking.query.text), judge)
+    kind = expected_type(ranking.query.text)
+    return judged_sentences(ranking, candidates, readings, kind if kind is None or kind.guides_judge else None, judge)
 
 
 def _same_text(ranking: Ranking, first: int, second: int) -> bool:

@@ -76,11 +76,14 @@ class AnswerType:
     found_in: re.Pattern[str]  # what an answering text holds
     checkable: bool = True  # False: too varied to refuse an answer for lacking it (names)
     found_by: Callable[[str], list[str]] | None = None  # more of its values in a folded text (places: jieba's tags)
+    # False: the values found are too partial to tell the judge which sentence answers (a company is found
+    # only when written in Latin letters: "微軟" is not, so "入職微軟" lost to a sentence naming "OpenAI")
+    guides_judge: bool = True
 
 
 def _type(name: str, noun: str, asked: str, found: str, checkable: bool = True, found_by: Callable[[str], list[str]] | None = None,
-          found_flags: int = re.IGNORECASE) -> AnswerType:  # fmt: skip
-    return AnswerType(name, noun, re.compile(asked, re.IGNORECASE), re.compile(found, found_flags), checkable, found_by)
+          found_flags: int = re.IGNORECASE, guides_judge: bool = True) -> AnswerType:  # fmt: skip
+    return AnswerType(name, noun, re.compile(asked, re.IGNORECASE), re.compile(found, found_flags), checkable, found_by, guides_judge)
 
 
 # A place in Chinese text: a word jieba tags as a place name ("ns": 加拿大, 意大利, 印度), unless it is
@@ -135,7 +138,7 @@ ASKED = (
     _type("organisation", "a company or organisation",
           r"哪[家个間间]\s*[\u4e00-\u9fff]{0,4}?(?:公司|企业|机构|组织|初创|创业公司|平台|实验室|基金|银行|媒体|报社)|什么(?:公司|企业|机构|组织|平台)"
           r"|\b(?:which|what) (?:\w+ )?(?:company|companies|firm|startup|start-up|organi[sz]ation|platform|lab|investor|fund|bank)\b",
-          ORGANISATION_LATIN.pattern, checkable=False, found_flags=0),  # fmt: skip
+          ORGANISATION_LATIN.pattern, checkable=False, found_flags=0, guides_judge=False),  # fmt: skip
     _type("person", "a person", r"哪位|谁|何人|什么人|哪个人|哪些人|\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|executive|researcher|employee)",
           _PERSON, checkable=False),  # fmt: skip
 )
@@ -197,10 +200,10 @@ _MEASURE = re.compile(
 _ORDINAL = re.compile(r"第\s*$")
 _AMOUNT_REST = re.compile(r"[\d,.]*\s*(?:billion|million|trillion|bn|[万亿千百])?", re.IGNORECASE)  # "$6" of "$6.6 billion"
 _NUMERAL = re.compile(rf"[\d{_CN_DIGIT}十百千万亿]")
-# Quantities whose values can be cut out of a longer span; a time's words around its digits are part
-# of it ("当地时间11月19日清晨"). A share's pattern finds its mark ("%", "分之"): its value is found by
+# Quantities (and years: "2002年时" answers "哪一年" with "2002年") whose values can be cut out of a
+# longer span; a time's words around its digits are part of it ("当地时间11月19日清晨"). A share's pattern finds its mark ("%", "分之"): its value is found by
 # ``_SHARE_VALUE``, the number with its mark ("奥尔特曼7%" answers "多少股权" with "7%").
-TRIMMED = frozenset({"age", "money", "duration", "number", "share"})
+TRIMMED = frozenset({"age", "money", "duration", "number", "share", "year"})
 _SHARE_VALUE = re.compile(rf"{_NUMBER}\s*(?:%|\s*percent\b)|百分之\s*{_CN_NUMBER}(?:点{_CN_NUMBER})?|{_NUMBER}\s*成(?![立员員功为為])"
                           rf"|[{_CN_DIGIT}十]+\s*分之\s*{_CN_NUMBER}|一半|半[数數]", re.IGNORECASE)  # fmt: skip
 # A word of how near after a value belongs to it too ("7%左右", "1700名以上")
@@ -219,6 +222,8 @@ def value_bounds(kind: AnswerType, text: str) -> list[tuple[int, int]]:
         start, end = match.span()
         if bounds and start < bounds[-1][1]:
             continue  # inside the value before it, as extended ("百" of "数百名")
+        if kind.name == "year" and folded[end : end + 1] == "代":
+            continue  # "1990年代" is a decade, not the year 1990
         if folded[end - 1 : end].isdigit():
             end = _AMOUNT_REST.match(folded, end).end()  # type: ignore[union-attr]
         if kind.name == "number":

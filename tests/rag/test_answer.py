@@ -338,6 +338,9 @@ def test_a_span_running_past_the_asked_quantity_is_cut_to_it():
     assert _shown("年增长至少7%左右。", "每年增长多少百分比?", (3, 9)) == "至少7%左右"  # words of nearness on both sides
     stake = "OpenAI正在讨论授予奥尔特曼7%的公司股权。"
     assert _shown(stake, "奥尔特曼可能获得OpenAI多少股权?", (12, 18)) == "7%"  # a share is cut to its value too
+    assert _shown("雫石车站在2002年时入选了百选名单。", "雫石车站在哪一年入选?", (5, 11)) == "2002年"  # a year too
+    assert _shown("中国民主建国会于1945年12月16日宣告成立。", "民建在哪一年宣告成立?", (8, 19)) == "1945年"
+    assert _shown("自1990年代以来受其影响。", "从哪一年开始受其影响?", (1, 9)) == "1990年代以来"  # a decade is no year
     assert _shown("截至目前,公司拥有1700名以上员工。", "公司有多少名员工?", (9, 18)) == "1700名以上"
     # a time keeps the words around its digits
     assert _shown("当地时间11月19日清晨他才知道。", "他什么时候才知道?", (0, 12)) == "当地时间11月19日清晨"
@@ -374,6 +377,19 @@ def test_a_span_for_who_that_opens_with_a_name_and_runs_on_is_the_name():
     assert _shown(joined, "Whom would they join?", (16, 45)) == "Sam Altman and Greg Brockman"  # names joined stay together
     assert _shown(text, "研究组织由谁领导?", (start, text.index(","))) == "雅库布(Jakub Pachocki)"
     assert _shown(text, "他们做什么?", (start, text.index(","))) == "雅库布(Jakub Pachocki)合作领导研究组织"  # asks for no person
+
+
+def test_a_company_found_only_in_latin_letters_does_not_sway_the_judge():
+    text = "结果没过多久,两人官宣入职微软。投资人Sam Altman说,董事会将恢复原状。"
+    document = Document("d", "d.txt", "t", "zh-Hans", "0", text)
+    sentences = {0: SentenceRecord(0, "d", 0, 16, (0,)), 1: SentenceRecord(1, "d", 16, len(text), (0,))}
+    question = "两人官宣加入了哪家公司?"
+    tokens = tuple(tokenize(question))
+    query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+    ranking = Ranking(query, [Candidate(0, 1.0, ((0, 0.9), (1, 0.9)))], {0: ChunkRecord(0, "d", 0, len(text), (0, 1))}, sentences,
+                      {"d": document}, Closeness(0.9, 0.9), frozenset(term_id(t) for t in tokens))  # fmt: skip
+    # a judge that trusts a new value of the asked type: "Sam Altman" is no company, "微软" one it cannot see
+    assert _answer(ranking, _judge(new_value=3.0, score_gap=1.0)).text == "结果没过多久,两人官宣入职微软。"
 
 
 def test_a_span_for_which_company_is_the_latin_name_in_its_clause():
