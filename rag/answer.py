@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer, features
-from rag.answer_types import ORGANISATION_LATIN, AnswerType, expected_type, fold, holds, missing_type, value_bounds
+from rag.answer_types import ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
@@ -66,7 +66,7 @@ class Span:
     doc_id: str
     start: int
     end: int
-    score: float  # P(this is the span) · P(the sentence answers), by the reader
+    score: float  # P(this is the span) · P(the sentence answers), by the reader (the judge's P for a value found by its type alone)
 
 
 @dataclass(frozen=True)
@@ -214,6 +214,26 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
         end = _with_alias(document, start, end)
         return Span(document[start:end], sentence.doc_id, start, end, round(reading.score * (1 - reading.no_answer), 4))
     return None
+
+
+def _the_one_value(ranking: Ranking, answer: JudgedSentence, settings: RetrievalSettings, kind: AnswerType | None) -> Span | None:
+    """When the reader shows no span: the one value of the asked quantity or year (``TRIMMED``) that the
+    answer's sentence holds and the question does not give, if the judge is sure enough of the sentence
+    ("How many employees does OpenAI have?" → "超過1700名"); None when it holds none or several. The
+    judge decides, not the reader's P(no answer): heeding that too lost two right spans on dev. Its
+    score is the judge's P(the sentence answers). Dev: spans shown 0.634 → 0.649, inside the evidence
+    0.868 → 0.871, span F1 0.645 → 0.658 (experiments.md, stop 37)."""
+    if kind is None or kind.name not in TRIMMED or answer.probability < settings.span_min_judged:
+        return None
+    sentence = ranking.sentences[answer.sentence_id]
+    document = ranking.documents[sentence.doc_id].text
+    asked = fold(ranking.query.text).lower()
+    found = [(sentence.start + start, sentence.start + end) for start, end in value_bounds(kind, document[sentence.start : sentence.end])
+             if fold(document[sentence.start + start : sentence.start + end]).strip().lower() not in asked]  # fmt: skip
+    if len(found) != 1 or _inside_a_word(document, found[0][0]) or _inside_a_word(document, found[0][1]):
+        return None
+    start, end = found[0]
+    return Span(document[start:end], sentence.doc_id, start, end, round(answer.probability, 4))
 
 
 _CLOSING = "。，,;；:：、!！?？ "  # the punctuation closing a clause is no part of an answer ("Jan Leike也辞职了。")
@@ -367,7 +387,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
         return Answer(question, None, passages, [], True, round(answerable, 4), reason, features=seen)
     assert first is not None
     confidence = abstainer.correct.probability(seen) if abstainer else 1.0
-    span = _span(ranking, first, found, settings, expected_type(question))
+    kind = expected_type(question)
+    span = _span(ranking, first, found, settings, kind) or _the_one_value(ranking, first, settings, kind)
     return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)
 
 

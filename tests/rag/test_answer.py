@@ -221,18 +221,34 @@ def test_the_span_is_the_best_of_the_n_best_that_agrees_with_the_question():
     assert answer.span is not None and answer.span.text == "六年半" and (answer.span.start, answer.span.end) == (26, 29)
     assert answer.span.score == round(0.3 * 0.9, 4)  # the chosen span's own score
     only_best = _answer(ranking, Judge.retrieval_only(), readings={2: n_best[:1]}, settings=settings)
-    assert only_best.span is None  # one reading (span_n_best 1): its best span or none, as before
-    # none of the right kind scores span_min_score: no span, not a doubtful one
+    by_type = (only_best.span.text, only_best.span.score) if only_best.span else None
+    assert by_type == ("六年半", 0.5)  # one reading (span_n_best 1) of no length of time: the sentence's one value, the judge's P
+    # none of the right kind scores span_min_score: no reader's span, not a doubtful one
     strict = RetrievalSettings(span_min_score=0.4, span_min_judged=0.0)
     doubtful = _answer(ranking, Judge.retrieval_only(), readings={2: n_best}, settings=strict)
-    assert doubtful.span is None
+    assert doubtful.span is not None and doubtful.span.score == 0.5  # the value by its type, not the reader's
     # a span the question already says is skipped too; an empty one is never shown
     said = [Reading(0, 3, 0.8, 0.1), Reading(0, 0, 0.5, 0.1), Reading(3, 8, 0.2, 0.1)]  # 穆拉蒂, "", 将离开公司
     asked = _answer(_ranking([(1, 0.9)], "穆拉蒂会怎样?"), Judge.retrieval_only(), readings={1: said}, settings=settings)
     assert asked.span is not None and asked.span.text == "将离开公司"
-    # the sentence read as not answering shows no span, whatever its spans
+    # the sentence read as not answering shows none of the reader's spans; the judge's sentence may still show its one value
     refused = [Reading(2, 4, 0.6, 0.7), Reading(7, 10, 0.3, 0.7)]
-    assert _answer(ranking, Judge.retrieval_only(), readings={2: refused}, settings=settings).span is None
+    assert _answer(ranking, Judge.retrieval_only(), readings={2: refused}, settings=settings).span.score == 0.5  # type: ignore[union-attr]
+    unsure = RetrievalSettings(span_min_score=0.1, span_min_judged=0.6)  # the judge's P 0.5: no span at all
+    assert _answer(ranking, Judge.retrieval_only(), readings={2: refused}, settings=unsure).span is None
+
+
+def test_without_the_readers_span_the_one_value_of_the_asked_kind_is_the_span():
+    def shown(text: str, question: str) -> str | None:
+        answer = _answer(_one_sentence(text, question), Judge.retrieval_only(), settings=RetrievalSettings(span_min_judged=0.0))
+        return answer.span.text if answer.span else None
+
+    assert shown("據報道,如今的OpenAI擁有超過1700名員工。", "How many employees does OpenAI have?") == "超過1700名"
+    assert shown("OpenAI成立于2015年。", "OpenAI是哪一年成立的?") == "2015年"
+    assert shown("公司有1700名员工,其中80%入职不到两年。", "公司有多少名员工?") is None  # two counts: none is chosen
+    assert shown("OpenAI发布了GPT-4o。", "OpenAI发布了几个模型?") is None  # the 4 of GPT-4o is no count
+    assert shown("2015年,OpenAI在旧金山成立。", "2015年OpenAI在哪里成立?") is None  # asks for no quantity
+    assert shown("它在2015年成立。", "它是2015年成立的吗?") is None  # the question gives it
 
 
 def test_a_question_about_now_is_answered_with_the_newest_of_the_chosen_sentences_the_others_newest_first():
