@@ -151,7 +151,7 @@ _COUNT = re.compile(r"多少|几[位名]|几个人|\bhow (?:many|much)\b", re.IG
 # name: another person's name is no answer ("Who was Emmett Shear?" was answered "Ilya Sutskever"). Case
 # decides what a name is: words opening with a capital and a small letter ("OpenAI's chief scientist" is
 # an office, "CEO" too).
-_NAME_WORD = r"[A-Z][a-z][\w.'’-]*"
+_NAME_WORD = r"[A-Z][a-z][A-Za-z.'’-]*"  # Latin letters only: \w would run on into Chinese ("OpenAI的营运长")
 _WHO_IS_NAMED = re.compile(
     rf"^\W*[Ww]ho (?:is|was) {_NAME_WORD}(?: {_NAME_WORD}){{0,3}}\s*\??\s*$|^\W*{_NAME_WORD}(?: {_NAME_WORD}){{0,3}}\s*是谁[?？]?\s*$"
     r"|^\W*[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,8}\s*是谁[?？]?\s*$"
@@ -187,12 +187,12 @@ def values(kind: AnswerType, text: str) -> frozenset[str]:
     return frozenset(value for value in found if value)
 
 
-# A value said with a word of how near it is keeps it ("近4倍", "超过100万", "大约30名"), not with one of
+# A value said with a word of how near it is keeps it ("近4倍", "超过100万", "大约30名", "快7年"), not with one of
 # emphasis (高达: "高达12位" answers "12位"). A count keeps its ordinal and its measure word or currency
 # ("4名", "500 多名", "第26届", "2部", "44美元"), and is cut out only with one or before a word's end: the
 # 四 of 四川 and the 300 of "300公厘" (a unit the list lacks) are no answers by themselves. Texts are
 # folded to Simplified first.
-_DEGREE = re.compile(r"(?:大约|大概|约为|约|超过|逾|(?<![最将接])近|接近|将近|至少|不到|不足)\s*第?\s*$")
+_DEGREE = re.compile(r"(?:大约|大概|约为|约|超过|逾|(?<![最将接])近|接近|将近|(?<![很])快|差不多|几乎|至少|不到|不足)\s*第?\s*$")
 _MEASURE = re.compile(
     rf"\s*(?:多|余)?\s*[万亿千百]?\s*(?:{_CURRENCY}|%|[个名位人家次倍件项条篇张台款座所岁分部本首场届种层辆架艘颗只头匹轮期章集幅册门间户枚句页])",
     re.IGNORECASE,

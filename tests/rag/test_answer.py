@@ -342,6 +342,7 @@ def test_a_span_running_past_the_asked_quantity_is_cut_to_it():
     # nearly the whole sentence is no short answer, but the one length of time inside it is
     tesla = "2013年,她进入特斯拉工作了3年。"
     assert _shown(tesla, "她在特斯拉工作了几年?", (0, 17)) == "3年"  # 2013年 is a year, not a length of time
+    assert _shown("她已经在公司工作了快7年了。", "她在公司工作了几年?", (7, 13)) == "快7年"  # 快: almost
     assert _shown("年收入已突破20亿美元,支出高达70亿美元。", "一年支出多少钱?", (12, 21)) == "70亿美元"  # 高达 is emphasis, not part of it
     # a count keeps its ordinal and measure word; a numeral inside a word or before a unit not listed stays in its span
     assert _shown("第26届联合国大会通过了决议。", "第几届大会通过了决议?", (0, 8)) == "第26届"
