@@ -293,6 +293,7 @@ def _to_the_name(document: str, start: int, end: int) -> int:
 
 
 _CLAUSE_END = re.compile(r"[,，;；。]")
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # Answers that lie inside one clause: a name, a place, a school, a time ("阿尔巴尼亚,16岁移居加拿大" does not
 # answer "在哪个国家出生"); quantities are cut to their value instead (``_to_the_value``)
 _ONE_CLAUSE = frozenset({"person", "organisation", "place", "school", "year", "date", "time"})
@@ -302,7 +303,7 @@ def _to_its_clause(document: str, start: int, end: int) -> int:
     """The end of a span of Chinese text for a name, a place or a time (``_ONE_CLAUSE``) at the end of its
     clause ("xAI,并推出ChatGPT竞品Grok" → "xAI"), unless a name opens the next one (names listed with a
     comma stay together). A span without Chinese is left whole: English lists names with commas."""
-    if not re.search(r"[\u4e00-\u9fff]", document[start:end]) or (clause := _CLAUSE_END.search(document, start + 1, end)) is None:
+    if not _CHINESE.search(document, start, end) or (clause := _CLAUSE_END.search(document, start + 1, end)) is None:
         return end
     after = clause.end() + len(document[clause.end() : end]) - len(document[clause.end() : end].lstrip())
     return end if _NAME_FIRST.match(document, after, end) else clause.start()
@@ -313,7 +314,7 @@ def _to_the_organisation(document: str, start: int, end: int, asked: str) -> tup
     not give is cut to the last such name ("竞争对手 Anthropic" → "Anthropic", "AI 公司 Safe
     Superintelligence Inc" → "Safe Superintelligence Inc"). A span without Chinese is left whole:
     there every word is Latin."""
-    if not re.search(r"[\u4e00-\u9fff]", document[start:end]):
+    if not _CHINESE.search(document, start, end):
         return start, end
     names = [m for m in ORGANISATION_LATIN.finditer(document, start, end) if fold(m.group(0)).lower() not in asked]
     return (names[-1].start(), names[-1].end()) if names else (start, end)

@@ -201,8 +201,9 @@ _ORDINAL = re.compile(r"第\s*$")
 _AMOUNT_REST = re.compile(r"[\d,.]*\s*(?:billion|million|trillion|bn|[万亿千百])?", re.IGNORECASE)  # "$6" of "$6.6 billion"
 _NUMERAL = re.compile(rf"[\d{_CN_DIGIT}十百千万亿]")
 # Quantities (and years: "2002年时" answers "哪一年" with "2002年") whose values can be cut out of a
-# longer span; a time's words around its digits are part of it ("当地时间11月19日清晨"). A share's pattern finds its mark ("%", "分之"): its value is found by
-# ``_SHARE_VALUE``, the number with its mark ("奥尔特曼7%" answers "多少股权" with "7%").
+# longer span; a time's words around its digits are part of it ("当地时间11月19日清晨"). A share's
+# pattern finds its mark ("%", "分之"): its value is found by ``_SHARE_VALUE``, the number with its
+# mark ("奥尔特曼7%" answers "多少股权" with "7%").
 TRIMMED = frozenset({"age", "money", "duration", "number", "share", "year"})
 _SHARE_VALUE = re.compile(rf"{_NUMBER}\s*(?:%|\s*percent\b)|百分之\s*{_CN_NUMBER}(?:点{_CN_NUMBER})?|{_NUMBER}\s*成(?![立员員功为為])"
                           rf"|[{_CN_DIGIT}十]+\s*分之\s*{_CN_NUMBER}|一半|半[数數]", re.IGNORECASE)  # fmt: skip
