@@ -85,6 +85,8 @@ def test_mismatch_when_the_answer_lacks_the_asked_type(question, answer, mismatc
         ("Emmett Shear 今年幾歲？", "age"), ("How old was Altman then?", "age"),
         ("這輪融資後估值將達到多少?", "money"), ("OpenAI年收入有多少？", "money"), ("How much did OpenAI raise in October?", "money"),
         ("How much was OpenAI expected to be valued after the funding round?", "money"),
+        ("How much does OpenAI expect to lose this year?", "money"), ("How much does OpenAI spend each year?", "money"),
+        ("OpenAI今年预计亏损多少?", "money"), ("OpenAI每年的支出是多少?", "money"),
         ("网易是在西元幾年进入搜索市场的?", "year"), ("浙江省政府於民國幾年遷台?", "year"),
         ("Who is Brad Lightcap?", "description"), ("Brad Lightcap是誰?", "description"), ("米拉·穆拉蒂是谁?", "description"),
         # an office of a company named in Latin letters asks for a person: "OpenAI的营运长" is no name
