@@ -227,12 +227,10 @@ def _the_one_value(ranking: Ranking, answer: JudgedSentence, settings: Retrieval
         return None
     sentence = ranking.sentences[answer.sentence_id]
     document = ranking.documents[sentence.doc_id].text
-    asked = fold(ranking.query.text).lower()
-    found = [(sentence.start + start, sentence.start + end) for start, end in value_bounds(kind, document[sentence.start : sentence.end])
-             if fold(document[sentence.start + start : sentence.start + end]).strip().lower() not in asked]  # fmt: skip
-    if len(found) != 1 or _inside_a_word(document, found[0][0]) or _inside_a_word(document, found[0][1]):
+    found = _one_new_value(document, sentence.start, sentence.end, kind, fold(ranking.query.text).lower())
+    if found is None:
         return None
-    start, end = found[0]
+    start, end = found
     return Span(document[start:end], sentence.doc_id, start, end, round(answer.probability, 4))
 
 
@@ -244,12 +242,17 @@ def _to_the_value(document: str, start: int, end: int, sentence_start: int, kind
     """A span holding one value of the asked kind and more ("30名走在AI最前沿的科技人员", "4名前董事会成员")
     is cut to the value ("大约30名", "4名"): the reader's spans run on past the value. Kept whole when it
     holds several (which one is asked is the reader's call) or the cut would split a word."""
-    lead = max(sentence_start, start - _LEAD)
-    window = document[lead:end]
-    found = [(lead + s, lead + e) for s, e in value_bounds(kind, window)
-             if lead + e > start and fold(window[s:e]).strip().lower() not in asked]  # fmt: skip
+    return _one_new_value(document, max(sentence_start, start - _LEAD), end, kind, asked, past=start) or (start, end)
+
+
+def _one_new_value(document: str, start: int, end: int, kind: AnswerType, asked: str, past: int = 0) -> tuple[int, int] | None:
+    """Where ``document[start:end]`` writes its one value of ``kind`` (``value_bounds``) that ends after
+    ``past`` and that the question (``asked``, folded) does not give; None when it writes none or
+    several, or the value's bounds would cut a Latin word or number in two."""
+    window = document[start:end]
+    found = [(start + s, start + e) for s, e in value_bounds(kind, window) if start + e > past and fold(window[s:e]).strip().lower() not in asked]
     if len(found) != 1 or _inside_a_word(document, found[0][0]) or _inside_a_word(document, found[0][1]):
-        return start, end
+        return None
     return found[0]
 
 

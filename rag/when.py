@@ -17,6 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
+from rag.answer_types import fold
 from rag.chunk import split_sentences
 from rag.clean import to_simplified
 from rag.dates import find_dates
@@ -58,7 +59,7 @@ class Asked:
 
 
 def asked(question: str) -> Asked:
-    folded = to_simplified(unicodedata.normalize("NFKC", question))
+    folded = fold(question)
     dates = find_dates(folded)
     if dates and dates[0].year_from == "stated":
         return Asked(period=dates[0].iso)
@@ -79,12 +80,12 @@ _FORMER = r"(?:前任?|原|曾任|former|ex-)\s*(?:[A-Za-z]+\s*)?"
 
 def names_former(text: str, question: str) -> bool:
     """Whether ``text`` gives the office ``question`` asks about as someone's former office."""
-    folded_question = to_simplified(unicodedata.normalize("NFKC", question))
+    folded_question = fold(question)
     office = re.search(_OFFICE, folded_question, re.IGNORECASE)
     if office is None:
         return False
     named = " ".join(office.group(0).split()[:2])  # "chief scientist now" of "Who is the chief scientist now?"
-    folded = to_simplified(unicodedata.normalize("NFKC", text))
+    folded = fold(text)
     return re.search(_FORMER + re.escape(named), folded, re.IGNORECASE) is not None
 
 
