@@ -56,7 +56,10 @@ def cedict_glosses() -> dict[str, frozenset[str]]:
 def cedict_proper_names() -> dict[str, frozenset[str]]:
     """The first word of a sense that is a proper name (lower case) → Simplified headwords:
     "Google, Internet company and search engine" gives google → 谷歌, "Microsoft Corporation"
-    microsoft → 微软 (neither is a gloss of one to three words). Read with ``cedict_glosses``."""
+    microsoft → 微软 (neither is a gloss of one to three words); and an abbreviation a sense gives in
+    brackets, "chief executive officer (CEO)" ceo → 首席执行官 (as a gloss, CEO is only 总经理: a
+    Chinese question about a "CEO" was kept from the article that writes 首席执行官). Read with
+    ``cedict_glosses``."""
     with _GLOSSES_LOCK:
         return _read_cedict()[1]
 
@@ -79,10 +82,13 @@ def _read_cedict() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]
                 name = _PROPER_NAME.match(sense.strip())
                 if name:
                     names[name.group(0).lower()].add(simplified)
+                for abbreviation in _ABBREVIATION.findall(sense):
+                    names[abbreviation.lower()].add(simplified)
     return {gloss: frozenset(words) for gloss, words in glosses.items()}, {name: frozenset(words) for name, words in names.items()}
 
 
 _PROPER_NAME = re.compile(r"[A-Z][A-Za-z]+(?=$|[ ,])")
+_ABBREVIATION = re.compile(r"\(([A-Z][A-Z0-9]{1,5})\)")  # "(CEO)", "(IPO)"; not "(Tw)"
 
 
 def names_written_both_ways(texts: Iterable[str]) -> dict[str, set[str]]:

@@ -32,6 +32,9 @@ def test_a_name_counts_as_mentioned_in_its_letters_in_any_case_or_spacing_or_in_
     # CC-CEDICT: a proper name's first word (Google, Internet company …) and a short gloss (CEO → 总经理), in Traditional too
     assert unmentioned(named_in("Google的CEO是谁?", _no_names), "谷歌總經理皮查伊") == []
     assert unmentioned(named_in("Google的CEO是谁?", _no_names), "皮查伊是一家公司的負責人") == ["Google", "CEO"]
+    # and an abbreviation a sense gives in brackets: "chief executive officer (CEO)", "chief operating officer (COO) (Tw)"
+    assert unmentioned(named_in("林志远卸任CEO后担任什么职务?", _no_names), "创始人林志远将卸任首席执行官") == []
+    assert unmentioned(named_in("誰是COO?", _no_names), "營運長吳思穎") == []
 
 
 def test_a_one_character_form_does_not_count():
