@@ -18,11 +18,12 @@ from rag.abstention import Abstainer, features
 from rag.answer_types import ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
 from rag.document import Document
-from rag.judge import Judge, JudgedSentence, candidate_sentences, judged_sentences
+from rag.judge import Judge, JudgedSentence, candidate_sentences, is_headline, judged_sentences
 from rag.lexical import tokenize
 from rag.mentions import listed, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
+from rag.succession import asks_for_successor, leaves, takes_over
 from rag.when import Asked, asked, names_former, speaks_of_then, spoken_of
 
 # What the confidence means to a reader (``Answer.reliability``). In eval/reports/latest.json's
@@ -177,7 +178,8 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     """The best of the reader's spans in the answer's sentence (``readings``: best first) that the reader
     is sure enough of and that agrees with what is asked: it holds the kind of value asked for (a year
     for "which year"), and it is not something the question already says ("who will lead after Y left"
-    is not answered by Y). None when the reader doubts the sentence answers, or the judge doubts the
+    is not answered by Y, nor "新任总经理是谁?" by the one who retires, while the one named right before
+    "接任" is shown even when the reader rates it low: ``rag.succession``). None when the reader doubts the sentence answers, or the judge doubts the
     sentence (a span in a wrong sentence is a wrong answer), and a span that is nearly the whole sentence
     (``span_max_share``) is no short answer. A span holding the asked quantity and more is cut to it,
     one for "who" to the name it opens with, a name written in Chinese keeps its Latin spelling in
@@ -188,12 +190,16 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     sentence = ranking.sentences[answer.sentence_id]
     document = ranking.documents[sentence.doc_id].text
     asked = fold(ranking.query.text).lower()
+    successor = kind is not None and kind.name == "person" and asks_for_successor(ranking.query.text)
     for reading in readings:
-        if reading.score < settings.span_min_score:
+        doubtful = reading.score < settings.span_min_score
+        if doubtful and not successor:
             break  # best first: the rest score lower still
         if reading.end <= reading.start:
             continue
         start, end = sentence.start + reading.start, sentence.start + reading.end
+        if successor and (leaves(document, start, end) or doubtful and not takes_over(document, end)):
+            continue  # "新任总经理是谁?" is not answered by the one who retires (rag.succession)
         if kind is not None and kind.checkable and not holds(kind, document[start:end]):
             continue
         # cut to the value first: a span running over nearly the whole sentence may hold a short answer
@@ -366,6 +372,7 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     mentioning, unnamed = _mentioning(ranking, judged)
     if judged and not mentioning:
         return _unmentioned(ranking, judged[0], unnamed[judged[0].doc_id], abstainer)
+    mentioning = _body_before_headline(ranking, mentioning, settings.supporting_probability)
     when = asked(question)
     if when.period is not None:  # a named time: the likely sentences from then first (experiments.md, stop 37)
         likely = max(settings.supporting_probability, settings.period_share * mentioning[0].probability) if mentioning else 1.0
@@ -403,6 +410,16 @@ def _from_then(ranking: Ranking, judged: Sequence[JudgedSentence], when: Asked, 
     sentences = {s.sentence_id: ranking.sentences[s.sentence_id] for s in rated}
     times = {sid: _time(ranking.documents[s.doc_id], s.start, s.end) for sid, s in sentences.items()}
     return sorted(rated, key=lambda s: not speaks_of_then(when, times[s.sentence_id])) + [s for s in judged if s.probability < likely]
+
+
+def _body_before_headline(ranking: Ranking, judged: Sequence[JudgedSentence], likely: float) -> list[JudgedSentence]:
+    """A headline restates its story, the body gives the detail: a headline (``rag.judge.is_headline``)
+    comes after the sentences the judge rates at least ``likely`` of its article's body ("星河汽车宣布新任
+    首席执行官 创始人林志远转任董事长" was the answer to "新任首席执行官是谁?" over the lead that names her)."""
+    headlines = {s.sentence_id for s in judged if is_headline(ranking.documents[s.doc_id].text, s.start, s.end)}
+    told = {s.doc_id for s in judged if s.probability >= likely and s.sentence_id not in headlines}
+    rated = [s for s in judged if s.probability >= likely]
+    return sorted(rated, key=lambda s: s.sentence_id in headlines and s.doc_id in told) + [s for s in judged if s.probability < likely]
 
 
 def _time(document: Document, start: int, end: int) -> str | None:

@@ -126,6 +126,11 @@ def _own_line(text: str, start: int, end: int) -> bool:
     return (start == 0 or text[start - 1] == "\n") and (end >= len(text) or text[end] == "\n")
 
 
+def is_headline(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is the article's headline: its first line, short, to itself."""
+    return end - start < 40 and _own_line(text, start, end) and not text[:start].strip()
+
+
 def candidate_sentences(ranking: Ranking, passages: int, rank_penalty: float) -> list[Candidate]:
     """The sentences of the top ``passages`` passages, best retrieval score first; a sentence's score
     drops by ``rank_penalty`` for each rank its passage sits below the first. A sentence in two

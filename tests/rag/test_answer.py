@@ -437,3 +437,38 @@ def test_who_someone_named_is_is_not_answered_with_another_name():
     ilya = (text.index("Ilya"), text.index("有同"))
     assert _shown(text, "Who was Emmett Shear?", ilya) is None
     assert _shown(text, "Who shares Emmett Shear's worry?", ilya) == "Ilya Sutskever"
+
+
+def test_a_successor_is_not_the_one_who_leaves_and_is_shown_when_named_right_before_taking_over():
+    settings = RetrievalSettings(span_min_score=0.1, span_min_judged=0.0)
+    text = "現任總經理黃建民因屆齡退休,由資深副總經理吳思穎接任,7月1日生效。"
+    retires, both, successor = (5, 8), (5, 24), (21, 24)
+    assert (text[5:8], text[5:24], text[21:24]) == ("黃建民", "黃建民因屆齡退休,由資深副總經理吳思穎", "吳思穎")
+    n_best = [Reading(*retires, 0.57, 0.3), Reading(*both, 0.35, 0.3), Reading(*successor, 0.02, 0.3)]  # as the reader read it
+    asked = _answer(_one_sentence(text, "晶元科技的新任總經理是誰?"), Judge.retrieval_only(), readings={0: n_best}, settings=settings)
+    assert asked.span is not None and asked.span.text == "吳思穎" and asked.span.score == round(0.02 * 0.7, 4)
+    # without the successor named right before 接任, nothing rather than the one who retires
+    assert _answer(_one_sentence(text, "晶元科技的新任總經理是誰?"), Judge.retrieval_only(), readings={0: n_best[:2]}, settings=settings).span is None
+    # a question that does not ask for the successor still gets the reader's best
+    who = _answer(_one_sentence(text, "誰因屆齡退休?"), Judge.retrieval_only(), readings={0: n_best}, settings=settings)
+    assert who.span is not None and who.span.text == "黃建民"
+
+
+def test_a_headline_answers_after_the_body_sentences_of_its_article_the_judge_finds_likely():
+    text = "星河汽车宣布新任首席执行官\n公司创始人林志远将卸任,原首席运营官陈晓雯接任首席执行官。\n林志远于2012年创办星河汽车。"
+    head, lead, other = (0, 13), (14, 43), (44, len(text))
+    document = Document("d", "d.txt", "t", "zh-Hans", "0", text)
+    sentences = {i: SentenceRecord(i, "d", start, end, (0,)) for i, (start, end) in enumerate((head, lead, other))}
+    question = "星河汽车的新任首席执行官是谁?"
+    tokens = tuple(tokenize(question))
+    query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+
+    def first(scores: tuple[tuple[int, float], ...], settings: RetrievalSettings = RetrievalSettings()) -> str | None:
+        ranking = Ranking(query, [Candidate(0, 1.0, scores)], {0: ChunkRecord(0, "d", 0, len(text), (0, 1, 2))}, sentences,
+                          {"d": document}, Closeness(0.9, 0.9), frozenset(term_id(token) for token in tokens))  # fmt: skip
+        return _answer(ranking, _judge(score_gap=10.0), settings=settings).text
+
+    # the judge: P = σ(10·gap), the headline best (0.5), the lead 0.27 at a gap of 0.1, the last 0.0025 at 0.6
+    assert first(((0, 0.9), (1, 0.8), (2, 0.3))) == "公司创始人林志远将卸任,原首席运营官陈晓雯接任首席执行官。"
+    assert first(((0, 0.9), (1, 0.8), (2, 0.3)), RetrievalSettings(supporting_probability=0.3)) == "星河汽车宣布新任首席执行官"  # lead unlikely
+    assert first(((0, 0.9), (1, 0.3), (2, 0.3))) == "星河汽车宣布新任首席执行官"  # no likely body sentence
