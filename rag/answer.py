@@ -372,7 +372,7 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     mentioning, unnamed = _mentioning(ranking, judged)
     if judged and not mentioning:
         return _unmentioned(ranking, judged[0], unnamed[judged[0].doc_id], abstainer)
-    mentioning = _body_before_headline(ranking, mentioning, settings.supporting_probability)
+    mentioning = _body_before_headline(ranking, _about_the_people(ranking, mentioning), settings.supporting_probability)
     when = asked(question)
     if when.period is not None:  # a named time: the likely sentences from then first (experiments.md, stop 37)
         likely = max(settings.supporting_probability, settings.period_share * mentioning[0].probability) if mentioning else 1.0
@@ -439,6 +439,16 @@ def _mentioning(ranking: Ranking, judged: Sequence[JudgedSentence]) -> tuple[lis
         if sentence.doc_id not in unnamed:
             unnamed[sentence.doc_id] = unmentioned(ranking.query.named, ranking.documents[sentence.doc_id].text)
     return [sentence for sentence in judged if not unnamed[sentence.doc_id]], unnamed
+
+
+def _about_the_people(ranking: Ranking, judged: Sequence[JudgedSentence]) -> list[JudgedSentence]:
+    """The judged sentences whose article writes every person a Chinese question names in Han characters
+    (``Query.people``: the name, or the Latin one CC-CEDICT gives), or all of them when no article does:
+    "吳思穎今年幾歲?" is not answered with "陈晓雯今年46岁" of another article, while a name no table links
+    to the form an article uses (奥尔特曼 for 奥特曼) leaves nothing out."""
+    people = ranking.query.people
+    kept = [s for s in judged if not unmentioned(people, ranking.documents[s.doc_id].text)] if people else []
+    return kept or list(judged)
 
 
 def _unmentioned(ranking: Ranking, best: JudgedSentence, words: Sequence[str], abstainer: Abstainer | None) -> Answer:

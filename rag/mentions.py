@@ -18,8 +18,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import jieba.posseg
+
 from rag.answer_types import fold
-from rag.expand import cedict_glosses, cedict_proper_names
+from rag.expand import cedict_glosses, cedict_latin_names, cedict_proper_names
 
 _WORD = r"[A-Za-z][A-Za-z0-9.-]*[A-Za-z0-9]"
 _NAME = re.compile(rf"{_WORD}(?:[\s()（）·]+{_WORD})*")  # words joined by spaces, brackets, a middle dot
@@ -55,6 +57,24 @@ def named_in(question: str, translations: Callable[[set[str]], dict[str, set[str
         forms = {form for word in words for table in (names, glosses, proper) for form in table.get(word.lower(), ())}
         named.append(Named(name, words, frozenset(fold(form) for form in forms if len(form) >= MIN_FORM)))
     return tuple(named)
+
+
+_HAN_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
+
+
+def people_named(question: str) -> tuple[Named, ...]:
+    """The people a Chinese question names in Han characters ("吳思穎今年幾歲?" → 吴思颖), folded, as
+    jieba's part-of-speech tagger finds them (a tag of the nr family, two to four characters; it splits
+    a name it does not know, "布罗克曼" → 布罗克 + 曼, and the part still finds the whole), each with
+    the Latin name CC-CEDICT gives it (马斯克 → Elon Musk, as an article may write him). A word
+    CC-CEDICT knows as no proper name is none (公开信 "open letter", which jieba tags as one)."""
+    latin = cedict_latin_names()
+    people = []
+    for word, tag in jieba.posseg.cut(fold(question)):
+        spellings = latin.get(word)
+        if tag.startswith("nr") and _HAN_NAME.fullmatch(word) and (spellings is None or spellings):
+            people.append(Named(word, tuple(sorted(spellings or ())), frozenset({word})))
+    return tuple(dict.fromkeys(people))
 
 
 def unmentioned(named: Sequence[Named], text: str) -> list[str]:

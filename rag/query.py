@@ -24,7 +24,7 @@ from rag.errors import InvalidQuestionError
 from rag.expand import english_to_chinese
 from rag.followup import MAX_HISTORY
 from rag.lexical import term_id, tokenize
-from rag.mentions import Named, named_in
+from rag.mentions import Named, named_in, people_named
 from rag.store.base import StoreView
 from rag.store.filter_index import FilterFields, FilterIndex
 
@@ -43,6 +43,7 @@ class Query:
     base_vector: np.ndarray  # the base model's: abstention compares it with the articles
     tokens: tuple[str, ...]  # lexical tokens, with the Chinese keywords of an English question
     named: tuple[Named, ...] = ()  # what a Chinese question writes in Latin letters (rag.mentions)
+    people: tuple[Named, ...] = ()  # the people a Chinese question names in Han characters (rag.mentions.people_named)
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -207,12 +208,13 @@ def build_query(text: str, encoder: Encoder, view: StoreView, settings: Retrieva
     tokens = tokenize(text)
     if settings.query_adapter and language != "en":
         vectors = encoder.encode_questions([text])
-        return Query(text, language, vectors.adapted[0], vectors.base[0], tuple(tokens), _named(text, language, view))
+        return Query(text, language, vectors.adapted[0], vectors.base[0], tuple(tokens), _named(text, language, view), people_named(text))
     keywords = english_to_chinese(text, _StoreVocabulary(view)) if settings.query_expansion and language == "en" else []
     base = encoder.encode_questions([text, " ".join(keywords)] if keywords else [text]).base
     vector = base.sum(axis=0)
     vector /= np.linalg.norm(vector)
-    return Query(text, language, vector, vector, tuple(tokens + keywords), _named(text, language, view))
+    people = people_named(text) if language != "en" else ()
+    return Query(text, language, vector, vector, tuple(tokens + keywords), _named(text, language, view), people)
 
 
 def _named(text: str, language: Language, view: StoreView) -> tuple[Named, ...]:
@@ -230,4 +232,4 @@ def with_context(query: Query, earlier: Sequence[Query], weight: float) -> Query
         base += weight * turn.base_vector
         tokens += [token for token in turn.tokens if token not in tokens]
         weight /= 2
-    return Query(query.text, query.language, vector / np.linalg.norm(vector), base / np.linalg.norm(base), tuple(tokens), query.named)
+    return Query(query.text, query.language, vector / np.linalg.norm(vector), base / np.linalg.norm(base), tuple(tokens), query.named, query.people)

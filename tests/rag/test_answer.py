@@ -14,6 +14,7 @@ from rag.document import Document
 from rag.judge import FEATURES as JUDGE_FEATURES
 from rag.judge import Judge
 from rag.lexical import term_id, tokenize
+from rag.mentions import Named
 from rag.query import Query
 from rag.reader import Reading
 from rag.retrieve import Candidate, Closeness, Ranking
@@ -472,3 +473,23 @@ def test_a_headline_answers_after_the_body_sentences_of_its_article_the_judge_fi
     assert first(((0, 0.9), (1, 0.8), (2, 0.3))) == "公司创始人林志远将卸任,原首席运营官陈晓雯接任首席执行官。"
     assert first(((0, 0.9), (1, 0.8), (2, 0.3)), RetrievalSettings(supporting_probability=0.3)) == "星河汽车宣布新任首席执行官"  # lead unlikely
     assert first(((0, 0.9), (1, 0.3), (2, 0.3))) == "星河汽车宣布新任首席执行官"  # no likely body sentence
+
+
+def test_a_question_naming_a_person_in_han_characters_is_answered_from_an_article_that_writes_the_name():
+    other = Document("o", "o.txt", "t", "zh-Hans", "0", "陈晓雯今年46岁。")
+    named = Document("n", "n.txt", "t", "zh-Hans", "0", "吴思颖将接任总经理。")
+    question = "吳思穎今年幾歲?"
+    tokens = tuple(tokenize(question))
+
+    def first(*people: str) -> str | None:
+        named_people = tuple(Named(person, (), frozenset({person})) for person in people)
+        query = Query(question, "zh-Hant", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens, (), named_people)
+        ranking = Ranking(query, [Candidate(0, 1.0, ((0, 0.9),)), Candidate(1, 0.9, ((1, 0.5),))],
+                          {0: ChunkRecord(0, "o", 0, 9, (0,)), 1: ChunkRecord(1, "n", 0, 10, (1,))},
+                          {0: SentenceRecord(0, "o", 0, 9, (0,)), 1: SentenceRecord(1, "n", 0, 10, (1,))},
+                          {"o": other, "n": named}, Closeness(0.9, 0.9), frozenset(term_id(token) for token in tokens))  # fmt: skip
+        return _answer(ranking, Judge.retrieval_only()).text
+
+    assert first("吴思颖") == "吴思颖将接任总经理。"  # the closer sentence is about someone else
+    assert first() == "陈晓雯今年46岁。"
+    assert first("奥尔特曼") == "陈晓雯今年46岁。"  # no article writes the name: nothing is left out

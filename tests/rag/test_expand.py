@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rag.expand import chinese_amounts, corpus_form, english_to_chinese, question_forms
+import pytest
+
+from rag.expand import cedict_latin_names, chinese_amounts, corpus_form, english_to_chinese, question_forms
 
 
 class Vocabulary:
@@ -62,7 +64,7 @@ def test_the_glossary_is_built_once_when_many_threads_ask_for_it_at_once(monkeyp
     def slow_build():
         built.append(threading.get_ident())
         time.sleep(0.2)
-        return {"company": frozenset({"公司"})}, {"google": frozenset({"谷歌"})}
+        return {"company": frozenset({"公司"})}, {"google": frozenset({"谷歌"})}, {"谷歌": frozenset({"google"})}
 
     monkeypatch.setattr(expand, "_read_cedict", functools.lru_cache(maxsize=1)(slow_build))
     start = threading.Barrier(8)
@@ -78,3 +80,10 @@ def test_the_glossary_is_built_once_when_many_threads_ask_for_it_at_once(monkeyp
     for thread in threads:
         thread.join()
     assert len(built) == 1 and seen == [(frozenset({"公司"}), frozenset({"谷歌"}))] * 8  # asserted here: a thread's assert fails no test
+
+
+def test_cedict_latin_names_give_the_latin_name_a_headwords_senses_open_with():
+    latin = cedict_latin_names()
+    assert latin["马斯克"] == {"elon", "musk"} and latin["谷歌"] == {"google"}
+    assert latin["公开信"] == frozenset()  # a headword, and no proper name
+    assert "吴思颖" not in latin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.mentions import listed, named_in, unmentioned
+from rag.mentions import listed, named_in, people_named, unmentioned
 
 
 def _no_names(words: set[str]) -> dict[str, set[str]]:
@@ -45,3 +45,25 @@ def test_a_one_character_form_does_not_count():
 @pytest.mark.parametrize("words, expected", [(["a"], "a"), (["a", "b"], "a and b"), (["a", "b", "c"], "a, b and c")])
 def test_listed(words, expected):
     assert listed(words) == expected
+
+
+@pytest.mark.parametrize(
+    "question, people",
+    [
+        ("吳思穎今年幾歲?", [("吴思颖", ())]),  # Traditional, folded
+        ("黃建民為什麼卸任?", [("黄建民", ())]),
+        ("布罗克曼什么时候回来?", [("布罗克", ())]),  # a name jieba splits: a part of it
+        ("馬斯克為xAI籌得多少資金?", [("马斯克", ("elon", "musk"))]),  # with the Latin name CC-CEDICT gives him
+        ("据公开信,董事会怎么说?", []),  # jieba tags 公开信 as a name; CC-CEDICT knows it as "open letter"
+        ("OpenAI的首席技术官是谁?", []),
+    ],
+)
+def test_the_people_a_chinese_question_names_in_han_characters(question, people):
+    assert [(person.name, person.words) for person in people_named(question)] == people
+
+
+def test_a_person_is_mentioned_by_the_name_or_by_its_latin_spelling():
+    (musk,) = people_named("马斯克筹得多少资金?")
+    assert unmentioned([musk], "這筆交易打破了Elon Musk為xAI籌集的資金") == []
+    assert unmentioned([musk], "馬斯克為xAI籌集的資金") == []
+    assert unmentioned(people_named("吳思穎今年幾歲?"), "陈晓雯今年46岁") == ["吴思颖"]
