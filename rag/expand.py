@@ -176,13 +176,33 @@ class Vocabulary(Protocol):
     def name_translations(self, words: set[str]) -> dict[str, set[str]]: ...
 
 
+# A capitalised word inside an English question is looked up among CC-CEDICT's proper names too
+# (Pingtung → 屏东, Microsoft → 微软, Nvidia → 英伟达: no gloss of one to three words gives them), unless it
+# names more than MAX_PROPER headwords: a word that opens many senses is a common one ("Mark" opens 5,
+# "Taiwan" hundreds of "(Taiwan pr.)" notes)
+_CAPITALISED = re.compile(r"(?<=[\w,;:’'\"] )[A-Z][a-z]{2,}\b")
+MAX_PROPER = 3
+
+
+def proper_headwords(question: str) -> set[str]:
+    """The CC-CEDICT headwords of the proper names ``question`` writes with a capital inside it (not
+    its first word, which any question capitalises)."""
+    proper = cedict_proper_names()
+    found: set[str] = set()
+    for word in {match.lower() for match in _CAPITALISED.findall(question)} - STOPWORDS:
+        headwords = proper.get(word, frozenset())
+        if len(headwords) <= MAX_PROPER:
+            found |= headwords
+    return found
+
+
 def english_to_chinese(question: str, vocabulary: Vocabulary) -> list[str]:
     """Chinese corpus words for the English words, phrases and amounts of ``question``: a CC-CEDICT
     headword the corpus lacks counts by its longest prefix the corpus has; single characters match
     too much and are left out of names."""
     forms = question_forms(question)
     glossary = cedict_glosses()
-    headwords = {word for form in forms for word in glossary.get(form, ())}
+    headwords = {word for form in forms for word in glossary.get(form, ())} | proper_headwords(question)
     names = vocabulary.name_translations(forms)
     name_tokens = {token for tokens in names.values() for token in tokens if len(token) > 1}
     known = vocabulary.known({p for word in headwords for p in prefixes(word)} | name_tokens)

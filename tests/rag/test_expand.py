@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.expand import cedict_latin_names, chinese_amounts, corpus_form, english_to_chinese, question_forms
+from rag.expand import cedict_latin_names, chinese_amounts, corpus_form, english_to_chinese, proper_headwords, question_forms
 
 
 class Vocabulary:
@@ -87,3 +87,18 @@ def test_cedict_latin_names_give_the_latin_name_a_headwords_senses_open_with():
     assert latin["马斯克"] == {"elon", "musk"} and latin["谷歌"] == {"google"}
     assert latin["公开信"] == frozenset()  # a headword, and no proper name
     assert "吴思颖" not in latin
+
+
+@pytest.mark.parametrize(
+    "question, headwords",
+    [
+        ("How much will the extension to Pingtung cost?", {"屏东", "屏东县", "屏东市"}),  # no gloss gives it
+        ("Did Microsoft hire him?", {"微软", "微软公司"}),
+        ("Who is the CEO of Nvidia?", {"英伟达"}),
+        ("Pingtung is where?", set()),  # the first word: every question capitalises it
+        ("Where did Mark Chen move?", set()),  # Mark opens 5 senses, Chen dozens: common words
+        ("Who is Sam Altman?", set()),  # not in CC-CEDICT: the names the articles write both ways cover him
+    ],
+)
+def test_a_capitalised_word_inside_an_english_question_is_looked_up_among_proper_names(question, headwords):
+    assert proper_headwords(question) == headwords
