@@ -20,7 +20,7 @@ from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, is_headline, judged_sentences
 from rag.lexical import tokenize
-from rag.mentions import listed, unmentioned
+from rag.mentions import han_name_opening, listed, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
 from rag.succession import asks_for_successor, leaves, takes_over
@@ -293,10 +293,11 @@ _AND = re.compile(r"\s*(?:and|&|和|与|與|及|以及|、|,|，)\s*", re.IGNORE
 
 def _to_the_name(document: str, start: int, end: int) -> int:
     """The end of the name a span opens with, when it runs on past it; else ``end``. Names joined
-    ("Sam Altman and Greg Brockman") are kept together."""
+    ("Sam Altman and Greg Brockman") are kept together. A name in Han characters alone ends where
+    jieba's tagger ends it ("张伟出任海滨市市长" → "张伟")."""
     name = _NAME_FIRST.match(document, start, end)
     if name is None:
-        return end
+        return start + (han_name_opening(document[start:end]) or end - start)
     joined = _AND.match(document, name.end(), end)
     return end if joined and _NAME_FIRST.match(document, joined.end(), end) else name.end()
 

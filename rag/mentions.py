@@ -77,6 +77,21 @@ def people_named(question: str) -> tuple[Named, ...]:
     return tuple(dict.fromkeys(people))
 
 
+# what may follow a name that ends it: a verb, a preposition, an adverb, punctuation ("张伟|出任", "王磊|为",
+# "吳思穎|將"); not a character jieba leaves on its own after a part of a name ("穆拉|蒂")
+_AFTER_A_NAME = ("v", "p", "d", "x")
+
+
+def han_name_opening(text: str) -> int:
+    """The length of the Han name (jieba's nr tags, two to four characters) ``text`` opens with when a
+    verb, preposition, adverb or punctuation follows it ("张伟出任海滨市市长" → 2); else 0."""
+    words = jieba.posseg.cut(text)
+    first, after = next(words, None), next(words, None)
+    if first is None or after is None or not first.flag.startswith("nr") or not _HAN_NAME.fullmatch(first.word):
+        return 0
+    return len(first.word) if after.flag.startswith(_AFTER_A_NAME) else 0
+
+
 def unmentioned(named: Sequence[Named], text: str) -> list[str]:
     """The names of ``named`` that ``text`` mentions in none of their words or forms (case and
     spaces ignored: "Open AI")."""

@@ -431,6 +431,8 @@ def test_a_span_for_who_in_chinese_text_ends_with_its_clause_unless_names_are_li
     born = "穆拉蒂于1988年出生于阿尔巴尼亚,16岁移居加拿大。"
     assert _shown(born, "穆拉蒂是在哪个国家出生的?", (12, 26)) == "阿尔巴尼亚"  # a place, and a time, too
     assert _shown("2023年11月,阿爾特曼被開除。", "阿爾特曼什麼時候被開除?", (0, 12)) == "2023年11月"
+    # a name in Han characters alone ends where jieba's tagger ends it
+    assert _shown("2016年,张伟出任海滨市市长。", "2017年谁是海滨市市长?", (6, 15)) == "张伟"
 
 
 def test_who_someone_named_is_is_not_answered_with_another_name():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.mentions import listed, named_in, people_named, unmentioned
+from rag.mentions import han_name_opening, listed, named_in, people_named, unmentioned
 
 
 def _no_names(words: set[str]) -> dict[str, set[str]]:
@@ -67,3 +67,20 @@ def test_a_person_is_mentioned_by_the_name_or_by_its_latin_spelling():
     assert unmentioned([musk], "這筆交易打破了Elon Musk為xAI籌集的資金") == []
     assert unmentioned([musk], "馬斯克為xAI籌集的資金") == []
     assert unmentioned(people_named("吳思穎今年幾歲?"), "陈晓雯今年46岁") == ["吴思颖"]
+
+
+@pytest.mark.parametrize(
+    "text, length",
+    [
+        ("张伟出任海滨市市长", 2),  # a verb follows
+        ("王磊为海滨市市长", 2),  # a preposition
+        ("吳思穎將成為公司成立以來首位女性總經理", 3),  # an adverb, in Traditional
+        ("陈信翰,他曾是研究副总裁", 3),  # punctuation
+        ("穆拉蒂将离开公司", 0),  # jieba tags 穆拉 a name and leaves 蒂: no end of a name
+        ("张伟和李娜", 0),  # names joined stay together
+        ("张伟", 0),  # nothing follows
+        ("海滨市市长", 0),
+    ],
+)
+def test_the_han_name_a_text_opens_with(text, length):
+    assert han_name_opening(text) == length
