@@ -126,7 +126,8 @@ ASKED = (
     _type("share", "a share or percentage", r"百分比|百分之几|多少百分|比例|多少股[份权]|多大比例|\bpercent|\bstake\b|\bwhat share\b"
           r"|\bwhat (?:fraction|proportion)\b", _SHARE),  # fmt: skip
     _type("money", "an amount of money",
-          r"多少钱|多少资金|多少美元|多少元|(?:估值|融资|融到|投资|营收|收入|年薪|薪水|工资|薪酬|成本|花费|耗资|市值|身家|价格|售价|亏损|支出|开支|损失|花掉|烧掉)[^。,?]{0,6}多少"
+          r"多少钱|多少资金|多少美元|多少元|(?:估值|融资|融到|投资|营收|收入|年薪|薪水|工资|薪酬|成本|花费|耗资|市值|身家|价格|售价|亏损|支出|开支|损失|花掉|烧掉"
+          r"|票价|价钱|费用|经费|预算|净利润|利润(?!率)|股价)(?:(?!增长|增加|上涨|上升|下降|下滑|下跌|减少|涨|跌)[^。,?]){0,6}多少"  # not how much it grew
           r"|多少[^。,?]{0,4}(?:估值|融资|投资|营收|收入|年薪|薪水|资金|亏损|支出)|\bhow much (?:money|funding|capital|cash)\b"
           r"|\bhow much (?:did|does|do|was|were|is|will|has|had)\b[^?]*\b(?:raise|raised|worth|valued|valuation|cost|pay|paid|earn|invest|salary|revenue|fund"
           r"|lose|lost|loss|spend|spent|burn)"

@@ -87,6 +87,8 @@ def test_mismatch_when_the_answer_lacks_the_asked_type(question, answer, mismatc
         ("How much was OpenAI expected to be valued after the funding round?", "money"),
         ("How much does OpenAI expect to lose this year?", "money"), ("How much does OpenAI spend each year?", "money"),
         ("OpenAI今年预计亏损多少?", "money"), ("OpenAI每年的支出是多少?", "money"),
+        ("三鶯線延伸線的票價是多少?", "money"), ("總經費是多少?", "money"), ("净利润是多少?", "money"), ("股价收报多少?", "money"),
+        ("净利润同比增长了多少?", "number"), ("股价涨了多少?", "number"), ("利润率是多少?", "number"),  # how much it grew: no amount
         ("网易是在西元幾年进入搜索市场的?", "year"), ("浙江省政府於民國幾年遷台?", "year"),
         ("Who is Brad Lightcap?", "description"), ("Brad Lightcap是誰?", "description"), ("米拉·穆拉蒂是谁?", "description"),
         # an office of a company named in Latin letters asks for a person: "OpenAI的营运长" is no name
