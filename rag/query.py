@@ -205,15 +205,18 @@ def build_query(text: str, encoder: Encoder, view: StoreView, settings: Retrieva
     was trained on Chinese questions; on English ones it lowered dev MRR@10). English questions gain
     Chinese keywords, encoded together with the question and averaged into its vector."""
     language = question_language(text)
+    people = people_named(text) if language != "en" else ()
+    # a name jieba's tokenizer glued to the word after it ("李政安是哪一年上任的?" → 李政安是) is matched as the
+    # tagger cuts it, as the article's text has it ("局長李政安指出" → 李政安)
     tokens = tokenize(text)
+    tokens += [person.name for person in people if person.name not in tokens]
     if settings.query_adapter and language != "en":
         vectors = encoder.encode_questions([text])
-        return Query(text, language, vectors.adapted[0], vectors.base[0], tuple(tokens), _named(text, language, view), people_named(text))
+        return Query(text, language, vectors.adapted[0], vectors.base[0], tuple(tokens), _named(text, language, view), people)
     keywords = english_to_chinese(text, _StoreVocabulary(view)) if settings.query_expansion and language == "en" else []
     base = encoder.encode_questions([text, " ".join(keywords)] if keywords else [text]).base
     vector = base.sum(axis=0)
     vector /= np.linalg.norm(vector)
-    people = people_named(text) if language != "en" else ()
     return Query(text, language, vector, vector, tuple(tokens + keywords), _named(text, language, view), people)
 
 

@@ -162,3 +162,12 @@ def test_a_filter_reads_only_the_documents_of_its_narrowest_part_never_the_whole
     assert counted.documents.reads == 4
     assert len(validate_filter(since="2024-06-01").allowed(counted)) == 5_831 and counted.documents.reads == 4  # 7 months of 12
     assert validate_filter(sources=["新智元"]).allowed(counted) == {"d7", "d2507", "d5007", "d7507"} and counted.documents.reads == 4
+
+
+def test_a_name_the_tokenizer_glues_to_the_next_word_is_matched_as_the_tagger_cuts_it():
+    question = "李政安是哪一年上任的?"
+    assert "李政安" not in tokenize(question)  # jieba's tokenizer: 李政安是
+    query = build_query(question, _TwoTowers(), _Knows(), RetrievalSettings())
+    assert [person.name for person in query.people] == ["李政安"] and query.tokens == (*tokenize(question), "李政安")
+    known = build_query("吳思穎今年幾歲?", _TwoTowers(), _Knows(), RetrievalSettings())
+    assert known.tokens == tuple(tokenize("吳思穎今年幾歲?"))  # the tokenizer has the name: nothing added
