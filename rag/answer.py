@@ -11,7 +11,7 @@ readings; the answer stage never searches the store.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer, features
@@ -179,8 +179,9 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     is sure enough of and that agrees with what is asked: it holds the kind of value asked for (a year
     for "which year"), and it is not something the question already says ("who will lead after Y left"
     is not answered by Y, nor "新任总经理是谁?" by the one who retires, while the one named right before
-    "接任" is shown even when the reader rates it low: ``rag.succession``). None when the reader doubts the sentence answers, or the judge doubts the
-    sentence (a span in a wrong sentence is a wrong answer), and a span that is nearly the whole sentence
+    "接任" is shown even when the reader rates it low: ``rag.succession``). None when the reader doubts
+    the sentence answers, or the judge doubts the sentence (a span in a wrong sentence is a wrong
+    answer), and a span that is nearly the whole sentence
     (``span_max_share``) is no short answer. A span holding the asked quantity and more is cut to it,
     one for "who" to the name it opens with, a name written in Chinese keeps its Latin spelling in
     brackets, and the punctuation closing a clause is dropped: dev's span F1 against the gold answers
@@ -407,10 +408,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
 def _from_then(ranking: Ranking, judged: Sequence[JudgedSentence], when: Asked, likely: float) -> list[JudgedSentence]:
     """For a question naming a time, the sentences the judge rates at least ``likely`` with those that
     speak of the asked time first (``rag.when.speaks_of_then``), then the others in the judge's order."""
-    rated = [s for s in judged if s.probability >= likely]
-    sentences = {s.sentence_id: ranking.sentences[s.sentence_id] for s in rated}
-    times = {sid: _time(ranking.documents[s.doc_id], s.start, s.end) for sid, s in sentences.items()}
-    return sorted(rated, key=lambda s: not speaks_of_then(when, times[s.sentence_id])) + [s for s in judged if s.probability < likely]
+    times = {s.sentence_id: _time(ranking.documents[s.doc_id], s.start, s.end) for s in judged if s.probability >= likely}
+    return _likely_first(judged, likely, later=lambda s: not speaks_of_then(when, times[s.sentence_id]))
 
 
 def _body_before_headline(ranking: Ranking, judged: Sequence[JudgedSentence], likely: float) -> list[JudgedSentence]:
@@ -419,8 +418,14 @@ def _body_before_headline(ranking: Ranking, judged: Sequence[JudgedSentence], li
     首席执行官 创始人林志远转任董事长" was the answer to "新任首席执行官是谁?" over the lead that names her)."""
     headlines = {s.sentence_id for s in judged if is_headline(ranking.documents[s.doc_id].text, s.start, s.end)}
     told = {s.doc_id for s in judged if s.probability >= likely and s.sentence_id not in headlines}
+    return _likely_first(judged, likely, later=lambda s: s.sentence_id in headlines and s.doc_id in told)
+
+
+def _likely_first(judged: Sequence[JudgedSentence], likely: float, later: Callable[[JudgedSentence], bool]) -> list[JudgedSentence]:
+    """The sentences the judge rates at least ``likely``, those ``later`` holds for after the others (each
+    group in the judge's order), then the rest in the judge's order."""
     rated = [s for s in judged if s.probability >= likely]
-    return sorted(rated, key=lambda s: s.sentence_id in headlines and s.doc_id in told) + [s for s in judged if s.probability < likely]
+    return sorted(rated, key=later) + [s for s in judged if s.probability < likely]
 
 
 def _time(document: Document, start: int, end: int) -> str | None:

@@ -1,4 +1,5 @@
-"""What a Chinese question names in Latin letters, and whether an article mentions it.
+"""What a Chinese question names in Latin letters or, for people, in Han characters, and whether an
+article mentions it.
 
 A Chinese question that writes a name in Latin letters ("Sarah Friar加入OpenAI之前在哪家公司任职?")
 asks about what it names: an article that never mentions it, neither in those letters nor in a Chinese
@@ -9,6 +10,8 @@ the answerable ones (eval/reports/experiments.md, "names the articles never ment
 A name of several words ("Sarah Friar", "Durk(Diederik)Kingma", with an alias) counts as mentioned
 when any of its words is. English questions are not checked: their capitalised words ("October",
 "Canadian", "The New York Times") are written in Chinese by the articles, which no table here covers.
+A person named in Han characters (``people_named``) has no table of the other forms it takes (奥特曼,
+奥尔特曼 and 阿尔特曼 are one man): an article that writes it is preferred, none is required.
 """
 
 from __future__ import annotations
