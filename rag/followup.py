@@ -17,9 +17,11 @@ MAX_HISTORY = 20  # earlier questions kept; a longer conversation keeps its last
 # The table of what leans on the conversation: Simplified (Traditional is folded before matching) and English.
 _LEANS = re.compile(
     r"[她他它][们們]?|其(?:中|他人|公司)?|该|該|此人|这家|這家|那家|这位|這位|那位|对方|對方|前者|后者|後者|上述|同一"
+    r"|哥哥|姐姐|弟弟|妹妹|父[亲親]|母[亲親]|妻子|丈夫|[儿兒]子|女[儿兒]"  # someone's kin: whose, the conversation says
     r"|^\W*(?:那|那么|那麼|而|还有|還有|另外)|呢\W*$"
     r"|\b(?:he|she|it|they|him|her|his|hers|its|their|them|that company|this company|the company|the former|the latter"
-    r"|that person|this person)\b|^\W*(?:and|so|what about|how about|then)\b",
+    r"|that person|this person|(?:the )?(?:sister|brother|wife|husband|father|mother|son|daughter)(?:'s|’s)?)\b"
+    r"|^\W*(?:and|so|what about|how about|then)\b",
     re.IGNORECASE,
 )
 MIN_OWN_TERMS = 2  # a question with fewer content words of its own ("When?", "多少钱?") leans on the conversation

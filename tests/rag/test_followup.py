@@ -18,6 +18,7 @@ from rag.query import Query, validate_history, with_context
         ("估值呢?", True), ("那马斯克实际捐了多少?", True), ("其中 Kingma 現在在哪裡工作?", True),
         ("What was his title?", True), ("And when did he leave?", True), ("How long had he been at OpenAI?", True),
         ("What about the valuation?", True), ("When?", True),
+        ("哥哥离开时说Anthropic会更侧重什么?", True), ("What was the sister's job at OpenAI at the time?", True),  # whose kin
         ("穆拉蒂是哪一年加入OpenAI的?", False), ("OpenAI這輪融資後估值將達到多少?", False),
         ("Which OpenAI CTO resigned in September 2024?", False), ("How much did OpenAI raise in October?", False),
     ],
