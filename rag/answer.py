@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer, features
-from rag.answer_types import ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, holds, missing_type, value_bounds
+from rag.answer_types import CHINESE, ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, is_headline, judged_sentences
@@ -304,7 +304,6 @@ def _to_the_name(document: str, start: int, end: int) -> int:
 
 
 _CLAUSE_END = re.compile(r"[,，;；。]")
-_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # Answers that lie inside one clause: a name, a place, a school, a time ("阿尔巴尼亚,16岁移居加拿大" does not
 # answer "在哪个国家出生"); quantities are cut to their value instead (``_to_the_value``)
 _ONE_CLAUSE = frozenset({"person", "organisation", "place", "school", "year", "date", "time"})
@@ -314,7 +313,7 @@ def _to_its_clause(document: str, start: int, end: int) -> int:
     """The end of a span of Chinese text for a name, a place or a time (``_ONE_CLAUSE``) at the end of its
     clause ("xAI,并推出ChatGPT竞品Grok" → "xAI"), unless a name opens the next one (names listed with a
     comma stay together). A span without Chinese is left whole: English lists names with commas."""
-    if not _CHINESE.search(document, start, end) or (clause := _CLAUSE_END.search(document, start + 1, end)) is None:
+    if not CHINESE.search(document, start, end) or (clause := _CLAUSE_END.search(document, start + 1, end)) is None:
         return end
     after = clause.end() + len(document[clause.end() : end]) - len(document[clause.end() : end].lstrip())
     return end if _NAME_FIRST.match(document, after, end) else clause.start()
@@ -325,7 +324,7 @@ def _to_the_organisation(document: str, start: int, end: int, asked: str) -> tup
     not give is cut to the last such name ("竞争对手 Anthropic" → "Anthropic", "AI 公司 Safe
     Superintelligence Inc" → "Safe Superintelligence Inc"). A span without Chinese is left whole:
     there every word is Latin."""
-    if not _CHINESE.search(document, start, end):
+    if not CHINESE.search(document, start, end):
         return start, end
     names = [m for m in ORGANISATION_LATIN.finditer(document, start, end) if fold(m.group(0)).lower() not in asked]
     return (names[-1].start(), names[-1].end()) if names else (start, end)
@@ -453,8 +452,10 @@ def _about_the_people(ranking: Ranking, judged: Sequence[JudgedSentence]) -> lis
     "吳思穎今年幾歲?" is not answered with "陈晓雯今年46岁" of another article, while a name no table links
     to the form an article uses (奥尔特曼 for 奥特曼) leaves nothing out."""
     people = ranking.query.people
-    kept = [s for s in judged if not unmentioned(people, ranking.documents[s.doc_id].text)] if people else []
-    return kept or list(judged)
+    if not people:
+        return list(judged)
+    writes = {doc_id: not unmentioned(people, ranking.documents[doc_id].text) for doc_id in {s.doc_id for s in judged}}
+    return [s for s in judged if writes[s.doc_id]] or list(judged)
 
 
 def _unmentioned(ranking: Ranking, best: JudgedSentence, words: Sequence[str], abstainer: Abstainer | None) -> Answer:

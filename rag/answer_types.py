@@ -22,6 +22,8 @@ from functools import lru_cache
 
 from rag.clean import to_simplified
 
+CHINESE = re.compile(r"[\u4e00-\u9fff]")  # a Han character: whether a text is written in Chinese
+
 # --- how Chinese news writes values (after NFKC: "２０２３" is "2023", "％" is "%")
 _CN_DIGIT = "〇零○一二两三四五六七八九"
 _CN_NUMBER = rf"[{_CN_DIGIT}十百千万亿兩萬億]+"

@@ -78,13 +78,14 @@ def _read_cedict() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]
     glosses: dict[str, set[str]] = defaultdict(set)
     names: dict[str, set[str]] = defaultdict(set)
     latin: dict[str, set[str]] = defaultdict(set)
+    headwords: set[str] = set()
     with gzip.open(str(path), "rt", encoding="utf-8") as handle:
         for line in handle:
             match = _CEDICT_LINE.match(line.strip())
             if not match:
                 continue
             _traditional, simplified, definitions = match.groups()
-            latin[simplified]  # every headword has its row
+            headwords.add(simplified)
             for sense in _SENSES.split(definitions):  # "/to destroy; to wreck/" holds two senses
                 gloss = _PARENTHESES.sub("", sense).strip().lower().removeprefix("to ")
                 if gloss and not gloss.startswith(_SKIPPED_GLOSSES) and len(gloss.split()) <= MAX_PHRASE:
@@ -93,10 +94,11 @@ def _read_cedict() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]
                 if name:
                     names[name.group(0).lower()].add(simplified)
                     latin[simplified].update(word.lower() for word in _LATIN_NAME.match(sense.strip()).group(0).split())  # type: ignore[union-attr]
-                for abbreviation in _ABBREVIATION.findall(sense):
+                for abbreviation in _ABBREVIATION.findall(sense) if "(" in sense else ():
                     names[abbreviation.lower()].add(simplified)
     frozen = {gloss: frozenset(words) for gloss, words in glosses.items()}, {name: frozenset(words) for name, words in names.items()}
-    return *frozen, {headword: frozenset(words) for headword, words in latin.items()}
+    # every headword has its row, most of them the one empty set (a set per headword doubled the read's time)
+    return *frozen, dict.fromkeys(headwords, frozenset()) | {headword: frozenset(words) for headword, words in latin.items()}
 
 
 _PROPER_NAME = re.compile(r"[A-Z][A-Za-z]+(?=$|[ ,])")
