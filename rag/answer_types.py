@@ -49,10 +49,11 @@ _TIME = (
 _CURRENCY = r"美元|美金|元|人民币|人民幣|港元|港币|欧元|歐元|英镑|英鎊|日元|\$|¥|￥|usd|dollars?|rmb|yuan"
 _MONEY = rf"{_NUMBER}\s*(?:[万亿萬億千百]|billion|million|trillion|bn|m)?\s*(?:{_CURRENCY})|(?:\$|¥|￥)\s*\d"
 _SHARE = rf"%|百分之|{_NUMBER}\s*成(?![立员員功为為])|分之|一半|半[数數]|\bpercent\b|\bhalf\b"
-# a year is no length of time: "2013年" of "2013年,她进入特斯拉工作了3年" does not answer "工作了几年"
+# a year is no length of time: "2013年" of "2013年,她进入特斯拉工作了3年" does not answer "工作了几年";
+# nor is a month or day of the calendar: "6月" is June ("6个月" six months), "21日" the 21st
 _DURATION = (
     rf"(?<![\d{_CN_DIGIT}十])(?!(?:19|20)\d\d\s*年|[{_CN_DIGIT}]{{4}}\s*年)"
-    rf"{_NUMBER}\s*[万亿萬億千百]?\s*(?:多|余|餘)?\s*(?:个|個)?\s*(?:年|月|天|日|小[时時]|分[钟鐘]|[周週]|星期|秒)(?:半|多)?|年半"
+    rf"{_NUMBER}\s*[万亿萬億千百]?\s*(?:多|余|餘)?\s*(?:(?:个|個)\s*月|(?<=[几幾数數半多余餘])\s*[月日]|年|天|小[时時]|分[钟鐘]|[周週]|星期|秒)(?:半|多)?|年半"
     r"|\b\d+(?:\.\d+)?\s*(?:years?|months?|days?|hours?|weeks?|minutes?)\b"
 )
 _AGE = rf"{_NUMBER}\s*[岁歲]|\byears?\s+old\b|\baged?\s+\d"
