@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer, features
-from rag.answer_types import CHINESE, ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, holds, missing_type, value_bounds
+from rag.amounts import same_amount, words_around
+from rag.answer_types import CHINESE, ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, given, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, is_headline, judged_sentences
@@ -257,7 +258,7 @@ def _one_new_value(document: str, start: int, end: int, kind: AnswerType, asked:
     ``past`` and that the question (``asked``, folded) does not give; None when it writes none or
     several, or the value's bounds would cut a Latin word or number in two."""
     window = document[start:end]
-    found = [(start + s, start + e) for s, e in value_bounds(kind, window) if start + e > past and fold(window[s:e]).strip().lower() not in asked]
+    found = [(start + s, start + e) for s, e in value_bounds(kind, window) if start + e > past and not given(fold(window[s:e]).strip().lower(), asked)]
     if len(found) != 1 or _inside_a_word(document, found[0][0]) or _inside_a_word(document, found[0][1]):
         return None
     return found[0]
@@ -342,14 +343,17 @@ def _with_alias(document: str, start: int, end: int) -> int:
     return alias.end() if alias else end
 
 
+_UNIT = 3  # characters a value may write besides its amount ("1500亿美元" → "美元")
+
+
 def _echoes(span: str, asked: str, tokens: Sequence[str]) -> bool:
     """Whether a span only repeats what the question says (``asked``: the question folded, in lower
-    case; ``tokens``: its words): it is in the question, or its words (of two characters or more) are
+    case; ``tokens``: its words): it is in the question or its amount is (in any script), or its words (of two characters or more) are
     all among the question's, an English question's keywords included (its "Murati" is 米拉·穆拉蒂 in
     the articles), or it is a name written with "·" whose family name the question gives
     ("穆拉蒂辞职后谁接任?" is not answered by 米拉·穆拉蒂)."""
     folded = fold(span).strip().lower()
-    if folded in asked:
+    if folded in asked or same_amount(folded, asked) and len(words_around(folded)) <= _UNIT:
         return True
     words = {word for word in tokenize(span) if len(word) > 1}
     family = {word for word in tokenize(folded.rsplit("·", 1)[-1]) if len(word) > 1} if "·" in folded else set()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.amounts import same_amount
 from rag.clean import to_simplified
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")  # a Han character: whether a text is written in Chinese
@@ -131,7 +132,7 @@ ASKED = (
     _type("money", "an amount of money",
           r"多少钱|多少资金|多少美元|多少元|(?:估值|融资|融到|投资|营收|收入|年薪|薪水|工资|薪酬|成本|花费|耗资|市值|身家|价格|售价|亏损|支出|开支|损失|花掉|烧掉"
           r"|票价|价钱|费用|经费|预算|净利润|利润(?!率)|股价)(?:(?!增长|增加|上涨|上升|下降|下滑|下跌|减少|涨|跌)[^。,?]){0,6}多少"  # not how much it grew
-          r"|多少[^。,?]{0,4}(?:估值|融资|投资|营收|收入|年薪|薪水|资金|亏损|支出)|\bhow much (?:money|funding|capital|cash)\b"
+          r"|多少[^。,?]{0,4}(?:估值|融资|投资|营收|收入|年薪|薪水|资金|亏损|支出)|\bhow much (?:\w+ )?(?:money|funding|capital|cash)\b"
           r"|\bhow much (?:did|does|do|was|were|is|will|has|had)\b[^?]*\b(?:raise|raised|worth|valued|valuation|cost|pay|paid|earn|invest|salary|revenue|fund"
           r"|lose|lost|loss|spend|spent|burn)"
           r"|\bwhat (?:was|is|were|are)\b[^?]*\b(?:salary|pay|compensation|revenue|valuation|net worth|price|valued at|worth)\b",
@@ -255,12 +256,18 @@ def holds(kind: AnswerType, text: str) -> bool:
     return bool(values(kind, text))
 
 
+def given(value: str, asked: str) -> bool:
+    """Whether a question (``asked``: folded by ``fold``) already gives ``value`` (a value of its text,
+    folded too): it writes it, or the same amount in another script ("1500亿美元" of "$150 billion")."""
+    return value in asked or same_amount(value, asked)
+
+
 def missing_type(question: str, text: str) -> AnswerType | None:
     """The type the question asks for, when ``text`` holds no value of it that the question does not
     already give (only checkable types): the 4 of "GPT-4o" answers no "how many", the 美国 of "美国哪个州"
-    no "which state"."""
+    no "which state", the 1500亿美元 of an article no "at a $150 billion valuation"."""
     kind = expected_type(question)
     if kind is None or not kind.checkable:
         return None
     asked = fold(question)
-    return None if any(value not in asked for value in values(kind, text)) else kind
+    return None if any(not given(value, asked) for value in values(kind, text)) else kind

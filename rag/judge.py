@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer_types import AnswerType, fold, values
+from rag.answer_types import AnswerType, fold, given, values
 from rag.files import write_atomic
 from rag.lexical import normalize_for_matching
 from rag.reader import Reading
@@ -112,7 +112,7 @@ def candidate_features(ranking: Ranking, candidates: Sequence[Candidate], readin
             "reader_answers": 1.0 - reading.no_answer if reading is not None else 0.0,
             "reader_span": reading.score if reading is not None else 0.0,
             "holds_type": float(typed),
-            "new_value": float(any(value not in folded_question for value in found)),
+            "new_value": float(any(not given(value, folded_question) for value in found)),
             "novelty": len(said - asked) / len(said) if said else 0.0,
             "question_coverage": len(said & asked) / len(asked) if asked else 0.0,
             "short": float(len(text) < 20 or not _CLOSING.search(text)),

@@ -151,3 +151,9 @@ def test_texts_without_the_value(kind, text):
 
 def test_names_are_not_checked_for_abstention():
     assert missing_type("Who replaced her?", "The board met on Monday.") is None
+
+
+def test_an_amount_the_question_gives_in_another_script_is_no_answer() -> None:
+    asked = "How much new funding was OpenAI seeking at a $150 billion valuation?"
+    assert missing_type(asked, "OpenAI正在寻求以1500亿美元的估值筹集资金。") is not None
+    assert missing_type(asked, "OpenAI将以1500亿美元估值寻求65亿美元融资") is None
