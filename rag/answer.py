@@ -21,11 +21,11 @@ from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, is_headline, judged_sentences
 from rag.lexical import tokenize
-from rag.mentions import han_name_opening, listed, unmentioned
+from rag.mentions import han_name_opening, listed, places_named, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
-from rag.succession import asks_for_successor, leaves, takes_over
-from rag.when import Asked, asked, names_former, speaks_of_then, spoken_of
+from rag.succession import asks_for_successor, leaves, takes_over, tells_of_succession
+from rag.when import Asked, asked, names_former, speaks_of_then, times_spoken_of
 
 # What the confidence means to a reader (``Answer.reliability``). In eval/reports/latest.json's
 # reliability bins, answers at or above RELIABLE were right 14 of 16 times on dev (13 of 13 on test),
@@ -73,7 +73,7 @@ class Span:
 
 @dataclass(frozen=True)
 class Answer:
-    question: str
+    question: str  # as answered: a follow-up's pronoun stands replaced by the earlier answer ("他…" → "林泽宇…")
     text: str | None  # the answering sentence, verbatim (None: abstained)
     passages: list[Passage]
     citations: list[Citation]  # the answering sentence first, then the supporting ones
@@ -187,12 +187,15 @@ def _span(ranking: Ranking, answer: JudgedSentence, readings: Sequence[Reading],
     one for "who" to the name it opens with, a name written in Chinese keeps its Latin spelling in
     brackets, and the punctuation closing a clause is dropped: dev's span F1 against the gold answers
     0.579 → 0.621 (experiments.md)."""
-    if not readings or readings[0].no_answer >= 0.5 or answer.probability < settings.span_min_judged:
+    successor = kind is not None and kind.name == "person" and asks_for_successor(ranking.query.text)
+    # a sentence telling of the succession asked about is trusted below span_min_judged: the one named
+    # before "接任" must still be the reader's or right before the word (the loop below)
+    trusted = answer.probability >= settings.span_min_judged or successor and tells_of_succession(answer.text)
+    if not readings or readings[0].no_answer >= 0.5 or not trusted:
         return None
     sentence = ranking.sentences[answer.sentence_id]
     document = ranking.documents[sentence.doc_id].text
     asked = fold(ranking.query.text).lower()
-    successor = kind is not None and kind.name == "person" and asks_for_successor(ranking.query.text)
     for reading in readings:
         doubtful = reading.score < settings.span_min_score
         if doubtful and not successor:
@@ -376,11 +379,16 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     question = ranking.query.text
     mentioning, unnamed = _mentioning(ranking, judged)
     if judged and not mentioning:
-        return _unmentioned(ranking, judged[0], unnamed[judged[0].doc_id], abstainer)
+        words = listed(unnamed[judged[0].doc_id])
+        return _unmentioned(ranking, judged[0], f"The closest articles never mention {words}, which the question asks about.", abstainer)
     mentioning = _body_before_headline(ranking, _about_the_people(ranking, mentioning), settings.supporting_probability)
+    if places_named(question):
+        mentioning = _likely_first(mentioning, settings.supporting_probability, later=lambda s: bool(_unsaid_places(ranking, question, s)))
+    if asks_for_successor(question) and (kind := expected_type(question)) is not None and kind.name == "person":
+        mentioning = _taking_over_first(mentioning, settings.supporting_probability)
     when = asked(question)
     if when.period is not None:  # a named time: the likely sentences from then first (experiments.md, stop 37)
-        likely = max(settings.supporting_probability, settings.period_share * mentioning[0].probability) if mentioning else 1.0
+        likely = settings.period_share * mentioning[0].probability if mentioning else 1.0
         mentioning = _from_then(ranking, mentioning, when, likely)
     chosen = choose_sentences(ranking, mentioning, settings)
     passages = _passages(ranking, chosen)
@@ -392,6 +400,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
         order = sorted(range(len(citations)), key=lambda i: (not names_former(citations[i].text, question), citations[i].time or ""), reverse=True)
         citations, chosen = [citations[i] for i in order], [chosen[i] for i in order]
     first = chosen[0] if chosen else None
+    if first is not None and (elsewhere := _unsaid_places(ranking, question, first)):  # (experiments.md, stop 39)
+        return _unmentioned(ranking, first, f"The closest passages do not say this about {listed(elsewhere)}.", abstainer)
     found = readings.get(first.sentence_id, ()) if first is not None else ()
     reading = found[0] if found else None
     missing = missing_type(question, citations[0].text) if citations else None
@@ -410,9 +420,17 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
 
 def _from_then(ranking: Ranking, judged: Sequence[JudgedSentence], when: Asked, likely: float) -> list[JudgedSentence]:
     """For a question naming a time, the sentences the judge rates at least ``likely`` with those that
-    speak of the asked time first (``rag.when.speaks_of_then``), then the others in the judge's order."""
-    times = {s.sentence_id: _time(ranking.documents[s.doc_id], s.start, s.end) for s in judged if s.probability >= likely}
-    return _likely_first(judged, likely, later=lambda s: not speaks_of_then(when, times[s.sentence_id]))
+    speak of the asked time first (``rag.when.speaks_of_then``; of any time they state: "2020年赛事因新冠
+    疫情停办一年,2023年首次获评……" answers "为什么在2020年没有举行?"), then the others in the judge's order."""
+    times = {s.sentence_id: _times(ranking.documents[s.doc_id], s.start, s.end) for s in judged if s.probability >= likely}
+    return _likely_first(judged, likely, later=lambda s: not any(speaks_of_then(when, time) for time in times[s.sentence_id]))
+
+
+def _taking_over_first(judged: Sequence[JudgedSentence], likely: float) -> list[JudgedSentence]:
+    """For "who took over": the sentences the judge rates at least ``likely`` that tell of someone taking
+    another's place (``rag.succession.tells_of_succession``) first: the judge rated "现年65岁的周国栋是…"
+    (the one who retires) over "……周国栋因到龄正式退休,由原集团副院长林泽宇接任" (0.66 vs 0.25)."""
+    return _likely_first(judged, likely, later=lambda s: not tells_of_succession(s.text))
 
 
 def _body_before_headline(ranking: Ranking, judged: Sequence[JudgedSentence], likely: float) -> list[JudgedSentence]:
@@ -432,9 +450,14 @@ def _likely_first(judged: Sequence[JudgedSentence], likely: float, later: Callab
 
 
 def _time(document: Document, start: int, end: int) -> str | None:
-    """The time ``document.text[start:end]`` speaks of (``rag.when.spoken_of``), read in its paragraph."""
+    """The time ``document.text[start:end]`` speaks of (the latest of ``_times``)."""
+    return max(_times(document, start, end), default=None)
+
+
+def _times(document: Document, start: int, end: int) -> list[str]:
+    """The times ``document.text[start:end]`` speaks of (``rag.when.times_spoken_of``), read in its paragraph."""
     text = document.text
-    return spoken_of(text[start:end], document.published, before=text[text.rfind("\n", 0, start) + 1 : start])
+    return times_spoken_of(text[start:end], document.published, before=text[text.rfind("\n", 0, start) + 1 : start])
 
 
 def _mentioning(ranking: Ranking, judged: Sequence[JudgedSentence]) -> tuple[list[JudgedSentence], dict[str, list[str]]]:
@@ -462,10 +485,29 @@ def _about_the_people(ranking: Ranking, judged: Sequence[JudgedSentence]) -> lis
     return [s for s in judged if writes[s.doc_id]] or list(judged)
 
 
-def _unmentioned(ranking: Ranking, best: JudgedSentence, words: Sequence[str], abstainer: Abstainer | None) -> Answer:
-    """An abstention: no candidate's article mentions ``words``, which the question names; its
-    confidence is P(answerable) as the abstention model sees the best candidate."""
+_SENTENCE_END = re.compile(r"[。！？!?]")
+
+
+def _unsaid_places(ranking: Ranking, question: str, sentence: JudgedSentence) -> list[str]:
+    """The places a Chinese question names (``rag.mentions.places_named``) that neither ``sentence``,
+    the one before it in its paragraph ("……在泰国罗勇府的首座海外工厂建设。该工厂……年产能为15万辆。") nor its
+    article's title names: "云帆科技在新加坡有多少员工?" is not answered by the company's total, nor the
+    investment in Dresden by the one in Phoenix."""
+    places = places_named(question)
+    if not places:
+        return []
+    document = ranking.documents[sentence.doc_id]
+    text = document.text
+    paragraph = text.rfind("\n", 0, sentence.start) + 1
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, paragraph, max(paragraph, sentence.start - 1))]
+    before = ends[-2] if len(ends) > 1 else paragraph  # the previous sentence opens after the one before it ends
+    said = fold(document.title + "\n" + text[before : sentence.end])
+    return [place for place in places if place not in said]
+
+
+def _unmentioned(ranking: Ranking, best: JudgedSentence, reason: str, abstainer: Abstainer | None) -> Answer:
+    """An abstention: what the question names is not where the answer would be (``reason`` says
+    which); its confidence is P(answerable) as the abstention model sees the best candidate."""
     seen = features(ranking, best.sentence_id, best.rank, None, None, best.probability)
     answerable = abstainer.answerable.probability(seen) if abstainer else 0.0
-    return Answer(ranking.query.text, None, _passages(ranking, []), [], True, round(answerable, 4),
-                  f"The closest articles never mention {listed(words)}, which the question asks about.", features=seen)  # fmt: skip
+    return Answer(ranking.query.text, None, _passages(ranking, []), [], True, round(answerable, 4), reason, features=seen)

@@ -149,6 +149,7 @@ ASKED = (
           _PERSON, checkable=False),  # fmt: skip
 )
 _BY_NAME = {kind.name: kind for kind in ASKED}
+PERSON = _BY_NAME["person"]
 # a question that asks for a person may still ask "how many people …": the person row comes last, and a
 # person question is not typed by the rows above unless they are explicit about the value
 _PERSON_FIRST = re.compile(r"^\W*(?:who|whom|whose)\b|谁|哪位", re.IGNORECASE)
@@ -177,7 +178,7 @@ def expected_type(question: str) -> AnswerType | None:
     if _WHO_IS_NAMED.search(folded):
         return DESCRIPTION
     if _PERSON_FIRST.search(folded) and not _COUNT.search(folded):
-        return _BY_NAME["person"]
+        return PERSON
     return next((kind for kind in ASKED if kind.asked_by.search(folded)), None)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from rag import lexical
 from rag.abstention import Abstainer
 from rag.answer import Answer, assemble, judge_candidates
+from rag.answer_types import expected_type
 from rag.collection import AddResult, Collection, Verification
 from rag.config import DEFAULT_COLLECTION, RetrievalSettings, Settings, check_collection_name
 from rag.document import Document, DocumentSummary
@@ -32,7 +34,7 @@ from rag.errors import (
 from rag.expand import cedict_glosses
 from rag.fixed_collection import FixedCollection
 from rag.folder_collection import FolderCollection
-from rag.followup import leans_on_context
+from rag.followup import PRONOUNS, is_a_name, leans_on_context, resolved
 from rag.formats import SUPPORTED_SUFFIXES
 from rag.judge import Judge, JudgedSentence
 from rag.query import TOP_K_RANGE, Query, build_query, validate_filter, validate_history, validate_question, validate_top_k, with_context
@@ -43,6 +45,23 @@ from rag.store import open_store
 from rag.when import asked, rerank_by_time
 
 log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class _Asked:
+    """A question as asked: what decides its answer, for the cache of the last answers."""
+
+    question: str
+    history: tuple[str, ...]
+    top_k: int
+    since: str | None
+    until: str | None
+    sources: tuple[str, ...]
+    documents: tuple[str, ...]
+    generation: int  # another article may change the answer
+
+
+_ANSWERS_KEPT = 64
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -94,6 +113,10 @@ class Assistant:
         self._reader = reader if settings.retrieval.reader else None
         self._write_lock = write_lock or threading.Lock()  # one writer per process; the store's lock covers processes
         self._encode = lru_cache(maxsize=1024)(self._encode_uncached)  # repeated questions skip the model
+        # the last answers, by question, conversation, filter and generation: a follow-up's pronoun stands
+        # for its earlier turn's answer, which the page (or any caller) asked just before
+        self._answered: OrderedDict[_Asked, Answer] = OrderedDict()
+        self._answered_lock = threading.Lock()
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, collection: str | None = None, encoder: Encoder | None = None,
@@ -196,8 +219,12 @@ class Assistant:
         view = self._store.view()
         within = narrowed.allowed(view.filter_index) if not narrowed.empty else None  # the view's index: built once
         retrieval = self._settings.retrieval
-        query = self._encode(text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
-        if earlier and retrieval.context_turns and leans_on_context(text):
+        follows = bool(earlier and retrieval.context_turns and leans_on_context(text))
+        filters = (since, until, tuple(sources or ()), tuple(documents or ()))
+        referent = self._referent(_Asked(earlier[-1], earlier[:-1], top_k, *filters, view.generation)) if follows else None
+        standing_for = resolved(text, *referent) if referent is not None else None
+        query = self._encode(standing_for or text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
+        if follows:
             turns = [self._encode(turn, retrieval.query_adapter, retrieval.query_expansion, view.generation)
                      for turn in earlier[-retrieval.context_turns :]]  # fmt: skip
             query = with_context(query, turns, retrieval.history_weight)
@@ -216,7 +243,27 @@ class Assistant:
         milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000, "read": (read - ranked) * 1000,
                         "answer": (done - read) * 1000, "total": (done - started) * 1000}  # fmt: skip
         keywords = query.tokens[len(lexical.tokenize(text)) :] if query.language == "en" else ()
+        with self._answered_lock:
+            self._answered[_Asked(text, earlier, top_k, *filters, view.generation)] = answer
+            while len(self._answered) > _ANSWERS_KEPT:
+                self._answered.popitem(last=False)
         return Trace(answer, milliseconds, query.language, tuple(keywords), tuple(judged))
+
+    def _referent(self, turn: _Asked) -> tuple[str, str] | None:
+        """Whom a follow-up's pronoun stands for: the answer to the last earlier ``turn``, when that asked
+        for a person or a company and the answer shows one (``rag.followup.resolved``), as (kind, name);
+        None otherwise. The answer is the one given before when it is among the last answers."""
+        kind = expected_type(turn.question)
+        if kind is None or kind.name not in PRONOUNS:
+            return None
+        with self._answered_lock:
+            answer = self._answered.get(turn)
+        if answer is None:
+            answer = self.ask(turn.question, turn.top_k, history=turn.history or None, since=turn.since, until=turn.until,
+                              sources=turn.sources or None, documents=turn.documents or None)  # fmt: skip
+        if answer.span is None or kind.name == "person" and not is_a_name(answer.span.text):
+            return None  # "江南省人民医院院长" answered "who", but "他" is no office
+        return kind.name, answer.span.text
 
     def _read(self, ranking: Ranking, retrieval: RetrievalSettings) -> dict[int, list[Reading]]:
         """The reader on the sentences ``read_sentence_ids`` picks, in one batch: up to ``span_n_best``

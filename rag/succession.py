@@ -51,6 +51,14 @@ def leaves(text: str, start: int, end: int) -> bool:
     return not takes_over(text, end) and _LEAVING.search(near) is not None
 
 
+_SUCCESSION = re.compile(r"接任|接替|继任|接掌|接棒|接手|由[^,，。]{1,20}出任|\b(?:succeed(?:s|ed)?|takes? over|took over|replac(?:e|es|ed))\b", re.IGNORECASE)
+
+
+def tells_of_succession(text: str) -> bool:
+    """Whether ``text`` says someone takes another's place ("由原集团副院长林泽宇接任", "will succeed him")."""
+    return _SUCCESSION.search(fold(text)) is not None
+
+
 def takes_over(text: str, end: int) -> bool:
     """Whether ``text`` says right after ``end`` that the one named before takes over ("吴思颖接任")."""
     return _TAKING_OVER.match(fold(text[end : end + _NEAR_LATIN])) is not None

@@ -90,7 +90,12 @@ def names_former(text: str, question: str) -> bool:
 
 
 def spoken_of(text: str, fallback: str | None, before: str = "") -> str | None:
-    """The time a text speaks of: the latest full date or year it states (ISO prefix), else the time
+    """The time a text speaks of: the latest of ``times_spoken_of``."""
+    return max(times_spoken_of(text, fallback, before), default=None)
+
+
+def times_spoken_of(text: str, fallback: str | None, before: str = "") -> list[str]:
+    """The times a text speaks of: the full dates, months and years it states (ISO prefixes), else the time
     the nearest sentence before it in its paragraph (the end of ``before``, the text up to it) that
     states one states, else
     ``fallback`` (its article's date). A paragraph that sets a time goes on in it: "至2017年初他們已擁有45名
@@ -102,12 +107,12 @@ def spoken_of(text: str, fallback: str | None, before: str = "") -> str | None:
     if fallback and _PRESENT.search(to_simplified(folded)):
         stated.append(fallback)
     if stated:
-        return max(stated)
+        return stated
     paragraph = unicodedata.normalize("NFKC", before[before.rfind("\n") + 1 :])
     for start, end in reversed(split_sentences(paragraph)):
         if earlier := _stated(paragraph[start:end]):
-            return max(earlier)
-    return fallback
+            return [max(earlier)]
+    return [fallback] if fallback else []
 
 
 def _stated(folded: str) -> list[str]:

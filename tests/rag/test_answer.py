@@ -495,3 +495,24 @@ def test_a_question_naming_a_person_in_han_characters_is_answered_from_an_articl
     assert first("吴思颖") == "吴思颖将接任总经理。"  # the closer sentence is about someone else
     assert first() == "陈晓雯今年46岁。"
     assert first("奥尔特曼") == "陈晓雯今年46岁。"  # no article writes the name: nothing is left out
+
+
+def test_a_question_naming_a_place_is_not_answered_by_a_sentence_about_elsewhere():
+    def answer(question: str, text: str, sentences: tuple[tuple[int, int], ...], title: str = "t"):
+        document = Document("d", "d.txt", title, "zh-Hans", "0", text)
+        tokens = tuple(tokenize(question))
+        query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+        records = {i: SentenceRecord(i, "d", start, end, (0,)) for i, (start, end) in enumerate(sentences)}
+        ranking = Ranking(query, [Candidate(0, 1.0, tuple((i, 0.9 - 0.1 * i) for i in records))], {0: ChunkRecord(0, "d", 0, len(text), tuple(records))},
+                          records, {"d": document}, Closeness(0.9, 0.9), frozenset(term_id(token) for token in tokens))  # fmt: skip
+        return _answer(ranking, Judge.retrieval_only())
+
+    staff = "云帆科技员工总数为12,860人。"
+    elsewhere = answer("云帆科技在新加坡有多少员工?", staff, ((0, len(staff)),))
+    assert elsewhere.abstained and elsewhere.reason == "The closest passages do not say this about 新加坡."
+    assert not answer("云帆科技在新加坡有多少员工?", staff, ((0, len(staff)),), title="云帆科技新加坡分公司成立").abstained  # the title says where
+    plant = "星河汽车在泰国罗勇府建设首座海外工厂。该工厂年产能为15万辆。"
+    said = answer("星河汽车泰国工厂的年产能是多少?", plant, ((19, len(plant)),))  # 该工厂: the sentence before says where
+    assert not said.abstained and said.text == "该工厂年产能为15万辆。"
+    apart = "星河汽车在泰国罗勇府建设首座海外工厂。\n该工厂年产能为15万辆。"
+    assert answer("星河汽车泰国工厂的年产能是多少?", apart, ((20, len(apart)),)).abstained  # another paragraph

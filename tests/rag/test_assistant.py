@@ -218,3 +218,22 @@ def test_a_bad_filter_is_refused_and_changes_nothing(tiny):
     assert assistant.ask("谁辞去了首席技术官?", top_k=2) == before and [d.id for d in assistant.documents()] == ["a", "b"]
     only_b = assistant.ask("谁辞去了首席技术官?", top_k=2, documents=["b"])
     assert {p.doc_id for p in only_b.passages} == {"b"}
+
+
+SUCCESSION = ("# 江南医院集团领导班子调整\n\n江南医院集团召开干部大会,宣布原董事长周国栋因到龄正式退休,由原副院长林泽宇接任董事长。\n\n"
+              "现年65岁的周国栋是普外科医生出身的管理者,1983年毕业于上海医科大学,2016年起担任集团董事长。\n\n"
+              "新任董事长林泽宇今年52岁,毕业于复旦大学上海医学院,是知名的心血管内科专家。\n")  # fmt: skip
+
+
+def test_a_follow_up_pronoun_stands_for_the_earlier_answer(project_copy, encoder, tmp_path):
+    """"他" after "谁接替周国栋…?" is the one who took over, whom the earlier question never names: the
+    conversation's own words lean on 周国栋, who graduated elsewhere."""
+    assistant = Assistant.load(Settings(root=project_copy), encoder=encoder)
+    article = tmp_path / "succession.md"
+    article.write_text(SUCCESSION, encoding="utf-8")
+    assistant.add([article])
+    earlier = "谁接替周国栋担任江南医院集团董事长?"
+    first = assistant.ask(earlier)
+    assert first.span is not None and first.span.text == "林泽宇"
+    follow_up = assistant.ask("他是从哪所大学毕业的?", history=[earlier])
+    assert not follow_up.abstained and "复旦大学" in (follow_up.text or "")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rag.errors import InvalidQuestionError
-from rag.followup import MAX_HISTORY, leans_on_context
+from rag.followup import MAX_HISTORY, is_a_name, leans_on_context, resolved
 from rag.query import Query, validate_history, with_context
 
 
@@ -55,3 +55,30 @@ def test_a_follow_up_weighs_the_last_turn_below_itself_and_earlier_turns_half_as
     expected = np.array([1.0, 0.5, 0.25]) / np.linalg.norm([1.0, 0.5, 0.25])  # by hand: 1·q + 0.5·last + 0.25·first
     assert np.allclose(asked.vector, expected) and np.allclose(asked.base_vector, expected)
     assert asked.tokens == ("加入", "名字", "首席技术官") and asked.text == follow_up.text  # its own tokens first, once each
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "expected"),
+    [
+        ("他是从哪所学校毕业的?", "person", "林泽宇是从哪所学校毕业的?"),
+        ("她是哪一年進入該公司的?", "person", "林泽宇是哪一年進入該公司的?"),
+        ("And what was his finishing time?", "person", "And what was 林泽宇's finishing time?"),
+        ("Where did she study?", "person", "Where did 林泽宇 study?"),
+        ("该公司的总部在哪里?", "organisation", "林泽宇的总部在哪里?"),
+        ("When was it founded?", "organisation", "When was 林泽宇 founded?"),
+        ("其他人呢?", "person", None), ("他们去了哪里?", "person", None),  # no pronoun for one person
+        ("该公司的总部在哪里?", "person", None), ("他是谁?", "organisation", None),
+        ("他母亲呢?", "person", None), ("What does his wife do?", "person", None),  # whose kin: the earlier question's subject
+    ],
+)  # fmt: skip
+def test_a_pronoun_stands_for_the_earlier_answer(question, kind, expected):
+    assert resolved(question, kind, "林泽宇") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [("林泽宇", True), ("李佩珊", True), ("Bob McGrew", True), ("Altman", True), ("米拉·穆拉蒂", True), ("梅塞雷特·格塔丘(Meseret Getachew)", True),
+     ("Mark Chen(陈信翰)", True), ("江南省人民医院院长", False), ("董事长", False), ("OpenAI", False), ("interim CEO Mira Murati against the best", False)],
+)  # fmt: skip
+def test_what_is_one_persons_name(text, names):
+    assert is_a_name(text) is names

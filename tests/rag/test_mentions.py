@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.mentions import han_name_opening, listed, named_in, people_named, unmentioned
+from rag.mentions import han_name_opening, listed, named_in, people_named, places_named, unmentioned
 
 
 def _no_names(words: set[str]) -> dict[str, set[str]]:
@@ -84,3 +84,10 @@ def test_a_person_is_mentioned_by_the_name_or_by_its_latin_spelling():
 )
 def test_the_han_name_a_text_opens_with(text, length):
     assert han_name_opening(text) == length
+
+
+def test_the_places_a_question_names():
+    assert places_named("云帆科技在新加坡有多少员工?") == ("新加坡",)
+    assert places_named("OpenAI在印度秘密測試了什麼?") == ("印度",)  # folded to Simplified
+    assert places_named("Altman在对话中说了什么?") == ()  # 中 of 对话中 is tagged a place: one character is none
+    assert places_named("穆拉蒂是哪一年加入OpenAI的?") == ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.succession import asks_for_successor, leaves, takes_over
+from rag.succession import asks_for_successor, leaves, takes_over, tells_of_succession
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,12 @@ def test_the_person_a_sentence_says_leaves(text, name, leaving):
 )
 def test_the_person_named_right_before_taking_over(text, name, taking):
     assert takes_over(text, _at(text, name)[1]) is taking
+
+
+@pytest.mark.parametrize(
+    ("text", "tells"),
+    [(RETIRES, True), ("宣布原董事长周国栋因到龄退休,由原副院长林泽宇出任董事长。", True), ("Mark Chen will succeed him.", True),
+     ("现年65岁的周国栋是普外科医生出身的管理者,2016年后出任董事长。", False), ("他在公司工作了六年。", False)],
+)  # fmt: skip
+def test_a_sentence_that_tells_of_a_succession(text, tells):
+    assert tells_of_succession(text) is tells

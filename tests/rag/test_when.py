@@ -10,7 +10,7 @@ from rag.document import Document
 from rag.query import Query
 from rag.retrieve import Candidate, Closeness, Ranking
 from rag.store.base import ChunkRecord
-from rag.when import Asked, asked, matches, names_former, rerank_by_time, speaks_of_then, spoken_of
+from rag.when import Asked, asked, matches, names_former, rerank_by_time, speaks_of_then, spoken_of, times_spoken_of
 
 
 @pytest.mark.parametrize(
@@ -50,6 +50,14 @@ def test_the_time_a_text_speaks_of_is_its_latest_stated_date_else_its_articles()
     assert spoken_of("Wojciech Zaremba 目前仍在 OpenAI。", "2024-09-26") == "2024-09-26"
     assert spoken_of("奧特曼仍然是執行長,2023年曾被解雇。", None) == "2023"  # no article date: the year it states
     assert matches("2023-11", "2023-11-20") and matches("2023", "2023-11") and not matches("2023-11", "2024") and not matches("2017", None)
+
+
+def test_every_time_a_text_states_and_else_the_one_it_inherits():
+    # "为什么在2020年没有举行?" is answered by a sentence whose latest year is 2023
+    assert times_spoken_of("2020年赛事因新冠疫情停办一年,2023年首次获评金标赛事。", "2024-11-18") == ["2020", "2023"]
+    assert times_spoken_of("首届仅有约8000名选手参赛。", "2024-11-18", before="赛事创办于2015年。") == ["2015"]
+    assert times_spoken_of("首届仅有约8000名选手参赛。", "2024-11-18") == ["2024-11-18"]
+    assert times_spoken_of("首届仅有约8000名选手参赛。", None) == []
 
 
 def test_a_time_speaks_of_the_asked_period_when_it_falls_in_it_as_precisely_as_asked():

@@ -77,6 +77,16 @@ def test_rendering_escapes_text_before_marking_it():
     assert "<script>" not in render.conversation([("<img src=x onerror=alert(1)>", "oops")])
 
 
+def test_a_follow_up_shows_the_question_it_was_answered_as():
+    from rag import Answer
+
+    resolved = Answer("林泽宇是从哪所大学毕业的?", None, [], [], True, 0.1, "not said")
+    assert '<div class="asked-as">Answered as: 林泽宇是从哪所大学毕业的?</div>' in render.conversation([("他是从哪所大学毕业的?", resolved)])
+    alone = Answer("谁是CTO?", None, [], [], True, 0.1, "not said")
+    assert "asked-as" not in render.conversation([(" 谁是CTO? ", alone)])  # the question as typed, stripped
+    assert "<b>" not in render.conversation([("他呢?", Answer("<b>x</b>呢?", None, [], [], True, 0.1))])
+
+
 def test_server_answers_and_upload_makes_a_document_answerable(server, tmp_path):
     from gradio_client import Client, handle_file
 

@@ -100,6 +100,8 @@ def conversation(turns: Sequence[tuple[str, Answer | str]]) -> str:
     parts = []
     for question, reply in turns:
         parts.append(f'<div class="bubble question">{escape(question)}</div>')
+        if not isinstance(reply, str) and reply.question != question.strip():  # a follow-up's pronoun, resolved
+            parts.append(f'<div class="asked-as">Answered as: {escape(reply.question)}</div>')
         if isinstance(reply, str):
             parts.append(f'<div class="bubble answer error">{escape(reply)}</div>')
         else:
@@ -152,6 +154,7 @@ CSS = """
 .bubble { border-radius: 12px; padding: 10px 14px; margin: 8px 0; max-width: 95%; }
 .bubble.question { background: #e8f0fe; margin-left: auto; width: fit-content; }
 .bubble.answer { background: #f1f8e9; border: 1px solid #c5e1a5; }
+.asked-as { font-size: 0.85em; color: #555; text-align: right; margin: -4px 0 6px; }
 .bubble.answer.abstained { background: #fff8e1; border-color: #ffe082; }
 .bubble.answer.error { background: #ffebee; border-color: #ef9a9a; }
 .cards { display: flex; flex-direction: column; gap: 6px; margin: 0 0 16px 12px; }
