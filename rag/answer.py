@@ -21,7 +21,7 @@ from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, is_headline, judged_sentences
 from rag.lexical import tokenize
-from rag.mentions import han_name_opening, listed, places_named, unmentioned
+from rag.mentions import han_name_opening, han_names_in, listed, places_named, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
 from rag.succession import asks_for_successor, leaves, takes_over, tells_of_succession
@@ -404,7 +404,7 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
         return _unmentioned(ranking, first, f"The closest passages do not say this about {listed(elsewhere)}.", abstainer)
     found = readings.get(first.sentence_id, ()) if first is not None else ()
     reading = found[0] if found else None
-    missing = missing_type(question, citations[0].text) if citations else None
+    missing = (missing_type(question, citations[0].text) or _age_of_another(ranking, citations[0].text)) if citations else None
     reads = None if reading is None else 1.0 - reading.no_answer
     seen = features(ranking, first and first.sentence_id, first and first.rank, reads, missing, first.probability if first else 0.0)
     if not citations or (abstainer is not None and abstainer.abstains(seen)):
@@ -483,6 +483,28 @@ def _about_the_people(ranking: Ranking, judged: Sequence[JudgedSentence]) -> lis
         return list(judged)
     writes = {doc_id: not unmentioned(people, ranking.documents[doc_id].text) for doc_id in {s.doc_id for s in judged}}
     return [s for s in judged if writes[s.doc_id]] or list(judged)
+
+
+_CLAUSE = re.compile(r"[^,，;；。!！?？]*")
+
+
+def _age_of_another(ranking: Ranking, text: str) -> AnswerType | None:
+    """The age type, when a question asks the age of someone it names in Han characters and every age
+    ``text`` states is another's: the one name in its clause is not theirs ("孙立伟今年多大岁数?" is not
+    answered by "63岁的王建平将于年底退休,由……孙立伟接任"). An age whose clause names no one, or several,
+    may be theirs. jieba may tag part of a name (静怡 of 何静怡), so either name may hold the other."""
+    kind = expected_type(ranking.query.text)
+    people = [person.name for person in ranking.query.people]
+    if kind is None or kind.name != "age" or not people:
+        return None
+    folded = fold(text)
+    owners = []
+    for start, end in value_bounds(kind, text):
+        clause_start = max(folded.rfind(mark, 0, start) for mark in ",，;；。!！?？") + 1
+        names = han_names_in(folded[clause_start:start] + _CLAUSE.match(folded, end).group(0))  # type: ignore[union-attr]
+        owners.append(names[0] if len(names) == 1 else "")
+    theirs = any(not owner or any(person in owner or owner in person for person in people) for owner in owners)
+    return kind if owners and not theirs else None
 
 
 _SENTENCE_END = re.compile(r"[。！？!?]")

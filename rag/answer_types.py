@@ -117,7 +117,7 @@ ASKED = (
           r"什么时候|什么时间|何时|哪个时候|哪段时间|几时|\bwhat time\b|\b(?:since|until|till|by) when\b"
           r"|^\W*(?:and\s+|so\s+|but\s+)?when\s+(?:did|does|do|was|were|is|are|will|would|has|have|had|could|can|should|might)\b",
           _TIME),  # fmt: skip
-    _type("age", "an age", r"几岁|多大年纪|年龄|岁数|\bhow old\b|\bwhat age\b|\bat what age\b", _AGE),
+    _type("age", "an age", r"几岁|多少岁|多大年纪|年龄|岁数|\bhow old\b|\bwhat age\b|\bat what age\b", _AGE),
     _type("school", "a school or university", r"哪[所间個个]?(?:大学|学院|学校)|毕业于|\b(?:which|what)(?:\s+\w+)?\s+(?:university|college|school)\b"
           r"|\bgraduat|\b(?:go|went|attend|attended|study|studied)\b[^?]*\b(?:university|college)\b|(?:就读|读书|求学|上学)于?哪"
           r"|在哪[里儿]?(?:读|上)的?大学", _SCHOOL),  # fmt: skip

@@ -80,6 +80,12 @@ def people_named(question: str) -> tuple[Named, ...]:
     return tuple(dict.fromkeys(people))
 
 
+def han_names_in(text: str) -> list[str]:
+    """The Han names in ``text`` (folded) as jieba's tagger finds them: tags of the nr family, two to four
+    characters ("63岁的王建平将于年底退休" → 王建平)."""
+    return [word for word, tag in jieba.posseg.cut(text) if tag.startswith("nr") and _HAN_NAME.fullmatch(word)]
+
+
 @lru_cache(maxsize=1024)
 def places_named(question: str) -> tuple[str, ...]:
     """The places a Chinese question names, folded, as jieba's tagger finds them (tag ``ns``, two

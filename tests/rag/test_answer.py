@@ -516,3 +516,22 @@ def test_a_question_naming_a_place_is_not_answered_by_a_sentence_about_elsewhere
     assert not said.abstained and said.text == "该工厂年产能为15万辆。"
     apart = "星河汽车在泰国罗勇府建设首座海外工厂。\n该工厂年产能为15万辆。"
     assert answer("星河汽车泰国工厂的年产能是多少?", apart, ((20, len(apart)),)).abstained  # another paragraph
+
+
+def test_an_age_that_is_another_persons_is_no_answer():
+    strict = Abstainer(_only("answer_type_mismatch", -5.0, 1.0), 0.5, _only("answer_type_mismatch", 0.0, 1.0))
+
+    def answer(question: str, text: str):
+        document = Document("d", "d.txt", "t", "zh-Hans", "0", text)
+        tokens = tuple(tokenize(question))
+        people = tuple(Named(name, (), frozenset({name})) for name in ("孙立伟", "王建平", "静怡") if name in question)
+        query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens, (), people)
+        ranking = Ranking(query, [Candidate(0, 1.0, ((0, 0.9),))], {0: ChunkRecord(0, "d", 0, len(text), (0,))},
+                          {0: SentenceRecord(0, "d", 0, len(text), (0,))}, {"d": document}, Closeness(0.9, 0.9),
+                          frozenset(term_id(token) for token in tokens))  # fmt: skip
+        return _answer(ranking, Judge.retrieval_only(), strict)
+
+    retiring = "63岁的王建平将于年底退休,由连云港市体育局原副局长孙立伟接任。"
+    assert answer("孙立伟今年多大岁数?", retiring).reason == "The question asks for an age, and the closest passages give none."
+    assert answer("王建平今年多大岁数?", retiring).text == retiring
+    assert not answer("何静怡今年多少岁?", "骨科主任何静怡是院区最年轻的科室负责人,今年41岁。").abstained  # the clause names no one

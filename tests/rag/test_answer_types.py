@@ -94,7 +94,7 @@ def test_mismatch_when_the_answer_lacks_the_asked_type(question, answer, mismatc
         # an office of a company named in Latin letters asks for a person: "OpenAI的营运长" is no name
         ("OpenAI的首席技术官是谁?", "person"), ("OpenAI的營運長是誰?", "person"), ("Google的CEO是谁?", "person"),
         ("Who is OpenAI's chief scientist?", "person"), ("Who is CEO?", "person"), ("谁是OpenAI的营运长?", "person"),
-        ("她在公司工作了多久？", "duration"), ("How long had Murati been at OpenAI?", "duration"),
+        ("孙立伟今年多少岁?", "age"), ("她在公司工作了多久？", "duration"), ("How long had Murati been at OpenAI?", "duration"),
         ("有多少名員工簽署了公開信？", "number"), ("How many employees signed the letter?", "number"),
         ("誰接替了穆拉蒂的職位？", "person"), ("Who replaced her?", "person"), ("哪位高管最早離職?", "person"),
         # an English "When …" clause that opens another question does not ask for a time

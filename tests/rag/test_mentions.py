@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.mentions import han_name_opening, listed, named_in, people_named, places_named, unmentioned
+from rag.mentions import han_name_opening, han_names_in, listed, named_in, people_named, places_named, unmentioned
 
 
 def _no_names(words: set[str]) -> dict[str, set[str]]:
@@ -91,3 +91,8 @@ def test_the_places_a_question_names():
     assert places_named("OpenAI在印度秘密測試了什麼?") == ("印度",)  # folded to Simplified
     assert places_named("Altman在对话中说了什么?") == ()  # 中 of 对话中 is tagged a place: one character is none
     assert places_named("穆拉蒂是哪一年加入OpenAI的?") == ()
+
+
+def test_the_han_names_in_a_text():
+    assert han_names_in("63岁的王建平将于年底退休") == ["王建平"]
+    assert han_names_in("今年41岁") == []
