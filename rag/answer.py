@@ -24,7 +24,7 @@ from rag.lexical import tokenize
 from rag.mentions import han_name_opening, han_names_in, listed, places_named, unmentioned
 from rag.reader import Reading
 from rag.retrieve import Ranking
-from rag.succession import asks_for_successor, leaves, takes_over, tells_of_succession
+from rag.succession import asks_for_successor, leaves, takes_office, takes_over, tells_of_succession
 from rag.when import Asked, asked, names_former, speaks_of_then, times_spoken_of
 
 # What the confidence means to a reader (``Answer.reliability``). In eval/reports/latest.json's
@@ -389,7 +389,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     when = asked(question)
     if when.period is not None:  # a named time: the likely sentences from then first (experiments.md, stop 37)
         likely = settings.period_share * mentioning[0].probability if mentioning else 1.0
-        mentioning = _from_then(ranking, mentioning, when, likely)
+        holder = (kind := expected_type(question)) is not None and kind.name == "person"
+        mentioning = _from_then(ranking, mentioning, when, likely, holder)
     chosen = choose_sentences(ranking, mentioning, settings)
     passages = _passages(ranking, chosen)
     citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
@@ -418,12 +419,23 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)
 
 
-def _from_then(ranking: Ranking, judged: Sequence[JudgedSentence], when: Asked, likely: float) -> list[JudgedSentence]:
+def _from_then(ranking: Ranking, judged: Sequence[JudgedSentence], when: Asked, likely: float, holder: bool) -> list[JudgedSentence]:
     """For a question naming a time, the sentences the judge rates at least ``likely`` with those that
     speak of the asked time first (``rag.when.speaks_of_then``; of any time they state: "2020年赛事因新冠
-    疫情停办一年,2023年首次获评……" answers "为什么在2020年没有举行?"), then the others in the judge's order."""
+    疫情停办一年,2023年首次获评……" answers "为什么在2020年没有举行?"), then the others in the judge's order.
+    When none does and the question asks who held something then (``holder``), the state then is the
+    last change before it: of the sentences telling of someone taking an office
+    (``rag.succession.takes_office``), the one stating the latest time before the period comes first ("2021年
+    海滨市的市长是谁?" → "2020年3月,……原副市长李娜接任市长", not 2016's mayor nor 2024's)."""
     times = {s.sentence_id: _times(ranking.documents[s.doc_id], s.start, s.end) for s in judged if s.probability >= likely}
-    return _likely_first(judged, likely, later=lambda s: not any(speaks_of_then(when, time) for time in times[s.sentence_id]))
+    text = {s.sentence_id: s.text for s in judged}
+    if not holder or any(speaks_of_then(when, time) for found in times.values() for time in found):
+        return _likely_first(judged, likely, later=lambda s: not any(speaks_of_then(when, time) for time in times[s.sentence_id]))
+    assert when.period is not None
+    before = {sid: max((time for time in found if time[: len(when.period)] < when.period), default="") if takes_office(text[sid]) else ""
+              for sid, found in times.items()}  # fmt: skip
+    latest = max(before.values(), default="")
+    return _likely_first(judged, likely, later=lambda s: not latest or before[s.sentence_id] != latest)
 
 
 def _taking_over_first(judged: Sequence[JudgedSentence], likely: float) -> list[JudgedSentence]:

@@ -54,6 +54,17 @@ def leaves(text: str, start: int, end: int) -> bool:
 _SUCCESSION = re.compile(r"接任|接替|继任|接掌|接棒|接手|由[^,，。]{1,20}出任|\b(?:succeed(?:s|ed)?|takes? over|took over|replac(?:e|es|ed))\b", re.IGNORECASE)
 
 
+# someone takes an office (a succession, an election, a promotion): what changes who holds it
+_TAKING_OFFICE = re.compile(
+    rf"{_SUCCESSION.pattern}|出任|就任|上任|当选|升任|晋升|任命|被任命|\b(?:appointed|named|became|elected|promoted)\b", re.IGNORECASE
+)
+
+
+def takes_office(text: str) -> bool:
+    """Whether ``text`` says someone takes an office ("2016年,张伟出任海滨市市长", "2022年5月,晋升为首席技术官")."""
+    return _TAKING_OFFICE.search(fold(text)) is not None
+
+
 def tells_of_succession(text: str) -> bool:
     """Whether ``text`` says someone takes another's place ("由原集团副院长林泽宇接任", "will succeed him")."""
     return _SUCCESSION.search(fold(text)) is not None

@@ -535,3 +535,23 @@ def test_an_age_that_is_another_persons_is_no_answer():
     assert answer("孙立伟今年多大岁数?", retiring).reason == "The question asks for an age, and the closest passages give none."
     assert answer("王建平今年多大岁数?", retiring).text == retiring
     assert not answer("何静怡今年多少岁?", "骨科主任何静怡是院区最年轻的科室负责人,今年41岁。").abstained  # the clause names no one
+
+
+def test_who_held_an_office_in_a_year_no_sentence_names_is_the_last_to_take_it_before():
+    text = "2016年,张伟出任海滨市市长。2019年,海滨港建成。2020年3月,原副市长李娜接任市长。2024年1月,王磊当选市长。"
+    bounds = ((0, 16), (16, 28), (28, 47), (47, 62))
+    document = Document("d", "d.txt", "t", "zh-Hans", "0", text, published="2024-01-12")
+
+    def first(question: str) -> str | None:
+        tokens = tuple(tokenize(question))
+        query = Query(question, "zh-Hans", np.zeros(2, np.float32), np.zeros(2, np.float32), tokens)
+        records = {i: SentenceRecord(i, "d", start, end, (0,)) for i, (start, end) in enumerate(bounds)}
+        scores = ((3, 0.9), (0, 0.85), (1, 0.85), (2, 0.8))  # the judge: P = σ(10·gap), 2024's mayor best
+        ranking = Ranking(query, [Candidate(0, 1.0, scores)], {0: ChunkRecord(0, "d", 0, len(text), (0, 1, 2, 3))}, records,
+                          {"d": document}, Closeness(0.9, 0.9), frozenset(term_id(token) for token in tokens))  # fmt: skip
+        return _answer(ranking, _judge(score_gap=10.0)).text
+
+    assert [text[start:end] for start, end in bounds][2] == "2020年3月,原副市长李娜接任市长。"
+    assert first("2021年海滨市的市长是谁?") == "2020年3月,原副市长李娜接任市长。"  # not 2019's port, which takes no office
+    assert first("2017年海滨市的市长是谁?") == "2016年,张伟出任海滨市市长。"
+    assert first("2024年1月海滨市的市长是谁?") == "2024年1月,王磊当选市长。"  # a sentence of then

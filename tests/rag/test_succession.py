@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.succession import asks_for_successor, leaves, takes_over, tells_of_succession
+from rag.succession import asks_for_successor, leaves, takes_office, takes_over, tells_of_succession
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,12 @@ def test_the_person_named_right_before_taking_over(text, name, taking):
 )  # fmt: skip
 def test_a_sentence_that_tells_of_a_succession(text, tells):
     assert tells_of_succession(text) is tells
+
+
+@pytest.mark.parametrize(
+    ("text", "takes"),
+    [("2016年,张伟出任海滨市市长。", True), ("2022年5月,晋升为首席技术官。", True), (RETIRES, True), ("He was appointed CEO in 2019.", True),
+     ("OpenAI成立于2015年。", False), ("张伟任内主导建设了海滨港二期工程。", False)],
+)  # fmt: skip
+def test_a_sentence_that_tells_of_someone_taking_an_office(text, takes):
+    assert takes_office(text) is takes
