@@ -522,11 +522,16 @@ def _age_of_another(ranking: Ranking, text: str) -> AnswerType | None:
 _SENTENCE_END = re.compile(r"[。！？!?]")
 
 
+_LEAD = 200  # characters of an article's opening (its dateline and lead) that set where it happens
+_DIVISION = re.compile(r"(?<=..)[市省县縣州区區]$")  # "台中市" is written 台中 in a dateline, 中市 nowhere
+
+
 def _unsaid_places(ranking: Ranking, question: str, sentence: JudgedSentence) -> list[str]:
     """The places a Chinese question names (``rag.mentions.places_named``) that neither ``sentence``,
-    the one before it in its paragraph ("……在泰国罗勇府的首座海外工厂建设。该工厂……年产能为15万辆。") nor its
-    article's title names: "云帆科技在新加坡有多少员工?" is not answered by the company's total, nor the
-    investment in Dresden by the one in Phoenix."""
+    the one before it in its paragraph ("……在泰国罗勇府的首座海外工厂建设。该工厂……年产能为15万辆。"), its
+    article's title nor its opening (where the story happens: "中央社記者陳怡君台中2024年10月8日電") names:
+    "云帆科技在新加坡有多少员工?" is not answered by the company's total, nor the investment in Dresden by
+    the one in Phoenix."""
     places = places_named(question)
     if not places:
         return []
@@ -535,8 +540,8 @@ def _unsaid_places(ranking: Ranking, question: str, sentence: JudgedSentence) ->
     paragraph = text.rfind("\n", 0, sentence.start) + 1
     ends = [m.end() for m in _SENTENCE_END.finditer(text, paragraph, max(paragraph, sentence.start - 1))]
     before = ends[-2] if len(ends) > 1 else paragraph  # the previous sentence opens after the one before it ends
-    said = fold(document.title + "\n" + text[before : sentence.end])
-    return [place for place in places if place not in said]
+    said = fold("\n".join((document.title, text[:_LEAD], text[before : sentence.end])))
+    return [place for place in places if _DIVISION.sub("", place) not in said]
 
 
 def _unmentioned(ranking: Ranking, best: JudgedSentence, reason: str, abstainer: Abstainer | None) -> Answer:

@@ -224,7 +224,7 @@ class Assistant:
         referent = self._referent(_Asked(earlier[-1], earlier[:-1], top_k, *filters, view.generation)) if follows else None
         standing_for = resolved(text, *referent) if referent is not None else None
         query = self._encode(standing_for or text, retrieval.query_adapter, retrieval.query_expansion, view.generation)
-        if follows:
+        if follows and standing_for is None:  # a resolved question names whom it asks about: it stands alone
             turns = [self._encode(turn, retrieval.query_adapter, retrieval.query_expansion, view.generation)
                      for turn in earlier[-retrieval.context_turns :]]  # fmt: skip
             query = with_context(query, turns, retrieval.history_weight)

@@ -514,8 +514,11 @@ def test_a_question_naming_a_place_is_not_answered_by_a_sentence_about_elsewhere
     plant = "星河汽车在泰国罗勇府建设首座海外工厂。该工厂年产能为15万辆。"
     said = answer("星河汽车泰国工厂的年产能是多少?", plant, ((19, len(plant)),))  # 该工厂: the sentence before says where
     assert not said.abstained and said.text == "该工厂年产能为15万辆。"
-    apart = "星河汽车在泰国罗勇府建设首座海外工厂。\n该工厂年产能为15万辆。"
-    assert answer("星河汽车泰国工厂的年产能是多少?", apart, ((20, len(apart)),)).abstained  # another paragraph
+    lead = "星河汽车今天公布了年度业绩。" * 15 + "\n"  # 210 characters: what the article opens with is past
+    apart = lead + "星河汽车在泰国罗勇府建设首座海外工厂。\n该工厂年产能为15万辆。"
+    assert answer("星河汽车泰国工厂的年产能是多少?", apart, ((len(lead) + 20, len(apart)),)).abstained  # another paragraph
+    assert not answer("星河汽车泰国工厂的年产能是多少?", "泰国罗勇府报道\n" + apart, ((len(lead) + 28, len(apart) + 8),)).abstained  # the opening says where
+    assert not answer("台中市有多少户停电?", "中央社记者台中8日电\n全市共有4万3,200户停电。", ((11, 24),)).abstained  # 台中市, written 台中
 
 
 def test_an_age_that_is_another_persons_is_no_answer():
