@@ -518,6 +518,8 @@ def test_a_question_naming_a_place_is_not_answered_by_a_sentence_about_elsewhere
     apart = lead + "星河汽车在泰国罗勇府建设首座海外工厂。\n该工厂年产能为15万辆。"
     assert answer("星河汽车泰国工厂的年产能是多少?", apart, ((len(lead) + 20, len(apart)),)).abstained  # another paragraph
     assert not answer("星河汽车泰国工厂的年产能是多少?", "泰国罗勇府报道\n" + apart, ((len(lead) + 28, len(apart) + 8),)).abstained  # the opening says where
+    twice = lead + "星河汽车在泰国罗勇府建设首座海外工厂。\n该工厂年产能为15万辆。\n泰国市场销量增长。"
+    assert not answer("星河汽车泰国工厂的年产能是多少?", twice, ((len(lead) + 20, len(lead) + 32),)).abstained  # written twice: the story's setting
     assert not answer("台中市有多少户停电?", "中央社记者台中8日电\n全市共有4万3,200户停电。", ((11, 24),)).abstained  # 台中市, written 台中
 
 

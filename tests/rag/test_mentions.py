@@ -91,6 +91,9 @@ def test_the_places_a_question_names():
     assert places_named("OpenAI在印度秘密測試了什麼?") == ("印度",)  # folded to Simplified
     assert places_named("Altman在对话中说了什么?") == ()  # 中 of 对话中 is tagged a place: one character is none
     assert places_named("穆拉蒂是哪一年加入OpenAI的?") == ()
+    # jieba tags common words ns too, and cuts others wrongly: CC-CEDICT's common words and unknown pairs are none
+    assert places_named("什麼東西可以收集地表徑流水?") == () and places_named("儀式在哪一個城市舉行?") == ()
+    assert places_named("韓國鐵路中那一種比複線長?") == ("韩国",) and places_named("德勒斯登的設計中心投資多少?") == ("德勒斯",)
 
 
 def test_the_han_names_in_a_text():
