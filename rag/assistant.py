@@ -187,6 +187,13 @@ class Assistant:
         other._encode = self._encode  # the questions' vectors do not depend on how they are ranked
         return other
 
+    def clear_cache(self) -> None:
+        """Forget the questions encoded and the answers kept (shared with ``with_retrieval`` copies): a
+        benchmark times a question asked for the first time."""
+        self._encode.cache_clear()
+        with self._answered_lock:
+            self._answered.clear()
+
     # ---- answering
 
     def _encode_uncached(self, text: str, adapter: bool, expansion: bool, generation: int) -> Query:

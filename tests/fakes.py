@@ -24,7 +24,7 @@ def _vector(text: str) -> np.ndarray:
 
 
 class FakeEncoder:
-    """Implements ``rag.encoder.Encoder``; counts how many passages it embedded."""
+    """Implements ``rag.encoder.Encoder``; counts how many passages and questions it embedded."""
 
     model_id = "fake-bigram-hash"
     model_sha256 = "0" * 64
@@ -33,12 +33,14 @@ class FakeEncoder:
 
     def __init__(self) -> None:
         self.passages = 0
+        self.questions = 0
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         self.passages += len(texts)
         return np.stack([_vector(text) for text in texts]) if texts else np.zeros((0, DIMENSION), np.float32)
 
     def encode_questions(self, texts: Sequence[str]) -> QuestionVectors:
+        self.questions += len(texts)
         vectors = np.stack([_vector(text) for text in texts])
         return QuestionVectors(vectors, vectors)
 

@@ -87,20 +87,21 @@ def query_path(assistant: Assistant, encoder: Encoder, questions: list[str]) -> 
 
 def with_history(assistant: Assistant, asked: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
     """Warm ``ask`` of the gold follow-ups with their conversation's earlier questions against the
-    same questions asked alone, each on a fresh copy of the assistant (``with_retrieval``: no answers
-    kept). In a conversation the earlier turns were answered just before, as the page asks them: a
+    same questions asked alone, each asked for the first time (nothing encoded or answered kept). In a conversation the earlier turns were answered just before, as the page asks them: a
     follow-up whose pronoun stands for an earlier answer finds it kept (``with_history``); asked with a
     history that was never asked, it answers the earlier turn first (``cold``)."""
-    alone = statistics.median(_median_ms(lambda: assistant.with_retrieval().ask(question)) for question, _ in asked)
-    cold = statistics.median(_median_ms(lambda: assistant.with_retrieval().ask(q, history=list(h))) for q, h in asked)
+    alone = statistics.median(_median_ms(partial(_conversation(assistant, ()).ask, q)) for q, _ in asked)
+    cold = statistics.median(_median_ms(partial(_conversation(assistant, ()).ask, q, history=list(h))) for q, h in asked)
     together = statistics.median(_median_ms(partial(_conversation(assistant, h).ask, q, history=list(h))) for q, h in asked)
     return {"questions": len(asked), "alone_p50_ms": round(alone, 2), "with_history_p50_ms": round(together, 2),
             "history_over_alone": round(together / alone, 2), "cold_history_p50_ms": round(cold, 2), "cold_over_alone": round(cold / alone, 2)}  # fmt: skip
 
 
 def _conversation(assistant: Assistant, history: tuple[str, ...]) -> Assistant:
-    """A fresh copy of ``assistant`` that has answered ``history`` in turn, each with the turns before it."""
+    """A copy of ``assistant`` that remembers nothing but having answered ``history`` in turn, each with
+    the turns before it."""
     copy = assistant.with_retrieval()
+    copy.clear_cache()
     for turn, question in enumerate(history):
         copy.ask(question, history=list(history[:turn]) or None)
     return copy

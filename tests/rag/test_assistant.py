@@ -237,3 +237,15 @@ def test_a_follow_up_pronoun_stands_for_the_earlier_answer(project_copy, encoder
     assert first.span is not None and first.span.text == "林泽宇"
     follow_up = assistant.ask("他是从哪所大学毕业的?", history=[earlier])
     assert not follow_up.abstained and "复旦大学" in (follow_up.text or "")
+
+
+def test_clear_cache_makes_the_next_question_encoded_again(tiny):
+    settings, encoder = tiny
+    assistant = Assistant.load(settings, encoder=encoder)
+    assistant.ask("谁辞职了?")
+    encoded = encoder.questions
+    assistant.ask("谁辞职了?")
+    assert encoder.questions == encoded  # asked again: its vectors are kept
+    assistant.clear_cache()
+    assistant.ask("谁辞职了?")
+    assert encoder.questions > encoded
