@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from rag.abstention import Abstainer, features
 from rag.amounts import same_amount, words_around
-from rag.answer_types import CHINESE, ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, given, holds, missing_type, value_bounds
+from rag.answer_types import CHINESE, CLAUSE, ORGANISATION_LATIN, TRIMMED, AnswerType, expected_type, fold, given, holds, missing_type, value_bounds
 from rag.config import RetrievalSettings
 from rag.document import Document
 from rag.judge import Judge, JudgedSentence, candidate_sentences, is_headline, judged_sentences
@@ -377,6 +377,8 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     without a reader)."""
     readings = readings or {}
     question = ranking.query.text
+    kind = expected_type(question)
+    who = kind is not None and kind.name == "person"
     mentioning, unnamed = _mentioning(ranking, judged)
     if judged and not mentioning:
         words = listed(unnamed[judged[0].doc_id])
@@ -384,13 +386,12 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
     mentioning = _body_before_headline(ranking, _about_the_people(ranking, mentioning), settings.supporting_probability)
     if places_named(question):
         mentioning = _likely_first(mentioning, settings.supporting_probability, later=lambda s: bool(_unsaid_places(ranking, question, s)))
-    if asks_for_successor(question) and (kind := expected_type(question)) is not None and kind.name == "person":
+    if who and asks_for_successor(question):
         mentioning = _taking_over_first(mentioning, settings.supporting_probability)
     when = asked(question)
     if when.period is not None:  # a named time: the likely sentences from then first (experiments.md, stop 37)
         likely = settings.period_share * mentioning[0].probability if mentioning else 1.0
-        holder = (kind := expected_type(question)) is not None and kind.name == "person"
-        mentioning = _from_then(ranking, mentioning, when, likely, holder)
+        mentioning = _from_then(ranking, mentioning, when, likely, holder=who)
     chosen = choose_sentences(ranking, mentioning, settings)
     passages = _passages(ranking, chosen)
     citations = [_citation(ranking, passages[c.rank - 1], c.sentence_id) for c in chosen]
@@ -414,7 +415,6 @@ def assemble(ranking: Ranking, settings: RetrievalSettings, abstainer: Abstainer
         return Answer(question, None, passages, [], True, round(answerable, 4), reason, features=seen)
     assert first is not None
     confidence = abstainer.correct.probability(seen) if abstainer else 1.0
-    kind = expected_type(question)
     span = _span(ranking, first, found, settings, kind) or _the_one_value(ranking, first, settings, kind)
     return Answer(question, citations[0].text, passages, citations, False, round(confidence, 4), features=seen, span=span)
 
@@ -497,9 +497,6 @@ def _about_the_people(ranking: Ranking, judged: Sequence[JudgedSentence]) -> lis
     return [s for s in judged if writes[s.doc_id]] or list(judged)
 
 
-_CLAUSE = re.compile(r"[^,，;；。!！?？]*")
-
-
 def _age_of_another(ranking: Ranking, text: str) -> AnswerType | None:
     """The age type, when a question asks the age of someone it names in Han characters and every age
     ``text`` states is another's: the one name in its clause is not theirs ("孙立伟今年多大岁数?" is not
@@ -513,7 +510,7 @@ def _age_of_another(ranking: Ranking, text: str) -> AnswerType | None:
     owners = []
     for start, end in value_bounds(kind, text):
         clause_start = max(folded.rfind(mark, 0, start) for mark in ",，;；。!！?？") + 1
-        names = han_names_in(folded[clause_start:start] + _CLAUSE.match(folded, end).group(0))  # type: ignore[union-attr]
+        names = han_names_in(folded[clause_start:start] + CLAUSE.match(folded, end).group(0))  # type: ignore[union-attr]
         owners.append(names[0] if len(names) == 1 else "")
     theirs = any(not owner or any(person in owner or owner in person for person in people) for owner in owners)
     return kind if owners and not theirs else None
@@ -539,8 +536,8 @@ def _unsaid_places(ranking: Ranking, question: str, sentence: JudgedSentence) ->
     text = document.text
     paragraph = text.rfind("\n", 0, sentence.start) + 1
     said = fold("\n".join((document.title, text[:_LEAD], text[paragraph : sentence.end])))
-    unsaid = [place for place in places if _DIVISION.sub("", place) not in said]
-    return [place for place in unsaid if times_written(_DIVISION.sub("", place), text) < _SETTING]
+    written = {place: _DIVISION.sub("", place) for place in places}
+    return [place for place in places if written[place] not in said and times_written(written[place], text) < _SETTING]
 
 
 def _unmentioned(ranking: Ranking, best: JudgedSentence, reason: str, abstainer: Abstainer | None) -> Answer:

@@ -23,7 +23,8 @@ from functools import lru_cache
 from rag.amounts import same_amount
 from rag.clean import to_simplified
 
-CHINESE = re.compile(r"[\u4e00-\u9fff]")  # a Han character: whether a text is written in Chinese
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+CLAUSE = re.compile(r"[^,，;；。!！?？]*")  # the rest of a clause: up to its punctuation (matches empty)  # a Han character: whether a text is written in Chinese
 
 # --- how Chinese news writes values (after NFKC: "２０２３" is "2023", "％" is "%")
 _CN_DIGIT = "〇零○一二两三四五六七八九"

@@ -249,7 +249,7 @@ class Assistant:
         done = time.perf_counter()
         milliseconds = {"query": (encoded - started) * 1000, "retrieve": (ranked - encoded) * 1000, "read": (read - ranked) * 1000,
                         "answer": (done - read) * 1000, "total": (done - started) * 1000}  # fmt: skip
-        keywords = query.tokens[len(lexical.tokenize(text)) :] if query.language == "en" else ()
+        keywords = query.tokens[len(lexical.tokenize(standing_for or text)) :] if query.language == "en" else ()
         with self._answered_lock:
             self._answered[_Asked(text, earlier, top_k, *filters, view.generation)] = answer
             while len(self._answered) > _ANSWERS_KEPT:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-import jieba.posseg
-
 from rag.answer_types import fold
 from rag.lexical import tokenize
+from rag.mentions import HAN_NAME, han_names_in
 
 MAX_HISTORY = 20  # earlier questions kept; a longer conversation keeps its last ones
 # The table of what leans on the conversation: Simplified (Traditional is folded before matching) and English.
@@ -50,7 +49,6 @@ PRONOUNS = {"person": (_PERSON, _PERSON_OWNING), "organisation": (_ORGANISATION,
 
 _ALIAS = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")  # "梅塞雷特·格塔丘(Meseret Getachew)": the name, then its other spelling
 _LATIN_NAME = re.compile(r"[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[ -][A-Z][a-z]+(?:[A-Z][a-z]+)?)*|[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,8}")
-_HAN_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
 
 
 def is_a_name(text: str) -> bool:
@@ -60,7 +58,7 @@ def is_a_name(text: str) -> bool:
     name = _ALIAS.sub("", text.strip())
     if _LATIN_NAME.fullmatch(name):
         return True
-    return bool(_HAN_NAME.fullmatch(name)) and next(jieba.posseg.cut(fold(name))).flag.startswith("nr")
+    return bool(HAN_NAME.fullmatch(name)) and any(fold(name).startswith(found) for found in han_names_in(fold(name)))
 
 
 def resolved(question: str, kind: str, referent: str) -> str | None:

@@ -62,7 +62,7 @@ def named_in(question: str, translations: Callable[[set[str]], dict[str, set[str
     return tuple(named)
 
 
-_HAN_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
+HAN_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
 
 
 def people_named(question: str) -> tuple[Named, ...]:
@@ -75,7 +75,7 @@ def people_named(question: str) -> tuple[Named, ...]:
     people = []
     for word, tag in jieba.posseg.cut(fold(question)):
         spellings = latin.get(word)
-        if tag.startswith("nr") and _HAN_NAME.fullmatch(word) and (spellings is None or spellings):
+        if tag.startswith("nr") and HAN_NAME.fullmatch(word) and (spellings is None or spellings):
             people.append(Named(word, tuple(sorted(spellings or ())), frozenset({word})))
     return tuple(dict.fromkeys(people))
 
@@ -83,7 +83,7 @@ def people_named(question: str) -> tuple[Named, ...]:
 def han_names_in(text: str) -> list[str]:
     """The Han names in ``text`` (folded) as jieba's tagger finds them: tags of the nr family, two to four
     characters ("63岁的王建平将于年底退休" → 王建平)."""
-    return [word for word, tag in jieba.posseg.cut(text) if tag.startswith("nr") and _HAN_NAME.fullmatch(word)]
+    return [word for word, tag in jieba.posseg.cut(text) if tag.startswith("nr") and HAN_NAME.fullmatch(word)]
 
 
 @lru_cache(maxsize=1024)
@@ -108,7 +108,7 @@ def han_name_opening(text: str) -> int:
     verb, preposition, adverb or punctuation follows it ("张伟出任海滨市市长" → 2); else 0."""
     words = jieba.posseg.cut(text)
     first, after = next(words, None), next(words, None)
-    if first is None or after is None or not first.flag.startswith("nr") or not _HAN_NAME.fullmatch(first.word):
+    if first is None or after is None or not first.flag.startswith("nr") or not HAN_NAME.fullmatch(first.word):
         return 0
     return len(first.word) if after.flag.startswith(_AFTER_A_NAME) else 0
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer_types import CHINESE, fold
+from rag.answer_types import CHINESE, CLAUSE, fold
 
 _SUCCESSOR_ASKED = re.compile(
     r"新任|接任|继任|接替|接班|接棒|接掌|接手|取代|由谁|谁将(?:成为|出任|担任|领导)|新的?(?:首席|总|CEO|董事长|主席|负责人)"
@@ -27,7 +27,6 @@ _LEAVING = re.compile(
     r"|\b(?:resign(?:s|ed)?|retir(?:e|es|ed|ing)|step(?:s|ped)? down|leav(?:e|es|ing)|left|depart(?:s|ed)?|fired|ousted)\b",
     re.IGNORECASE,
 )
-_CLAUSE = re.compile(r"[^,，;；。!！?？]*")
 _NEAR_CHINESE, _NEAR_LATIN = 12, 32  # how far into its clause a word of leaving still tells of the one named
 _TAKING_OVER = re.compile(
     r"\s*(?:将会?|会|已|正式|将正式|will|has|had|to)?\s*(?:接任|接替|继任|出任|升任|接掌|接棒|接手|succeed|take over|takes over|took over|replace)",
@@ -46,7 +45,7 @@ def leaves(text: str, start: int, end: int) -> bool:
     unless it says first that they take over ("吴思颖将接替已辞职的王强")."""
     if _LEAVING.search(fold(text[start:end])) is not None:
         return True
-    after = _CLAUSE.match(fold(text[end : end + _NEAR_LATIN])).group(0)  # type: ignore[union-attr]  # the pattern matches empty
+    after = CLAUSE.match(fold(text[end : end + _NEAR_LATIN])).group(0)  # type: ignore[union-attr]  # the pattern matches empty
     near = after[:_NEAR_CHINESE] if CHINESE.search(after[:3]) else after  # "将卸任…", " will step down …"
     return not takes_over(text, end) and _LEAVING.search(near) is not None
 
